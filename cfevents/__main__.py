@@ -1,0 +1,3 @@
+from cfevents.cli import main
+
+main()

@@ -1,0 +1,213 @@
+"""The ``cfevents`` command: root app, global options, and the one place errors become exit codes.
+
+Only Typer is imported at start-up; requests, rich, tabulate and the sandbox are imported by
+the code paths that need them, so ``cfevents --version`` and piped ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from cfevents import __version__
+from cfevents.cli.options import MARKUP_MODE
+from cfevents.cli.runtime import Runtime
+from cfevents.errors import CfEventsError, ExitCode
+
+_ClickException: type[Exception] = typer.BadParameter.__mro__[2]  # click's ClickException
+_UsageError: type[Exception] = typer.BadParameter.__mro__[1]  # click's UsageError
+
+
+class CfEventsGroup(TyperGroup):
+    """Maps every failure to one stderr line and a documented exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(
+                args, prog_name or "cfevents", complete_var, standalone_mode=False, **extra
+            )
+        except _ClickException as exc:
+            _report_usage(exc)
+            code = getattr(exc, "exit_code", ExitCode.USAGE)
+            return _finish(code, standalone_mode)
+        except typer.Abort:
+            _print_error("aborted")
+            return _finish(ExitCode.INTERRUPTED, standalone_mode)
+        return _finish(rv if isinstance(rv, int) else 0, standalone_mode)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CfEventsError as exc:
+            _print_error(exc.message)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _print_error("interrupted")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(ExitCode.PIPE) from None
+        finally:
+            runtime = ctx.obj
+            if isinstance(runtime, Runtime):
+                runtime.close()
+
+
+def _finish(code: int, standalone_mode: bool) -> int:
+    if standalone_mode:
+        sys.exit(code)
+    return code
+
+
+def _print_error(message: str) -> None:
+    try:
+        sys.stderr.write(f"cfevents: error: {message}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _report_usage(exc: Exception) -> None:
+    """Click's usage errors as one line: ``cfevents: error: <message> (see '<cmd> --help')``."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = " ".join(str(message).split())
+    ctx = getattr(exc, "ctx", None)
+    hint = (
+        f" (see '{ctx.command_path} --help')"
+        if ctx is not None and isinstance(exc, _UsageError)
+        else ""
+    )
+    _print_error(message + hint)
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"cfevents {__version__}\n")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=CfEventsGroup,
+    name="cfevents",
+    help="Query and export Cloud Foundry app usage events and crash/audit events.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=MARKUP_MODE,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            metavar="URL",
+            help="Cloud Controller API URL [default: $CF_API, else the cf CLI's target].",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            metavar="TOKEN",
+            help="Bearer token [default: $CF_TOKEN, else the cf CLI's login]. Prefer CF_TOKEN: flags show up in ps.",
+        ),
+    ] = None,
+    skip_ssl_validation: Annotated[
+        bool, typer.Option("--skip-ssl-validation", help="Do not verify the API's TLS certificate.")
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Run against the built-in sandbox foundation (no login needed)."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Log each request and its status on stderr (the token is never shown).",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No notes on stderr (errors and warnings still show)."),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="S", min=0.1, help="Seconds to wait for each response."),
+    ] = 30.0,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            metavar="N",
+            min=0,
+            help="Retries for connection errors, timeouts, 429 and 502-504.",
+        ),
+    ] = 5,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Query and export Cloud Foundry app usage events and crash/audit events.
+
+    Credentials come from --api/--token, then CF_API/CF_TOKEN (or CF_CLIENT_ID and
+    CF_CLIENT_SECRET), then the cf CLI's own login (~/.cf/config.json): after 'cf login',
+    cfevents just works.
+    """
+    ctx.obj = Runtime(
+        api=api,
+        token=token,
+        skip_ssl_validation=skip_ssl_validation,
+        demo=demo,
+        verbose=verbose,
+        quiet=quiet,
+        timeout=timeout,
+        retries=retries,
+    )
+
+
+def _register() -> None:
+    from cfevents.cli import completion, usage
+
+    app.add_typer(usage.app, name="usage")
+    app.command("completion")(completion.completion)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="cfevents")

@@ -1,0 +1,107 @@
+"""Per-run state shared by every command (stored on ``ctx.obj``): global options, the lazily
+built client, the demo sandbox, and the stderr channels (notes, warnings, verbose log).
+
+Only results go to stdout; everything here writes to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cfevents.client import CFClient
+
+
+@dataclass
+class Runtime:
+    api: str | None = None
+    token: str | None = None
+    skip_ssl_validation: bool = False
+    demo: bool = False
+    verbose: bool = False
+    quiet: bool = False
+    timeout: float = 30.0
+    retries: int = 5
+    _client: CFClient | None = field(default=None, repr=False)
+    _sandbox: Any = field(default=None, repr=False)
+
+    # -- stderr channels -------------------------------------------------------------------
+
+    def note(self, message: str) -> None:
+        """Informational line on stderr; silenced by --quiet."""
+        if not self.quiet:
+            _stderr(f"cfevents: {message}")
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr; shown even with --quiet."""
+        _stderr(f"cfevents: warning: {message}")
+
+    def log(self, message: str) -> None:
+        """Verbose request log (-v); the Authorization header is never part of it."""
+        if self.verbose:
+            _stderr(message)
+
+    # -- the client ------------------------------------------------------------------------
+
+    def client(self) -> CFClient:
+        """Build the client on first use (commands that need no API never pay for it)."""
+        if self._client is None:
+            from cfevents.client import CFClient
+
+            settings = self._settings()
+            self._client = CFClient(
+                settings,
+                log=self.log if self.verbose else None,
+                notify=self.note,
+            )
+        return self._client
+
+    def _settings(self) -> Any:
+        from cfevents import config
+
+        if self.demo:
+            return self._demo_settings()
+        env = dict(os.environ)
+        return config.resolve(
+            api_flag=self.api,
+            token_flag=self.token,
+            skip_ssl_validation=self.skip_ssl_validation,
+            env=env,
+            cf_config=config.load_cf_config(env),
+            timeout=self.timeout,
+            retries=self.retries,
+        )
+
+    def _demo_settings(self) -> Any:
+        from cfevents.config import Credentials, Settings
+        from cfevents.sandbox import Sandbox, SandboxConfig
+
+        sandbox = Sandbox(SandboxConfig()).start()
+        self._sandbox = sandbox
+        self.note(f"demo: using the built-in sandbox foundation at {sandbox.url}")
+        creds = Credentials(
+            access_token=sandbox.admin_token(),
+            refresh_token=sandbox.refresh_token(),
+            auth_endpoint=sandbox.url,
+            source="demo",
+        )
+        return Settings(
+            api=sandbox.url, credentials=creds, timeout=self.timeout, retries=self.retries
+        )
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._sandbox is not None:
+            self._sandbox.stop()
+
+
+def _stderr(message: str) -> None:
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass

@@ -1,0 +1,371 @@
+"""The Cloud Controller HTTP client: one session, auth, retries, and error mapping.
+
+It never imports Typer or rich. It turns every failure into a :class:`CfEventsError`:
+HTTP errors become :class:`ApiError` with CC's own ``detail``/``title``/``code`` (v3
+``{"errors": [...]}``, v2 ``{"description", "error_code"}``) and the ``X-VCAP-Request-ID``;
+non-JSON bodies (a proxy's HTML page, nginx's ``V2 endpoints disabled``) get a clean message.
+
+The bearer token is only ever sent to the API's own scheme, host and port: absolute links that
+point elsewhere (CC builds them from its ``external_domain``) are followed on the API host, and
+redirects to another origin are refused.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from cfevents import __version__
+from cfevents.auth import TokenManager
+from cfevents.config import Settings, origin
+from cfevents.errors import (
+    ApiError,
+    AuthError,
+    CfEventsError,
+    NetworkError,
+    V2DisabledError,
+)
+from cfevents.query import Params
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+MAX_WAIT = 600.0  # never sleep longer than this for one retry, whatever the server says
+MAX_REDIRECTS = 5
+
+Logger = Callable[[str], None]
+
+try:  # optional speed-up (pip install cfevents[fast]); the stdlib is the fallback
+    import orjson  # type: ignore[import-not-found,unused-ignore]
+
+    def decode_json(data: bytes) -> Any:
+        return orjson.loads(data)
+
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def decode_json(data: bytes) -> Any:
+        return json.loads(data)
+
+
+class CFClient:
+    """GET JSON from Cloud Controller with auth, retries and one error vocabulary."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log: Logger | None = None,
+        notify: Logger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.settings = settings
+        self.api = settings.api
+        self._origin = origin(settings.api)
+        self._log = log
+        self._notify = notify
+        self._sleep = sleep
+        self.session = session or requests.Session()
+        self.session.trust_env = True
+        self.session.headers["User-Agent"] = f"cfevents/{__version__}"
+        self.session.headers["Accept"] = "application/json"
+        self._root: dict[str, Any] | None = None
+        self.tokens = TokenManager(
+            settings.credentials,
+            self.session,
+            discover_auth_endpoint=self.login_endpoint,
+            timeout=settings.timeout,
+            verify=settings.verify_tls,
+            log=log,
+        )
+        self.retries_done = 0
+
+    # -- URLs ---------------------------------------------------------------------------
+
+    def url_for(self, target: str) -> str:
+        """A path (``/v3/...``) or a link (absolute v3 href, relative v2 next_url) → API URL.
+
+        Absolute links on another origin are re-rooted on the API's origin, so the bearer token
+        never leaves it.
+        """
+        base = urlsplit(self.api)
+        parts = urlsplit(target)
+        if parts.scheme and origin(target) != self._origin and self._log:
+            self._log(
+                f"  (link points at {parts.scheme}://{parts.netloc}; following it on {base.netloc})"
+            )
+        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+    def _same_origin(self, url: str) -> bool:
+        return origin(url) == self._origin
+
+    # -- requests -----------------------------------------------------------------------
+
+    def root(self) -> dict[str, Any]:
+        """``GET /`` (no auth needed), cached: links to v2, v3, login, uaa."""
+        if self._root is None:
+            body = self.get_json("/", auth=False)
+            self._root = body if isinstance(body, dict) else {}
+        return self._root
+
+    def login_endpoint(self) -> str | None:
+        link = (self.root().get("links") or {}).get("login") or {}
+        href = link.get("href") if isinstance(link, dict) else None
+        return str(href) if href else None
+
+    def v2_available(self) -> bool:
+        """Whether ``GET /`` advertises ``links.cloud_controller_v2`` (absent when v2 is off)."""
+        links = self.root().get("links") or {}
+        return bool(links.get("cloud_controller_v2"))
+
+    def get_json(self, target: str, params: Params | None = None, *, auth: bool = True) -> Any:
+        """GET ``target`` and decode its JSON body, or raise a CfEventsError."""
+        resp = self.get(target, params, auth=auth)
+        try:
+            return decode_json(resp.content)
+        except ValueError:
+            raise ApiError(
+                resp.status_code,
+                f"expected JSON but got {resp.headers.get('Content-Type', 'no content type')}",
+                method="GET",
+                path=urlsplit(resp.url).path,
+                request_id=resp.headers.get("X-VCAP-Request-ID"),
+            ) from None
+
+    def get(
+        self, target: str, params: Params | None = None, *, auth: bool = True
+    ) -> requests.Response:
+        """GET with retries (connection errors, timeouts, 429, 502-504) and one 401 refresh."""
+        url = self.url_for(target)
+        attempt = 0
+        refreshed = False
+        while True:
+            header = self.tokens.authorization() if auth else None
+            try:
+                resp = self._send(url, params, header)
+            except NetworkError as exc:
+                if attempt >= self.settings.retries:
+                    raise NetworkError(f"{exc} (gave up after {attempt + 1} attempts)") from None
+                attempt += 1
+                self._wait(
+                    self._backoff(attempt), f"{exc}; retry {attempt}/{self.settings.retries}"
+                )
+                continue
+            if resp.status_code < 400:
+                return resp
+            if (
+                resp.status_code == 401
+                and auth
+                and header
+                and not refreshed
+                and _cc_error_title(resp) == "CF-InvalidAuthToken"
+                and self.tokens.refresh_after_401(header)
+            ):
+                refreshed = True
+                continue
+            if resp.status_code in RETRY_STATUSES and attempt < self.settings.retries:
+                attempt += 1
+                delay = self._server_delay(resp) or self._backoff(attempt)
+                self._wait(
+                    delay, f"HTTP {resp.status_code}; retry {attempt}/{self.settings.retries}"
+                )
+                continue
+            error = error_from_response(resp)
+            if isinstance(error, ApiError) and error.status == 401:
+                raise AuthError(f"{error.message}; {_auth_hint(self.tokens.can_refresh)}")
+            if attempt and isinstance(error, ApiError) and error.status in RETRY_STATUSES:
+                raise ApiError(
+                    error.status,
+                    f"{error.detail} (gave up after {attempt + 1} attempts)",
+                    title=error.title,
+                    code=error.code,
+                    request_id=error.request_id,
+                    path=error.path,
+                )
+            raise error
+
+    def _send(self, url: str, params: Params | None, header: str | None) -> requests.Response:
+        """One request, following same-origin redirects by hand (never carrying the token away)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {}
+            if header and self._same_origin(url):
+                headers["Authorization"] = header
+            started = time.monotonic()
+            if self._log:
+                self._log(f"> GET {_display_url(url, params)}")
+            try:
+                resp = self.session.get(
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=self.settings.timeout,
+                    verify=self.settings.verify_tls,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise NetworkError(
+                    f"TLS error talking to {urlsplit(url).netloc}: {_short(exc)} "
+                    "(use --skip-ssl-validation only if you trust this network)"
+                ) from None
+            except requests.exceptions.Timeout:
+                raise NetworkError(
+                    f"timed out after {self.settings.timeout:g}s waiting for {urlsplit(url).netloc}"
+                ) from None
+            except requests.exceptions.ConnectionError as exc:
+                raise NetworkError(
+                    f"cannot connect to {urlsplit(url).netloc}: {_short(exc)}"
+                ) from None
+            except requests.RequestException as exc:
+                raise NetworkError(
+                    f"request to {urlsplit(url).netloc} failed: {_short(exc)}"
+                ) from None
+            if self._log:
+                rid = resp.headers.get("X-VCAP-Request-ID", "-")
+                self._log(
+                    f"< {resp.status_code} {resp.reason} ({time.monotonic() - started:.3f}s, "
+                    f"{len(resp.content)} bytes, request id {rid})"
+                )
+            if resp.is_redirect and "Location" in resp.headers:
+                target = requests.compat.urljoin(url, resp.headers["Location"])
+                if not self._same_origin(target) and not _is_https_upgrade(url, target):
+                    raise ApiError(
+                        resp.status_code,
+                        f"the API redirected to {urlsplit(target).netloc}; refusing to send the token there",
+                        path=urlsplit(url).path,
+                    )
+                url, params = target, None
+                continue
+            return resp
+        raise ApiError(310, "too many redirects", path=urlsplit(url).path)
+
+    # -- retry timing ---------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        """Capped exponential backoff with full jitter."""
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _server_delay(self, resp: requests.Response) -> float | None:
+        """Honour ``Retry-After`` (seconds or HTTP date), then ``X-RateLimit-Reset`` (epoch)."""
+        return server_delay(resp.headers, time.time())
+
+    def _wait(self, delay: float, why: str) -> None:
+        delay = max(0.0, min(delay, MAX_WAIT))
+        self.retries_done += 1
+        if self._notify:
+            self._notify(f"{why} in {delay:.1f}s")
+        self._sleep(delay)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def server_delay(headers: Any, now: float) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``."""
+    retry_after = headers.get("Retry-After")
+    if retry_after:
+        text = retry_after.strip()
+        if text.isdigit():
+            return float(text)
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            return max(0.0, when.timestamp() - now)
+    for name in ("X-RateLimit-Reset", "X-RateLimit-Reset-V2-API"):
+        reset = headers.get(name)
+        if reset and reset.strip().isdigit():
+            return max(0.0, float(reset) - now)
+    return None
+
+
+def error_from_response(resp: requests.Response) -> CfEventsError:
+    """Turn an error response into the matching CfEventsError, whatever its body is."""
+    path = urlsplit(resp.url).path
+    request_id = resp.headers.get("X-VCAP-Request-ID")
+    text = resp.text.strip() if resp.content else ""
+    if resp.status_code == 404 and text == "V2 endpoints disabled":
+        return V2DisabledError(
+            "this foundation has the v2 API switched off (HTTP 404 'V2 endpoints disabled' "
+            f"for {path}); use the v3 API instead (--source v3, or drop --v2)"
+        )
+    body: Any = None
+    if text[:1] in ("{", "["):
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+    title: str | None = None
+    code: int | None = None
+    detail = ""
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        errors = [e for e in body["errors"] if isinstance(e, dict)]
+        first = errors[0] if errors else {}
+        title = first.get("title")
+        code = first.get("code")
+        detail = "; ".join(str(e.get("detail") or e.get("title") or "") for e in errors)
+    elif isinstance(body, dict) and ("description" in body or "error_code" in body):
+        title = body.get("error_code")
+        code = body.get("code")
+        detail = str(body.get("description") or "")
+    elif isinstance(body, dict) and "error" in body:  # UAA style
+        title = str(body["error"])
+        detail = str(body.get("error_description") or "")
+    elif "<html" in text[:500].lower() or "<!doctype" in text[:100].lower():
+        detail = f"{resp.reason or 'error'} (an HTML error page, probably from a proxy or router)"
+    elif text:
+        detail = text.splitlines()[0][:200]
+    else:
+        detail = resp.reason or "error"
+    return ApiError(
+        resp.status_code,
+        detail,
+        title=title,
+        code=code if isinstance(code, int) else None,
+        request_id=request_id,
+        path=path,
+    )
+
+
+def _cc_error_title(resp: requests.Response) -> str | None:
+    error = error_from_response(resp)
+    return error.title if isinstance(error, ApiError) else None
+
+
+def _auth_hint(can_refresh: bool) -> str:
+    if can_refresh:
+        return "the token was refreshed and still refused; run 'cf login' again"
+    return "run 'cf login' again, or pass a fresh token with --token / CF_TOKEN"
+
+
+def _is_https_upgrade(src: str, dst: str) -> bool:
+    a, b = urlsplit(src), urlsplit(dst)
+    return a.scheme == "http" and b.scheme == "https" and a.hostname == b.hostname
+
+
+def _display_url(url: str, params: Params | None) -> str:
+    if not params:
+        return url
+    req = requests.Request("GET", url, params=params).prepare()
+    return str(req.url)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if (
+        "Name or service not known" in text
+        or "nodename nor servname" in text
+        or "Failed to resolve" in text
+    ):
+        return "DNS lookup failed"
+    return text[:200]

@@ -1,0 +1,131 @@
+"""Exceptions and the one table that maps failures to exit codes.
+
+Every expected failure in cfevents is a :class:`CfEventsError`. The CLI catches them in one
+place (``cfevents.cli.CfEventsGroup``), prints ``cfevents: error: <message>`` on stderr and
+exits with :attr:`CfEventsError.exit_code`. Nothing else in the package picks exit codes.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes (README "Exit codes")."""
+
+    OK = 0
+    ERROR = 1  # anything else
+    USAGE = 2  # bad flag or value, caught before any request
+    AUTH = 3  # 401, 403, no credentials, dead refresh token
+    NOT_FOUND = 4  # 404, or a name that matches nothing
+    API = 5  # any other API error (4xx/5xx), v2 disabled, lost cursor
+    NETWORK = 6  # connection refused, DNS, TLS, timeout
+    PIPE = 141  # stdout closed early (`| head`): 128 + SIGPIPE, like any Unix filter
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
+
+
+def exit_code_for_status(status: int) -> ExitCode:
+    """Exit code for an HTTP error status."""
+    if status in (401, 403):
+        return ExitCode.AUTH
+    if status == 404:
+        return ExitCode.NOT_FOUND
+    return ExitCode.API
+
+
+class CfEventsError(Exception):
+    """An expected failure with a one-line message for the user."""
+
+    @property
+    def exit_code(self) -> int:
+        return self.default_exit_code
+
+    default_exit_code: int = ExitCode.ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(CfEventsError):
+    """A bad flag or value, found before any request was sent."""
+
+    default_exit_code = ExitCode.USAGE
+
+
+class AuthError(CfEventsError):
+    """No usable credentials, or the server refused them."""
+
+    default_exit_code = ExitCode.AUTH
+
+
+class NotFoundError(CfEventsError):
+    """The thing asked for does not exist (or is not visible to this user)."""
+
+    default_exit_code = ExitCode.NOT_FOUND
+
+
+class NetworkError(CfEventsError):
+    """The API could not be reached: refused, DNS, TLS or timeout."""
+
+    default_exit_code = ExitCode.NETWORK
+
+
+class ApiError(CfEventsError):
+    """Cloud Controller answered with an error.
+
+    ``status`` is the HTTP status, ``title`` the CC error name (``CF-UnprocessableEntity``),
+    ``code`` the numeric CC code and ``detail`` the human message, when the body had them.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        code: int | None = None,
+        request_id: str | None = None,
+        method: str = "GET",
+        path: str = "",
+    ) -> None:
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.code = code
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        super().__init__(self._compose())
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for_status(self.status)
+
+    def _compose(self) -> str:
+        label = f"{self.status}"
+        if self.title:
+            label += f" {self.title}"
+            if self.code is not None:
+                label += f" ({self.code})"
+        text = f"{label}: {self.detail}" if self.detail else label
+        if self.path:
+            text += f" [{self.method} {self.path}]"
+        if self.request_id:
+            text += f" [X-VCAP-Request-ID: {self.request_id}]"
+        return text
+
+
+class V2DisabledError(CfEventsError):
+    """The foundation has the v2 API switched off (nginx 404 ``V2 endpoints disabled``)."""
+
+    default_exit_code = ExitCode.API
+
+
+class LostCursorError(CfEventsError):
+    """The stored ``after_guid`` cursor is unknown to the server (pruned or purged)."""
+
+    default_exit_code = ExitCode.API

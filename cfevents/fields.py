@@ -1,0 +1,120 @@
+"""Dotted field paths into event objects, and the documented column sets.
+
+``get_path({"app": {"name": "x"}}, "app.name") == "x"``. Missing keys and nulls on the way are
+``None``, never a ``KeyError``: every nested CC field may be null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+# The stable CSV/TSV column set for v3 app usage events (README "CSV columns").
+USAGE_COLUMNS: tuple[str, ...] = (
+    "guid",
+    "created_at",
+    "updated_at",
+    "state.current",
+    "state.previous",
+    "app.guid",
+    "app.name",
+    "process.guid",
+    "process.type",
+    "space.guid",
+    "space.name",
+    "organization.guid",
+    "buildpack.guid",
+    "buildpack.name",
+    "task.guid",
+    "task.name",
+    "memory_in_mb_per_instance.current",
+    "memory_in_mb_per_instance.previous",
+    "instance_count.current",
+    "instance_count.previous",
+)
+
+USAGE_TABLE_COLUMNS: tuple[str, ...] = (
+    "created_at",
+    "state.current",
+    "state.previous",
+    "app.name",
+    "process.type",
+    "space.name",
+    "instance_count.current",
+    "memory_in_mb_per_instance.current",
+    "guid",
+)
+
+# v2 app usage events keep CC's v2 shape: metadata + entity (entity keys in CC's order).
+USAGE_V2_COLUMNS: tuple[str, ...] = (
+    "metadata.guid",
+    "metadata.created_at",
+    *(
+        "entity." + key
+        for key in (
+            "state",
+            "previous_state",
+            "memory_in_mb_per_instance",
+            "previous_memory_in_mb_per_instance",
+            "instance_count",
+            "previous_instance_count",
+            "app_guid",
+            "app_name",
+            "space_guid",
+            "space_name",
+            "org_guid",
+            "buildpack_guid",
+            "buildpack_name",
+            "package_state",
+            "previous_package_state",
+            "parent_app_guid",
+            "parent_app_name",
+            "process_type",
+            "task_name",
+            "task_guid",
+        )
+    ),
+)
+
+LABELS: dict[str, str] = {
+    "created_at": "time",
+    "state.current": "state",
+    "state.previous": "previous",
+    "app.name": "app",
+    "process.type": "process",
+    "space.name": "space",
+    "instance_count.current": "instances",
+    "memory_in_mb_per_instance.current": "memory_mb",
+}
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """Follow ``a.b.c`` through nested mappings; ``None`` where anything is missing."""
+    current = obj
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+        if current is None:
+            return None
+    return current
+
+
+def parse_fields(text: str) -> list[str]:
+    """Split ``--fields a,b.c`` into paths, dropping blanks and duplicates, keeping order."""
+    seen: dict[str, None] = {}
+    for part in text.split(","):
+        name = part.strip()
+        if name:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def check_fields(fields: Sequence[str], known: Sequence[str]) -> str | None:
+    """Return an error message if a field's first segment is not a key these events have."""
+    roots = {name.split(".")[0] for name in known}
+    bad = [f for f in fields if f.split(".")[0] not in roots]
+    if not bad:
+        return None
+    valid = ", ".join(sorted(roots))
+    return f"unknown field(s) {', '.join(repr(b) for b in bad)}; fields start with one of: {valid}"

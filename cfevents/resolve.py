@@ -1,0 +1,185 @@
+"""Resolve org, space and app names to GUIDs (and GUIDs back to names), cached per run.
+
+Names go through ``/v3/organizations?names=``, ``/v3/spaces?names=&organization_guids=`` and
+``/v3/apps?names=&space_guids=``. A value shaped like a GUID is taken as a GUID. A name that
+matches nothing is :class:`NotFoundError` (exit 4); a space or app name found in several places
+is a :class:`UsageError` (exit 2) that lists them and says which flag narrows it down.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cfevents.errors import NotFoundError, UsageError
+from cfevents.pagination import JsonGetter, resources, v3_pages
+from cfevents.query import V3_MAX_PER_PAGE
+
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def is_guid(value: str) -> bool:
+    return bool(GUID_RE.match(value))
+
+
+def split_values(values: Iterable[str]) -> list[str]:
+    """Flatten repeatable flags that may also hold comma lists: ``-x a,b -x c`` → a, b, c."""
+    out: list[str] = []
+    for value in values:
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+@dataclass(frozen=True)
+class Scope:
+    """GUID sets to keep; None means "no restriction"."""
+
+    org_guids: frozenset[str] | None = None
+    space_guids: frozenset[str] | None = None
+    app_guids: frozenset[str] | None = None
+
+    def is_empty(self) -> bool:
+        return self.org_guids is None and self.space_guids is None and self.app_guids is None
+
+
+class Resolver:
+    """Name↔GUID lookups with a per-run cache."""
+
+    def __init__(self, client: JsonGetter) -> None:
+        self._client = client
+        self._names: dict[tuple[str, str], str | None] = {}  # (kind, guid) -> name
+        self._space_org: dict[str, str] = {}
+
+    def _list(self, kind: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        params = [*params, ("per_page", str(V3_MAX_PER_PAGE))]
+        items = list(resources(v3_pages(self._client, f"/v3/{kind}", params)))
+        for item in items:
+            self._names[(kind, str(item.get("guid")))] = item.get("name")
+            if kind == "spaces":
+                org = _rel_guid(item, "organization")
+                if org:
+                    self._space_org[str(item.get("guid"))] = org
+        return items
+
+    def resolve_scope(
+        self, orgs: Sequence[str], spaces: Sequence[str], apps: Sequence[str]
+    ) -> Scope:
+        """Turn ``--org/--space/--app`` values (names or GUIDs) into GUID sets."""
+        org_guids = self._resolve_orgs(split_values(orgs)) if orgs else None
+        space_guids = self._resolve_spaces(split_values(spaces), org_guids) if spaces else None
+        app_guids = self._resolve_apps(split_values(apps), space_guids, org_guids) if apps else None
+        return Scope(org_guids, space_guids, app_guids)
+
+    def _resolve_orgs(self, values: list[str]) -> frozenset[str]:
+        guids = {v for v in values if is_guid(v)}
+        names = [v for v in values if not is_guid(v)]
+        if names:
+            found = self._list("organizations", [("names", ",".join(names))])
+            by_name = {str(o.get("name")): str(o.get("guid")) for o in found}
+            missing = [n for n in names if n not in by_name]
+            if missing:
+                raise NotFoundError(
+                    f"no organization named {_quote_list(missing)} (visible to you)"
+                )
+            guids.update(by_name[n] for n in names)
+        return frozenset(guids)
+
+    def _resolve_spaces(
+        self, values: list[str], org_guids: frozenset[str] | None
+    ) -> frozenset[str]:
+        guids = {v for v in values if is_guid(v)}
+        names = [v for v in values if not is_guid(v)]
+        if names:
+            params = [("names", ",".join(names))]
+            if org_guids:
+                params.append(("organization_guids", ",".join(sorted(org_guids))))
+            found = self._list("spaces", params)
+            for name in names:
+                matches = [s for s in found if s.get("name") == name]
+                if not matches:
+                    where = " in the given org(s)" if org_guids else ""
+                    raise NotFoundError(f"no space named {name!r}{where}")
+                if len(matches) > 1:
+                    places = ", ".join(
+                        f"{name} (org {self.name('organizations', _rel_guid(s, 'organization'))})"
+                        for s in matches
+                    )
+                    raise UsageError(
+                        f"space name {name!r} is ambiguous: {places}; add --org to choose"
+                    )
+                guids.add(str(matches[0].get("guid")))
+        return frozenset(guids)
+
+    def _resolve_apps(
+        self,
+        values: list[str],
+        space_guids: frozenset[str] | None,
+        org_guids: frozenset[str] | None,
+    ) -> frozenset[str]:
+        guids = {v for v in values if is_guid(v)}
+        names = [v for v in values if not is_guid(v)]
+        if names:
+            params = [("names", ",".join(names))]
+            if space_guids:
+                params.append(("space_guids", ",".join(sorted(space_guids))))
+            elif org_guids:
+                params.append(("organization_guids", ",".join(sorted(org_guids))))
+            found = self._list("apps", params)
+            for name in names:
+                matches = [a for a in found if a.get("name") == name]
+                if not matches:
+                    where = " in the given space(s)/org(s)" if (space_guids or org_guids) else ""
+                    raise NotFoundError(f"no app named {name!r}{where}")
+                if len(matches) > 1:
+                    places = ", ".join(self._describe_app(a) for a in matches)
+                    raise UsageError(
+                        f"app name {name!r} is ambiguous: {places}; add --space (and --org) to choose"
+                    )
+                guids.add(str(matches[0].get("guid")))
+        return frozenset(guids)
+
+    def _describe_app(self, app: dict[str, Any]) -> str:
+        space = _rel_guid(app, "space")
+        space_name = self.name("spaces", space)
+        org_name = self.name("organizations", self._space_org.get(space or ""))
+        return f"{app.get('name')} (space {space_name} in org {org_name})"
+
+    def name(self, kind: str, guid: str | None) -> str | None:
+        """The name of an org/space/app by GUID (one lookup per GUID per run)."""
+        if not guid:
+            return None
+        key = (kind, guid)
+        if key not in self._names:
+            self._names[key] = None
+            self._list(kind, [("guids", guid)])
+        return self._names[key]
+
+    def prefetch(self, kind: str, guids: Iterable[str]) -> None:
+        """Look up many names in one request (up to 5000 GUIDs)."""
+        wanted = sorted({g for g in guids if g and (kind, g) not in self._names})
+        for start in range(0, len(wanted), 200):
+            chunk = wanted[start : start + 200]
+            for g in chunk:
+                self._names[(kind, g)] = None
+            self._list(kind, [("guids", ",".join(chunk))])
+
+    def org_of_space(self, space_guid: str | None) -> str | None:
+        if not space_guid:
+            return None
+        if space_guid not in self._space_org:
+            self.name("spaces", space_guid)
+        return self._space_org.get(space_guid)
+
+
+def _rel_guid(resource: dict[str, Any], name: str) -> str | None:
+    rel = ((resource.get("relationships") or {}).get(name) or {}).get("data") or {}
+    guid = rel.get("guid") if isinstance(rel, dict) else None
+    return str(guid) if guid else None
+
+
+def _quote_list(items: Sequence[str]) -> str:
+    return ", ".join(repr(i) for i in items)

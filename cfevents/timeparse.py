@@ -1,0 +1,85 @@
+"""Parse the time values users type (``7d``, ``2024-05-01``, RFC 3339) into what CC accepts.
+
+Cloud Controller only accepts ``YYYY-MM-DDThh:mm:ssZ`` (UTC, whole seconds); anything else is a
+422/400. So every value is converted to UTC and its fractional seconds are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+CC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_RELATIVE = re.compile(r"^(?:\d+[smhdw])+$")
+_RELATIVE_PART = re.compile(r"(\d+)([smhdw])")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:?\d{2})$"
+)
+
+TIME_HELP = (
+    "RFC 3339 with Z or an offset (2024-05-01T12:00:00Z, 2024-05-01T14:00:00+02:00), "
+    "a date (2024-05-01 = midnight UTC), an age (90s, 30m, 24h, 7d, 2w, 1h30m) or 'now'"
+)
+
+
+class TimeParseError(ValueError):
+    """The value is not a time cfevents understands."""
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse ``90s``, ``30m``, ``24h``, ``7d``, ``2w`` or a sum such as ``1h30m``."""
+    text = value.strip().lower()
+    if not _RELATIVE.match(text):
+        raise TimeParseError(f"{value!r} is not a duration (examples: 90s, 30m, 24h, 7d, 2w)")
+    seconds = sum(int(n) * _UNITS[u] for n, u in _RELATIVE_PART.findall(text))
+    return timedelta(seconds=seconds)
+
+
+def parse_time(value: str, now: datetime) -> datetime:
+    """Return the UTC instant ``value`` names, truncated to the whole second.
+
+    ``now`` must be timezone-aware; relative ages are counted back from it.
+    """
+    text = value.strip()
+    if not text:
+        raise TimeParseError("empty time value")
+    lowered = text.lower()
+    if lowered == "now":
+        moment = now
+    elif _RELATIVE.match(lowered):
+        moment = now - parse_duration(lowered)
+    elif _DATE.match(text):
+        moment = _fromiso(text + "T00:00:00+00:00", value)
+    elif _RFC3339.match(text):
+        moment = _fromiso(text, value)
+    elif re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", text):
+        raise TimeParseError(
+            f"{value!r} has no time zone: add Z for UTC or an offset such as +02:00"
+        )
+    else:
+        raise TimeParseError(f"cannot read {value!r} as a time; use {TIME_HELP}")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _fromiso(text: str, original: str) -> datetime:
+    normalised = text.replace("t", "T").replace("z", "Z").replace(" ", "T", 1)
+    try:
+        parsed = datetime.fromisoformat(normalised)
+    except ValueError as exc:
+        raise TimeParseError(f"{original!r} is not a valid date/time ({exc})") from None
+    if parsed.tzinfo is None:  # pragma: no cover - the patterns above always carry a zone
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def format_cc(moment: datetime) -> str:
+    """Format a UTC instant the only way CC accepts: ``YYYY-MM-DDThh:mm:ssZ``."""
+    return moment.astimezone(UTC).strftime(CC_FORMAT)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (one call per command invocation)."""
+    return datetime.now(UTC)
