@@ -58,6 +58,16 @@ class CfEventsGroup(TyperGroup):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(ExitCode.PIPE) from None
+        except (typer.Exit, typer.Abort, _ClickException):
+            raise
+        except Exception as exc:  # a bug: one line, exit 1; -v shows the traceback
+            runtime = ctx.obj
+            if isinstance(runtime, Runtime) and runtime.verbose:
+                import traceback
+
+                traceback.print_exc()
+            _print_error(f"unexpected {type(exc).__name__}: {exc} (run with -v for details)")
+            raise typer.Exit(ExitCode.ERROR) from None
         finally:
             runtime = ctx.obj
             if isinstance(runtime, Runtime):
