@@ -6,6 +6,7 @@ the code paths that need them, so ``cfevents --version`` and piped ``--help`` st
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from cfevents import __version__
+from cfevents.cli.completion import COMPLETE_VAR
 from cfevents.cli.options import MARKUP_MODE
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import CfEventsError, ExitCode
@@ -33,6 +35,10 @@ class CfEventsGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        if os.environ.get(COMPLETE_VAR):  # a shell asking for completions
+            from typer._completion_classes import completion_init
+
+            completion_init()
         try:
             rv = super().main(
                 args, prog_name or "cfevents", complete_var, standalone_mode=False, **extra
@@ -103,8 +109,6 @@ def _report_usage(exc: Exception) -> None:
 
 def _silence_stdout() -> None:
     """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

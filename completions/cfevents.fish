@@ -1,0 +1,1 @@
+complete --command cfevents --no-files --arguments "(env _CFEVENTS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cfevents)" --condition "env _CFEVENTS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cfevents"
