@@ -213,7 +213,7 @@ def root(
 
 
 def _register() -> None:
-    from cfevents.cli import completion, usage
+    from cfevents.cli import completion, export, usage  # noqa: F401 - export adds `usage export`
 
     app.add_typer(usage.app, name="usage")
     app.command("completion")(completion.completion)

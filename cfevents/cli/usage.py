@@ -150,7 +150,9 @@ def list_usage(
 
     from cfevents import fields as F
     from cfevents.cli.output import build_spec, emit
+    from cfevents.export import keyset_pages
     from cfevents.pagination import PageInfo, resources, v3_pages
+    from cfevents.prefetch import prefetch
     from cfevents.query import USAGE_ORDERS, UsageQuery, build_usage_params, page_size_for
     from cfevents.resolve import split_values
     from cfevents.timeparse import utcnow
@@ -195,9 +197,16 @@ def list_usage(
     client = rt.client()
     scope = _scope(rt, org, space, app_)
     info = PageInfo()
-    pages: Iterator[dict[str, Any]] = v3_pages(client, USAGE_PATH, build_usage_params(query))
+    params = build_usage_params(query)
+    pages: Iterator[dict[str, Any]]
     if page is not None:
-        pages = itertools.islice(pages, 1)
+        pages = itertools.islice(v3_pages(client, USAGE_PATH, params), 1)
+    elif order_by is None:  # CC's id order: page by keyset, not OFFSET links
+        pages = keyset_pages(client, USAGE_PATH, params, query.after_guid, size)
+    else:
+        pages = v3_pages(client, USAGE_PATH, params)
+    if lim is None or lim > size:  # several pages: fetch the next while writing this one
+        pages = prefetch(pages)
     events: Iterator[dict[str, Any]] = resources(pages, info)
     if client_filtered:
         events = (e for e in events if _keep(e, scope, states))

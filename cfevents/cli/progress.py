@@ -1,0 +1,57 @@
+"""A rich progress bar on stderr for long exports (terminals only, unless --progress)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class ExportProgress:
+    """Events written, pages, rate, and the total when the server said it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress: Any = None
+        self._task: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("exporting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("events · {task.fields[pages]} pages · {task.fields[rate]}/s"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True, force_terminal=stderr_is_tty() or None),
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("export", total=None, pages=0, rate="0")
+
+    def update(self, written: int, pages: int, total: int | None) -> None:
+        if self._progress is None:
+            return
+        elapsed = self._progress.tasks[0].elapsed or 0.0
+        rate = f"{written / elapsed:,.0f}" if elapsed > 0 else "0"
+        self._progress.update(self._task, completed=written, total=total, pages=pages, rate=rate)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,327 @@
+"""The export engine: keyset paging in CC's id order, the min-age guard, and batches.
+
+Bulk reads page by keyset (``after_guid=<last guid>&page=1&per_page=5000`` with the same
+filters) instead of OFFSET links: every OFFSET page costs CC a COUNT and a deeper scan, and
+OFFSET pages shift while the retention job deletes old rows.
+
+Rows commit out of id order (an event with a lower id can become visible after one with a
+higher id), so an incremental export leaves events younger than ``min_age`` for the next run
+and never moves its cursor past them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from cfevents import checkpoint as ckpt
+from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
+from cfevents.pagination import JsonGetter
+from cfevents.prefetch import prefetch
+from cfevents.query import Params
+from cfevents.timeparse import format_cc, utcnow
+
+
+class ApiClient(JsonGetter, Protocol):
+    """What the export needs of CFClient."""
+
+    api: str
+
+
+LOST_CURSOR_DETAIL = "After guid filter must be a valid app usage event guid"
+
+
+@dataclass
+class Batch:
+    """The events of one page that may be written now, and where the cursor goes after them."""
+
+    events: list[dict[str, Any]]
+    total_results: int | None = None  # what the server said matched (from this cursor on)
+    stopped_by_age: bool = False  # the page held an event younger than min_age
+
+    @property
+    def last_guid(self) -> str | None:
+        return str(self.events[-1]["guid"]) if self.events else None
+
+    @property
+    def last_created_at(self) -> str | None:
+        return str(self.events[-1].get("created_at")) if self.events else None
+
+
+@dataclass
+class Cursor:
+    """Where the export is: the last event written (None = from the beginning)."""
+
+    after_guid: str | None = None
+    last_created_at: str | None = None
+    events: int = 0
+    from_checkpoint: bool = field(default=False, repr=False)
+
+    def advance(self, batch: Batch) -> None:
+        if batch.events:
+            self.after_guid = batch.last_guid
+            self.last_created_at = batch.last_created_at
+            self.events += len(batch.events)
+
+
+def keyset_pages(
+    client: JsonGetter, path: str, params: Params, after_guid: str | None, per_page: int
+) -> Iterator[dict[str, Any]]:
+    """Pages in id order: each request is ``after_guid=<last guid>&page=1&per_page=N``.
+
+    Raises :class:`LostCursorError` when CC no longer knows the cursor (422).
+    """
+    base = [(k, v) for k, v in params if k not in ("after_guid", "page", "per_page", "order_by")]
+    cursor = after_guid
+    while True:
+        page_params = list(base)
+        if cursor:
+            page_params.append(("after_guid", cursor))
+        page_params += [("page", "1"), ("per_page", str(per_page))]
+        try:
+            body = client.get_json(path, page_params)
+        except ApiError as exc:
+            if exc.status == 422 and LOST_CURSOR_DETAIL in exc.detail and cursor:
+                raise LostCursorError(
+                    f"Cloud Controller no longer knows the cursor {cursor} (usage events are "
+                    "pruned after 31 days by default, and a purge-and-reseed forgets them all): "
+                    f"{exc.message}"
+                ) from None
+            raise
+        yield body
+        items = body.get("resources") or []
+        nxt = (body.get("pagination") or {}).get("next")
+        if len(items) < per_page or not nxt:
+            return
+        cursor = str(items[-1]["guid"])
+
+
+def batches(
+    pages: Iterable[dict[str, Any]],
+    *,
+    min_age: timedelta | None,
+    now: Callable[[], datetime],
+) -> Iterator[Batch]:
+    """One batch per page, cut at the first event younger than ``min_age`` (then stop)."""
+    for page in pages:
+        items: list[dict[str, Any]] = page.get("resources") or []
+        total = (page.get("pagination") or {}).get("total_results")
+        total = total if isinstance(total, int) else None
+        if min_age is not None:
+            cutoff = format_cc(now() - min_age)
+            for index, event in enumerate(items):
+                if str(event.get("created_at") or "") >= cutoff:
+                    yield Batch(items[:index], total, stopped_by_age=True)
+                    return
+        yield Batch(items, total)
+
+
+class ExportJob:
+    """One export run: cursor, output sink, checkpoint commits after each batch."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        path: str,
+        params: Params,
+        *,
+        per_page: int,
+        min_age: timedelta | None,
+        pause: float,
+        follow: bool,
+        restart_lost: bool,
+        note: Callable[[str], None],
+        warn: Callable[[str], None],
+    ) -> None:
+        self.note = note
+        self.warn = warn
+        self.client = client
+        self.path = path
+        self.params = params
+        self.per_page = per_page
+        self.min_age = min_age
+        self.pause = pause
+        self.follow = follow
+        self.restart_lost = restart_lost
+        self.cursor = Cursor()
+        self.start_events = 0
+        self.checkpoint_path: Path | None = None
+        self.sink: TextIO | None = None
+        self.owns_sink = False
+        self.pages = 0
+        self.pending: Batch | None = None  # written but not yet committed
+        self.on_batch: Callable[[int, int, int | None], None] | None = None
+        self.held_back = False
+        self.saved: ckpt.Checkpoint | None = None
+        self.out_path: Path | None = None
+        self.fmt = ""
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def open_cursor(self, checkpoint: Path | None, after_guid: str | None) -> None:
+        self.checkpoint_path = checkpoint
+        saved = ckpt.load(checkpoint) if checkpoint is not None else None
+        self.saved = saved
+        if saved is not None:
+            if saved.api.rstrip("/") != self.client.api:
+                raise UsageError(
+                    f"--checkpoint: {checkpoint} belongs to {saved.api}, not {self.client.api}"
+                )
+            self.cursor = Cursor(saved.after_guid, saved.last_created_at, saved.events, True)
+        elif after_guid:
+            self.cursor = Cursor(after_guid.strip())
+        self.start_events = self.cursor.events
+
+    def open_sink(self, out: Path | None, fmt: str) -> tuple[TextIO, bool]:
+        """The stream to write to, and whether it needs a header row."""
+        if out is None:
+            self.sink = sys.stdout
+            return sys.stdout, self.saved is None
+        incremental = self.checkpoint_path is not None
+        if incremental:
+            self._reconcile(out)
+        try:
+            # closed by close_sink
+            handle = open(out, "a" if incremental else "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"--out: cannot open {out}: {exc.strerror}") from None
+        self.sink, self.owns_sink = handle, True
+        self.out_path = out.resolve()
+        self.fmt = fmt
+        return handle, os.fstat(handle.fileno()).st_size == 0
+
+    def _reconcile(self, out: Path) -> None:
+        """Cut off what an interrupted run wrote after its last checkpoint."""
+        saved = self.saved
+        if saved is None or saved.output is None:
+            return
+        if Path(saved.output.path) != out.resolve():
+            self.warn(f"the checkpoint last wrote to {saved.output.path}; now appending to {out}")
+            return
+        try:
+            size = out.stat().st_size
+        except FileNotFoundError:
+            raise CfEventsError(
+                f"--out {out} is missing but the checkpoint says {saved.output.bytes:,} bytes were "
+                "written to it; restore it, or start over with a new checkpoint file"
+            ) from None
+        if size < saved.output.bytes:
+            raise CfEventsError(
+                f"--out {out} is shorter ({size:,} bytes) than the checkpoint records "
+                f"({saved.output.bytes:,}); it was changed outside cfevents, refusing to append"
+            )
+        if size > saved.output.bytes:
+            os.truncate(out, saved.output.bytes)
+            self.note(
+                f"removed {size - saved.output.bytes:,} bytes an interrupted run wrote after its "
+                "last checkpoint; those events are exported again now"
+            )
+
+    # -- the stream ----------------------------------------------------------------------------
+
+    def stream(self) -> Iterator[dict[str, Any]]:
+        """Events to write; the previous batch is committed before the next one starts."""
+        restarted = False
+        while True:
+            try:
+                yield from self._one_pass()
+            except LostCursorError as exc:
+                if not self.restart_lost or restarted:
+                    raise LostCursorError(
+                        f"{exc.message}. Events after {self.cursor.last_created_at or 'the cursor'} "
+                        "may already be gone: rerun with --on-lost-cursor restart to export from "
+                        "the oldest event still kept (earlier events may repeat), or with a new "
+                        "checkpoint and --since"
+                    ) from None
+                restarted = True
+                self.warn(f"{exc.message}; restarting from the oldest available event")
+                self.cursor.after_guid = None
+                continue
+            if not self.follow:
+                return
+            time.sleep(self.pause)
+
+    def _one_pass(self) -> Iterator[dict[str, Any]]:
+        pages = prefetch(
+            keyset_pages(self.client, self.path, self.params, self.cursor.after_guid, self.per_page)
+        )
+        for batch in batches(pages, min_age=self.min_age, now=utcnow):
+            self.pages += 1
+            self.pending = batch
+            yield from batch.events
+            self.commit()
+            if self.on_batch is not None:
+                self.on_batch(self.written(), self.pages, self._total(batch))
+            if batch.stopped_by_age:
+                self.held_back = True
+
+    def _total(self, batch: Batch) -> int | None:
+        if batch.total_results is None:
+            return None
+        return int(self.cursor.events - self.start_events + batch.total_results - len(batch.events))
+
+    def commit(self) -> None:
+        """Flush and fsync what was written, then move the cursor and save the checkpoint."""
+        batch, self.pending = self.pending, None
+        if batch is None or not batch.events:
+            return
+        sink = self.sink
+        size = None
+        if sink is not None:
+            sink.flush()
+            try:
+                os.fsync(sink.fileno())
+                size = os.fstat(sink.fileno()).st_size
+            except (OSError, ValueError):
+                pass  # a pipe or terminal cannot be fsynced
+        self.cursor.advance(batch)
+        if self.checkpoint_path is not None:
+            output = (
+                ckpt.OutputState(str(self.out_path), self.fmt, size)
+                if self.out_path is not None and size is not None
+                else None
+            )
+            ckpt.save(
+                self.checkpoint_path,
+                ckpt.Checkpoint(
+                    api=self.client.api,
+                    after_guid=self.cursor.after_guid,
+                    last_created_at=self.cursor.last_created_at,
+                    events=self.cursor.events,
+                    output=output,
+                    updated_at=format_cc(utcnow()),
+                ),
+            )
+
+    def close_sink(self) -> None:
+        if self.owns_sink and self.sink is not None:
+            self.sink.close()
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def written(self) -> int:
+        """Events read past the cursor in this run (client-side filters may drop some)."""
+        return self.cursor.events - self.start_events
+
+    def stopped_note(self) -> str:
+        where = (
+            f"after event {self.cursor.after_guid} ({self.cursor.last_created_at})"
+            if self.cursor.after_guid
+            else "before the first event"
+        )
+        text = f"the export stopped after reading {self.written():,} events, {where}"
+        if self.checkpoint_path is not None:
+            text += f"; {self.checkpoint_path} points there: rerun to resume"
+        return text
+
+    def summary(self, written: int) -> str:
+        text = f"exported {written:,} events ({self.written():,} read) in {self.pages} pages"
+        if self.held_back and self.min_age is not None:
+            text += f"; events younger than {int(self.min_age.total_seconds())}s are left for the next run"
+        return text
