@@ -1,0 +1,95 @@
+"""Shared fixtures: a sandbox Cloud Controller on 127.0.0.1 and a CLI runner wired to it.
+
+The session sandbox is read-only for tests (fixed seed and end time, so outputs are golden);
+tests that add, purge or prune events use ``fresh_sandbox``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cfevents.cli import app
+
+GOLDEN = Path(__file__).parent / "golden"
+END = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from the current output")
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    sb = Sandbox(SandboxConfig(seed=7, end=END)).start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def fresh_sandbox():
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    sb = Sandbox(SandboxConfig(seed=11, end=None)).start()
+    yield sb
+    sb.stop()
+
+
+@dataclass
+class Cli:
+    """Runs cfevents in-process against a sandbox over real HTTP."""
+
+    sandbox: object
+    home: Path
+
+    def env(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        env = {
+            "CF_API": self.sandbox.url,
+            "CF_TOKEN": token if token is not None else self.sandbox.admin_token(),
+            "CF_HOME": str(self.home),
+            "CFEVENTS_OUTPUT": "",
+            "CF_CLIENT_ID": "",
+            "NO_COLOR": "1",
+        }
+        env.update(extra)
+        return env
+
+    def __call__(self, *args: str, token: str | None = None, env: dict[str, str] | None = None):
+        return CliRunner().invoke(app, list(args), env=env if env is not None else self.env(token))
+
+
+@pytest.fixture
+def cli(sandbox, tmp_path):
+    sandbox.clear_requests()
+    return Cli(sandbox, tmp_path)
+
+
+@pytest.fixture
+def fresh_cli(fresh_sandbox, tmp_path):
+    return Cli(fresh_sandbox, tmp_path)
+
+
+@pytest.fixture
+def golden(request):
+    """golden(name, text): compare with tests/golden/<name> (or rewrite it with --update-golden)."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+        assert path.exists(), f"missing golden file {path}; run pytest --update-golden"
+        assert text == path.read_text(), f"output differs from {path}"
+
+    return check
+
+
+def usage_requests(sandbox):
+    """The query params of each /v3/app_usage_events list request the CLI sent."""
+    return [r.params for r in sandbox.requests if r.path == "/v3/app_usage_events"]
