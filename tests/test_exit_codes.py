@@ -30,12 +30,17 @@ def one_line_error(result):
 
 
 def cc_error(status, title, code, detail):
-    return {"status": status, "json": {"errors": [{"detail": detail, "title": title, "code": code}]}}
+    return {
+        "status": status,
+        "json": {"errors": [{"detail": detail, "title": title, "code": code}]},
+    }
 
 
 @responses.activate
 def test_0_ok(env):
-    responses.get(f"{API}/v3/app_usage_events", json={"pagination": {"total_results": 0}, "resources": []})
+    responses.get(
+        f"{API}/v3/app_usage_events", json={"pagination": {"total_results": 0}, "resources": []}
+    )
     result = invoke(["usage", "list", "-o", "json"], env)
     assert result.exit_code == 0
     assert result.stdout == "[]\n"
@@ -90,7 +95,10 @@ def test_3_no_credentials_says_cf_login(tmp_path):
 @responses.activate
 @pytest.mark.parametrize(
     ("status", "title", "code", "detail"),
-    [(401, "CF-NotAuthenticated", 10002, "Authentication error"), (403, "CF-NotAuthorized", 10003, "You are not authorized to perform the requested action")],
+    [
+        (401, "CF-NotAuthenticated", 10002, "Authentication error"),
+        (403, "CF-NotAuthorized", 10003, "You are not authorized to perform the requested action"),
+    ],
 )
 def test_3_auth_refused(env, status, title, code, detail):
     responses.get(f"{API}/v3/app_usage_events", **cc_error(status, title, code, detail))
@@ -101,7 +109,10 @@ def test_3_auth_refused(env, status, title, code, detail):
 
 @responses.activate
 def test_4_not_found(env):
-    responses.get(f"{API}/v3/app_usage_events/nope", **cc_error(404, "CF-ResourceNotFound", 10010, "App usage event not found"))
+    responses.get(
+        f"{API}/v3/app_usage_events/nope",
+        **cc_error(404, "CF-ResourceNotFound", 10010, "App usage event not found"),
+    )
     result = invoke(["usage", "get", "nope"], env)
     assert result.exit_code == 4
     assert "App usage event not found" in one_line_error(result)
@@ -112,7 +123,12 @@ def test_5_api_error_shows_detail_and_request_id(env):
     responses.get(
         f"{API}/v3/app_usage_events",
         headers={"X-VCAP-Request-ID": "req-77"},
-        **cc_error(422, "CF-UnprocessableEntity", 10008, "After guid filter must be a valid app usage event guid."),
+        **cc_error(
+            422,
+            "CF-UnprocessableEntity",
+            10008,
+            "After guid filter must be a valid app usage event guid.",
+        ),
     )
     result = invoke(["usage", "list", "--after-guid", "gone"], env)
     assert result.exit_code == 5
@@ -122,7 +138,12 @@ def test_5_api_error_shows_detail_and_request_id(env):
 
 @responses.activate
 def test_5_v2_disabled_is_clean(env):
-    responses.get(f"{API}/v2/app_usage_events/g", status=404, body="V2 endpoints disabled", content_type="text/html")
+    responses.get(
+        f"{API}/v2/app_usage_events/g",
+        status=404,
+        body="V2 endpoints disabled",
+        content_type="text/html",
+    )
     result = invoke(["usage", "get", "g", "--v2"], env)
     assert result.exit_code == 5
     assert "v2 API switched off" in one_line_error(result)
@@ -130,7 +151,9 @@ def test_5_v2_disabled_is_clean(env):
 
 @responses.activate
 def test_6_network(env):
-    responses.get(f"{API}/v3/app_usage_events", body=requests.exceptions.ConnectionError("Connection refused"))
+    responses.get(
+        f"{API}/v3/app_usage_events", body=requests.exceptions.ConnectionError("Connection refused")
+    )
     result = invoke(["--retries", "0", "usage", "list"], env)
     assert result.exit_code == 6
     assert "cannot connect" in one_line_error(result)
