@@ -118,3 +118,111 @@ def check_fields(fields: Sequence[str], known: Sequence[str]) -> str | None:
         return None
     valid = ", ".join(sorted(roots))
     return f"unknown field(s) {', '.join(repr(b) for b in bad)}; fields start with one of: {valid}"
+
+# -- audit events and crashes (cfevents events / cfevents crashes) ---------------------------
+
+# The normalised audit event (cfevents.audit.normalise_v2/normalise_v3): the same columns
+# whichever API answered. ``data`` is one JSON cell in CSV; pick keys with --fields data.x.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "guid",
+    "created_at",
+    "type",
+    "actor.guid",
+    "actor.type",
+    "actor.name",
+    "target.guid",
+    "target.type",
+    "target.name",
+    "organization.guid",
+    "organization.name",
+    "space.guid",
+    "space.name",
+    "data",
+)
+
+EVENT_TABLE_COLUMNS: tuple[str, ...] = (
+    "created_at",
+    "type",
+    "actor.type",
+    "actor.name",
+    "target.type",
+    "target.name",
+    "organization.name",
+    "space.name",
+)
+
+# One crash (cfevents.audit.crash_records): the stable CSV/TSV/--fields column set.
+CRASH_COLUMNS: tuple[str, ...] = (
+    "created_at",
+    "organization.guid",
+    "organization.name",
+    "space.guid",
+    "space.name",
+    "app.guid",
+    "app.name",
+    "process.guid",
+    "process.type",
+    "instance.guid",
+    "instance.index",
+    "cell_id",
+    "reason",
+    "exit_status",
+    "exit_description",
+    "crash_count",
+    "crash_timestamp",
+    "version",
+    "process_crash_guid",
+    "app_crash_guid",
+)
+
+CRASH_TABLE_COLUMNS: tuple[str, ...] = (
+    "created_at",
+    "organization.name",
+    "space.name",
+    "app.name",
+    "instance.index",
+    "cell_id",
+    "reason",
+    "exit_description",
+)
+
+# One row per app (cfevents crashes --summary).
+CRASH_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "organization.guid",
+    "organization.name",
+    "space.guid",
+    "space.name",
+    "app.guid",
+    "app.name",
+    "crashes",
+    "first",
+    "last",
+    "last_reason",
+    "last_exit_description",
+)
+
+CRASH_SUMMARY_TABLE_COLUMNS: tuple[str, ...] = (
+    "organization.name",
+    "space.name",
+    "app.name",
+    "crashes",
+    "first",
+    "last",
+    "last_exit_description",
+)
+
+LABELS.update(
+    {
+        "organization.name": "org",
+        "actor.type": "actor type",
+        "actor.name": "actor",
+        "target.type": "target type",
+        "target.name": "target",
+        "instance.index": "index",
+        "cell_id": "cell",
+        "exit_description": "exit description",
+        "first": "first crash",
+        "last": "last crash",
+        "last_exit_description": "last exit description",
+    }
+)

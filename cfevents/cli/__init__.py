@@ -213,9 +213,11 @@ def root(
 
 
 def _register() -> None:
-    from cfevents.cli import completion, export, usage  # noqa: F401 - export adds `usage export`
+    from cfevents.cli import completion, crashes, events, export, usage  # noqa: F401 - export adds `usage export`
 
     app.add_typer(usage.app, name="usage")
+    app.add_typer(events.app, name="events")
+    app.command("crashes")(crashes.crashes)
     app.command("completion")(completion.completion)
 
 
