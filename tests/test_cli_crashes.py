@@ -1,0 +1,399 @@
+"""`cfevents crashes`: edge cases with `responses`, then end to end against the sandbox."""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import responses
+from jwt_helpers import make_jwt
+from typer.testing import CliRunner
+
+from cfevents.cli import app
+
+API = "https://api.example.com"
+ORG, SPACE, APP = (
+    "0a0a0a0a-0000-4000-8000-000000000001",
+    "5a5a5a5a-0000-4000-8000-000000000002",
+    "aaaaaaaa-0000-4000-8000-000000000003",
+)
+ROOT_V2_ON = {"links": {"cloud_controller_v2": {"href": f"{API}/v2"}}}
+ROOT_V2_OFF = {"links": {}}
+T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {
+        "CF_API": API,
+        "CF_TOKEN": make_jwt(),
+        "CF_HOME": str(tmp_path),
+        "CFEVENTS_OUTPUT": "",
+        "CF_CLIENT_ID": "",
+    }
+
+
+def run(env, *args):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def one_line_error(result):
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("cfevents: error: ")
+    return lines[0]
+
+
+def stamp(seconds):
+    return (T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def crash_pair_v3(n, at, index=0, exit_status=None):
+    """The two events CC writes for crash n (process event first, as CC does)."""
+    instance = f"inst-{n}"
+    process = {
+        "guid": f"pc-{n}",
+        "created_at": stamp(at),
+        "type": "audit.app.process.crash",
+        "actor": {"guid": "proc-1", "type": "process", "name": "web"},
+        "target": {"guid": APP, "type": "app", "name": "api"},
+        "data": {
+            "instance": instance,
+            "index": index,
+            "cell_id": f"cell-{n}",
+            "reason": "CRASHED",
+            "exit_description": f"APP/PROC/WEB: Exited with status {n}",
+            "crash_count": n,
+            "crash_timestamp": 1714557600000000000 + n,
+            "version": "ver-1",
+        },
+        "space": {"guid": SPACE},
+        "organization": {"guid": ORG},
+    }
+    app_data = {
+        "instance": instance,
+        "index": index,
+        "cell_id": f"cell-{n}",
+        "reason": "CRASHED",
+        "exit_description": f"APP/PROC/WEB: Exited with status {n}",
+    }
+    if exit_status is not None:
+        app_data["exit_status"] = exit_status
+    app_event = {
+        "guid": f"ac-{n}",
+        "created_at": stamp(at),
+        "type": "app.crash",
+        "actor": {"guid": APP, "type": "app", "name": "api"},
+        "target": {"guid": APP, "type": "app", "name": "api"},
+        "data": app_data,
+        "space": {"guid": SPACE},
+        "organization": {"guid": ORG},
+    }
+    return [process, app_event]
+
+
+def to_v2(event):
+    return {
+        "metadata": {
+            "guid": event["guid"],
+            "url": f"/v2/events/{event['guid']}",
+            "created_at": event["created_at"],
+        },
+        "entity": {
+            "type": event["type"],
+            "actor": event["actor"]["guid"],
+            "actor_type": event["actor"]["type"],
+            "actor_name": event["actor"]["name"],
+            "actor_username": None,
+            "actee": event["target"]["guid"],
+            "actee_type": "app",
+            "actee_name": event["target"]["name"],
+            "timestamp": event["created_at"],
+            "metadata": event["data"],
+            "space_guid": event["space"]["guid"],
+            "organization_guid": event["organization"]["guid"],
+        },
+    }
+
+
+def v3_page(events, total=None, next_href=None):
+    return {
+        "pagination": {
+            "total_results": len(events) if total is None else total,
+            "next": {"href": next_href} if next_href else None,
+        },
+        "resources": events,
+    }
+
+
+def v2_page(events, total=None, next_url=None):
+    return {
+        "total_results": len(events) if total is None else total,
+        "next_url": next_url,
+        "resources": events,
+    }
+
+
+def mock_names(mock):
+    mock.get(
+        f"{API}/v3/spaces",
+        json=v3_page(
+            [
+                {
+                    "guid": SPACE,
+                    "name": "prod",
+                    "relationships": {"organization": {"data": {"guid": ORG}}},
+                }
+            ]
+        ),
+    )
+    mock.get(f"{API}/v3/organizations", json=v3_page([{"guid": ORG, "name": "acme"}]))
+
+
+def calls_to(mock, path):
+    return [c for c in mock.calls if urlsplit(c.request.url).path == path]
+
+
+def newest_first(n):
+    """n crashes a minute apart, newest first, as CC lists them with order_by=-created_at."""
+    events = []
+    for i in reversed(range(n)):
+        events += crash_pair_v3(i + 1, at=60 * i)
+    return events
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--source", "v2", "--per-page", "500"],
+            "--per-page must be between 1 and 100 for v2 /v2/events (got 500)",
+        ),
+        (["--per-page", "0"], "--per-page must be between 1 and 5000"),
+        (["--order", "sideways"], "--order must be desc or asc"),
+        (["--source", "v1"], "--source must be one of auto, v3, v2"),
+        (["--since", "7x"], "--since"),
+        (["--until", "2024-01-01", "--created-before", "2024-01-02"], "same bound"),
+        (["--fields", "nosuch"], "unknown field"),
+        (["--summary", "--fields", "cell_id"], "unknown field"),  # the summary has its own columns
+        (["--limit", "5", "--all"], "--limit N or --all"),
+    ],
+)
+def test_usage_errors_before_any_request(env, args, message):
+    with responses.RequestsMock() as mock:
+        result = run(env, "crashes", *args)
+        assert len(mock.calls) == 0
+    assert result.exit_code == 2, result.output
+    assert message in one_line_error(result)
+    assert result.stdout == ""
+
+
+# -- one record per crash ------------------------------------------------------------------------
+
+
+def test_default_table_columns_and_one_row_per_crash(env):
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/audit_events", json=v3_page(newest_first(3)))
+        mock_names(mock)
+        result = run(env, "crashes")
+        [listing] = calls_to(mock, "/v3/audit_events")
+        assert parse_qsl(urlsplit(listing.request.url).query) == [
+            ("types", "app.crash,audit.app.process.crash"),
+            ("order_by", "-created_at"),
+            ("per_page", "101"),  # two events per crash for the default 50, and one to look ahead
+        ]
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "time",
+        "org",
+        "space",
+        "app",
+        "index",
+        "cell",
+        "reason",
+        "exit",
+        "description",
+    ]
+    assert len(lines) == 2 + 3
+    assert lines[2].split()[:7] == [stamp(120), "acme", "prod", "api", "0", "cell-3", "CRASHED"]
+    assert lines[2].endswith("APP/PROC/WEB: Exited with status 3")
+    assert result.stderr == ""
+
+
+def test_csv_is_the_documented_flat_column_set(env):
+    events = crash_pair_v3(1, 0, index=2, exit_status=137)
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/audit_events", json=v3_page(events))
+        mock_names(mock)
+        result = run(env, "crashes", "-o", "csv")
+    [row] = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row == {
+        "created_at": stamp(0),
+        "organization.guid": ORG,
+        "organization.name": "acme",
+        "space.guid": SPACE,
+        "space.name": "prod",
+        "app.guid": APP,
+        "app.name": "api",
+        "process.guid": "proc-1",
+        "process.type": "web",
+        "instance.guid": "inst-1",
+        "instance.index": "2",
+        "cell_id": "cell-1",
+        "reason": "CRASHED",
+        "exit_status": "137",  # from app.crash: the process event never has it
+        "exit_description": "APP/PROC/WEB: Exited with status 1",
+        "crash_count": "1",
+        "crash_timestamp": "1714557600000000001",
+        "version": "ver-1",
+        "process_crash_guid": "pc-1",
+        "app_crash_guid": "ac-1",
+    }
+
+
+def test_sparse_metadata_gives_empty_cells(env):
+    bare = {
+        "guid": "ac-9",
+        "created_at": stamp(0),
+        "type": "app.crash",
+        "target": {"guid": APP, "name": "api"},
+        "data": {},
+        "space": None,
+        "organization": None,
+    }
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/audit_events", json=v3_page([bare]))
+        result = run(env, "crashes", "-o", "csv", "--no-headers")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{stamp(0)},,,,,{APP},api,,,,,,,,,,,,,ac-9\n"
+
+
+def test_default_limit_stops_early_and_says_so(env):
+    with responses.RequestsMock() as mock:
+        mock.get(
+            f"{API}/v3/audit_events",
+            json=v3_page(
+                newest_first(60)[:101], total=120, next_href=f"{API}/v3/audit_events?page=2"
+            ),
+        )
+        result = run(env, "crashes", "--fields", "process_crash_guid", "-o", "csv", "--no-headers")
+        assert len(calls_to(mock, "/v3/audit_events")) == 1  # the first page had enough
+    assert result.stdout.splitlines() == [f"pc-{n}" for n in range(60, 10, -1)]
+    assert "showing the newest 50 crashes (the default limit)" in result.stderr
+    assert "counts 120 crash events" in result.stderr and "--all" in result.stderr
+
+
+def test_no_note_when_nothing_more(env):
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/audit_events", json=v3_page(newest_first(50)))
+        result = run(env, "crashes", "--fields", "app.name", "-o", "csv")
+    assert len(result.stdout.splitlines()) == 51
+    assert result.stderr == ""
+
+
+def test_order_asc(env):
+    events = []
+    for i in range(3):
+        events += crash_pair_v3(i + 1, at=60 * i)
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/audit_events", json=v3_page(events))
+        result = run(
+            env, "crashes", "--order", "asc", "--fields", "crash_count", "-o", "csv", "--no-headers"
+        )
+        assert ("order_by", "created_at") in parse_qsl(urlsplit(mock.calls[0].request.url).query)
+    assert result.stdout.split() == ["1", "2", "3"]
+
+
+def test_summary_in_json(env):
+    events = newest_first(3)
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/audit_events", json=v3_page(events))
+        mock_names(mock)
+        result = run(env, "crashes", "--summary", "-o", "json", "--limit", "5")
+        assert ("per_page", "5000") in parse_qsl(urlsplit(mock.calls[0].request.url).query)
+    assert json.loads(result.stdout) == [
+        {
+            "organization": {"guid": ORG, "name": "acme"},
+            "space": {"guid": SPACE, "name": "prod"},
+            "app": {"guid": APP, "name": "api"},
+            "crashes": 3,
+            "first": stamp(0),
+            "last": stamp(120),
+            "last_exit_description": "APP/PROC/WEB: Exited with status 3",
+            "last_reason": "CRASHED",
+        }
+    ]
+
+
+def test_summary_table_columns(env):
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/audit_events", json=v3_page(newest_first(2)))
+        mock_names(mock)
+        result = run(env, "crashes", "--summary")
+    header, _, row = result.stdout.splitlines()
+    assert header.split() == [
+        "org",
+        "space",
+        "app",
+        "crashes",
+        "first",
+        "crash",
+        "last",
+        "crash",
+        "last",
+        "exit",
+        "description",
+    ]
+    assert row.split()[:6] == ["acme", "prod", "api", "2", stamp(0), stamp(60)]
+
+
+# -- v2 ----------------------------------------------------------------------------------------
+
+
+def test_v2_reads_the_same_crashes(env):
+    events = newest_first(3)
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/", json=ROOT_V2_ON)
+        mock.get(f"{API}/v2/events", json=v2_page([to_v2(e) for e in events]))
+        mock.get(f"{API}/v3/audit_events", json=v3_page(events))
+        mock_names(mock)
+        v2 = run(env, "crashes", "--source", "v2", "-o", "csv")
+        v3 = run(env, "crashes", "--source", "v3", "-o", "csv")
+        [listing] = calls_to(mock, "/v2/events")
+        assert parse_qsl(urlsplit(listing.request.url).query) == [
+            ("q", "type IN app.crash,audit.app.process.crash"),
+            ("order-direction", "desc"),
+            ("results-per-page", "100"),
+        ]
+    assert v2.exit_code == 0, v2.output
+    assert v2.stdout == v3.stdout
+    assert len(v2.stdout.splitlines()) == 4
+
+
+def test_v2_off_says_so_in_one_line(env):
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/", json=ROOT_V2_OFF)
+        result = run(env, "crashes", "--source", "v2")
+    assert result.exit_code == 5
+    assert (
+        one_line_error(result)
+        == "cfevents: error: this foundation has the v2 API switched off; use --source v3"
+    )
+
+
+def test_v2_off_nginx_404_is_never_a_json_error(env):
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/", status=502, body="<html>bad gateway</html>")  # GET / proves nothing
+        mock.get(f"{API}/v2/events", status=404, body="V2 endpoints disabled")
+        result = run(env, "--retries", "0", "crashes", "--source", "v2", "-o", "json")
+    assert result.exit_code == 5
+    assert "use --source v3" in one_line_error(result)
+    assert result.stdout == ""
