@@ -397,3 +397,97 @@ def test_v2_off_nginx_404_is_never_a_json_error(env):
     assert result.exit_code == 5
     assert "use --source v3" in one_line_error(result)
     assert result.stdout == ""
+
+
+# -- names -----------------------------------------------------------------------------------------
+
+ORG2 = "0a0a0a0a-0000-4000-8000-00000000000f"
+
+
+def space(guid, name, org):
+    return {"guid": guid, "name": name, "relationships": {"organization": {"data": {"guid": org}}}}
+
+
+def test_ambiguous_space_name_is_a_usage_error_listing_the_orgs(env):
+    with responses.RequestsMock() as mock:
+        mock.get(
+            f"{API}/v3/spaces",
+            json=v3_page([space(SPACE, "prod", ORG), space("other-space", "prod", ORG2)]),
+        )
+        mock.get(
+            f"{API}/v3/organizations",
+            match=[responses.matchers.query_param_matcher({"guids": ORG}, strict_match=False)],
+            json=v3_page([{"guid": ORG, "name": "acme"}]),
+        )
+        mock.get(
+            f"{API}/v3/organizations",
+            match=[responses.matchers.query_param_matcher({"guids": ORG2}, strict_match=False)],
+            json=v3_page([{"guid": ORG2, "name": "globex"}]),
+        )
+        result = run(env, "crashes", "--space", "prod")
+        assert calls_to(mock, "/v3/audit_events") == []
+    assert result.exit_code == 2
+    assert one_line_error(result) == (
+        "cfevents: error: space name 'prod' is ambiguous: prod (org acme), prod (org globex); add --org to choose"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "lookup", "message"),
+    [
+        (["--org", "nosuch"], "/v3/organizations", "no organization named 'nosuch'"),
+        (["--space", "nosuch"], "/v3/spaces", "no space named 'nosuch'"),
+        (["--app", "nosuch"], "/v3/apps", "no app named 'nosuch'"),
+    ],
+)
+def test_a_name_that_matches_nothing_is_exit_4(env, args, lookup, message):
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}{lookup}", json=v3_page([]))
+        result = run(env, "crashes", *args)
+        assert calls_to(mock, "/v3/audit_events") == []
+    assert result.exit_code == 4
+    assert message in one_line_error(result)
+    assert result.stdout == ""
+
+
+def test_names_become_server_side_filters(env):
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/organizations", json=v3_page([{"guid": ORG, "name": "acme"}]))
+        mock.get(f"{API}/v3/spaces", json=v3_page([space(SPACE, "prod", ORG)]))
+        mock.get(
+            f"{API}/v3/apps",
+            json=v3_page(
+                [
+                    {
+                        "guid": APP,
+                        "name": "api",
+                        "relationships": {"space": {"data": {"guid": SPACE}}},
+                    }
+                ]
+            ),
+        )
+        mock.get(f"{API}/v3/audit_events", json=v3_page(newest_first(1)))
+        result = run(
+            env,
+            "crashes",
+            "--org",
+            "acme",
+            "--space",
+            "prod",
+            "--app",
+            "api",
+            "--since",
+            "2024-05-01",
+        )
+        assert result.exit_code == 0, result.output
+        [listing] = calls_to(mock, "/v3/audit_events")
+        params = dict(parse_qsl(urlsplit(listing.request.url).query))
+        assert (
+            params["target_guids"] == APP
+            and params["space_guids"] == SPACE
+            and params["organization_guids"] == ORG
+        )
+        assert params["created_ats[gte]"] == "2024-05-01T00:00:00Z"
+        # the names the scope resolved are reused for the name columns: no second lookup
+        assert len(calls_to(mock, "/v3/spaces")) == len(calls_to(mock, "/v3/organizations")) == 1
+    assert "acme" in result.stdout and "prod" in result.stdout
