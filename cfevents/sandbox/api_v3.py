@@ -1,0 +1,440 @@
+"""The v3 endpoints (plus the root document), as CC's Rails controllers answer them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from cfevents.sandbox import messages
+from cfevents.sandbox.data import App, AuditEvent, Org, Space
+from cfevents.sandbox.errors import ApiError, UnknownError
+from cfevents.sandbox.messages import ListMessage, ListSpec
+from cfevents.sandbox.params import InvalidParameters, parse_nested, to_query
+from cfevents.sandbox.store import in_windows, iso_second
+from cfevents.sandbox.tokens import Principal
+from cfevents.sandbox.wire import Call, Reply, json_reply
+
+API_VERSION_V2 = "2.293.0"
+API_VERSION_V3 = "3.228.0"
+T = TypeVar("T")
+
+
+# -- root documents -----------------------------------------------------------------
+
+
+def root(call: Call) -> Reply:
+    """`GET /`: links; `cloud_controller_v2` only while v2 is enabled."""
+    base = call.base_url
+    links: dict[str, Any] = {
+        "self": {"href": base},
+        "cloud_controller_v3": {"href": f"{base}/v3", "meta": {"version": API_VERSION_V3}},
+        "network_policy_v0": {"href": f"{base}/networking/v0/external"},
+        "network_policy_v1": {"href": f"{base}/networking/v1/external"},
+        "login": {"href": base},
+        "uaa": {"href": base},
+        "credhub": None,
+        "routing": None,
+        "logging": None,
+        "log_cache": None,
+        "log_stream": None,
+        "app_ssh": {
+            "href": None,
+            "meta": {"host_key_fingerprint": None, "oauth_client": "ssh-proxy"},
+        },
+    }
+    if call.v2_enabled:
+        links["cloud_controller_v2"] = {"href": f"{base}/v2", "meta": {"version": API_VERSION_V2}}
+    return json_reply({"links": links})
+
+
+def v3_root(call: Call) -> Reply:
+    """`GET /v3`: the v3 resource links this sandbox serves."""
+    base = f"{call.base_url}/v3"
+    names = ("app_usage_events", "apps", "audit_events", "info", "organizations", "spaces")
+    links = {"self": {"href": base}} | {name: {"href": f"{base}/{name}"} for name in names}
+    return json_reply({"links": links})
+
+
+# -- shared list machinery ----------------------------------------------------------
+
+
+def _message(call: Call, spec: ListSpec, unprocessable: bool) -> ListMessage:
+    """Parse and validate a list query; invalid ones raise 422 or 400 as the controller does."""
+    try:
+        params = parse_nested(call.query)
+    except InvalidParameters:
+        raise ApiError("InvalidRequest") from None
+    message = ListMessage(spec, params)
+    errors = message.errors()
+    if errors:
+        raise ApiError("UnprocessableEntity" if unprocessable else "BadQueryParameter", errors)
+    return message
+
+
+def pagination(
+    call: Call, path: str, total: int, message: ListMessage, order_label: str | None = None
+) -> dict[str, Any]:
+    """The `PaginatedListPresenter` pagination object: absolute, sorted, CGI-escaped hrefs."""
+    per_page, page = message.per_page, message.page
+    last = max(1, -(-total // per_page))
+    params: dict[str, Any] = {"per_page": str(per_page)}
+    if message.ordering_configured:
+        params["order_by"] = ("-" if message.descending else "+") + (
+            order_label or message.order_column
+        )
+    params |= message.echo()
+
+    def href(number: int) -> dict[str, str]:
+        return {"href": f"{call.base_url}{path}?{to_query(params | {'page': str(number)})}"}
+
+    return {
+        "total_results": total,
+        "total_pages": last,
+        "first": href(1),
+        "last": href(last),
+        "next": href(page + 1) if page + 1 <= last else None,
+        "previous": href(page - 1) if page > 1 else None,
+    }
+
+
+def _list_reply(
+    call: Call,
+    path: str,
+    total: int,
+    message: ListMessage,
+    resources: list[dict[str, Any]],
+    order_label: str | None = None,
+) -> Reply:
+    body = {
+        "pagination": pagination(call, path, total, message, order_label),
+        "resources": resources,
+    }
+    return json_reply(body, listed=len(resources))
+
+
+def _paged(items: Sequence[T], message: ListMessage) -> list[T]:
+    offset = (message.page - 1) * message.per_page
+    return list(items[offset : offset + message.per_page])
+
+
+# -- app usage events ---------------------------------------------------------------
+
+
+def list_usage_events(call: Call) -> Reply:
+    """`GET /v3/app_usage_events` (`AppUsageEventsController#index`)."""
+    principal = call.reader()
+    message = _message(call, messages.USAGE_EVENTS, unprocessable=True)
+    foundation = call.foundation
+    with foundation.lock:
+        store = foundation.store
+        if principal.global_reader:
+            selection = _select_usage_events(call, message)
+            total = len(selection)
+            rows = selection.page(
+                (message.page - 1) * message.per_page, message.per_page, message.descending
+            )
+        else:
+            total, rows = 0, []
+        resources = [store.present_v3(p, call.base_url) for p in rows]
+    return _list_reply(call, "/v3/app_usage_events", total, message, resources)
+
+
+def _select_usage_events(call: Call, message: ListMessage) -> Any:
+    """`AppUsageEventListFetcher`: after_guid cursor, then created_ats, then guids."""
+    store = call.foundation.store
+    start = 0
+    if "after_guid" in message.requested:
+        after = message.strings("after_guid")
+        if not after:
+            raise UnknownError("undefined method '[]' for nil")
+        position = store.find(after[0])
+        if position is None:
+            raise ApiError(
+                "UnprocessableEntity", "After guid filter must be a valid app usage event guid."
+            )
+        start = position + 1
+    windows = message.windows("created_ats")
+    guids = message.strings("guids")
+    if message.order_column == "created_at":
+        return store.select_by_created(start, windows, guids)
+    return store.select_by_id(start, windows, guids)
+
+
+def get_usage_event(call: Call, guid: str) -> Reply:
+    """`GET /v3/app_usage_events/:guid`: 404 unless found *and* the caller reads globally."""
+    principal = call.reader()
+    foundation = call.foundation
+    with foundation.lock:
+        position = foundation.store.find(guid) if principal.global_reader else None
+        if position is None:
+            raise ApiError("ResourceNotFound", "App usage event not found")
+        return json_reply(foundation.store.present_v3(position, call.base_url))
+
+
+def purge_usage_events(call: Call) -> Reply:
+    """`POST .../actions/destructively_purge_all_and_reseed`: admins only, `200 {}`."""
+    if not call.authenticate().admin:
+        raise ApiError("NotAuthorized")
+    call.foundation.purge_and_reseed(time.time_ns() // 1000)
+    return json_reply({})
+
+
+# -- audit events -------------------------------------------------------------------
+
+
+def list_audit_events(call: Call) -> Reply:
+    """`GET /v3/audit_events` (`EventsController#index`); validation errors are 400s.
+
+    Simplification: CC shows non-global readers the events of spaces and orgs
+    where they hold roles; the sandbox has no roles, so they see nothing.
+    """
+    principal = call.reader()
+    message = _message(call, messages.AUDIT_EVENTS, unprocessable=False)
+    events = (
+        _filter_audit_events(call.foundation.audit_events, message)
+        if principal.global_reader
+        else []
+    )
+    resources = [e.present_v3(call.base_url) for e in _paged(events, message)]
+    return _list_reply(call, "/v3/audit_events", len(events), message, resources)
+
+
+def _filter_audit_events(events: list[AuditEvent], message: ListMessage) -> list[AuditEvent]:
+    """`EventListFetcher`: filters on the created_at/updated_at *columns*, not `timestamp`."""
+    matched: list[AuditEvent] = list(events)
+    for key, column in (
+        ("types", "type"),
+        ("space_guids", "space_guid"),
+        ("organization_guids", "organization_guid"),
+        ("guids", "guid"),
+    ):
+        wanted = message.strings(key)
+        if wanted is not None:
+            matched = [e for e in matched if getattr(e, column) in wanted]
+    excluded = message.excluded_targets()
+    if excluded is not None:
+        matched = [e for e in matched if e.actee not in excluded]
+    elif (targets := message.strings("target_guids")) is not None:
+        matched = [e for e in matched if e.actee in targets]
+    for key in ("created_ats", "updated_ats"):
+        windows = message.windows(key)
+        if windows is not None:
+            matched = [e for e in matched if in_windows(e.created_at_us, windows)]
+    if message.order_column in ("created_at", "updated_at"):
+        matched.sort(key=lambda e: (e.created_at_us, e.guid), reverse=message.descending)
+    return matched
+
+
+def get_audit_event(call: Call, guid: str) -> Reply:
+    """`GET /v3/audit_events/:guid`."""
+    principal = call.reader()
+    found = next((e for e in call.foundation.audit_events if e.guid == guid), None)
+    if found is None or not principal.global_reader:
+        raise ApiError("ResourceNotFound", "Event not found")
+    return json_reply(found.present_v3(call.base_url))
+
+
+# -- organizations, spaces, apps ----------------------------------------------------
+
+
+def _present_org(org: Org, base: str) -> dict[str, Any]:
+    url = f"{base}/v3/organizations/{org.guid}"
+    stamp = iso_second(org.created_at_us)
+    return {
+        "guid": org.guid,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "name": org.name,
+        "suspended": False,
+        "relationships": {"quota": {"data": {"guid": org.quota_guid}}},
+        "metadata": {"labels": {}, "annotations": {}},
+        "links": {
+            "self": {"href": url},
+            "domains": {"href": f"{url}/domains"},
+            "default_domain": {"href": f"{url}/domains/default"},
+            "quota": {"href": f"{base}/v3/organization_quotas/{org.quota_guid}"},
+        },
+    }
+
+
+def _present_space(space: Space, base: str) -> dict[str, Any]:
+    url = f"{base}/v3/spaces/{space.guid}"
+    stamp = iso_second(space.created_at_us)
+    return {
+        "guid": space.guid,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "name": space.name,
+        "suspended": False,
+        "relationships": {
+            "organization": {"data": {"guid": space.org_guid}},
+            "quota": {"data": None},
+        },
+        "metadata": {"labels": {}, "annotations": {}},
+        "links": {
+            "self": {"href": url},
+            "organization": {"href": f"{base}/v3/organizations/{space.org_guid}"},
+            "features": {"href": f"{url}/features"},
+            "apply_manifest": {"href": f"{url}/actions/apply_manifest", "method": "POST"},
+        },
+    }
+
+
+def _present_app(app: App, state: str, base: str) -> dict[str, Any]:
+    url = f"{base}/v3/apps/{app.guid}"
+    stamp = iso_second(app.created_at_us)
+    data: dict[str, Any] = {}
+    if app.lifecycle == "buildpack":
+        data = {"buildpacks": [app.buildpack] if app.buildpack else [], "stack": "cflinuxfs4"}
+    links = {
+        name: {"href": f"{url}/{name}"}
+        for name in (
+            "environment_variables",
+            "processes",
+            "packages",
+            "droplets",
+            "tasks",
+            "revisions",
+            "features",
+        )
+    }
+    return {
+        "guid": app.guid,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "name": app.name,
+        "state": state,
+        "lifecycle": {"type": app.lifecycle, "data": data},
+        "relationships": {
+            "space": {"data": {"guid": app.space_guid}},
+            "current_droplet": {"data": {"guid": app.droplet_guid}},
+        },
+        "metadata": {"labels": {}, "annotations": {}},
+        "links": {"self": {"href": url}, "space": {"href": f"{base}/v3/spaces/{app.space_guid}"}}
+        | links,
+    }
+
+
+def _filter_resources(
+    items: list[T],
+    message: ListMessage,
+    columns: dict[str, Callable[[T], str]],
+    created: Callable[[T], int],
+) -> list[T]:
+    """Comma-list filters named in `columns`, created/updated windows, then ordering."""
+    matched = list(items)
+    for key, column in columns.items():
+        wanted = message.strings(key)
+        if wanted is not None:
+            matched = [item for item in matched if column(item) in wanted]
+    for key in ("created_ats", "updated_ats"):
+        windows = message.windows(key)
+        if windows is not None:
+            matched = [item for item in matched if in_windows(created(item), windows)]
+    order = message.order_column
+    if order != "id":
+        sort_key: Callable[[T], Any] = columns["names"] if order == "name" else created
+        if order == "state":
+            sort_key = columns["state"]
+        matched.sort(
+            key=lambda item: (sort_key(item), columns["guids"](item)), reverse=message.descending
+        )
+    return matched
+
+
+def _resource_list(
+    call: Call,
+    path: str,
+    spec: ListSpec,
+    principal: Principal,
+    found: Callable[[ListMessage], tuple[int, list[dict[str, Any]]]],
+) -> Reply:
+    """A resource list; `found` filters, orders and presents one page for global readers."""
+    message = _message(call, spec, unprocessable=False)
+    total, resources = found(message) if principal.global_reader else (0, [])
+    label = "desired_state" if message.order_column == "state" else None
+    return _list_reply(call, path, total, message, resources, label)
+
+
+def list_organizations(call: Call) -> Reply:
+    """`GET /v3/organizations` (non-global readers see none: the sandbox has no roles)."""
+    principal = call.reader()
+    columns: dict[str, Callable[[Org], str]] = {
+        "names": lambda o: o.name,
+        "guids": lambda o: o.guid,
+    }
+
+    def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
+        orgs = _filter_resources(call.foundation.orgs, message, columns, lambda o: o.created_at_us)
+        return len(orgs), [_present_org(o, call.base_url) for o in _paged(orgs, message)]
+
+    return _resource_list(call, "/v3/organizations", messages.ORGANIZATIONS, principal, found)
+
+
+def list_spaces(call: Call) -> Reply:
+    """`GET /v3/spaces`."""
+    principal = call.reader()
+    columns: dict[str, Callable[[Space], str]] = {
+        "names": lambda s: s.name,
+        "guids": lambda s: s.guid,
+        "organization_guids": lambda s: s.org_guid,
+    }
+
+    def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
+        spaces = _filter_resources(
+            call.foundation.spaces, message, columns, lambda s: s.created_at_us
+        )
+        return len(spaces), [_present_space(s, call.base_url) for s in _paged(spaces, message)]
+
+    return _resource_list(call, "/v3/spaces", messages.SPACES, principal, found)
+
+
+def list_apps(call: Call) -> Reply:
+    """`GET /v3/apps`."""
+    principal = call.reader()
+    foundation = call.foundation
+    columns: dict[str, Callable[[App], str]] = {
+        "names": lambda a: a.name,
+        "guids": lambda a: a.guid,
+        "organization_guids": lambda a: a.org_guid,
+        "space_guids": lambda a: a.space_guid,
+        "state": lambda a: foundation.app_state(a.guid),
+    }
+
+    def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
+        apps = _filter_resources(foundation.apps, message, columns, lambda a: a.created_at_us)
+        page = _paged(apps, message)
+        return len(apps), [
+            _present_app(a, foundation.app_state(a.guid), call.base_url) for a in page
+        ]
+
+    return _resource_list(call, "/v3/apps", messages.APPS, principal, found)
+
+
+def _get_resource(
+    call: Call, items: Sequence[T], guid: str, label: str, guid_of: Callable[[T], str]
+) -> T:
+    principal = call.reader()
+    found = next((item for item in items if guid_of(item) == guid), None)
+    if found is None or not principal.global_reader:
+        raise ApiError("ResourceNotFound", f"{label} not found")
+    return found
+
+
+def get_organization(call: Call, guid: str) -> Reply:
+    """`GET /v3/organizations/:guid`."""
+    org = _get_resource(call, call.foundation.orgs, guid, "Organization", lambda o: o.guid)
+    return json_reply(_present_org(org, call.base_url))
+
+
+def get_space(call: Call, guid: str) -> Reply:
+    """`GET /v3/spaces/:guid`."""
+    space = _get_resource(call, call.foundation.spaces, guid, "Space", lambda s: s.guid)
+    return json_reply(_present_space(space, call.base_url))
+
+
+def get_app(call: Call, guid: str) -> Reply:
+    """`GET /v3/apps/:guid`."""
+    app = _get_resource(call, call.foundation.apps, guid, "App", lambda a: a.guid)
+    return json_reply(_present_app(app, call.foundation.app_state(app.guid), call.base_url))

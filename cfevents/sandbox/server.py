@@ -1,0 +1,350 @@
+"""The sandbox: a simulated Cloud Controller (and UAA) served over HTTP/1.1.
+
+`Sandbox` owns the generated `Foundation`, the token authority and a
+`ThreadingHTTPServer`; requests are routed to the v2/v3 handlers, whose
+`ApiError`s become CC's v2 or v3 error envelopes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from cfevents.sandbox import api_v2, api_v3
+from cfevents.sandbox.data import Foundation, to_us
+from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v2_body, v3_body
+from cfevents.sandbox.tokens import OAuthError, TokenAuthority
+from cfevents.sandbox.wire import V2_JSON, Call, Reply, json_reply
+
+Handler = Callable[..., Reply]
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    (method, re.compile(pattern), handler)
+    for method, pattern, handler in (
+        ("GET", r"/", api_v3.root),
+        ("GET", r"/v3", api_v3.v3_root),
+        ("GET", r"/v3/app_usage_events", api_v3.list_usage_events),
+        (
+            "POST",
+            r"/v3/app_usage_events/actions/destructively_purge_all_and_reseed",
+            api_v3.purge_usage_events,
+        ),
+        ("GET", r"/v3/app_usage_events/([^/]+)", api_v3.get_usage_event),
+        ("GET", r"/v3/audit_events", api_v3.list_audit_events),
+        ("GET", r"/v3/audit_events/([^/]+)", api_v3.get_audit_event),
+        ("GET", r"/v3/organizations", api_v3.list_organizations),
+        ("GET", r"/v3/organizations/([^/]+)", api_v3.get_organization),
+        ("GET", r"/v3/spaces", api_v3.list_spaces),
+        ("GET", r"/v3/spaces/([^/]+)", api_v3.get_space),
+        ("GET", r"/v3/apps", api_v3.list_apps),
+        ("GET", r"/v3/apps/([^/]+)", api_v3.get_app),
+        ("GET", r"/v2/info", api_v2.info),
+        ("GET", r"/v2/app_usage_events", api_v2.list_usage_events),
+        (
+            "POST",
+            r"/v2/app_usage_events/destructively_purge_all_and_reseed_started_apps",
+            api_v2.purge_usage_events,
+        ),
+        ("GET", r"/v2/app_usage_events/([^/]+)", api_v2.get_usage_event),
+        ("GET", r"/v2/events", api_v2.list_events),
+        ("GET", r"/v2/events/([^/]+)", api_v2.get_event),
+    )
+]
+#: nginx's `location ~ /v2(?!/info)` when v2 is disabled (an unanchored regex).
+V2_BLOCKED = re.compile(r"/v2(?!/info)")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    """How to build and serve a sandbox. `end=None` means now, floored to the second."""
+
+    seed: int = 1
+    end: datetime | None = None
+    days: int = 30
+    usage_events: int | None = None
+    v2_enabled: bool = True
+    external_url: str | None = None
+    latency_ms: float = 0.0
+    latency_per_event_ms: float = 0.0
+    token_ttl: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the sandbox answered, for tests to inspect."""
+
+    method: str
+    path: str
+    query: str
+    params: list[tuple[str, str]]
+    authorization_present: bool
+    host_header: str
+    status: int
+
+
+class Sandbox:
+    """A simulated Cloud Controller: generate data on construction, serve on `start()`."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        end = self.config.end or datetime.now(UTC).replace(microsecond=0)
+        self.foundation = Foundation.generate(
+            self.config.seed, end, self.config.days, self.config.usage_events
+        )
+        self.tokens = TokenAuthority(self.config.token_ttl)
+        self.v2_enabled = self.config.v2_enabled
+        self._requests: list[RequestRecord] = []
+        self._requests_lock = threading.Lock()
+        self._request_ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Sandbox:
+        """Serve in a daemon thread; returns self."""
+        server = ThreadingHTTPServer((host, port), _RequestHandler)
+        server.daemon_threads = True
+        server.sandbox = self  # type: ignore[attr-defined]
+        self._server = server
+        self.foundation.base_url = self.base_url
+        self.tokens.issuer = f"{self.base_url}/oauth/token"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Where the sandbox listens, e.g. `http://127.0.0.1:PORT` (no trailing slash)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL CC advertises in links: `external_url` (a proxy) or `url`."""
+        return (self.config.external_url or self.url).rstrip("/")
+
+    # -- tokens ----------------------------------------------------------------
+
+    def admin_token(self, ttl: int | None = None) -> str:
+        """`bearer <jwt>` with scope cloud_controller.admin."""
+        return self.token(["cloud_controller.admin"], ttl=ttl, user_name="sandbox-admin")
+
+    def token(
+        self,
+        scopes: Sequence[str],
+        ttl: int | None = None,
+        user_name: str = "sandbox-user",
+        expired: bool = False,
+    ) -> str:
+        """`bearer <jwt>` with these scopes; `expired=True` gives one that expired a minute ago."""
+        return "bearer " + self.tokens.mint(
+            tuple(scopes), ttl=ttl, user_name=user_name, expired=expired
+        )
+
+    def refresh_token(self, scopes: Sequence[str] = ("cloud_controller.admin",)) -> str:
+        """An opaque refresh token the sandbox UAA accepts from the `cf` client."""
+        return self.tokens.issue_refresh_token(tuple(scopes))
+
+    def add_client(self, client_id: str, secret: str, scopes: Sequence[str]) -> None:
+        """Register an OAuth client for the client_credentials grant."""
+        self.tokens.add_client(client_id, secret, tuple(scopes))
+
+    @property
+    def token_grants(self) -> int:
+        """How many tokens `POST /oauth/token` has granted."""
+        return self.tokens.grants
+
+    # -- requests log ----------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the requests answered so far."""
+        with self._requests_lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        """Forget the requests answered so far."""
+        with self._requests_lock:
+            self._requests.clear()
+
+    # -- data mutations --------------------------------------------------------
+
+    def append_usage_events(self, n: int, at: datetime | None = None) -> None:
+        """Live events arriving: `n` new rows created at `at` (default now)."""
+        self.foundation.append_usage_events(n, to_us(at) if at else time.time_ns() // 1000)
+
+    def purge_and_reseed(self) -> None:
+        """What `POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` does."""
+        self.foundation.purge_and_reseed(time.time_ns() // 1000)
+
+    def prune_usage_events_before(self, cutoff: datetime) -> None:
+        """Retention cleanup: delete rows created before `cutoff`, never the newest row."""
+        self.foundation.prune_usage_events_before(to_us(cutoff))
+
+    def set_v2_enabled(self, flag: bool) -> None:
+        """Switch v2 on or off (as `cc.temporary_enable_v2` plus nginx do)."""
+        self.v2_enabled = flag
+
+    # -- dispatch --------------------------------------------------------------
+
+    def dispatch(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> Reply:
+        """Answer one request (path plus query string) without HTTP; records it."""
+        path, _, query = target.partition("?")
+        headers = {name.title(): value for name, value in headers.items()}
+        reply = self._answer(method, path, query, headers, body)
+        reply.headers["X-VCAP-Request-ID"] = self._request_id()
+        record = RequestRecord(
+            method=method,
+            path=path,
+            query=query,
+            params=parse_qsl(query, keep_blank_values=True),
+            authorization_present="Authorization" in headers,
+            host_header=headers.get("Host", ""),
+            status=reply.status,
+        )
+        with self._requests_lock:
+            self._requests.append(record)
+        return reply
+
+    def _answer(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        if not self.v2_enabled and V2_BLOCKED.search(path):
+            return Reply(404, b"V2 endpoints disabled", "text/html")
+        if path == "/oauth/token" and method == "POST":
+            return self._oauth_token(headers, body)
+        if path == "/healthz" and method == "GET":
+            return Reply(200, b"OK", "text/plain; charset=utf-8")
+        is_v2 = path.startswith("/v2")
+        call = Call(
+            method,
+            path,
+            query,
+            headers,
+            body,
+            self.foundation,
+            self.tokens,
+            self.base_url,
+            self.v2_enabled,
+        )
+        try:
+            handler, args = _route(method, path)
+            return handler(call, *args)
+        except (ApiError, UnknownError) as error:
+            return _error_reply(error, is_v2)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            return _error_reply(UnknownError(), is_v2)
+
+    def _oauth_token(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            grant = self.tokens.grant(form, _basic_auth(headers.get("Authorization")))
+        except OAuthError as error:
+            return json_reply(error.body, error.status, "application/json;charset=UTF-8")
+        reply = json_reply(grant, content_type="application/json;charset=UTF-8")
+        reply.headers["Cache-Control"] = "no-store"
+        return reply
+
+    def _request_id(self) -> str:
+        n = next(self._request_ids)
+        return f"{self.foundation.uuid('request', n)}::{self.foundation.uuid('vcap-request', n)}"
+
+    def sleep_for(self, reply: Reply) -> None:
+        """Simulated latency for list responses: latency_ms + per-event ms × resources."""
+        if reply.listed >= 0:
+            delay = self.config.latency_ms + self.config.latency_per_event_ms * reply.listed
+            if delay > 0:
+                time.sleep(delay / 1000)
+
+
+def _route(method: str, path: str) -> tuple[Handler, tuple[str, ...]]:
+    """The handler for a request; unknown routes raise CF-NotFound."""
+    if path != "/" and not path.startswith("/v2"):
+        path = path.rstrip("/")  # Rails ignores a trailing slash; Sinatra does not
+    for route_method, pattern, handler in ROUTES:
+        match = pattern.fullmatch(path)
+        if match and route_method == method:
+            return handler, tuple(unquote(g) for g in match.groups())
+    raise ApiError("NotFound")
+
+
+def _error_reply(error: ApiError | UnknownError, is_v2: bool) -> Reply:
+    if is_v2:
+        return Reply(status_of(error), encode(v2_body(error)) + b"\n", V2_JSON)
+    return json_reply(v3_body(error), status_of(error))
+
+
+def _basic_auth(header: str | None) -> tuple[str, str] | None:
+    """(client id, secret) from an HTTP Basic `Authorization` header, else None."""
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with Content-Length on every response, so connections stay alive."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "cfevents-sandbox"
+
+    def _handle(self) -> None:
+        sandbox: Sandbox = self.server.sandbox  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        reply = sandbox.dispatch(self.command, self.path, dict(self.headers.items()), body)
+        sandbox.sleep_for(reply)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet; `Sandbox.requests` records every request."""
