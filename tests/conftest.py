@@ -17,17 +17,24 @@ from cfevents.cli import app
 
 GOLDEN = Path(__file__).parent / "golden"
 END = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+# CC builds absolute links from its external_domain; behind a proxy that is not the host the
+# client talks to, so the session sandbox links elsewhere (and goldens have no random port).
+EXTERNAL = "https://api.sandbox.example"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from the current output")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/* from the current output",
+    )
 
 
 @pytest.fixture(scope="session")
 def sandbox():
     from cfevents.sandbox import Sandbox, SandboxConfig
 
-    sb = Sandbox(SandboxConfig(seed=7, end=END)).start()
+    sb = Sandbox(SandboxConfig(seed=7, end=END, external_url=EXTERNAL)).start()
     yield sb
     sb.stop()
 
