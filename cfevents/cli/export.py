@@ -198,6 +198,8 @@ def export_usage(
         raise UsageError(f"--min-age/--interval: {exc}") from None
     if age is None and (checkpoint is not None or follow):
         age = parse_duration("60s")
+    if age is not None and not age:  # --min-age 0s: no guard at all
+        age = None
     spec = build_spec(
         output=fmt,
         fields=fields,
