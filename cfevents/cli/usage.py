@@ -205,8 +205,10 @@ def list_usage(
         pages = keyset_pages(client, USAGE_PATH, params, query.after_guid, size)
     else:
         pages = v3_pages(client, USAGE_PATH, params)
-    if lim is None or lim > size:  # several pages: fetch the next while writing this one
-        pages = prefetch(pages)
+    if lim is not None and not client_filtered:
+        pages = itertools.islice(pages, -(-lim // size))  # never a page past the limit
+    if lim is None or (lim > size and not client_filtered):
+        pages = prefetch(pages)  # several pages: fetch the next while writing this one
     events: Iterator[dict[str, Any]] = resources(pages, info)
     if client_filtered:
         events = (e for e in events if _keep(e, scope, states))
