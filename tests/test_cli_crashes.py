@@ -491,3 +491,255 @@ def test_names_become_server_side_filters(env):
         # the names the scope resolved are reused for the name columns: no second lookup
         assert len(calls_to(mock, "/v3/spaces")) == len(calls_to(mock, "/v3/organizations")) == 1
     assert "acme" in result.stdout and "prod" in result.stdout
+
+
+# -- end to end against the sandbox ----------------------------------------------------------------
+# conftest's session sandbox (seed 7, fixed END) is read-only; "now" is frozen at END so that
+# relative ages like 7d mean the same on every run. Each crash there is the real pair of events.
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    from conftest import END
+
+    import cfevents.timeparse
+
+    monkeypatch.setattr(cfevents.timeparse, "utcnow", lambda: END)
+    return END
+
+
+def second(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def space_named(sb, space_name, org_name):
+    org = next(o for o in sb.foundation.orgs if o.name == org_name)
+    return next(s for s in sb.foundation.spaces if s.name == space_name and s.org_guid == org.guid)
+
+
+def csv_rows(result):
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def audit_requests(sb, path="/v3/audit_events"):
+    return [r for r in sb.requests if r.path == path]
+
+
+@pytest.mark.parametrize("source", ["v3", "v2"])
+def test_space_since_7d_lists_exactly_the_sandboxs_crashes_once_each(cli, frozen_now, source):
+    sb = cli.sandbox
+    staging = space_named(sb, "staging", "globex")  # 'staging' exists in several orgs
+    since = frozen_now - timedelta(days=7)
+    expected = sorted(
+        (
+            c
+            for c in sb.foundation.crashes()
+            if c.space_guid == staging.guid and c.timestamp >= since
+        ),
+        key=lambda c: c.timestamp,
+        reverse=True,
+    )
+    assert len(expected) > 20  # the test is about something
+
+    result = cli(
+        "crashes",
+        "--space",
+        "staging",
+        "--org",
+        "globex",
+        "--since",
+        "7d",
+        "--source",
+        source,
+        "-o",
+        "csv",
+    )
+    rows = csv_rows(result)
+    assert [r["process_crash_guid"] for r in rows] == [c.process_event_guid for c in expected]
+    assert [r["app_crash_guid"] for r in rows] == [c.app_event_guid for c in expected]
+    for row, crash in zip(rows, expected, strict=True):
+        assert row["created_at"] == second(crash.timestamp)
+        assert (row["organization.name"], row["space.name"], row["app.name"]) == (
+            "globex",
+            "staging",
+            crash.app_name,
+        )
+        assert row["instance.index"] == str(crash.index) and row["cell_id"] == crash.cell_id
+        assert row["exit_description"] == crash.exit_description
+        assert row["exit_status"] == (crash.exit_status or "")
+        assert row["crash_count"] == str(crash.crash_count) and row["crash_timestamp"] == str(
+            crash.crash_timestamp
+        )
+    assert result.stderr == ""  # fewer than the default limit: no note
+
+
+def test_the_default_table_for_a_space(cli, frozen_now):
+    result = cli("crashes", "--space", "staging", "--org", "globex", "--since", "7d")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "time",
+        "org",
+        "space",
+        "app",
+        "index",
+        "cell",
+        "reason",
+        "exit",
+        "description",
+    ]
+    assert all(line.split()[1:3] == ["globex", "staging"] for line in lines[2:])
+    staging = space_named(cli.sandbox, "staging", "globex")
+    since = frozen_now - timedelta(days=7)
+    assert len(lines) - 2 == sum(
+        1
+        for c in cli.sandbox.foundation.crashes()
+        if c.space_guid == staging.guid and c.timestamp >= since
+    )
+
+
+@pytest.mark.parametrize("order", ["desc", "asc"])
+def test_v2_and_v3_give_the_same_csv_for_the_whole_foundation(cli, order):
+    v3 = cli("crashes", "--all", "--order", order, "-o", "csv", "--source", "v3")
+    v2 = cli("crashes", "--all", "--order", order, "-o", "csv", "--source", "v2")
+    assert v3.exit_code == v2.exit_code == 0, v2.output + v3.output
+    assert v2.stdout == v3.stdout
+    rows = csv_rows(v3)
+    crashes = cli.sandbox.foundation.crashes()
+    assert len(rows) == len(crashes)
+    assert {r["process_crash_guid"] for r in rows} == {c.process_event_guid for c in crashes}
+    times = [r["created_at"] for r in rows]
+    assert times == sorted(times, reverse=order == "desc")
+    assert len(audit_requests(cli.sandbox, "/v2/events")) == -(
+        -2 * len(crashes) // 100
+    )  # 100 per page
+
+
+@pytest.mark.parametrize("source", ["v3", "v2"])
+def test_summary_counts_match_the_sandboxs_crashes(cli, source):
+    result = cli("crashes", "--summary", "--all", "-o", "csv", "--source", source)
+    rows = csv_rows(result)
+    by_app = {}
+    for crash in cli.sandbox.foundation.crashes():
+        by_app.setdefault(crash.app_guid, []).append(crash)
+    assert {r["app.guid"]: int(r["crashes"]) for r in rows} == {
+        g: len(cs) for g, cs in by_app.items()
+    }
+    counts = [int(r["crashes"]) for r in rows]
+    assert counts == sorted(counts, reverse=True)
+    orgs = {o.guid: o.name for o in cli.sandbox.foundation.orgs}
+    for row in rows:
+        crashes = sorted(by_app[row["app.guid"]], key=lambda c: c.timestamp)
+        assert row["first"] == second(crashes[0].timestamp)
+        assert row["last"] == second(crashes[-1].timestamp)
+        assert row["last_exit_description"] == crashes[-1].exit_description
+        assert row["app.name"] == crashes[0].app_name
+        assert row["organization.name"] == orgs[crashes[0].org_guid]
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "ndjson", "csv", "tsv"])
+def test_summary_in_every_format(cli, fmt):
+    result = cli("crashes", "--summary", "--all", "-o", fmt)
+    assert result.exit_code == 0, result.output
+    apps = len({c.app_guid for c in cli.sandbox.foundation.crashes()})
+    out = result.stdout
+    if fmt == "json":
+        assert len(json.loads(out)) == apps
+    elif fmt == "ndjson":
+        assert [json.loads(line)["crashes"] > 0 for line in out.splitlines()] == [True] * apps
+    elif fmt == "table":
+        assert out.splitlines()[0].split()[:4] == ["org", "space", "app", "crashes"]
+        assert len(out.splitlines()) == 2 + apps
+    else:
+        rows = list(csv.DictReader(io.StringIO(out), delimiter="," if fmt == "csv" else "\t"))
+        assert len(rows) == apps and sum(int(r["crashes"]) for r in rows) == len(
+            cli.sandbox.foundation.crashes()
+        )
+
+
+def test_default_limit_note_over_the_whole_foundation(cli):
+    result = cli("crashes", "-o", "csv")
+    assert len(csv_rows(result)) == 50
+    total = 2 * len(cli.sandbox.foundation.crashes())
+    assert (
+        f"showing the newest 50 crashes (the default limit) (Cloud Controller counts {total:,} crash events"
+        in result.stderr
+    )
+    [request] = audit_requests(cli.sandbox)
+    assert ("per_page", "101") in request.params
+
+
+def test_names_are_looked_up_once_per_run(cli):
+    result = cli("crashes", "--all", "-o", "ndjson")
+    assert result.exit_code == 0
+    assert len(audit_requests(cli.sandbox, "/v3/spaces")) == 1
+    assert len(audit_requests(cli.sandbox, "/v3/organizations")) == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    spaces = {s.guid: s.name for s in cli.sandbox.foundation.spaces}
+    assert all(r["space"]["name"] == spaces[r["space"]["guid"]] for r in records)
+
+
+def test_app_scope_on_the_sandbox(cli):
+    acme_prod = space_named(cli.sandbox, "prod", "acme")
+    api = next(
+        a for a in cli.sandbox.foundation.apps if a.name == "api" and a.space_guid == acme_prod.guid
+    )
+    rows = csv_rows(
+        cli("crashes", "--app", "api", "--space", "prod", "--org", "acme", "--all", "-o", "csv")
+    )
+    assert {r["app.guid"] for r in rows} <= {api.guid}
+    assert len(rows) == sum(1 for c in cli.sandbox.foundation.crashes() if c.app_guid == api.guid)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["--space", "prod"],
+            2,
+            "space name 'prod' is ambiguous: prod (org acme), prod (org globex), prod (org initech); add --org to choose",
+        ),
+        (["--app", "api"], 2, "app name 'api' is ambiguous: api (space prod in org acme)"),
+        (["--app", "api", "--org", "acme"], 2, "add --space (and --org) to choose"),
+        (["--app", "api", "--space", "prod", "--org", "acme"], 0, None),
+        (["--space", "nosuch"], 4, "no space named 'nosuch'"),
+        (["--org", "nosuch"], 4, "no organization named 'nosuch'"),
+        (["--space", "dev", "--org", "globex"], 4, "no space named 'dev' in the given org(s)"),
+    ],
+)
+def test_names_on_the_sandbox(cli, args, code, message):
+    result = cli("crashes", *args)
+    assert result.exit_code == code, result.output
+    if message:
+        assert message in one_line_error(result)
+        assert audit_requests(cli.sandbox) == []
+
+
+@pytest.fixture(scope="module")
+def v2_off_sandbox():
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    sb = Sandbox(SandboxConfig(seed=5, days=8, v2_enabled=False)).start()
+    yield sb
+    sb.stop()
+
+
+def test_v2_off_sandbox_explains_and_auto_still_works(v2_off_sandbox, tmp_path):
+    env = {
+        "CF_API": v2_off_sandbox.url,
+        "CF_TOKEN": v2_off_sandbox.admin_token(),
+        "CF_HOME": str(tmp_path),
+        "CFEVENTS_OUTPUT": "",
+        "CF_CLIENT_ID": "",
+    }
+    refused = run(env, "crashes", "--source", "v2", "-o", "csv")
+    assert refused.exit_code == 5 and refused.stdout == ""
+    assert (
+        one_line_error(refused)
+        == "cfevents: error: this foundation has the v2 API switched off; use --source v3"
+    )
+    assert not [r for r in v2_off_sandbox.requests if r.path.startswith("/v2")]
+
+    auto = run(env, "crashes", "--all", "-o", "csv")
+    assert auto.exit_code == 0, auto.output
+    assert len(auto.stdout.splitlines()) == 1 + len(v2_off_sandbox.foundation.crashes())
