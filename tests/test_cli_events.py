@@ -485,3 +485,195 @@ def test_get_v2_not_found_is_exit_4(env):
         result = run(env, "events", "get", "nope", "--source", "v2")
     assert result.exit_code == 4
     assert "Event could not be found: nope" in one_line_error(result)
+
+
+# -- end to end against the sandbox ----------------------------------------------------------------
+# conftest's session sandbox (seed 7, fixed END) is read-only.
+
+
+def csv_rows(result):
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def sandbox_requests(sb, path):
+    return [r for r in sb.requests if r.path == path]
+
+
+def space_named(sb, space_name, org_name):
+    org = next(o for o in sb.foundation.orgs if o.name == org_name)
+    return next(s for s in sb.foundation.spaces if s.name == space_name and s.org_guid == org.guid)
+
+
+def test_v2_and_v3_list_every_event_identically(cli):
+    v3 = cli("events", "list", "--all", "-o", "csv", "--source", "v3")
+    v2 = cli("events", "list", "--all", "-o", "csv", "--source", "v2")
+    assert v2.stdout == v3.stdout
+    rows = csv_rows(v3)
+    assert [r["guid"] for r in rows] != []
+    assert sorted(r["guid"] for r in rows) == sorted(
+        e.guid for e in cli.sandbox.foundation.audit_events
+    )
+
+
+def test_crashes_show_up_twice_here(cli):
+    rows = csv_rows(
+        cli(
+            "events",
+            "list",
+            "--type",
+            "app.crash",
+            "--type",
+            "audit.app.process.crash",
+            "--all",
+            "-o",
+            "csv",
+        )
+    )
+    crashes = cli.sandbox.foundation.crashes()
+    assert len(rows) == 2 * len(crashes)
+    assert {r["guid"] for r in rows} == {c.process_event_guid for c in crashes} | {
+        c.app_event_guid for c in crashes
+    }
+    [request] = sandbox_requests(cli.sandbox, "/v3/audit_events")
+    assert ("types", "app.crash,audit.app.process.crash") in request.params
+
+
+@pytest.mark.parametrize("source", ["v3", "v2"])
+def test_scope_type_and_window_filters_on_the_sandbox(cli, source):
+    staging = space_named(cli.sandbox, "staging", "globex")
+    since, until = "2026-01-09T00:00:00Z", "2026-01-31T00:00:00Z"
+    args = ["--space", "staging", "--org", "globex", "--type", "audit.app.update,app.crash"]
+    rows = csv_rows(
+        cli(
+            "events",
+            "list",
+            *args,
+            "--since",
+            since,
+            "--until",
+            until,
+            "--all",
+            "--order",
+            "asc",
+            "-o",
+            "csv",
+            "--source",
+            source,
+        )
+    )
+    expected = [
+        e
+        for e in cli.sandbox.foundation.audit_events
+        if e.space_guid == staging.guid
+        and e.type in ("audit.app.update", "app.crash")
+        and since <= e.present_v3("")["created_at"] < until
+    ]
+    assert len(rows) == len(expected) > 5
+    assert {r["guid"] for r in rows} == {e.guid for e in expected}
+    assert {(r["organization.name"], r["space.name"]) for r in rows} == {("globex", "staging")}
+    assert [r["created_at"] for r in rows] == sorted(r["created_at"] for r in rows)
+
+
+def test_actee_filter(cli):
+    app_ = next(c for c in cli.sandbox.foundation.crashes())
+    rows = csv_rows(cli("events", "list", "--actee", app_.app_guid, "--all", "-o", "csv"))
+    assert rows and {r["target.guid"] for r in rows} == {app_.app_guid}
+    assert len(rows) == sum(
+        1 for e in cli.sandbox.foundation.audit_events if e.actee == app_.app_guid
+    )
+
+
+def test_raw_q_on_the_sandbox(cli):
+    result = cli(
+        "events",
+        "list",
+        "--q",
+        "type IN audit.app.start,audit.app.stop",
+        "--q",
+        "timestamp>=2026-01-20",
+        "--all",
+        "-o",
+        "csv",
+    )
+    rows = csv_rows(result)
+    assert rows and {r["type"] for r in rows} <= {"audit.app.start", "audit.app.stop"}
+    assert min(r["created_at"] for r in rows) >= "2026-01-20T00:00:00Z"
+    [request] = sandbox_requests(cli.sandbox, "/v2/events")
+    assert ("q", "type IN audit.app.start,audit.app.stop") in request.params
+    assert ("q", "timestamp>=2026-01-20T00:00:00Z") in request.params
+
+
+def test_unknown_types_are_allowed(cli):
+    result = cli("events", "list", "--type", "audit.something.new", "-o", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize("kind", ["audit.app.process.crash", "audit.organization.update"])
+def test_get_gives_the_same_event_from_both_apis(cli, kind):
+    event = next(e for e in cli.sandbox.foundation.audit_events if e.type == kind)
+    v3 = cli("events", "get", event.guid, "-o", "json")
+    v2 = cli("events", "get", event.guid, "-o", "json", "--source", "v2")
+    assert v3.exit_code == v2.exit_code == 0, v3.output + v2.output
+    assert json.loads(v2.stdout) == json.loads(v3.stdout)
+    got = json.loads(v3.stdout)
+    assert got["guid"] == event.guid and got["data"] == event.metadata
+    orgs = {o.guid: o.name for o in cli.sandbox.foundation.orgs}
+    assert got["organization"] == {
+        "guid": event.organization_guid,
+        "name": orgs[event.organization_guid],
+    }
+
+
+@pytest.mark.parametrize("source", ["v3", "v2"])
+def test_get_unknown_guid_is_exit_4(cli, source):
+    result = cli("events", "get", "00000000-0000-4000-8000-000000000000", "--source", source)
+    assert result.exit_code == 4
+    one_line_error(result)
+
+
+def test_ambiguous_space_for_events(cli):
+    result = cli("events", "list", "--space", "prod")
+    assert result.exit_code == 2
+    assert "space name 'prod' is ambiguous" in one_line_error(result)
+
+
+@pytest.fixture(scope="module")
+def v2_off(tmp_path_factory):
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    sb = Sandbox(SandboxConfig(seed=5, days=8, v2_enabled=False)).start()
+    env = {
+        "CF_API": sb.url,
+        "CF_TOKEN": sb.admin_token(),
+        "CF_HOME": str(tmp_path_factory.mktemp("home")),
+        "CFEVENTS_OUTPUT": "",
+        "CF_CLIENT_ID": "",
+    }
+    yield sb, env
+    sb.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["events", "list", "--source", "v2"], "use --source v3"),
+        (
+            ["events", "get", "00000000-0000-4000-8000-000000000000", "--source", "v2"],
+            "use --source v3",
+        ),
+        (["events", "list", "--q", "type:app.crash"], "--q filters need v2: use --type"),
+    ],
+)
+def test_v2_off_sandbox_is_one_line_exit_5(v2_off, args, hint):
+    _, env = v2_off
+    result = run(env, *args)
+    assert result.exit_code == 5, result.output
+    assert hint in one_line_error(result)
+    assert result.stdout == ""
+
+
+def test_v2_off_sandbox_default_source_works(v2_off):
+    sb, env = v2_off
+    rows = csv_rows(run(env, "events", "list", "--all", "-o", "csv"))
+    assert len(rows) == len(sb.foundation.audit_events)
