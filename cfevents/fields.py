@@ -119,6 +119,7 @@ def check_fields(fields: Sequence[str], known: Sequence[str]) -> str | None:
     valid = ", ".join(sorted(roots))
     return f"unknown field(s) {', '.join(repr(b) for b in bad)}; fields start with one of: {valid}"
 
+
 # -- audit events and crashes (cfevents events / cfevents crashes) ---------------------------
 
 # The normalised audit event (cfevents.audit.normalise_v2/normalise_v3): the same columns
