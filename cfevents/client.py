@@ -200,6 +200,8 @@ class CFClient:
             started = time.monotonic()
             if self._log:
                 self._log(f"> GET {_display_url(url, params)}")
+                if "Authorization" in headers:
+                    self._log("> Authorization: [redacted]")
             try:
                 resp = self.session.get(
                     url,

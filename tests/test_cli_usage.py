@@ -293,6 +293,7 @@ def test_verbose_logs_requests_without_the_token(cli):
     token = cli.sandbox.admin_token()
     result = cli("-v", "usage", "list", "--limit", "1", token=token)
     assert "> GET " in result.stderr and "< 200" in result.stderr
+    assert "> Authorization: [redacted]" in result.stderr
     assert token.split()[-1] not in result.stderr
     assert token.split()[-1][-20:] not in result.output
 
