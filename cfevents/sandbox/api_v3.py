@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from cfevents.sandbox import messages
 from cfevents.sandbox.data import App, AuditEvent, Org, Space
-from cfevents.sandbox.errors import ApiError, UnknownError
+from cfevents.sandbox.errors import ApiError, UnknownError, encode
 from cfevents.sandbox.messages import ListMessage, ListSpec
 from cfevents.sandbox.params import InvalidParameters, parse_nested, to_query
 from cfevents.sandbox.store import in_windows, iso_second
@@ -127,17 +127,16 @@ def list_usage_events(call: Call) -> Reply:
     message = _message(call, messages.USAGE_EVENTS, unprocessable=True)
     foundation = call.foundation
     with foundation.lock:
-        store = foundation.store
+        total, rows = 0, []
         if principal.global_reader:
             selection = _select_usage_events(call, message)
             total = len(selection)
-            rows = selection.page(
-                (message.page - 1) * message.per_page, message.per_page, message.descending
-            )
-        else:
-            total, rows = 0, []
-        resources = [store.present_v3(p, call.base_url) for p in rows]
-    return _list_reply(call, "/v3/app_usage_events", total, message, resources)
+            offset = (message.page - 1) * message.per_page
+            rows = selection.page(offset, message.per_page, message.descending)
+        resources = foundation.store.render_v3_json(rows, call.base_url)
+    head = encode({"pagination": pagination(call, "/v3/app_usage_events", total, message)})
+    body = head[:-1] + b',"resources":[' + resources.encode() + b"]}"
+    return Reply(200, body, listed=len(rows))
 
 
 def _select_usage_events(call: Call, message: ListMessage) -> Any:

@@ -12,6 +12,7 @@ plus a scan of the few rows near its edges whose timestamps are out of order.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from array import array
 from bisect import bisect_left
@@ -131,6 +132,7 @@ class UsageEventStore:
         self._prefix_max = array("q")
         self._suffix_min = array("q")
         self._created_order: array[int] | None = None
+        self._json_fragments: dict[str, Any] | None = None
 
     # -- writing ---------------------------------------------------------------
 
@@ -414,6 +416,72 @@ class UsageEventStore:
             "links": {"self": {"href": f"{base_url}/v3/app_usage_events/{guid}"}},
         }
 
+    def render_v3_json(self, positions: Iterable[int], base_url: str) -> str:
+        """`present_v3` of several rows as compact JSON array items, without building dicts.
+
+        A 5000-row page is the hot path of bulk exports; splicing pre-encoded
+        fragments is about three times faster than `json.dumps` of dicts, and
+        produces exactly the same bytes.
+        """
+        fragments = self._fragments()
+        href = _dumps(f"{base_url}/v3/app_usage_events/")[:-1]
+        states = fragments["states"]
+        out = []
+        for pos in positions:
+            a, process, task = self.app[pos], self.process[pos], self.task[pos]
+            guid = self.guid(pos)
+            stamp = iso_second(self.created[pos])
+            if process == NULL:
+                process_json = '{"guid":null,"type":null}'
+            elif self.ids[pos] in self.reseeded:
+                process_json = fragments["reseeded"][a][process]
+            else:
+                process_json = fragments["processes"][a][process]
+            task_json = '{"guid":null,"name":null}'
+            if task != NULL:
+                task_json = _dumps(
+                    {"guid": self.task_guid(task), "name": TASK_NAMES[task % len(TASK_NAMES)]}
+                )
+            out.append(
+                f'{{"guid":"{guid}","created_at":"{stamp}","updated_at":"{stamp}",'
+                f'"state":{{"current":{states[self.state[pos]]},"previous":{states[self.prev_state[pos]]}}},'
+                f'{fragments["apps"][a]},"process":{process_json},{fragments["places"][a]},'
+                f'"buildpack":{fragments["buildpacks"][self.buildpack[pos]]},"task":{task_json},'
+                f'"memory_in_mb_per_instance":{{"current":{self.memory[pos]},'
+                f'"previous":{_number(self.prev_memory[pos])}}},'
+                f'"instance_count":{{"current":{self.instances[pos]},'
+                f'"previous":{_number(self.prev_instances[pos])}}},'
+                f'"links":{{"self":{{"href":{href}{guid}"}}}}}}'
+            )
+        return ",".join(out)
+
+    def _fragments(self) -> dict[str, Any]:
+        """Pre-encoded JSON pieces per app, process, buildpack and state."""
+        if self._json_fragments is None:
+            apps = self.apps
+            states = [_dumps(name) for name in STATES]
+            self._json_fragments = {
+                "states": [*states, "null"],  # index -1 (NULL) is JSON null
+                "apps": [_dumps({"app": {"guid": a.guid, "name": a.name}})[1:-1] for a in apps],
+                "places": [
+                    _dumps(
+                        {
+                            "space": {"guid": a.space_guid, "name": a.space_name},
+                            "organization": {"guid": a.org_guid},
+                        }
+                    )[1:-1]
+                    for a in apps
+                ],
+                "processes": [
+                    [_dumps({"guid": g, "type": t}) for g, t in a.processes] for a in apps
+                ],
+                "reseeded": [
+                    [_dumps({"guid": g, "type": None}) for g, _ in a.processes] for a in apps
+                ],
+                "buildpacks": [_dumps({"guid": g, "name": n}) for g, n in self.buildpacks],
+            }
+        return self._json_fragments
+
     def present_v2(self, pos: int) -> dict[str, Any]:
         """The v2 presenter: metadata without updated_at, entity keys in CC's order."""
         f = self._fields(pos)
@@ -465,6 +533,14 @@ def merge_windows(windows: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 def in_windows(value: int, windows: Iterable[tuple[int, int]]) -> bool:
     """Whether `value` lies in any of the half-open windows."""
     return any(lo <= value < hi for lo, hi in windows)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _number(value: int) -> str:
+    return "null" if value == NULL else str(value)
 
 
 def _maybe(value: int) -> int | None:

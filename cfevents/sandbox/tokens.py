@@ -85,6 +85,10 @@ class OAuthError(Exception):
         self.body = {"error": error, "error_description": description}
 
 
+def _compact(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -146,7 +150,7 @@ class TokenAuthority:
             "aud": sorted({s.split(".")[0] for s in scopes} | {client_id, "cloud_controller"}),
         }
         header = {"alg": "HS256", "kid": "sandbox-key", "typ": "JWT"}
-        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        signing_input = f"{_b64(_compact(header))}.{_b64(_compact(claims))}"
         signature = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{_b64(signature)}"
 

@@ -1,0 +1,89 @@
+"""`python -m cfevents.sandbox`: serve a simulated Cloud Controller until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from datetime import UTC, datetime
+
+from cfevents.sandbox.server import Sandbox, SandboxConfig
+
+
+def _end(text: str) -> datetime | None:
+    if text == "now":
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use 'now' or YYYY-MM-DDThh:mm:ssZ") from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m cfevents.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--end", type=_end, default=None, help="now (default) or YYYY-MM-DDThh:mm:ssZ"
+    )
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--usage-events", type=int, default=None, help="exact count (default: a natural month)"
+    )
+    parser.add_argument(
+        "--v2-disabled", action="store_true", help="answer /v2/* like nginx does when v2 is off"
+    )
+    parser.add_argument("--external-url", default=None, help="URL to advertise in links (a proxy)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay of every list response"
+    )
+    parser.add_argument(
+        "--latency-per-event-ms", type=float, default=0.0, help="extra delay per listed event"
+    )
+    parser.add_argument(
+        "--token-ttl", type=int, default=3600, help="access token lifetime in seconds"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the sandbox, print how to use it, serve until interrupted."""
+    args = parse_args(argv)
+    config = SandboxConfig(
+        seed=args.seed,
+        end=args.end,
+        days=args.days,
+        usage_events=args.usage_events,
+        v2_enabled=not args.v2_disabled,
+        external_url=args.external_url,
+        latency_ms=args.latency_ms,
+        latency_per_event_ms=args.latency_per_event_ms,
+        token_ttl=args.token_ttl,
+    )
+    sandbox = Sandbox(config).start(args.host, args.port)
+    f = sandbox.foundation
+    token = sandbox.admin_token()
+    print(f"cfevents sandbox listening on {sandbox.url}")
+    print(
+        f"seed {config.seed}, {config.days} days to {f.end:%Y-%m-%dT%H:%M:%SZ}: {len(f.orgs)} orgs, "
+        f"{len(f.spaces)} spaces, {len(f.apps)} apps, {f.usage_event_count():,} usage events, "
+        f"{len(f.crashes())} crashes, {len(f.audit_events)} audit events"
+    )
+    print(f"admin token (valid {config.token_ttl} s):\n  bearer {token.split(' ', 1)[1]}")
+    print(
+        f"refresh token (client 'cf', POST {sandbox.base_url}/oauth/token):\n  {sandbox.refresh_token()}"
+    )
+    print(f"\nexport CF_API={sandbox.url} CF_TOKEN='{token}'", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
