@@ -11,6 +11,7 @@ import base64
 import binascii
 import itertools
 import re
+import socket
 import sys
 import threading
 import time
@@ -329,20 +330,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cfevents-sandbox"
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _handle(self) -> None:
         sandbox: Sandbox = self.server.sandbox  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         reply = sandbox.dispatch(self.command, self.path, dict(self.headers.items()), body)
         sandbox.sleep_for(reply)
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
+        headers = {
+            "Server": self.version_string(),
+            "Date": self.date_time_string(),
+            "Content-Type": reply.content_type,
+            "Content-Length": str(len(reply.body)),
+            "X-Content-Type-Options": "nosniff",
+        } | reply.headers
+        reason = self.responses.get(reply.status, ("",))[0]
+        lines = [f"{self.protocol_version} {reply.status} {reason}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        # One write for head and body: two small segments would wait on delayed ACKs.
+        self.wfile.write("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + reply.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
