@@ -719,7 +719,11 @@ class Foundation:
             actor = (self.uuid("user", user), "user", email, user)
             app = rng.choice(self.apps)
             kind = rng.choice(kinds) if n % 25 else "audit.app.create"
-            rows.append(self._row(kind, actor, app, t, self._user_metadata(kind, app)))
+            row = self._row(kind, actor, app, t, self._user_metadata(kind, app))
+            if n % 40 == 7:  # the created_at column ticks over into the next second
+                row["timestamp_us"] = t - t % SECOND_US + SECOND_US - rng.randint(100, 400)
+                row["created_at_us"] = row["timestamp_us"] + rng.randint(500, 900)
+            rows.append(row)
         rows += self._space_and_org_rows()
         return rows
 
