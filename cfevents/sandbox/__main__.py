@@ -45,6 +45,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--token-ttl", type=int, default=3600, help="access token lifetime in seconds"
     )
+    parser.add_argument(
+        "--latency-per-skipped-row-ms",
+        type=float,
+        default=0.0,
+        help="extra delay per row an OFFSET skips",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        help="CC rate limit per user per hour (admins exempt)",
+    )
     return parser.parse_args(argv)
 
 
@@ -61,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         latency_per_event_ms=args.latency_per_event_ms,
         token_ttl=args.token_ttl,
+        latency_per_skipped_row_ms=args.latency_per_skipped_row_ms,
+        rate_limit=args.rate_limit,
     )
     sandbox = Sandbox(config).start(args.host, args.port)
     f = sandbox.foundation

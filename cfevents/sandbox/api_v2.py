@@ -154,7 +154,9 @@ def _collection(
         "next_url": url(page + 1) if page < pages else None,
         "resources": [render(r) for r in chunk],
     }
-    return json_reply(body, content_type=V2_JSON, listed=len(chunk))
+    reply = json_reply(body, content_type=V2_JSON, listed=len(chunk))
+    reply.skipped = (page - 1) * per_page
+    return reply
 
 
 def _q_url_param(common: CommonParams) -> dict[str, str | list[str]]:

@@ -110,11 +110,17 @@ def _list_reply(
         "pagination": pagination(call, path, total, message, order_label),
         "resources": resources,
     }
-    return json_reply(body, listed=len(resources))
+    reply = json_reply(body, listed=len(resources))
+    reply.skipped = _offset(message)
+    return reply
+
+
+def _offset(message: ListMessage) -> int:
+    return (message.page - 1) * message.per_page
 
 
 def _paged(items: Sequence[T], message: ListMessage) -> list[T]:
-    offset = (message.page - 1) * message.per_page
+    offset = _offset(message)
     return list(items[offset : offset + message.per_page])
 
 
@@ -131,12 +137,11 @@ def list_usage_events(call: Call) -> Reply:
         if principal.global_reader:
             selection = _select_usage_events(call, message)
             total = len(selection)
-            offset = (message.page - 1) * message.per_page
-            rows = selection.page(offset, message.per_page, message.descending)
+            rows = selection.page(_offset(message), message.per_page, message.descending)
         resources = foundation.store.render_v3_json(rows, call.base_url)
     head = encode({"pagination": pagination(call, "/v3/app_usage_events", total, message)})
     body = head[:-1] + b',"resources":[' + resources.encode() + b"]}"
-    return Reply(200, body, listed=len(rows))
+    return Reply(200, body, listed=len(rows), skipped=_offset(message))
 
 
 def _select_usage_events(call: Call, message: ListMessage) -> Any:

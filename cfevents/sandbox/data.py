@@ -835,6 +835,22 @@ class Foundation:
             self.simulator.gaps = array("q")
             self.store.stamp_new_rows(at_us)
 
+    def open_transaction(self, n: int, at_us: int) -> list[tuple[int, ...]]:
+        """Simulate `n` events whose ids are taken now but which stay invisible until committed.
+
+        This is PostgreSQL seen from CC: ids come from a sequence at insert time,
+        created_at is the transaction's start, and rows show up only at COMMIT,
+        possibly after rows with higher ids.
+        """
+        with self.lock:
+            self.append_usage_events(n, at_us)
+            return self.store.detach_tail(n)
+
+    def commit(self, rows: list[tuple[int, ...]]) -> None:
+        """Make the rows of `open_transaction` visible."""
+        with self.lock:
+            self.store.attach(rows)
+
     def purge_and_reseed(self, now_us: int) -> None:
         """TRUNCATE, then one STARTED row per started process (guid = process guid).
 

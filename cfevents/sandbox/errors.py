@@ -22,6 +22,17 @@ CATALOGUE: dict[str, tuple[int, int, str]] = {
     "UnprocessableEntity": (10008, 422, "%s"),
     "ResourceNotFound": (10010, 404, "%s"),
     "OrderByParameterInvalid": (10012, 500, "Cannot order by: %s"),
+    "RateLimitExceeded": (10013, 429, "Rate Limit Exceeded"),
+    "IPBasedRateLimitExceeded": (
+        10014,
+        429,
+        "Rate Limit Exceeded: Unauthenticated requests from this IP address have exceeded the limit. Please log in.",
+    ),
+    "RateLimitV2APIExceeded": (
+        10018,
+        429,
+        "Rate Limit of V2 API Exceeded. Please consider using the V3 API",
+    ),
     "EventNotFound": (230002, 404, "Event could not be found: %s"),
 }
 

@@ -27,7 +27,8 @@ from urllib.parse import parse_qsl, unquote
 from cfevents.sandbox import api_v2, api_v3
 from cfevents.sandbox.data import Foundation, to_us
 from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v2_body, v3_body
-from cfevents.sandbox.tokens import OAuthError, TokenAuthority
+from cfevents.sandbox.limits import RateLimits
+from cfevents.sandbox.tokens import BadToken, MissingToken, OAuthError, Principal, TokenAuthority
 from cfevents.sandbox.wire import V2_JSON, Call, Reply, json_reply
 
 Handler = Callable[..., Reply]
@@ -65,6 +66,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 ]
 #: nginx's `location ~ /v2(?!/info)` when v2 is disabled (an unanchored regex).
 V2_BLOCKED = re.compile(r"/v2(?!/info)")
+NGINX_429 = (
+    b"<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+    b"<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,10 @@ class SandboxConfig:
     latency_ms: float = 0.0
     latency_per_event_ms: float = 0.0
     token_ttl: int = 3600
+    #: Extra ms per row an OFFSET skips: deep pages cost more, as on a real CC database.
+    latency_per_skipped_row_ms: float = 0.0
+    #: CC's general rate limit per user (and per IP unauthenticated) per hour; None = off.
+    rate_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,20 @@ class RequestRecord:
     status: int
 
 
+class PendingTransaction:
+    """Usage events written by a transaction that has not committed yet."""
+
+    def __init__(self, foundation: Foundation, rows: list[tuple[int, ...]]) -> None:
+        self._foundation = foundation
+        self._rows = rows
+        self.ids = [row[0] for row in rows]
+
+    def commit(self) -> None:
+        """Make the events visible, in their id places (behind later events)."""
+        self._foundation.commit(self._rows)
+        self._rows = []
+
+
 class Sandbox:
     """A simulated Cloud Controller: generate data on construction, serve on `start()`."""
 
@@ -106,6 +129,9 @@ class Sandbox:
         )
         self.tokens = TokenAuthority(self.config.token_ttl)
         self.v2_enabled = self.config.v2_enabled
+        self.limits = RateLimits()
+        self.limits.configure(self.config.rate_limit)
+        self._nginx_throttled = 0
         self._requests: list[RequestRecord] = []
         self._requests_lock = threading.Lock()
         self._request_ids = itertools.count(1)
@@ -220,15 +246,49 @@ class Sandbox:
         """Switch v2 on or off (as `cc.temporary_enable_v2` plus nginx do)."""
         self.v2_enabled = flag
 
+    def begin_transaction(self, n: int, at: datetime | None = None) -> PendingTransaction:
+        """`n` events whose ids are taken now but which stay invisible until `.commit()`.
+
+        Events appended meanwhile get higher ids and are visible at once, so a
+        client that advanced its `after_guid` cursor past them never sees these:
+        the reason to keep a lag behind "now".
+        """
+        at_us = to_us(at) if at else time.time_ns() // 1000
+        return PendingTransaction(self.foundation, self.foundation.open_transaction(n, at_us))
+
+    # -- throttling ------------------------------------------------------------
+
+    def set_rate_limit(
+        self, limit: int | None, unauthenticated: int | None = None, interval: int = 3600
+    ) -> None:
+        """CC's general rate limiter (admins exempt); `None` turns it off."""
+        self.limits.configure(limit, unauthenticated, interval)
+
+    def set_v2_rate_limit(
+        self, limit: int | None, admin_limit: int | None = None, interval: int = 3600
+    ) -> None:
+        """CC's v2 rate limiter for `/v2/*`; `None` turns it off."""
+        self.limits.configure_v2(limit, admin_limit, interval)
+
+    def throttle_next(self, n: int) -> None:
+        """Answer the next `n` requests with nginx's own 429: an HTML body, no CF headers."""
+        with self._requests_lock:
+            self._nginx_throttled = n
+
     # -- dispatch --------------------------------------------------------------
 
     def dispatch(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes = b"",
+        client_ip: str = "127.0.0.1",
     ) -> Reply:
         """Answer one request (path plus query string) without HTTP; records it."""
         path, _, query = target.partition("?")
         headers = {name.title(): value for name, value in headers.items()}
-        reply = self._answer(method, path, query, headers, body)
+        reply = self._answer(method, path, query, headers, body, client_ip)
         reply.headers["X-VCAP-Request-ID"] = self._request_id()
         record = RequestRecord(
             method=method,
@@ -244,12 +304,64 @@ class Sandbox:
         return reply
 
     def _answer(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        client_ip: str,
     ) -> Reply:
+        """nginx first (v2 switch, its own throttling), then UAA or CC behind its rate limiters."""
         if not self.v2_enabled and V2_BLOCKED.search(path):
             return Reply(404, b"V2 endpoints disabled", "text/html")
+        if self._take_nginx_throttle():
+            return Reply(429, NGINX_429, "text/html")
         if path == "/oauth/token" and method == "POST":
             return self._oauth_token(headers, body)
+        return self._rate_limited(method, path, query, headers, body, client_ip)
+
+    def _take_nginx_throttle(self) -> bool:
+        with self._requests_lock:
+            if self._nginx_throttled <= 0:
+                return False
+            self._nginx_throttled -= 1
+            return True
+
+    def _rate_limited(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        client_ip: str,
+    ) -> Reply:
+        """CC's rate limiter middlewares around the API; Basic-auth requests are never counted."""
+        authorization = headers.get("Authorization") or ""
+        if not self.limits.enabled or authorization.lower().startswith("basic "):
+            return self._api(method, path, query, headers, body)
+        try:
+            principal: Principal | None = self.tokens.authenticate(authorization)
+        except (MissingToken, BadToken):
+            principal = None
+        full_path = f"{path}?{query}" if query else path
+        verdict = self.limits.check(path, full_path, principal, client_ip)
+        if verdict.refusal is None:
+            reply = self._api(method, path, query, headers, body)
+        elif principal is None and authorization.upper().startswith("BEARER"):
+            # SecurityContextSetter: over the limit with a bad token reads as the bad token
+            reply = _error_reply(ApiError("InvalidAuthToken"), path.startswith("/v2"))
+            reply.content_type = "application/json"
+        else:
+            reply = Reply(429, verdict.refusal, "text/plain; charset=utf-8")
+        reply.headers |= verdict.headers
+        return reply
+
+    def _api(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """Route to a CC handler; its errors become v2 or v3 envelopes by path."""
         if path == "/healthz" and method == "GET":
             return Reply(200, b"OK", "text/plain; charset=utf-8")
         is_v2 = path.startswith("/v2")
@@ -288,9 +400,12 @@ class Sandbox:
         return f"{self.foundation.uuid('request', n)}::{self.foundation.uuid('vcap-request', n)}"
 
     def sleep_for(self, reply: Reply) -> None:
-        """Simulated latency for list responses: latency_ms + per-event ms × resources."""
+        """Simulated latency of list responses: latency_ms + per-event ms × resources
+        (+ per-skipped-row ms × OFFSET)."""
         if reply.listed >= 0:
-            delay = self.config.latency_ms + self.config.latency_per_event_ms * reply.listed
+            config = self.config
+            delay = config.latency_ms + config.latency_per_event_ms * reply.listed
+            delay += config.latency_per_skipped_row_ms * reply.skipped
             if delay > 0:
                 time.sleep(delay / 1000)
 
@@ -338,7 +453,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         sandbox: Sandbox = self.server.sandbox  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        reply = sandbox.dispatch(self.command, self.path, dict(self.headers.items()), body)
+        reply = sandbox.dispatch(
+            self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+        )
         sandbox.sleep_for(reply)
         headers = {
             "Server": self.version_string(),

@@ -221,6 +221,30 @@ class UsageEventStore:
             del self.reseeded_by_guid[self.reseeded.pop(event_id)]
         self.reindex()
 
+    def detach_tail(self, count: int) -> list[tuple[int, ...]]:
+        """Remove the last `count` rows and return them whole (every column, id first)."""
+        columns = self._columns()
+        start = len(self.ids) - count
+        rows = list(zip(*(col[start:] for col in columns), strict=True))
+        for col in columns:
+            del col[start:]
+        self.reindex()
+        return rows
+
+    def attach(self, rows: list[tuple[int, ...]]) -> None:
+        """Put detached rows back, each at its id's place (they may be older than the tail)."""
+        if not rows:
+            return
+        columns = self._columns()
+        first = bisect_left(self.ids, min(row[0] for row in rows))
+        for row in rows:
+            for col, value in zip(columns, row, strict=True):
+                col.append(value)
+        order = sorted(range(first, len(self.ids)), key=self.ids.__getitem__)
+        for col in columns:
+            col[first:] = array(col.typecode, [col[p] for p in order])
+        self.reindex()
+
     def truncate(self) -> None:
         """Delete all rows; ids continue after the old maximum (no RESTART IDENTITY)."""
         self.keep_only(())

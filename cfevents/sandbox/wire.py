@@ -50,13 +50,15 @@ class Call:
 
 @dataclass(slots=True)
 class Reply:
-    """A response; `listed` is the number of resources of a list response (for latency)."""
+    """A response; for list responses `listed` counts the resources and `skipped` the
+    rows an OFFSET passed over (both drive the simulated latency)."""
 
     status: int
     body: bytes
     content_type: str = V3_JSON
     headers: dict[str, str] = field(default_factory=dict)
     listed: int = -1
+    skipped: int = 0
 
 
 def json_reply(
