@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -42,7 +43,11 @@ MAX_REDIRECTS = 5
 
 Logger = Callable[[str], None]
 
-try:  # optional speed-up (pip install cfevents[fast]); the stdlib is the fallback
+# Optional speed-up (pip install cfevents[fast]); the stdlib is the fallback. The internal
+# CFEVENTS_NO_ORJSON=1 forces the stdlib decoder, so bench/run.py can show both figures.
+try:
+    if os.environ.get("CFEVENTS_NO_ORJSON"):
+        raise ImportError("orjson disabled by CFEVENTS_NO_ORJSON")
     import orjson  # type: ignore[import-not-found,unused-ignore]
 
     def decode_json(data: bytes) -> Any:

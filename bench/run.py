@@ -1,0 +1,606 @@
+"""Benchmark cfevents against the local sandbox: start-up, one page, throughput, latency, memory.
+
+Every scenario runs cfevents as a separate process (the console script next to the Python
+that runs this file, or ``--python``), several times, interleaved with its floor, and records
+wall time and peak RSS per child process (``os.wait4``, as ``/usr/bin/time -v`` does). The
+sandbox Cloud Controller runs as its own process, so it shares neither the GIL nor the RSS of
+the client. Results print as a Markdown table and are saved as JSON under bench/results/.
+
+    python bench/run.py              # the full run (a few minutes on 2 cores)
+    python bench/run.py --quick      # about a minute: fewer runs, smaller exports
+    python bench/run.py --only startup,page
+
+Floors:
+  startup     python -c "import typer"
+  page        bench/floor_page.py: import typer + requests, one GET, the same CSV
+  throughput  bench/floor_export.py: the same keyset pages, decode, the same CSV, sequentially
+  latency     the server's own time for the pages: pages x (latency + per-event x per_page)
+  memory      the 1M-event export against the 10k-event export
+  naive       bench/naive_export.py: requests following pagination.next at per_page 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+END = "2026-01-01T00:00:00Z"  # a fixed data set: the same events on every run
+PER_PAGE = 5000
+SCENARIOS = ("startup", "page", "throughput", "latency", "memory", "naive")
+
+
+# -- measuring one child process -------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    wall: float  # seconds
+    rss_kb: int  # peak resident set size of the child (ru_maxrss)
+
+
+def run_once(
+    cmd: Sequence[str],
+    env: dict[str, str],
+    *,
+    pipe: bool = False,
+    stderr: Path | None = None,
+) -> Sample:
+    """Run ``cmd`` once; stdout goes to /dev/null (or a pipe we drain, like ``| cat``)."""
+    err = open(stderr, "wb") if stderr else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipe else subprocess.DEVNULL,
+            stderr=err,
+        )
+        if pipe:
+            assert proc.stdout is not None
+            while proc.stdout.read(65536):
+                pass
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    finally:
+        if stderr:
+            err.close()  # type: ignore[union-attr]
+    if proc.returncode != 0:
+        detail = stderr.read_text(errors="replace")[-2000:] if stderr else ""
+        raise RuntimeError(f"{shlex.join(cmd)} exited {proc.returncode}\n{detail}")
+    return Sample(wall, usage.ru_maxrss)
+
+
+Job = tuple["Row", Sequence[str], dict[str, Any]]
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    group: str
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    floor: str | None = None  # the name of the row this one is compared with
+    floor_value: float | None = None  # or a computed floor (seconds)
+    target: float | None = None  # ratio target (<=)
+    events: int | None = None  # for events/s
+    metric: str = "wall"  # "wall" or "rss"
+    note: str = ""
+
+    def values(self) -> list[float]:
+        if self.metric == "rss":
+            return [s.rss_kb / 1024 for s in self.samples]
+        return [s.wall for s in self.samples]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values())
+
+
+def interleaved(rows: Sequence[Job], runs: int) -> None:
+    """Run each command ``runs`` times, round-robin, so drifting load hits all of them alike."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(runs):
+            for row, cmd, kw in rows:
+                row.samples.append(run_once(cmd, stderr=Path(tmp) / "stderr", **kw))
+
+
+# -- the sandbox ------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    events: int
+    latency_ms: float
+    per_event_ms: float
+
+
+@contextmanager
+def sandbox(
+    python: str, events: int, latency_ms: float = 0.0, per_event_ms: float = 0.0
+) -> Iterator[Server]:
+    """``python -m cfevents.sandbox`` in its own process; its banner gives the URL and token."""
+    with tempfile.TemporaryDirectory() as tmp:
+        banner = Path(tmp) / "banner"
+        cmd = [
+            python,
+            "-m",
+            "cfevents.sandbox",
+            "--port",
+            "0",
+            "--seed",
+            "1",
+            "--end",
+            END,
+            "--usage-events",
+            str(events),
+            "--latency-ms",
+            str(latency_ms),
+            "--latency-per-event-ms",
+            str(per_event_ms),
+            "--token-ttl",
+            "86400",
+        ]
+        with open(banner, "wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
+        try:
+            url, token = _wait_for_banner(proc, banner)
+            yield Server(url, token, events, latency_ms, per_event_ms)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_for_banner(proc: subprocess.Popen[bytes], banner: Path) -> tuple[str, str]:
+    """The ``export CF_API=... CF_TOKEN='...'`` line the sandbox prints when it is ready."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for line in banner.read_text(errors="replace").splitlines():
+            if line.startswith("export CF_API="):
+                values = dict(word.split("=", 1) for word in shlex.split(line)[1:])
+                return values["CF_API"], values["CF_TOKEN"]
+        if proc.poll() is not None:
+            raise RuntimeError(f"the sandbox exited {proc.returncode}: {banner.read_text()}")
+        time.sleep(0.05)
+    raise RuntimeError("the sandbox did not start within 120 s")
+
+
+# -- the scenarios ----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.python = args.python
+        bindir = Path(self.python).parent
+        script = bindir / "cfevents"
+        self.cfevents = [str(script)] if script.exists() else [self.python, "-m", "cfevents"]
+        self.home = tempfile.mkdtemp(prefix="cfevents-bench-home-")
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.base_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("CF_", "CFEVENTS_"))
+        }
+        self.base_env.update({"CF_HOME": self.home, "NO_COLOR": "1"})
+        for name in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME"):
+            self.base_env.pop(name, None)
+        self.orjson_env = self._orjson_env()
+
+    def env(self, server: Server | None = None, *, orjson: bool | None = None) -> dict[str, str]:
+        env = dict(self.orjson_env if orjson else self.base_env)
+        if orjson is False:
+            env["CFEVENTS_NO_ORJSON"] = "1"  # cfevents.client: force the stdlib decoder
+        if server is not None:
+            env.update({"CF_API": server.url, "CF_TOKEN": server.token})
+        return env
+
+    def _orjson_env(self) -> dict[str, str]:
+        """An environment where orjson imports (the venv's, or ``--orjson-path``), if any."""
+        env = dict(self.base_env)
+        if self.args.orjson_path:
+            env["PYTHONPATH"] = self.args.orjson_path
+        probe = subprocess.run(
+            [self.python, "-c", "import orjson"], env=env, capture_output=True, check=False
+        )
+        return env if probe.returncode == 0 else {}
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        return row
+
+    def cli(self, *args: str) -> list[str]:
+        return [*self.cfevents, *args]
+
+    def script(self, name: str, *args: str) -> list[str]:
+        return [self.python, str(BENCH / name), *args]
+
+    def warm_up(self, cmd: Sequence[str], env: dict[str, str]) -> None:
+        """One unmeasured run: bytecode caches and the page cache are warm for every sample."""
+        run_once(cmd, env)
+
+    # start-up ----------------------------------------------------------------------------
+
+    def startup(self) -> None:
+        env = self.env()
+        floor = self.add(Row("startup", 'python -c "import typer"'))
+        version = self.add(
+            Row("startup", "cfevents --version", floor=floor.name, target=1.3),
+        )
+        helps = self.add(
+            Row("startup", "cfevents --help (piped)", floor=floor.name, target=1.3),
+        )
+        jobs: list[Job] = [
+            (floor, [self.python, "-c", "import typer"], {"env": env}),
+            (version, self.cli("--version"), {"env": env}),
+            (helps, self.cli("--help"), {"env": env, "pipe": True}),
+        ]
+        for _, cmd, kw in jobs:
+            self.warm_up(cmd, kw["env"])
+        interleaved(jobs, self.args.startup_runs)
+
+    # one page ----------------------------------------------------------------------------
+
+    def page(self, server: Server) -> None:
+        env = self.env(server)
+        floor = self.add(Row("page", "floor_page.py --limit 10"))
+        listing = self.add(
+            Row("page", "usage list -o csv --limit 10", floor=floor.name, target=1.5)
+        )
+        jobs: list[Job] = [
+            (floor, self.script("floor_page.py", "--limit", "10"), {"env": env}),
+            (listing, self.cli("usage", "list", "-o", "csv", "--limit", "10"), {"env": env}),
+        ]
+        for _, cmd, kw in jobs:
+            self.warm_up(cmd, kw["env"])
+        interleaved(jobs, self.args.startup_runs)
+
+    # throughput --------------------------------------------------------------------------
+
+    def throughput(self, server: Server) -> None:
+        decoders = [False] + ([True] if self.orjson_env else [])
+        if not self.orjson_env:
+            self.notes.append(
+                "orjson is not importable: throughput shows the stdlib decoder only "
+                "(pip install 'cfevents[fast]', or --orjson-path DIR)"
+            )
+        n = server.events
+        for orjson in decoders:
+            label = "orjson" if orjson else "stdlib json"
+            env = self.env(server, orjson=orjson)
+            floor = self.add(Row("throughput", f"floor_export.py ({label})", events=n))
+            jobs: list[Job] = [(floor, self.script("floor_export.py"), {"env": env})]
+            for fmt in ("csv", "ndjson", "tsv", "json"):
+                row = self.add(
+                    Row(
+                        "throughput",
+                        f"usage export -o {fmt} ({label})",
+                        floor=floor.name,
+                        target=1.5,
+                        events=n,
+                    )
+                )
+                jobs.append((row, self.cli("usage", "export", "-o", fmt), {"env": env}))
+            interleaved(jobs, self.args.repeats)
+
+    # latency -----------------------------------------------------------------------------
+
+    def latency(self, server: Server) -> None:
+        n = server.events
+        pages = max(1, -(-n // PER_PAGE))
+        server_time = pages * (server.latency_ms + server.per_event_ms * PER_PAGE) / 1000
+        env = self.env(server)
+        row = self.add(
+            Row(
+                "latency",
+                f"usage export -o csv ({pages} pages)",
+                floor_value=server_time,
+                target=1.2,
+                events=n,
+                note=f"floor: {pages} x ({server.latency_ms:g} + {server.per_event_ms:g} x "
+                f"{PER_PAGE}) ms of configured server latency",
+            )
+        )
+        seq = self.add(
+            Row(
+                "latency",
+                "floor_export.py (sequential)",
+                floor_value=server_time,
+                events=n,
+                note="no prefetch: server time plus client time",
+            )
+        )
+        jobs: list[Job] = [
+            (row, self.cli("usage", "export", "-o", "csv"), {"env": env}),
+            (seq, self.script("floor_export.py"), {"env": env}),
+        ]
+        interleaved(jobs, self.args.repeats)
+        measured = self.add(
+            Row(
+                "latency",
+                "server time measured (floor_fetch.py)",
+                floor_value=server_time,
+                note="the sum of the response times of the same pages, fetched one by one: the "
+                "configured latency plus the sandbox building and sending 5000 events",
+            )
+        )
+        for _ in range(self.args.repeats):
+            out = subprocess.run(
+                self.script("floor_fetch.py"), env=env, capture_output=True, text=True, check=True
+            )
+            measured.samples.append(Sample(float(out.stdout.split()[0]), 0))
+        row.note += (
+            f"; {row.median / measured.median:.2f}x the measured server time "
+            f"({measured.median:.2f} s)"
+        )
+
+    # memory ------------------------------------------------------------------------------
+
+    def memory(self, small: Server, big: Server, listing: Server) -> None:
+        small_row = self.add(
+            Row("memory", f"usage export -o csv, {small.events:,} events", metric="rss")
+        )
+        big_row = self.add(
+            Row(
+                "memory",
+                f"usage export -o csv, {big.events:,} events",
+                metric="rss",
+                floor=small_row.name,
+                target=1.1,
+                events=big.events,
+                note="target: < 80 MB and <= 1.1x the small export",
+            )
+        )
+        table = self.add(
+            Row("memory", "usage list --limit 50 (table)", metric="rss", floor=small_row.name)
+        )
+        interleaved(
+            [
+                (small_row, self.cli("usage", "export", "-o", "csv"), {"env": self.env(small)}),
+                (table, self.cli("usage", "list", "--limit", "50"), {"env": self.env(listing)}),
+            ],
+            self.args.repeats,
+        )
+        interleaved(
+            [(big_row, self.cli("usage", "export", "-o", "csv"), {"env": self.env(big)})],
+            self.args.memory_repeats,
+        )
+
+    # naive -------------------------------------------------------------------------------
+
+    def naive(self, server: Server) -> None:
+        n = min(self.args.naive_events, server.events)
+        env = self.env(server)
+        csv_name = "usage export -o csv (stdlib json)"
+        ours = next((r for r in self.rows if r.name == csv_name), None)
+        row = self.add(
+            Row(
+                "naive",
+                f"naive_export.py, first {n:,} events",
+                events=n,
+                floor=ours.name if ours else None,
+                note=f"per_page 50, OFFSET links; {n:,} of {server.events:,} events, "
+                "ratio = its events/s vs cfevents'",
+            )
+        )
+        interleaved(
+            [(row, self.script("naive_export.py", "--max-events", str(n)), {"env": env})],
+            self.args.naive_repeats,
+        )
+
+    # -----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        only = self.args.only
+        a = self.args
+        if "startup" in only:
+            self.startup()
+        if only & {"page", "throughput", "naive", "memory"}:
+            with sandbox(self.python, a.events) as main:
+                if "page" in only:
+                    self.page(main)
+                if "throughput" in only:
+                    self.throughput(main)
+                if "naive" in only:
+                    self.naive(main)
+                if "memory" in only:
+                    with sandbox(self.python, a.memory_small) as small:
+                        if a.memory_events == a.events:
+                            self.memory(small, main, main)
+                        else:
+                            with sandbox(self.python, a.memory_events) as big:
+                                self.memory(small, big, main)
+        if "latency" in only:
+            with sandbox(self.python, a.latency_events, 200.0, 0.05) as slow:
+                self.latency(slow)
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+def ratio(row: Row, rows: dict[str, Row]) -> float | None:
+    if row.floor_value is not None:
+        return row.median / row.floor_value
+    if row.floor is None or row.floor not in rows:
+        return None
+    base = rows[row.floor]
+    if row.group == "naive" and row.events and base.events:
+        # a rate comparison: how many times slower per event than cfevents
+        return (row.median / row.events) / (base.median / base.events)
+    return row.median / base.median
+
+
+def verdict(row: Row, r: float | None) -> str:
+    if row.target is None or r is None:
+        return ""
+    ok = r <= row.target
+    if row.group == "memory" and row.metric == "rss":
+        ok = ok and row.median < 80
+    return "yes" if ok else "NO"
+
+
+def fmt(value: float, metric: str) -> str:
+    if metric == "rss":
+        return f"{value:.1f} MB"
+    return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.2f} s"
+
+
+def table(rows: list[Row]) -> str:
+    by_name = {r.name: r for r in rows}
+    head = "| scenario | median | min | max | events/s | ratio to floor | target | met |"
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|:---:|"]
+    for row in rows:
+        vals = row.values()
+        r = ratio(row, by_name)
+        rate = f"{row.events / row.median:,.0f}" if row.events and row.metric == "wall" else ""
+        floor = (
+            f"{r:.2f}x"
+            if r is not None
+            else "floor"
+            if any(x.floor == row.name for x in rows)
+            else ""
+        )
+        if row.floor_value is not None and r is not None:
+            floor += f" of {fmt(row.floor_value, 'wall')}"
+        target = f"<= {row.target:g}x" if row.target else ""
+        lines.append(
+            f"| {row.group}: {row.name} | {fmt(row.median, row.metric)} | {fmt(min(vals), row.metric)} "
+            f"| {fmt(max(vals), row.metric)} | {rate} | {floor} | {target} | {verdict(row, r)} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu or platform.processor(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python bench/run.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="about a minute: fewer, smaller runs")
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--python", default=sys.executable, help="interpreter with cfevents installed"
+    )
+    parser.add_argument("--startup-runs", type=int, help="runs of each start-up/page command [20]")
+    parser.add_argument("--repeats", type=int, help="runs of each export command [3]")
+    parser.add_argument("--events", type=int, help="usage events for throughput [200000]")
+    parser.add_argument(
+        "--latency-events", type=int, help="usage events for the latency run [100000]"
+    )
+    parser.add_argument(
+        "--memory-events", type=int, help="usage events for the big memory run [1000000]"
+    )
+    parser.add_argument("--memory-small", type=int, default=10_000, help="the small memory run")
+    parser.add_argument("--memory-repeats", type=int, help="runs of the big memory export [2]")
+    parser.add_argument(
+        "--naive-events", type=int, help="events the naive loop exports (a slice) [20000]"
+    )
+    parser.add_argument("--naive-repeats", type=int, help="runs of the naive loop [2]")
+    parser.add_argument(
+        "--orjson-path", help="a directory holding orjson (pip install --target DIR orjson)"
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    defaults = {
+        "startup_runs": 10 if quick else 20,
+        "repeats": 2 if quick else 3,
+        "events": 50_000 if quick else 200_000,
+        "latency_events": 25_000 if quick else 100_000,
+        "memory_events": None if quick else 1_000_000,  # quick: the throughput data set
+        "memory_repeats": 1 if quick else 2,
+        "naive_events": 5_000 if quick else 20_000,
+        "naive_repeats": 1 if quick else 2,
+    }
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.memory_events is None:
+        args.memory_events = args.events
+    args.only = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = args.only - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+    started = time.monotonic()
+    bench.run()
+    info = machine()
+    print(
+        f"\ncfevents benchmark: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"{time.monotonic() - started:.0f} s\n"
+    )
+    print(table(bench.rows))
+    print()
+    for row in bench.rows:
+        if row.note:
+            print(f"- {row.group}: {row.name}: {row.note}")
+    for note in bench.notes:
+        print(f"- {note}")
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
+        payload = {
+            "machine": info,
+            "args": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items()},
+            "table": table(bench.rows),
+            "rows": [asdict(r) | {"median": r.median} for r in bench.rows],
+            "notes": bench.notes,
+        }
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"\nsaved {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
