@@ -76,8 +76,21 @@ def main(argv: list[str] | None = None) -> int:
         latency_per_skipped_row_ms=args.latency_per_skipped_row_ms,
         rate_limit=args.rate_limit,
     )
-    sandbox = Sandbox(config).start(args.host, args.port)
-    f = sandbox.foundation
+    try:  # Ctrl-C at any point (even while generating) exits quietly
+        sandbox = Sandbox(config).start(args.host, args.port)
+        try:
+            print_usage(sandbox)
+            threading.Event().wait()
+        finally:
+            sandbox.stop()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def print_usage(sandbox: Sandbox) -> None:
+    """The URL, what was generated, an admin and a refresh token, and the export line."""
+    f, config = sandbox.foundation, sandbox.config
     token = sandbox.admin_token()
     print(f"cfevents sandbox listening on {sandbox.url}")
     print(
@@ -85,18 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(f.spaces)} spaces, {len(f.apps)} apps, {f.usage_event_count():,} usage events, "
         f"{len(f.crashes())} crashes, {len(f.audit_events)} audit events"
     )
-    print(f"admin token (valid {config.token_ttl} s):\n  bearer {token.split(' ', 1)[1]}")
+    print(f"admin token (valid {config.token_ttl} s):\n  {token}")
     print(
         f"refresh token (client 'cf', POST {sandbox.base_url}/oauth/token):\n  {sandbox.refresh_token()}"
     )
     print(f"\nexport CF_API={sandbox.url} CF_TOKEN='{token}'", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfevents.sandbox.api_v3 import API_VERSION_V2
-from cfevents.sandbox.data import AuditEvent
+from cfevents.sandbox.audit import AuditEvent
 from cfevents.sandbox.errors import ApiError, UnknownError
 from cfevents.sandbox.params import (
     Params,

@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from cfevents.sandbox import messages
-from cfevents.sandbox.data import App, AuditEvent, Org, Space
+from cfevents.sandbox.audit import AuditEvent
+from cfevents.sandbox.data import App, Org, Space
 from cfevents.sandbox.errors import ApiError, UnknownError, encode
 from cfevents.sandbox.messages import ListMessage, ListSpec
 from cfevents.sandbox.params import InvalidParameters, parse_nested, to_query

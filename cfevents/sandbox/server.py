@@ -25,9 +25,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from cfevents.sandbox import api_v2, api_v3
-from cfevents.sandbox.data import Foundation, to_us
+from cfevents.sandbox.data import Foundation
 from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v2_body, v3_body
 from cfevents.sandbox.limits import RateLimits
+from cfevents.sandbox.store import to_us
 from cfevents.sandbox.tokens import BadToken, MissingToken, OAuthError, Principal, TokenAuthority
 from cfevents.sandbox.wire import V2_JSON, Call, Reply, json_reply
 

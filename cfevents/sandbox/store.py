@@ -18,6 +18,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
@@ -39,6 +40,7 @@ NULL = -1
 
 #: One whole second in microseconds: v3 widens bounds by 0.999999 s, i.e. to the next second.
 SECOND_US = 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 TASK_NAMES = ("db-migrate", "send-invoices", "reindex", "cleanup-sessions", "nightly-report")
 
@@ -58,6 +60,17 @@ class AppRef:
 def iso_second(us: int) -> str:
     """Render microseconds since the epoch the way CC does: whole seconds, UTC, `Z`."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(us // SECOND_US))
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime."""
+    delta = moment.astimezone(UTC) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * SECOND_US + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    """The UTC datetime of microseconds since the epoch."""
+    return EPOCH + timedelta(microseconds=us)
 
 
 def uuid_from_digest(digest: bytes) -> str:

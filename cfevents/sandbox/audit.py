@@ -1,0 +1,349 @@
+"""The audit `events` table: crash pairs exactly as CC writes them, plus user actions.
+
+For each crash Diego reports, `AppCrashedController` writes `audit.app.process.crash`
+(the whole payload, actor = the process) and then `app.crash` (a slice of it,
+actor = the app) (reference §3.4).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cfevents.sandbox.store import SECOND_US, from_us, iso_second
+
+if TYPE_CHECKING:
+    from cfevents.sandbox.data import App, Org, Space
+
+DAY_US = 86_400 * SECOND_US
+USERS = (("alice", "alice@example.com"), ("bob", "bob@example.com"), ("carol", "carol@example.com"))
+EXIT_DESCRIPTIONS = (
+    "APP/PROC/{type}: Exited with status 137 (out of memory)",
+    "APP/PROC/{type}: Exited with status 1",
+    "APP/PROC/{type}: Exited with status 143",
+    "Instance never healthy after 1m0s: Failed to make TCP connection to port 8080: connection refused",
+    "Instance became unhealthy: Failed to make HTTP request to '/health' on port 8080: timed out after 1.00 seconds",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """One crash as Diego reported it; CC writes it as two audit events."""
+
+    app_guid: str
+    app_name: str
+    space_guid: str
+    org_guid: str
+    process_guid: str
+    process_type: str
+    instance_guid: str
+    index: int
+    cell_id: str
+    reason: str
+    exit_description: str
+    exit_status: str | None
+    crash_count: int
+    timestamp: datetime
+    crash_timestamp: int
+    version: str
+    process_event_guid: str
+    app_event_guid: str
+
+
+@dataclass(slots=True)
+class AuditEvent:
+    """A row of the `events` table. `timestamp_us` is shown; `created_at_us` is filtered on."""
+
+    id: int
+    guid: str
+    type: str
+    actor: str
+    actor_type: str
+    actor_name: str
+    actor_username: str | None
+    actee: str
+    actee_type: str
+    actee_name: str
+    timestamp_us: int
+    created_at_us: int
+    metadata: dict[str, Any]
+    space_guid: str
+    organization_guid: str
+
+    def present_v3(self, base_url: str) -> dict[str, Any]:
+        """The v3 `EventPresenter`: created_at/updated_at both from `timestamp`."""
+        stamp = iso_second(self.timestamp_us)
+        return {
+            "guid": self.guid,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "type": self.type,
+            "actor": {"guid": self.actor, "type": self.actor_type, "name": self.actor_name},
+            "target": {"guid": self.actee, "type": self.actee_type, "name": self.actee_name},
+            "data": self.metadata,
+            "space": {"guid": self.space_guid} if self.space_guid else None,
+            "organization": {"guid": self.organization_guid} if self.organization_guid else None,
+            "links": {"self": {"href": f"{base_url}/v3/audit_events/{self.guid}"}},
+        }
+
+    def present_v2(self) -> dict[str, Any]:
+        """The v2 presenter: metadata from the created_at/updated_at columns, entity as exported."""
+        created = iso_second(self.created_at_us)
+        return {
+            "metadata": {
+                "guid": self.guid,
+                "url": f"/v2/events/{self.guid}",
+                "created_at": created,
+                "updated_at": created,
+            },
+            "entity": {
+                "type": self.type,
+                "actor": self.actor,
+                "actor_type": self.actor_type,
+                "actor_name": self.actor_name,
+                "actor_username": self.actor_username,
+                "actee": self.actee,
+                "actee_type": self.actee_type,
+                "actee_name": self.actee_name,
+                "timestamp": iso_second(self.timestamp_us),
+                "metadata": self.metadata,
+                "space_guid": self.space_guid,
+                "organization_guid": self.organization_guid,
+            },
+        }
+
+
+class AuditWriter:
+    """Generates the events table for a foundation's orgs, spaces and apps."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        uuid: Callable[..., str],
+        resources: tuple[list[Org], list[Space], list[App]],
+        window: tuple[int, int],
+    ) -> None:
+        self.rng = rng
+        self.uuid = uuid
+        self.orgs, self.spaces, self.apps = resources
+        self.start_us, self.end_us = window
+        self.days = max(1, (self.end_us - self.start_us) // DAY_US)
+        self.audit_events: list[AuditEvent] = []
+        self._crashes: list[Crash] = []
+
+    def write(self) -> tuple[list[AuditEvent], list[Crash]]:
+        """Every audit event in id order, and the crashes behind the crash pairs."""
+        self._build_audit_events()
+        return self.audit_events, self._crashes
+
+    def _build_audit_events(self) -> None:
+        rng = self.rng
+        rows: list[dict[str, Any]] = []
+        loops = max(1, round(self.days / 7.5))
+        crash_apps = rng.sample(range(len(self.apps)), min(len(self.apps), loops + 8))
+        for n, a in enumerate(crash_apps):
+            rows += self._crash_rows(self.apps[a], loop=n < loops)
+        rows += self._user_rows(self.days * 10)
+        rows.sort(key=lambda r: (r["timestamp_us"], r["seq"]))
+        guids: dict[int, list[str]] = {}
+        crashes: list[dict[str, Any]] = []
+        for i, r in enumerate(rows, start=1):
+            r.pop("seq")
+            crash = r.pop("crash", None)
+            guid = self.uuid("event", i)
+            self.audit_events.append(AuditEvent(id=i, guid=guid, **r))
+            if crash is not None:
+                if id(crash) not in guids:
+                    crashes.append(crash)
+                guids.setdefault(id(crash), []).append(guid)
+        for crash in crashes:
+            process_event, app_event = guids[id(crash)]
+            self._crashes.append(
+                Crash(**crash, process_event_guid=process_event, app_event_guid=app_event)
+            )
+
+    def _crash_rows(self, app: App, loop: bool) -> list[dict[str, Any]]:
+        rng = self.rng
+        p_guid, p_type = rng.choice(app.processes)
+        window = self.end_us - 20 * 60 * SECOND_US - self.start_us
+        if loop:
+            t = self.start_us + rng.randrange(window - 12 * 3600 * SECOND_US)
+            # Diego restarts at once three times, then backs off 30 s doubling up to 16 min.
+            delays = [
+                rng.randint(5, 20) + (0 if k < 3 else min(30 * 2 ** (k - 3), 960))
+                for k in range(rng.randint(20, 40))
+            ]
+        else:
+            t = self.start_us
+            delays = sorted(rng.randrange(window // SECOND_US) for _ in range(rng.randint(1, 4)))
+            delays = [delays[0]] + [b - a for a, b in itertools.pairwise(delays)]
+        rows: list[dict[str, Any]] = []
+        counts: dict[int, int] = {}
+        index_choices = (0, 0, 1) if loop else (0, 1, 2)
+        version = self.uuid("version", p_guid)
+        for delay in delays:
+            t += delay * SECOND_US + rng.randrange(SECOND_US)
+            index = rng.choice(index_choices)
+            counts[index] = counts.get(index, 0) + 1 if loop else 1
+            rows += self._crash_pair(app, (p_guid, p_type), t, index, counts[index], version)
+        return rows
+
+    def _crash_pair(
+        self, app: App, process: tuple[str, str], t: int, index: int, count: int, version: str
+    ) -> list[dict[str, Any]]:
+        """The two rows CC writes for one crash: the process event, then app.crash."""
+        rng = self.rng
+        p_guid, p_type = process
+        if rng.random() < 0.08:  # written across a whole-second boundary
+            t = t - t % SECOND_US + SECOND_US - rng.randint(1_000, 4_000)
+        description = rng.choice(EXIT_DESCRIPTIONS).format(type=p_type.upper())
+        instance, cell = self.uuid("instance", p_guid, t), self.uuid("cell", rng.randrange(12))
+        exit_status = str(rng.choice((1, 137))) if rng.random() < 0.05 else None
+        since_ns = (t - rng.randint(50_000, 900_000)) * 1000 + rng.randrange(1000)
+        process_meta = {
+            "instance": instance,
+            "index": index,
+            "cell_id": cell,
+            "reason": "CRASHED",
+            "exit_description": description,
+            "crash_count": count,
+            "crash_timestamp": since_ns,
+            "version": version,
+        }
+        app_meta: dict[str, Any] = {"instance": instance, "index": index, "cell_id": cell}
+        if exit_status is not None:
+            app_meta["exit_status"] = exit_status
+        app_meta |= {"exit_description": description, "reason": "CRASHED"}
+        crash = {
+            "app_guid": app.guid,
+            "app_name": app.name,
+            "space_guid": app.space_guid,
+            "org_guid": app.org_guid,
+            "process_guid": p_guid,
+            "process_type": p_type,
+            "instance_guid": instance,
+            "index": index,
+            "cell_id": cell,
+            "reason": "CRASHED",
+            "exit_description": description,
+            "exit_status": exit_status,
+            "crash_count": count,
+            "timestamp": from_us(t),
+            "crash_timestamp": since_ns,
+            "version": version,
+        }
+        first = self._row(
+            "audit.app.process.crash", (p_guid, "process", p_type, None), app, t, process_meta
+        )
+        second = self._row(
+            "app.crash",
+            (app.guid, "app", app.name, None),
+            app,
+            t + rng.randint(2_000, 40_000),
+            app_meta,
+        )
+        first["crash"] = second["crash"] = crash
+        return [first, second]
+
+    def _row(
+        self,
+        kind: str,
+        actor: tuple[str, str, str, str | None],
+        app: App,
+        t: int,
+        metadata: dict[str, Any],
+        actee: tuple[str, str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One audit row; the created_at column trails the timestamp by under a millisecond."""
+        actee_guid, actee_type, actee_name = actee or (app.guid, "app", app.name)
+        return {
+            "type": kind,
+            "actor": actor[0],
+            "actor_type": actor[1],
+            "actor_name": actor[2],
+            "actor_username": actor[3],
+            "actee": actee_guid,
+            "actee_type": actee_type,
+            "actee_name": actee_name,
+            "timestamp_us": t,
+            "created_at_us": t + self.rng.choice((0, 0, self.rng.randint(1, 900))),
+            "metadata": metadata,
+            "space_guid": app.space_guid,
+            "organization_guid": app.org_guid,
+            "seq": self.rng.random(),
+        }
+
+    def _user_rows(self, count: int) -> list[dict[str, Any]]:
+        """User actions on apps, plus space- and org-level events."""
+        rng = self.rng
+        rows = []
+        kinds = (
+            "audit.app.start",
+            "audit.app.stop",
+            "audit.app.update",
+            "audit.app.restage",
+            "audit.app.process.scale",
+        )
+        window = self.end_us - 10 * 60 * SECOND_US - self.start_us
+        for n in range(count):
+            t = self.start_us + rng.randrange(window)
+            user, email = rng.choice(USERS)
+            actor = (self.uuid("user", user), "user", email, user)
+            app = rng.choice(self.apps)
+            kind = rng.choice(kinds) if n % 25 else "audit.app.create"
+            row = self._row(kind, actor, app, t, self._user_metadata(kind, app))
+            if n % 40 == 7:  # the created_at column ticks over into the next second
+                row["timestamp_us"] = t - t % SECOND_US + SECOND_US - rng.randint(100, 400)
+                row["created_at_us"] = row["timestamp_us"] + rng.randint(500, 900)
+            rows.append(row)
+        rows += self._space_and_org_rows()
+        return rows
+
+    def _user_metadata(self, kind: str, app: App) -> dict[str, Any]:
+        rng = self.rng
+        if kind == "audit.app.update":
+            return {"request": {"environment_variables": "[PRIVATE DATA HIDDEN]"}}
+        if kind == "audit.app.create":
+            return {"request": {"name": app.name, "lifecycle": {"type": app.lifecycle}}}
+        if kind == "audit.app.process.scale":
+            guid, ptype = rng.choice(app.processes)
+            return {
+                "process_guid": guid,
+                "process_type": ptype,
+                "request": {"instances": rng.randint(1, 6)},
+            }
+        return {}
+
+    def _space_and_org_rows(self) -> list[dict[str, Any]]:
+        rng = self.rng
+        rows = []
+        actor = (self.uuid("user", "alice"), "user", "alice@example.com", "alice")
+        dev = next(s for s in self.spaces if s.name == "dev")
+        anchor = next(a for a in self.apps if a.space_guid == dev.guid)
+        t = self.start_us + rng.randrange(DAY_US)
+        space_row = self._row(
+            "audit.space.create",
+            actor,
+            anchor,
+            t,
+            {"request": {"name": "dev"}},
+            (dev.guid, "space", "dev"),
+        )
+        rows.append(space_row)
+        for org in self.orgs[:2]:
+            t = self.start_us + rng.randrange(self.days * DAY_US - DAY_US)
+            row = self._row(
+                "audit.organization.update",
+                actor,
+                anchor,
+                t,
+                {"request": {"suspended": False}},
+                (org.guid, "organization", org.name),
+            )
+            row["space_guid"], row["organization_guid"] = "", org.guid
+            rows.append(row)
+        return rows
