@@ -18,6 +18,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +34,7 @@ from cfevents.errors import (
     NetworkError,
     V2DisabledError,
 )
+from cfevents.prefetch import Background
 from cfevents.query import Params
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -42,6 +44,8 @@ MAX_WAIT = 600.0  # never sleep longer than this for one retry, whatever the ser
 MAX_REDIRECTS = 5
 
 Logger = Callable[[str], None]
+# From a raw page, the (target, params) of the request after it, or None.
+NextRequest = Callable[[bytes], "tuple[str, Params] | None"]
 
 # Optional speed-up (pip install cfevents[fast]); the stdlib is the fallback. The internal
 # CFEVENTS_NO_ORJSON=1 forces the stdlib decoder, so bench/run.py can show both figures.
@@ -91,6 +95,7 @@ class CFClient:
             log=log,
         )
         self.retries_done = 0
+        self._ahead: _ReadAhead | None = None
 
     # -- URLs ---------------------------------------------------------------------------
 
@@ -131,8 +136,14 @@ class CFClient:
         return bool(links.get("cloud_controller_v2"))
 
     def get_json(self, target: str, params: Params | None = None, *, auth: bool = True) -> Any:
-        """GET ``target`` and decode its JSON body, or raise a CfEventsError."""
-        resp = self.get(target, params, auth=auth)
+        """GET ``target`` and decode its JSON body, or raise a CfEventsError.
+
+        If :meth:`read_ahead` started this very request, its response is used (and its error,
+        if it failed, raised here).
+        """
+        resp = self._take_read_ahead(target, params, auth)
+        if resp is None:
+            resp = self.get(target, params, auth=auth)
         try:
             return decode_json(resp.content)
         except ValueError:
@@ -143,6 +154,57 @@ class CFClient:
                 path=urlsplit(resp.url).path,
                 request_id=resp.headers.get("X-VCAP-Request-ID"),
             ) from None
+
+    def read_ahead(
+        self,
+        target: str,
+        params: Params | None = None,
+        *,
+        auth: bool = True,
+        then: NextRequest | None = None,
+    ) -> None:
+        """Start downloading ``GET target`` in a background thread.
+
+        The next :meth:`get_json` of the same request takes that response instead of asking
+        again, so the download overlaps whatever the caller does meanwhile (writing the current
+        page). Only the download runs ahead: decoding happens in the caller's thread, so at most
+        one decoded page and one raw body are alive at once. Retries and token refreshes work as
+        for any request. Asking again for the request already under way keeps it.
+
+        ``then`` guesses the request after this one from its raw body; when :meth:`get_json`
+        takes the response, that guess starts downloading before the body is even decoded. The
+        caller confirms it with its own ``read_ahead`` once it has decoded the page; a wrong
+        guess is dropped then (it costs one wasted request, never a wrong page).
+        """
+        key = _request_key(target, params, auth)
+        if self._ahead is not None and self._ahead.key == key:
+            self._ahead.then = then
+            return
+
+        def download() -> requests.Response:
+            resp = self.get(target, params, auth=auth)
+            _ = resp.content  # read the body here, off the caller's thread
+            return resp
+
+        self._ahead = _ReadAhead(key, Background(download, name="cfevents-read-ahead"), then)
+
+    def cancel_read_ahead(self) -> None:
+        """Forget a read-ahead nobody will ask for (the download finishes unseen)."""
+        self._ahead = None
+
+    def _take_read_ahead(
+        self, target: str, params: Params | None, auth: bool
+    ) -> requests.Response | None:
+        ahead = self._ahead
+        if ahead is None or ahead.key != _request_key(target, params, auth):
+            return None
+        self._ahead = None
+        resp = ahead.pending.result()
+        if ahead.then is not None:
+            guess = ahead.then(resp.content)
+            if guess is not None:
+                self.read_ahead(guess[0], guess[1], auth=auth, then=ahead.then)
+        return resp
 
     def get(
         self, target: str, params: Params | None = None, *, auth: bool = True
@@ -272,6 +334,17 @@ class CFClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _request_key(target: str, params: Params | None, auth: bool) -> tuple[Any, ...]:
+    return (target, tuple(params or ()), auth)
+
+
+@dataclass
+class _ReadAhead:
+    key: tuple[Any, ...]
+    pending: Background[requests.Response]
+    then: NextRequest | None
 
 
 def server_delay(headers: Any, now: float) -> float | None:

@@ -11,7 +11,9 @@ and never moves its cursor past them.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,8 +24,7 @@ from typing import Any, Protocol, TextIO
 
 from cfevents import checkpoint as ckpt
 from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
-from cfevents.pagination import JsonGetter
-from cfevents.prefetch import prefetch
+from cfevents.pagination import JsonGetter, ReadsAhead
 from cfevents.query import Params
 from cfevents.timeparse import format_cc, utcnow
 
@@ -71,35 +72,96 @@ class Cursor:
 
 
 def keyset_pages(
-    client: JsonGetter, path: str, params: Params, after_guid: str | None, per_page: int
+    client: JsonGetter,
+    path: str,
+    params: Params,
+    after_guid: str | None,
+    per_page: int,
+    *,
+    max_pages: int | None = None,
+    read_ahead: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Pages in id order: each request is ``after_guid=<last guid>&page=1&per_page=N``.
 
+    When the client can read ahead (CFClient), the next page downloads while the caller handles
+    this one; memory stays at one decoded page plus one raw body, however long the export. No
+    page past ``max_pages`` is requested.
     Raises :class:`LostCursorError` when CC no longer knows the cursor (422).
     """
     base = [(k, v) for k, v in params if k not in ("after_guid", "page", "per_page", "order_by")]
-    cursor = after_guid
-    while True:
-        page_params = list(base)
+    ahead = client if read_ahead and isinstance(client, ReadsAhead) else None
+    fetched = 0
+
+    def page_params(cursor: str | None) -> Params:
+        query = list(base)
         if cursor:
-            page_params.append(("after_guid", cursor))
-        page_params += [("page", "1"), ("per_page", str(per_page))]
-        try:
-            body = client.get_json(path, page_params)
-        except ApiError as exc:
-            if exc.status == 422 and LOST_CURSOR_DETAIL in exc.detail and cursor:
-                raise LostCursorError(
-                    f"Cloud Controller no longer knows the cursor {cursor} (usage events are "
-                    "pruned after 31 days by default, and a purge-and-reseed forgets them all): "
-                    f"{exc.message}"
-                ) from None
-            raise
-        yield body
-        items = body.get("resources") or []
-        nxt = (body.get("pagination") or {}).get("next")
-        if len(items) < per_page or not nxt:
-            return
-        cursor = str(items[-1]["guid"])
+            query.append(("after_guid", cursor))
+        return [*query, ("page", "1"), ("per_page", str(per_page))]
+
+    def guess(raw: bytes) -> tuple[str, Params] | None:
+        last_guid = guess_last_guid(raw, path)
+        return (path, page_params(last_guid)) if last_guid else None
+
+    cursor = after_guid
+    request = page_params(cursor)
+    if ahead is not None and max_pages != 1:  # so the guess for page 2 starts with page 1
+        ahead.read_ahead(path, request, then=guess)
+    try:
+        while True:
+            try:
+                body = client.get_json(path, request)
+            except ApiError as exc:
+                if exc.status == 422 and LOST_CURSOR_DETAIL in exc.detail and cursor:
+                    raise LostCursorError(
+                        f"Cloud Controller no longer knows the cursor {cursor} (usage events are "
+                        "pruned after 31 days by default, and a purge-and-reseed forgets them "
+                        f"all): {exc.message}"
+                    ) from None
+                raise
+            fetched += 1
+            items = body.get("resources") or []
+            nxt = (body.get("pagination") or {}).get("next")
+            last = len(items) < per_page or not nxt or fetched == max_pages
+            if not last:
+                cursor = str(items[-1]["guid"])
+                request = page_params(cursor)
+                if ahead is not None:  # confirms a guessed request, or starts the right one
+                    more = max_pages is None or fetched + 1 < max_pages
+                    ahead.read_ahead(path, request, then=guess if more else None)
+            del items
+            yield body
+            del body  # the caller is done with it: let it go before the next one is decoded
+            if last:
+                return
+    finally:
+        if ahead is not None:
+            ahead.cancel_read_ahead()
+
+
+_NEXT_IS_NULL = re.compile(rb'"next"\s*:\s*null')
+
+
+def guess_last_guid(raw: bytes, path: str) -> str | None:
+    """The guid of a raw v3 page's last resource, read off its ``links.self.href``.
+
+    CC renders ``{"pagination": {...}, "resources": [..., {..., "links": {"self": {"href":
+    ".../<path>/<guid>"}}}]}``: the last self link ends the body. None when the page has no
+    next page or does not look like that. Only a guess, to start the next request before the
+    page is decoded: keyset_pages checks it against the decoded page.
+    """
+    head = raw[:4096]
+    if b'"pagination"' not in head or _NEXT_IS_NULL.search(head):
+        return None
+    match = _tail_link(path).search(raw, max(0, len(raw) - 1024))
+    return match.group(1).decode("ascii") if match else None
+
+
+@functools.cache
+def _tail_link(path: str) -> re.Pattern[bytes]:
+    return re.compile(
+        re.escape(path.rstrip("/").encode())
+        + rb'/([0-9A-Za-z-]{1,64})"\s*\}\s*\}\s*\}\s*\]\s*\}\s*\Z'
+    )
 
 
 def batches(
@@ -120,6 +182,7 @@ def batches(
                     yield Batch(items[:index], total, stopped_by_age=True)
                     return
         yield Batch(items, total)
+        del page, items  # not kept alive while the next page is fetched and decoded
 
 
 class ExportJob:
@@ -248,8 +311,8 @@ class ExportJob:
             time.sleep(self.pause)
 
     def _one_pass(self) -> Iterator[dict[str, Any]]:
-        pages = prefetch(
-            keyset_pages(self.client, self.path, self.params, self.cursor.after_guid, self.per_page)
+        pages = keyset_pages(
+            self.client, self.path, self.params, self.cursor.after_guid, self.per_page
         )
         for batch in batches(pages, min_age=self.min_age, now=utcnow):
             self.pages += 1
@@ -260,6 +323,7 @@ class ExportJob:
                 self.on_batch(self.written(), self.pages, self._total(batch))
             if batch.stopped_by_age:
                 self.held_back = True
+            del batch  # not kept alive while the next page is fetched and decoded
 
     def _total(self, batch: Batch) -> int | None:
         if batch.total_results is None:

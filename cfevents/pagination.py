@@ -10,15 +10,30 @@ Bound the output with ``itertools.islice`` and no page past the limit is ever re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cfevents.query import Params
 
 
 class JsonGetter(Protocol):
     def get_json(self, target: str, params: Params | None = None) -> Any: ...
+
+
+@runtime_checkable
+class ReadsAhead(Protocol):
+    """A client that can download a request in the background (``CFClient.read_ahead``)."""
+
+    def read_ahead(
+        self,
+        target: str,
+        params: Params | None = None,
+        *,
+        then: Callable[[bytes], tuple[str, Params] | None] | None = None,
+    ) -> None: ...
+
+    def cancel_read_ahead(self) -> None: ...
 
 
 @dataclass
@@ -72,6 +87,7 @@ def resources(
             if info is not None:
                 info.resources += 1
             yield item
+        del page, items  # not kept alive while the next page downloads
 
 
 def _int_or_none(value: Any) -> int | None:

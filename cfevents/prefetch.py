@@ -5,14 +5,17 @@ N, the thread is already producing item N+1 (and holds at most ``depth`` finishe
 memory stays flat. Exceptions raised by the producer are re-raised in the consumer, in order.
 When the consumer stops early (a limit, an error, Ctrl-C) the thread is told to stop and
 finishes after its current step.
+
+:class:`Background` runs a single call in a thread; the client uses it to download the next
+page while the current one is written (see ``CFClient.read_ahead``).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -58,5 +61,40 @@ def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
             if isinstance(item, _Failure):
                 raise item.exc
             yield item  # type: ignore[misc]
+            del item  # not kept alive while waiting for the next one (memory stays flat)
     finally:
         stop.set()
+
+
+class Background(Generic[T]):
+    """One call running in a daemon thread; :meth:`result` waits for it and returns or raises.
+
+    A daemon thread, not an executor: a caller that gives up (a limit, an error, Ctrl-C) does
+    not wait for a request in flight when the program exits.
+    """
+
+    def __init__(self, call: Callable[[], T], name: str = "cfevents-background") -> None:
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(call,), name=name, daemon=True).start()
+
+    def _run(self, call: Callable[[], T]) -> None:
+        try:
+            self._value = call()
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self) -> T:
+        """The call's return value (or its exception), once; waits for it."""
+        self._done.wait()
+        error, value = self._error, self._value
+        self._error = self._value = None  # the caller owns them now
+        if error is not None:
+            raise error
+        return value  # type: ignore[return-value]

@@ -198,17 +198,28 @@ def list_usage(
     scope = _scope(rt, org, space, app_)
     info = PageInfo()
     params = build_usage_params(query)
+    # never a page past the limit; with several pages, fetch the next while writing this one
+    max_pages = -(-lim // size) if lim is not None and not client_filtered else None
+    several = lim is None or (lim > size and not client_filtered)
     pages: Iterator[dict[str, Any]]
     if page is not None:
         pages = itertools.islice(v3_pages(client, USAGE_PATH, params), 1)
     elif order_by is None:  # CC's id order: page by keyset, not OFFSET links
-        pages = keyset_pages(client, USAGE_PATH, params, query.after_guid, size)
+        pages = keyset_pages(
+            client,
+            USAGE_PATH,
+            params,
+            query.after_guid,
+            size,
+            max_pages=max_pages,
+            read_ahead=several,
+        )
     else:
         pages = v3_pages(client, USAGE_PATH, params)
-    if lim is not None and not client_filtered:
-        pages = itertools.islice(pages, -(-lim // size))  # never a page past the limit
-    if lim is None or (lim > size and not client_filtered):
-        pages = prefetch(pages)  # several pages: fetch the next while writing this one
+        if max_pages is not None:
+            pages = itertools.islice(pages, max_pages)
+        if several:
+            pages = prefetch(pages)
     events: Iterator[dict[str, Any]] = resources(pages, info)
     if client_filtered:
         events = (e for e in events if _keep(e, scope, states))

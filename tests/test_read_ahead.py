@@ -1,0 +1,194 @@
+"""Reading ahead: the next page downloads while this one is written; memory stays flat.
+
+Paging must give exactly the pages plain paging gives, with exactly the same requests; a
+wrong guess of the next cursor costs one wasted request and never a wrong page; no page is kept
+alive once the consumer is done with it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+
+import pytest
+
+from cfevents.client import CFClient
+from cfevents.config import Credentials, Settings
+from cfevents.errors import NetworkError
+from cfevents.export import ExportJob, guess_last_guid, keyset_pages
+from cfevents.prefetch import Background
+
+PATH = "/v3/app_usage_events"
+
+
+def raw_page(guids, *, more=True, base="https://api.x"):
+    body = {
+        "pagination": {
+            "total_results": 99,
+            "next": {"href": f"{base}{PATH}?page=2&per_page=3"} if more else None,
+            "previous": None,
+        },
+        "resources": [
+            {
+                "guid": g,
+                "app": {"guid": "app-" + g},
+                "links": {"self": {"href": f"{base}{PATH}/{g}"}},
+            }
+            for g in guids
+        ],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def test_guess_last_guid_reads_the_last_self_link():
+    assert guess_last_guid(raw_page(["a-1", "b-2", "c-3"]), PATH) == "c-3"
+    pretty = json.dumps(json.loads(raw_page(["a-1", "z-9"])), indent=2).encode() + b"\n"
+    assert guess_last_guid(pretty, PATH) == "z-9"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        raw_page(["a", "b"], more=False),  # the last page: nothing to guess
+        b'{"resources":[],"pagination":{"next":{"href":"x"}}}',  # no self link at the end
+        b"not json at all",
+        b"",
+    ],
+)
+def test_guess_last_guid_gives_up_rather_than_guess_wildly(raw):
+    assert guess_last_guid(raw, PATH) is None
+
+
+def test_background_returns_or_raises():
+    assert Background(lambda: 42).result() == 42
+
+    def boom():
+        raise NetworkError("down")
+
+    with pytest.raises(NetworkError, match="down"):
+        Background(boom).result()
+
+
+class FakeResponse:
+    status_code = 200
+    url = "https://api.x" + PATH
+
+    def __init__(self, content):
+        self.content = content
+        self.headers = {}
+
+
+def offline_client(pages):
+    """A CFClient whose transport serves ``pages[after_guid]`` and records each request."""
+    client = CFClient(Settings(api="https://api.x", credentials=Credentials(access_token="t")))
+    calls = []
+    lock = threading.Lock()
+
+    def get(target, params=None, *, auth=True):
+        after = dict(params or []).get("after_guid")
+        with lock:
+            calls.append((after, threading.current_thread().name))
+        if after not in pages:
+            raise NetworkError(f"no page after {after}")
+        return FakeResponse(pages[after])
+
+    client.get = get  # type: ignore[method-assign]
+    return client, calls
+
+
+def three_pages():
+    return {
+        None: raw_page(["g1", "g2", "g3"]),
+        "g3": raw_page(["g4", "g5", "g6"]),
+        "g6": raw_page(["g7"], more=False),
+    }
+
+
+def test_read_ahead_downloads_in_the_background_with_the_same_requests():
+    client, calls = offline_client(three_pages())
+    pages = list(keyset_pages(client, PATH, [], None, 3))
+    assert [[e["guid"] for e in p["resources"]] for p in pages] == [
+        ["g1", "g2", "g3"],
+        ["g4", "g5", "g6"],
+        ["g7"],
+    ]
+    assert [after for after, _ in calls] == [None, "g3", "g6"]
+    assert all(name == "cfevents-read-ahead" for _, name in calls)
+
+
+def test_a_wrong_guess_costs_one_request_never_a_wrong_page():
+    pages = three_pages()
+    # The self links lie about the last guid of the first page (a proxy rewrote them, say).
+    pages[None] = pages[None].replace(b"/g3", b"/gX")
+    pages["gX"] = raw_page(["wrong"])
+    client, calls = offline_client(pages)
+    got = [e["guid"] for p in keyset_pages(client, PATH, [], None, 3) for e in p["resources"]]
+    assert got == ["g1", "g2", "g3", "g4", "g5", "g6", "g7"]
+    assert sorted(str(after) for after, _ in calls) == ["None", "g3", "g6", "gX"]
+
+
+def test_read_ahead_stops_at_max_pages():
+    client, calls = offline_client(three_pages())
+    pages = list(keyset_pages(client, PATH, [], None, 3, max_pages=2))
+    assert len(pages) == 2
+    assert [after for after, _ in calls] == [None, "g3"]
+
+
+def test_a_failed_read_ahead_raises_where_the_page_is_asked_for():
+    pages = three_pages()
+    del pages["g3"]
+    client, _ = offline_client(pages)
+    it = keyset_pages(client, PATH, [], None, 3)
+    assert len(next(it)["resources"]) == 3
+    with pytest.raises(NetworkError, match="no page after g3"):
+        next(it)
+
+
+class Page(dict):
+    """A page that can be watched with a weak reference."""
+
+
+class Events(list):
+    pass
+
+
+class WatchingClient:
+    """Serves keyset pages; on every request, checks no page served before is still alive."""
+
+    api = "https://api.example.com"
+
+    def __init__(self, n, per_page):
+        self.events = [{"guid": f"g{i}", "created_at": "2024-05-01T00:00:00Z"} for i in range(n)]
+        self.per_page = per_page
+        self.served: list[weakref.ref] = []
+        self.alive_at_request: list[int] = []
+
+    def get_json(self, path, params=None):
+        self.alive_at_request.append(sum(ref() is not None for ref in self.served))
+        after = dict(params or []).get("after_guid")
+        start = 0 if after is None else int(after[1:]) + 1
+        items = Events(self.events[start : start + self.per_page])
+        more = start + self.per_page < len(self.events)
+        page = Page(pagination={"next": {"href": "x"} if more else None}, resources=items)
+        self.served += [weakref.ref(page), weakref.ref(items)]
+        return page
+
+
+def test_export_lets_each_page_go_before_fetching_the_next():
+    client = WatchingClient(10, per_page=3)
+    job = ExportJob(
+        client,
+        PATH,
+        [],
+        per_page=3,
+        min_age=None,
+        pause=0,
+        follow=False,
+        restart_lost=False,
+        note=lambda _: None,
+        warn=lambda _: None,
+    )
+    written = [event["guid"] for event in job.stream()]
+    assert written == [f"g{i}" for i in range(10)]
+    assert client.alive_at_request == [0, 0, 0, 0]
