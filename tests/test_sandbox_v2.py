@@ -30,7 +30,10 @@ def api(sb):
 def v2_error(response) -> tuple[int, str, int, str]:
     body = response.json()
     # CC's own order; uncaught errors (UnknownError) list error_code first
-    assert list(body) in (["description", "error_code", "code"], ["error_code", "description", "code"])
+    assert list(body) in (
+        ["description", "error_code", "code"],
+        ["error_code", "description", "code"],
+    )
     return response.status_code, body["error_code"], body["code"], body["description"]
 
 

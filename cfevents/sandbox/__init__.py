@@ -1,4 +1,32 @@
-"""A simulated Cloud Foundry Cloud Controller (v2, v3 and a tiny UAA) for tests and demos.
+"""A simulated Cloud Foundry Cloud Controller (v2, v3 and a tiny UAA) for tests, demos and benchmarks.
+
+It answers the app usage event and audit event endpoints the way CC's source does
+(shared/reference/cloud-controller-api.md): the same error codes, joined messages,
+pagination links, whole-second filter widening, ordering and permission quirks.
+
+Python API::
+
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=1, end=None, usage_events=None)).start() as sb:
+        sb.url                      # http://127.0.0.1:PORT
+        sb.admin_token()            # "bearer eyJ..." (also sb.token(scopes, ttl, user_name, expired))
+        sb.refresh_token()          # opaque; POST {sb.url}/oauth/token with Basic cf:
+        sb.foundation               # the data: orgs, spaces, apps, usage_events_v3(), crashes(), ...
+        sb.requests                 # RequestRecord per request answered
+
+Mutations: `append_usage_events`, `begin_transaction` (ids taken now, visible on
+commit), `purge_and_reseed`, `prune_usage_events_before`, `set_v2_enabled`,
+`set_rate_limit` / `set_v2_rate_limit` (CC's 429s) and `throttle_next` (nginx's).
+
+Command line: `python -m cfevents.sandbox --help`.
+
+Deliberate differences from the prose of the reference, each following CC's code:
+`guids[]=a` is not an error but matches nothing (Ruby stringifies the array);
+`created_ats[gt]=Y&created_ats=X` (plain value last) is an equality filter, only
+the other order is a 400; reseeded events copy the current values into
+`previous` and have no process type. Non-global readers see no audit events,
+organizations, spaces or apps (the sandbox has no roles).
 
 Importing this package is cheap: nothing is generated or started until a
 `Sandbox` is constructed, and the server modules load on first use.
