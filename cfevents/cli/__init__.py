@@ -1,18 +1,20 @@
 """The ``cfevents`` command: root app, global options, and the one place errors become exit codes.
 
 Only Typer is imported at start-up; requests, rich, tabulate and the sandbox are imported by
-the code paths that need them, so ``cfevents --version`` and piped ``--help`` stay fast.
+the code paths that need them, and each subcommand is imported and built only when it runs
+(SUBCOMMANDS), so ``cfevents --version`` and piped ``--help`` stay fast.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from cfevents import __version__
 from cfevents.cli.completion import COMPLETE_VAR
@@ -25,7 +27,31 @@ _UsageError: type[Exception] = typer.BadParameter.__mro__[1]  # click's UsageErr
 
 
 class CfEventsGroup(TyperGroup):
-    """Maps every failure to one stderr line and a documented exit code."""
+    """Maps every failure to one stderr line and a documented exit code.
+
+    Its subcommands load lazily (see SUBCOMMANDS): the command line names the one to load, and
+    the help lists them from their help texts without importing them.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands, SUBCOMMANDS)
+        self._summarising = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if self._summarising and isinstance(self.commands, LazyCommands):
+            return self.commands.summary(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        self._summarising = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._summarising = False
 
     def main(  # type: ignore[override]
         self,
@@ -212,16 +238,100 @@ def root(
     )
 
 
-def _register() -> None:
-    from cfevents.cli import completion, crashes, events, export, usage  # noqa: F401 - export adds `usage export`
+@dataclass(frozen=True)
+class Subcommand:
+    """A subcommand that is imported and built only when it is used."""
 
-    app.add_typer(usage.app, name="usage")
-    app.add_typer(events.app, name="events")
-    app.command("crashes")(crashes.crashes)
-    app.command("completion")(completion.completion)
+    module: str
+    attribute: str  # a Typer app (a group) or a command function in ``module``
+    help: str  # the first paragraph of its help: what ``cfevents --help`` lists
+    also_import: tuple[str, ...] = ()  # modules that add commands to it
 
 
-_register()
+# Loading every subcommand (its module, and Typer building a command from each signature)
+# would cost start-up time on every run, so `cfevents --version`, `cfevents --help` and
+# `cfevents usage list` import and build only what they show or run. Commands first, then
+# groups: the order Typer lists them in. tests/test_cli_lazy.py checks these help texts.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "crashes": Subcommand(
+        "cfevents.cli.crashes",
+        "crashes",
+        "List app crashes, newest first, across the foundation (or an org, space or app).",
+    ),
+    "completion": Subcommand(
+        "cfevents.cli.completion", "completion", "Print the completion script for SHELL."
+    ),
+    "usage": Subcommand(
+        "cfevents.cli.usage",
+        "app",
+        "App usage events: starts, stops, scaling, staging and tasks (for billing/chargeback).",
+        also_import=("cfevents.cli.export",),
+    ),
+    "events": Subcommand(
+        "cfevents.cli.events",
+        "app",
+        "Audit events: who did what to which app, space or org (incl. app crashes).",
+    ),
+}
+
+
+def load_subcommand(name: str) -> Any:
+    """Import subcommand ``name`` and build its click command the way ``add_typer`` would."""
+    import importlib
+
+    import typer.main
+
+    sub = SUBCOMMANDS[name]
+    target = getattr(importlib.import_module(sub.module), sub.attribute)
+    for module in sub.also_import:
+        importlib.import_module(module)
+    holder = typer.Typer(rich_markup_mode=MARKUP_MODE)
+    holder.callback()(_nothing)  # a group, so the subcommand is built as a member of one
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+
+
+def _nothing() -> None:
+    """Stands in for the root callback while a subcommand is built."""
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The root group's commands: known by name at once, loaded on first access."""
+
+    def __init__(self, loaded: MutableMapping[str, Any], lazy: dict[str, Subcommand]) -> None:
+        self._loaded: dict[str, Any] = dict(loaded)
+        self._names = [*lazy, *(n for n in loaded if n not in lazy)]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            if name not in SUBCOMMANDS or name not in self._names:
+                raise KeyError(name)
+            self._loaded[name] = load_subcommand(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name not in self._names:
+            self._names.append(name)
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._names.remove(name)
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def summary(self, name: str) -> Any:
+        """The command if it is loaded, else a stand-in that carries only its help."""
+        if name in self._loaded:
+            return self._loaded[name]
+        return TyperCommand(name=name, help=SUBCOMMANDS[name].help)
 
 
 def main() -> None:
