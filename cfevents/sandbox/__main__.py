@@ -7,6 +7,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 
+from cfevents.sandbox.faults import FAULT_KINDS, FaultConfig
 from cfevents.sandbox.server import Sandbox, SandboxConfig
 
 
@@ -57,6 +58,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="CC rate limit per user per hour (admins exempt)",
     )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="probability that an API request fails (502, 503, 429, dropped, slow)",
+    )
+    parser.add_argument(
+        "--fault-kinds",
+        default=",".join(FAULT_KINDS),
+        help=f"comma list of {', '.join(FAULT_KINDS)}",
+    )
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument(
+        "--expire-token-every",
+        type=int,
+        default=0,
+        help="every Nth authenticated request finds its token expired (401)",
+    )
     return parser.parse_args(argv)
 
 
@@ -75,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         token_ttl=args.token_ttl,
         latency_per_skipped_row_ms=args.latency_per_skipped_row_ms,
         rate_limit=args.rate_limit,
+        faults=FaultConfig(
+            rate=args.fault_rate,
+            kinds=tuple(k.strip() for k in args.fault_kinds.split(",") if k.strip()),
+            seed=args.fault_seed,
+            expire_token_every=args.expire_token_every,
+        ),
     )
     try:  # Ctrl-C at any point (even while generating) exits quietly
         sandbox = Sandbox(config).start(args.host, args.port)

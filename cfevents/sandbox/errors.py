@@ -33,6 +33,7 @@ CATALOGUE: dict[str, tuple[int, int, str]] = {
         429,
         "Rate Limit of V2 API Exceeded. Please consider using the V3 API",
     ),
+    "ServiceUnavailable": (10015, 503, "%s"),
     "EventNotFound": (230002, 404, "Event could not be found: %s"),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import itertools
 import re
 import socket
@@ -17,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -27,6 +28,7 @@ from urllib.parse import parse_qsl, unquote
 from cfevents.sandbox import api_v2, api_v3
 from cfevents.sandbox.data import Foundation
 from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v2_body, v3_body
+from cfevents.sandbox.faults import GOROUTER_502, FaultConfig, FaultInjector
 from cfevents.sandbox.limits import RateLimits
 from cfevents.sandbox.store import to_us
 from cfevents.sandbox.tokens import BadToken, MissingToken, OAuthError, Principal, TokenAuthority
@@ -90,6 +92,8 @@ class SandboxConfig:
     latency_per_skipped_row_ms: float = 0.0
     #: CC's general rate limit per user (and per IP unauthenticated) per hour; None = off.
     rate_limit: int | None = None
+    #: Seeded failures (502/503/429/dropped/slow answers, expiring tokens); off by default.
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,7 @@ class Sandbox:
         self.limits = RateLimits()
         self.limits.configure(self.config.rate_limit)
         self._nginx_throttled = 0
+        self.faults = FaultInjector(self.config.faults)
         self._requests: list[RequestRecord] = []
         self._requests_lock = threading.Lock()
         self._request_ids = itertools.count(1)
@@ -143,7 +148,7 @@ class Sandbox:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Sandbox:
         """Serve in a daemon thread; returns self."""
-        server = ThreadingHTTPServer((host, port), _RequestHandler)
+        server = _QuietServer((host, port), _RequestHandler)
         server.daemon_threads = True
         server.sandbox = self  # type: ignore[attr-defined]
         self._server = server
@@ -285,11 +290,17 @@ class Sandbox:
         headers: Mapping[str, str],
         body: bytes = b"",
         client_ip: str = "127.0.0.1",
+        fault: str | None = None,
     ) -> Reply:
-        """Answer one request (path plus query string) without HTTP; records it."""
+        """Answer one request (path plus query string) without HTTP; records it.
+
+        ``fault`` is an injected failure drawn by the HTTP layer (see cfevents.sandbox.faults).
+        """
         path, _, query = target.partition("?")
         headers = {name.title(): value for name, value in headers.items()}
-        reply = self._answer(method, path, query, headers, body, client_ip)
+        reply = self._injected(fault, path, headers) or self._answer(
+            method, path, query, headers, body, client_ip
+        )
         reply.headers["X-VCAP-Request-ID"] = self._request_id()
         record = RequestRecord(
             method=method,
@@ -321,6 +332,26 @@ class Sandbox:
         if path == "/oauth/token" and method == "POST":
             return self._oauth_token(headers, body)
         return self._rate_limited(method, path, query, headers, body, client_ip)
+
+    def _injected(self, fault: str | None, path: str, headers: Mapping[str, str]) -> Reply | None:
+        """The reply for an injected 502/503/429 or an expired token, else None."""
+        is_v2 = path.startswith("/v2")
+        if fault == "502":
+            reply = Reply(502, GOROUTER_502, "text/plain; charset=utf-8")
+            reply.headers["X-Cf-Routererror"] = "endpoint_failure"
+            return reply
+        if fault == "503":
+            return _error_reply(
+                ApiError("ServiceUnavailable", "Database connection failure"), is_v2
+            )
+        if fault == "429":
+            body, limit_headers = self.faults.rate_limit_body()
+            reply = Reply(429, body, "text/plain; charset=utf-8")
+            reply.headers |= limit_headers
+            return reply
+        if self.faults.token_expired(path, headers.get("Authorization")):
+            return _error_reply(ApiError("InvalidAuthToken"), is_v2)
+        return None
 
     def _take_nginx_throttle(self) -> bool:
         with self._requests_lock:
@@ -440,6 +471,15 @@ def _basic_auth(header: str | None) -> tuple[str, str] | None:
     return (client_id, secret) if sep else None
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a killed export, ``| head``) is not a server error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 with Content-Length on every response, so connections stay alive."""
 
@@ -454,8 +494,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
         sandbox: Sandbox = self.server.sandbox  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
+        fault = sandbox.faults.draw(self.command, self.path.partition("?")[0])
+        if fault == "drop":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault == "slow":
+            sandbox.faults.slow()
         reply = sandbox.dispatch(
-            self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+            self.command,
+            self.path,
+            dict(self.headers.items()),
+            body,
+            self.client_address[0],
+            fault=fault,
         )
         sandbox.sleep_for(reply)
         headers = {
