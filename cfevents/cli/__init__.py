@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from cfevents import __version__
+from cfevents.cli.coercion import install as install_coercion
 from cfevents.cli.completion import COMPLETE_VAR
 from cfevents.cli.options import MARKUP_MODE
 from cfevents.cli.runtime import Runtime
@@ -36,6 +37,7 @@ class CfEventsGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         self.commands = LazyCommands(self.commands, SUBCOMMANDS)
+        install_coercion(self, subcommands=False)  # the subcommands get it as they load
         self._summarising = False
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -291,7 +293,9 @@ def load_subcommand(name: str) -> Any:
         holder.add_typer(target, name=name)
     else:
         holder.command(name)(target)
-    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    install_coercion(command)
+    return command
 
 
 def _nothing() -> None:

@@ -1,0 +1,134 @@
+"""Option values converted without Pydantic give exactly what Typer's own conversion gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer._coercion import build_runtime_param, resolve_type_descriptor
+from typer.models import OptionInfo
+from typer.testing import CliRunner
+
+import cfevents.cli
+from cfevents.cli import app
+from cfevents.cli.coercion import _TYPER, plain_value
+
+CASES = [
+    (str, "abc"),
+    (str, ""),
+    (str, " padded "),
+    (str, 12),
+    (bool, True),
+    (bool, False),
+    (bool, "yes"),
+    (int, "10"),
+    (int, "007"),
+    (int, 5000),
+    (int, " 10"),
+    (int, "+3"),
+    (int, "-3"),
+    (int, "1_000"),
+    (int, "1e3"),
+    (int, "١٢"),  # Arabic-Indic digits
+    (int, "9" * 30),
+    (int, True),
+    (float, "2.5"),
+    (float, "30"),
+    (float, 30.0),
+    (float, "1e3"),
+    (float, ".5"),
+    (float, "nan"),
+    (float, 3),
+    (list[str], ("a", "b")),
+    (list[str], ()),
+    (list[str], ["x"]),
+    (list[str], ("a", 1)),
+]
+
+
+BOUNDS = {int: [(None, None), (1, 5000)], float: [(None, None), (0.1, None)]}
+GRID = [(a, v, lo, hi) for a, v in CASES for lo, hi in BOUNDS.get(a, [(None, None)])]
+
+
+@pytest.mark.parametrize(("annotation", "value", "low", "high"), GRID, ids=repr)
+def test_plain_values_match_typer(annotation, value, low, high):
+    info = OptionInfo(min=low, max=high)
+    ours = plain_value(annotation, value, info)
+    if ours is _TYPER:
+        return  # Typer decides: same result and message by construction
+    typers = build_runtime_param(resolve_type_descriptor(annotation, info))
+    expected = typers._coerce_value(value, param=None, ctx=None)
+    assert ours == expected
+    assert type(ours) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["usage", "list", "--limit", "abc"],
+        ["usage", "list", "--limit", "0"],
+        ["usage", "list", "--per-page", "x"],
+        ["--timeout", "0.01", "usage", "list"],
+        ["--retries", "-1", "usage", "list"],
+        ["usage", "export", "--per-page", "5001"],
+        ["usage", "get"],
+    ],
+)
+def test_bad_values_get_typers_own_messages(monkeypatch, args):
+    fast = CliRunner().invoke(app, args)
+    monkeypatch.setattr(cfevents.cli, "install_coercion", lambda *a, **k: None)
+    slow = CliRunner().invoke(app, args)
+    assert fast.exit_code == slow.exit_code == 2
+    assert fast.stderr == slow.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["usage", "list", "-o", "csv", "--limit", "3"],
+        ["usage", "list", "-o", "csv", "-n", " 3"],
+        ["--timeout", "2.5", "--retries", "0", "usage", "list", "-n", "007", "-o", "json"],
+        ["usage", "list", "--state", "STARTED", "--state", "stopped", "-n", "4", "-o", "tsv"],
+        ["usage", "export", "--per-page", "100", "--until", "2026-01-02", "-o", "csv"],
+    ],
+)
+def test_good_values_give_the_same_output(cli, monkeypatch, args):
+    fast = cli(*args)
+    monkeypatch.setattr(cfevents.cli, "install_coercion", lambda *a, **k: None)
+    slow = cli(*args)
+    assert fast.exit_code == slow.exit_code == 0
+    assert fast.stdout == slow.stdout
+
+
+def test_a_command_run_does_not_import_pydantic(sandbox, tmp_path):
+    code = (
+        "import sys, json\n"
+        "from cfevents.cli import main\n"
+        "sys.argv = ['cfevents', '--timeout', '9', 'usage', 'list', '-o', 'csv', '-n', '2']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(json.dumps(sorted(m for m in sys.modules if 'pydantic' in m)))\n"
+    )
+    env = {"CF_API": sandbox.url, "CF_TOKEN": sandbox.admin_token(), "CF_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**__import__("os").environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.count("\n") == 3, out.stderr
+    assert json.loads(out.stderr.splitlines()[-1]) == []
+
+
+def test_typer_still_converts_what_we_leave_to_it():
+    probe = typer.Typer()
+
+    @probe.command()
+    def show(n: int = 1, ratio: float = 0.5, names: list[str] | None = None) -> None:
+        typer.echo(f"{n!r} {ratio!r} {names!r}")
+
+    result = CliRunner().invoke(probe, ["--n", " 4", "--ratio", "1e1", "--names", "a"])
+    assert result.stdout.strip() == "4 10.0 ['a']"
