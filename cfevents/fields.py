@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 # The stable CSV/TSV column set for v3 app usage events (README "CSV columns").
@@ -98,6 +98,46 @@ def get_path(obj: Any, path: str) -> Any:
         if current is None:
             return None
     return current
+
+
+def row_getter(paths: Sequence[str]) -> Callable[[Any], list[Any]]:
+    """A function giving ``[get_path(record, p) for p in paths]``, several times faster.
+
+    Made once per output, called once per record (the CSV/TSV hot path): each path becomes a
+    chain of ``dict.get`` calls. Decoded JSON holds only dicts, lists, strings, numbers,
+    booleans and nulls; a list, string or number in the middle of a path raises
+    AttributeError and that record takes the careful path, :func:`get_path`.
+    """
+    getters = [_getter(path.split(".")) for path in paths]
+
+    def values(record: Any) -> list[Any]:
+        try:
+            return [get(record) for get in getters]
+        except AttributeError:
+            return [get_path(record, path) for path in paths]
+
+    return values
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _getter(keys: list[str]) -> Callable[[Any], Any]:
+    # Falsy values on the way (null, "", 0, [], {}) become {}: get_path gives None for them.
+    if len(keys) == 1:
+        (key,) = keys
+        return lambda record: record.get(key)
+    if len(keys) == 2:
+        first, second = keys
+        return lambda record: (record.get(first) or _EMPTY).get(second)
+    *parents, last = keys
+
+    def get(record: Any) -> Any:
+        for key in parents:
+            record = record.get(key) or _EMPTY
+        return record.get(last)
+
+    return get
 
 
 def parse_fields(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from cfevents.fields import get_path
+from cfevents.fields import get_path, row_getter
 
 FORMATS = ("table", "json", "ndjson", "csv", "tsv")
 
@@ -71,14 +71,14 @@ def project(record: Record, fields: Sequence[str]) -> dict[str, Any]:
 def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """Stream one JSON array; it is closed even if the iterator fails midway."""
     indent = 2 if spec.tty else None
+    encode = json.JSONEncoder(indent=indent, ensure_ascii=False).encode  # as json.dumps, made once
     count = 0
     out.write("[")
     try:
         for record in records:
             obj = project(record, spec.fields) if spec.fields else record
-            out.write(",\n" if count else "\n")
-            text = json.dumps(obj, indent=indent, ensure_ascii=False)
-            out.write(_indent(text) if indent else text)
+            text = encode(obj)
+            out.write((",\n" if count else "\n") + (_indent(text) if indent else text))
             count += 1
     except BrokenPipeError:
         raise
@@ -95,11 +95,11 @@ def _indent(text: str) -> str:
 
 def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """One JSON object per line."""
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     count = 0
     for record in records:
         obj = project(record, spec.fields) if spec.fields else record
-        out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
-        out.write("\n")
+        out.write(encode(obj) + "\n")
         count += 1
     return count
 
@@ -107,18 +107,26 @@ def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> in
 def _write_delimited(records: Iterable[Record], out: TextIO, spec: OutputSpec, delim: str) -> int:
     columns = list(spec.selected)
     writer = csv.writer(out, delimiter=delim, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    clean: Callable[[str], str] = escape_control if spec.tty else _identity
+    write = writer.writerow
+    values = row_getter(columns)
     if spec.headers:
-        writer.writerow(columns)
+        write(columns)
     count = 0
+    if spec.tty:
+        for record in records:
+            write([escape_control(cell(v)) for v in values(record)])
+            count += 1
+        return count
+    # The hot path of every CSV/TSV export: csv writes str, int and float as cell() would
+    # (None as an empty field), so only booleans and objects go through cell().
+    plain = _CSV_PLAIN
     for record in records:
-        writer.writerow([clean(cell(get_path(record, c))) for c in columns])
+        write([v if type(v) in plain else cell(v) for v in values(record)])
         count += 1
     return count
 
 
-def _identity(text: str) -> str:
-    return text
+_CSV_PLAIN = frozenset({str, int, float, type(None)})
 
 
 def write_csv(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:

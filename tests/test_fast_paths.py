@@ -1,0 +1,72 @@
+"""The formatters' fast paths write exactly what the straightforward code writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from cfevents.fields import USAGE_COLUMNS, get_path, row_getter
+from cfevents.formatters import OutputSpec, cell, escape_control, write
+
+TRICKY = [
+    {"guid": "g1", "state": {"current": "STARTED", "previous": None}, "n": 0, "x": {"y": {"z": 3}}},
+    {"guid": "g2", "state": None, "n": 1.5, "flag": True, "x": {"y": None}},
+    {"guid": "g3", "state": "oops", "n": -2, "flag": False, "x": [1, 2]},  # a string mid-path
+    {"guid": "g4", "state": [], "obj": {"b": 1, "a": [True, None]}, "x": {"y": {"z": "a,b"}}},
+    {"guid": 'q"uote', "state": {"current": "tab\there"}, "n": 10**20, "x": 7},
+    {"guid": "nl\nline", "state": {"current": ""}, "n": 1e16, "x": {"y": ""}},
+    {"guid": "ctl\x1b[2J", "state": {"current": 0}, "x": {"y": {"z": False}}},
+    {},
+]
+PATHS = ["guid", "state.current", "state.previous", "n", "flag", "obj", "x.y.z", "x.y", "missing.a"]
+
+
+@pytest.mark.parametrize("record", TRICKY, ids=lambda r: str(r.get("guid")))
+def test_row_getter_is_get_path(record):
+    assert row_getter(PATHS)(record) == [get_path(record, p) for p in PATHS]
+
+
+def test_row_getter_on_something_that_is_not_a_mapping():
+    assert row_getter(["a", "a.b"])(["not", "a", "dict"]) == [None, None]
+
+
+def reference_delimited(records, spec, delim):
+    """The formatter as it was before the fast path: get_path + cell for every value."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delim, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    columns = list(spec.selected)
+    clean = escape_control if spec.tty else (lambda text: text)
+    if spec.headers:
+        writer.writerow(columns)
+    for record in records:
+        writer.writerow([clean(cell(get_path(record, c))) for c in columns])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+@pytest.mark.parametrize("tty", [False, True])
+@pytest.mark.parametrize("columns", [PATHS, ["guid"], ["x.y"], list(USAGE_COLUMNS)])
+def test_delimited_output_is_unchanged(fmt, tty, columns):
+    spec = OutputSpec(fmt=fmt, columns=columns, tty=tty)
+    out = io.StringIO()
+    assert write(iter(TRICKY), out, spec) == len(TRICKY)
+    assert out.getvalue() == reference_delimited(TRICKY, spec, "," if fmt == "csv" else "\t")
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_json_and_ndjson_output_is_unchanged(tty):
+    out = io.StringIO()
+    write(iter(TRICKY), out, OutputSpec(fmt="ndjson", tty=tty))
+    expected = "".join(
+        json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in TRICKY
+    )
+    assert out.getvalue() == expected
+    out = io.StringIO()
+    write(iter(TRICKY), out, OutputSpec(fmt="json", tty=tty))
+    texts = [json.dumps(r, indent=2 if tty else None, ensure_ascii=False) for r in TRICKY]
+    if tty:
+        texts = ["  " + t.replace("\n", "\n  ") for t in texts]
+    assert out.getvalue() == "[\n" + ",\n".join(texts) + "\n]\n"
