@@ -95,6 +95,7 @@ class CFClient:
             log=log,
         )
         self.retries_done = 0
+        self._contacted = False  # has the API answered anything yet this run?
         self._ahead: _ReadAhead | None = None
 
     # -- URLs ---------------------------------------------------------------------------
@@ -218,6 +219,8 @@ class CFClient:
             try:
                 resp = self._send(url, params, header)
             except NetworkError as exc:
+                if exc.unreachable and not self._contacted:
+                    raise  # a wrong URL or a server that is down: no point waiting for it
                 if attempt >= self.settings.retries:
                     raise NetworkError(f"{exc} (gave up after {attempt + 1} attempts)") from None
                 attempt += 1
@@ -225,6 +228,7 @@ class CFClient:
                     self._backoff(attempt), f"{exc}; retry {attempt}/{self.settings.retries}"
                 )
                 continue
+            self._contacted = True
             if resp.status_code < 400:
                 return resp
             if (
@@ -288,8 +292,10 @@ class CFClient:
                     f"timed out after {self.settings.timeout:g}s waiting for {urlsplit(url).netloc}"
                 ) from None
             except requests.exceptions.ConnectionError as exc:
+                reason = _short(exc)
                 raise NetworkError(
-                    f"cannot connect to {urlsplit(url).netloc}: {_short(exc)}"
+                    f"cannot connect to {urlsplit(url).netloc}: {reason}",
+                    unreachable=reason in ("connection refused", "DNS lookup failed"),
                 ) from None
             except requests.RequestException as exc:
                 raise NetworkError(

@@ -69,9 +69,17 @@ class NotFoundError(CfEventsError):
 
 
 class NetworkError(CfEventsError):
-    """The API could not be reached: refused, DNS, TLS or timeout."""
+    """The API could not be reached: refused, DNS, TLS or timeout.
+
+    ``unreachable`` marks a refused connection or a failed DNS lookup: retried only once the
+    API has answered in this run (a restart mid-export), not when it never did (a wrong URL).
+    """
 
     default_exit_code = ExitCode.NETWORK
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class ApiError(CfEventsError):

@@ -173,13 +173,38 @@ def test_server_delay_prefers_retry_after_then_ratelimit_reset():
 
 
 @responses.activate
-def test_retries_exhausted_on_connection_errors():
+def test_refused_before_any_answer_fails_at_once():
     responses.get(f"{API}/v3/apps", body=requests.exceptions.ConnectionError("Connection refused"))
-    client, sleeps = make_client(retries=2)
-    with pytest.raises(NetworkError, match="gave up after 3 attempts") as info:
+    client, sleeps = make_client(retries=5)
+    with pytest.raises(NetworkError, match="connection refused") as info:
         client.get_json("/v3/apps")
     assert info.value.exit_code == ExitCode.NETWORK
+    assert sleeps == [] and len(responses.calls) == 1  # a wrong URL is not waited on
+
+
+@responses.activate
+def test_retries_exhausted_on_connection_errors_after_contact():
+    responses.get(f"{API}/v3/apps", json={"resources": []})
+    responses.get(
+        f"{API}/v3/apps", body=requests.exceptions.ConnectionError("Connection reset by peer")
+    )
+    client, sleeps = make_client(retries=2)
+    client.get_json("/v3/apps")
+    with pytest.raises(NetworkError, match="gave up after 3 attempts"):
+        client.get_json("/v3/apps")
     assert len(sleeps) == 2
+
+
+@responses.activate
+def test_refused_after_contact_is_retried():
+    ok = {"resources": [{"guid": "x"}]}
+    responses.get(f"{API}/v3/apps", json=ok)
+    responses.get(f"{API}/v3/apps", body=requests.exceptions.ConnectionError("Connection refused"))
+    responses.get(f"{API}/v3/apps", json=ok)
+    client, sleeps = make_client(retries=2)
+    client.get_json("/v3/apps")
+    assert client.get_json("/v3/apps") == ok  # CC restarting mid-export
+    assert len(sleeps) == 1
 
 
 @responses.activate
