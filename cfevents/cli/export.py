@@ -13,17 +13,19 @@ from typing import Annotated, Any
 import typer
 
 from cfevents.cli.options import (
-    TIME_PANEL,
-    AppOpt,
     CreatedAfterOpt,
+    CreatedAtOpt,
     CreatedBeforeOpt,
     FieldsOpt,
+    GuidOpt,
     NoHeadersOpt,
-    OrgOpt,
     OutputOpt,
     SinceOpt,
-    SpaceOpt,
+    StateOpt,
     UntilOpt,
+    UsageAppOpt,
+    UsageOrgOpt,
+    UsageSpaceOpt,
     build_window,
 )
 from cfevents.cli.runtime import Runtime
@@ -102,21 +104,8 @@ def export_usage(
     until: UntilOpt = None,
     created_after: CreatedAfterOpt = None,
     created_before: CreatedBeforeOpt = None,
-    created_at: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--created-at",
-            metavar="T",
-            help="Events in the whole second T (repeatable; OR).",
-            rich_help_panel=TIME_PANEL,
-        ),
-    ] = None,
-    guid: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--guid", metavar="GUID", help="Only these event GUIDs.", rich_help_panel="Filters"
-        ),
-    ] = None,
+    created_at: CreatedAtOpt = None,
+    guid: GuidOpt = None,
     after_guid: Annotated[
         str | None,
         typer.Option(
@@ -126,18 +115,10 @@ def export_usage(
             rich_help_panel="Filters",
         ),
     ] = None,
-    state: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--state",
-            metavar="STATE",
-            help="Only this state.current (repeatable). Filtered after fetching.",
-            rich_help_panel="Filters",
-        ),
-    ] = None,
-    org: OrgOpt = None,
-    space: SpaceOpt = None,
-    app_: AppOpt = None,
+    state: StateOpt = None,
+    org: UsageOrgOpt = None,
+    space: UsageSpaceOpt = None,
+    app_: UsageAppOpt = None,
     per_page: Annotated[
         int,
         typer.Option(

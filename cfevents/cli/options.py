@@ -146,6 +146,67 @@ TableFormatOpt = Annotated[
     ),
 ]
 
+
+# -- options shared by `usage list` and `usage export` ------------------------------------------
+
+FILTER_PANEL = "Filters"
+_AFTER_FETCH = "Filtered after fetching: the usage endpoint cannot filter on it."
+
+CreatedAtOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--created-at",
+        metavar="T",
+        help="Events in the whole second T (repeatable; OR).",
+        rich_help_panel=TIME_PANEL,
+    ),
+]
+GuidOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--guid",
+        metavar="GUID",
+        help="Only these event GUIDs (repeatable or comma list).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+StateOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--state",
+        metavar="STATE",
+        help=f"Only events whose state.current is STATE (STARTED, STOPPED, TASK_STARTED, ...; repeatable). {_AFTER_FETCH}",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+UsageOrgOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--org",
+        metavar="NAME|GUID",
+        help=f"Only this org (repeatable). {_AFTER_FETCH}",
+        rich_help_panel=SCOPE_PANEL,
+    ),
+]
+UsageSpaceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--space",
+        metavar="NAME|GUID",
+        help=f"Only this space (repeatable; add --org if the name is in several orgs). {_AFTER_FETCH}",
+        rich_help_panel=SCOPE_PANEL,
+    ),
+]
+UsageAppOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--app",
+        metavar="NAME|GUID",
+        help=f"Only this app (repeatable; add --space if the name is in several spaces). {_AFTER_FETCH}",
+        rich_help_panel=SCOPE_PANEL,
+    ),
+]
+
 DEFAULT_LIMIT = 50
 
 
