@@ -29,7 +29,7 @@ from cfevents.cli.options import (
     build_window,
 )
 from cfevents.cli.runtime import Runtime
-from cfevents.cli.usage import USAGE_PATH, app
+from cfevents.cli.usage import USAGE_PATH, app, usage_spec
 from cfevents.errors import CfEventsError, UsageError
 
 INCREMENTAL = "Incremental export"
@@ -157,8 +157,6 @@ def export_usage(
     """
     from dataclasses import replace
 
-    from cfevents import fields as F
-    from cfevents.cli.output import build_spec
     from cfevents.cli.usage import _keep, _scope
     from cfevents.export import ExportJob
     from cfevents.formatters import write
@@ -181,15 +179,7 @@ def export_usage(
         age = parse_duration("60s")
     if age is not None and not age:  # --min-age 0s: no guard at all
         age = None
-    spec = build_spec(
-        output=fmt,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=None,
-        columns=F.USAGE_COLUMNS,
-        table_columns=F.USAGE_TABLE_COLUMNS,
-        known=(*F.USAGE_COLUMNS, "links"),
-    )
+    spec = usage_spec(fmt, fields, no_headers, None)
     window = build_window(
         utcnow(),
         since=since,

@@ -118,8 +118,7 @@ def list_usage(
     """
     import itertools
 
-    from cfevents import fields as F
-    from cfevents.cli.output import build_spec, emit
+    from cfevents.cli.output import emit
     from cfevents.export import keyset_pages
     from cfevents.pagination import PageInfo, resources, v3_pages
     from cfevents.prefetch import prefetch
@@ -128,15 +127,7 @@ def list_usage(
     from cfevents.timeparse import utcnow
 
     rt: Runtime = ctx.obj
-    spec = build_spec(
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-        columns=F.USAGE_COLUMNS,
-        table_columns=F.USAGE_TABLE_COLUMNS,
-        known=(*F.USAGE_COLUMNS, "links"),
-    )
+    spec = usage_spec(output, fields, no_headers, table_format)
     window = build_window(
         utcnow(),
         since=since,
@@ -197,6 +188,24 @@ def list_usage(
         events = itertools.islice(events, lim)
     written = emit(events, spec)
     _after_listing(rt, client, info, written, lim if default_limit else None, client_filtered)
+
+
+def usage_spec(
+    output: str | None, fields: str | None, no_headers: bool, table_format: str | None
+) -> Any:
+    """The output spec for v3 usage events (the documented CSV column set)."""
+    from cfevents import fields as F
+    from cfevents.cli.output import build_spec
+
+    return build_spec(
+        output=output,
+        fields=fields,
+        no_headers=no_headers,
+        table_format=table_format,
+        columns=F.USAGE_COLUMNS,
+        table_columns=F.USAGE_TABLE_COLUMNS,
+        known=(*F.USAGE_COLUMNS, "links"),
+    )
 
 
 def _scope(
