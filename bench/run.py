@@ -210,6 +210,9 @@ class Bench:
         self.base_env.update({"CF_HOME": self.home, "NO_COLOR": "1"})
         for name in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME"):
             self.base_env.pop(name, None)
+        self.paths = [args.cfevents_path] if args.cfevents_path else []
+        if self.paths:  # measure another checkout of cfevents (a before/after comparison)
+            self.base_env["PYTHONPATH"] = os.pathsep.join(self.paths)
         self.orjson_env = self._orjson_env()
 
     def env(self, server: Server | None = None, *, orjson: bool | None = None) -> dict[str, str]:
@@ -224,7 +227,7 @@ class Bench:
         """An environment where orjson imports (the venv's, or ``--orjson-path``), if any."""
         env = dict(self.base_env)
         if self.args.orjson_path:
-            env["PYTHONPATH"] = self.args.orjson_path
+            env["PYTHONPATH"] = os.pathsep.join([*self.paths, self.args.orjson_path])
         probe = subprocess.run(
             [self.python, "-c", "import orjson"], env=env, capture_output=True, check=False
         )
@@ -349,6 +352,21 @@ class Bench:
                 "configured latency plus the sandbox building and sending 5000 events",
             )
         )
+        naive_n = min(n, 500 if self.args.quick else 1000)
+        naive = self.add(
+            Row(
+                "latency",
+                f"naive_export.py, first {naive_n:,} events",
+                events=naive_n,
+                floor=row.name,
+                note=f"{-(-naive_n // 50)} requests at per_page 50, each paying the latency; "
+                "ratio: its time per event over cfevents'",
+            )
+        )
+        interleaved(
+            [(naive, self.script("naive_export.py", "--max-events", str(naive_n)), {"env": env})],
+            1,
+        )
         for _ in range(self.args.repeats):
             out = subprocess.run(
                 self.script("floor_fetch.py"), env=env, capture_output=True, text=True, check=True
@@ -362,50 +380,54 @@ class Bench:
     # memory ------------------------------------------------------------------------------
 
     def memory(self, small: Server, big: Server, listing: Server) -> None:
-        small_row = self.add(
-            Row("memory", f"usage export -o csv, {small.events:,} events", metric="rss")
-        )
-        big_row = self.add(
-            Row(
-                "memory",
-                f"usage export -o csv, {big.events:,} events",
-                metric="rss",
-                floor=small_row.name,
-                target=1.1,
-                events=big.events,
-                note="target: < 80 MB and <= 1.1x the small export",
+        export = self.cli("usage", "export", "-o", "csv")
+        for orjson in [False] + ([True] if self.orjson_env else []):
+            label = "orjson" if orjson else "stdlib json"
+            small_row = self.add(
+                Row(
+                    "memory",
+                    f"usage export -o csv, {small.events:,} events ({label})",
+                    metric="rss",
+                )
             )
-        )
-        table = self.add(
-            Row("memory", "usage list --limit 50 (table)", metric="rss", floor=small_row.name)
-        )
+            big_row = self.add(
+                Row(
+                    "memory",
+                    f"usage export -o csv, {big.events:,} events ({label})",
+                    metric="rss",
+                    floor=small_row.name,
+                    target=1.1,
+                    events=big.events,
+                    note="target: < 80 MB and <= 1.1x the small export",
+                )
+            )
+            interleaved([(small_row, export, {"env": self.env(small, orjson=orjson)})], 1)
+            interleaved(
+                [(big_row, export, {"env": self.env(big, orjson=orjson)})],
+                self.args.memory_repeats,
+            )
+        table = self.add(Row("memory", "usage list --limit 50 (table)", metric="rss"))
         interleaved(
-            [
-                (small_row, self.cli("usage", "export", "-o", "csv"), {"env": self.env(small)}),
-                (table, self.cli("usage", "list", "--limit", "50"), {"env": self.env(listing)}),
-            ],
+            [(table, self.cli("usage", "list", "--limit", "50"), {"env": self.env(listing)})],
             self.args.repeats,
-        )
-        interleaved(
-            [(big_row, self.cli("usage", "export", "-o", "csv"), {"env": self.env(big)})],
-            self.args.memory_repeats,
         )
 
     # naive -------------------------------------------------------------------------------
 
     def naive(self, server: Server) -> None:
-        n = min(self.args.naive_events, server.events)
+        n = min(self.args.naive_events or server.events, server.events)
         env = self.env(server)
         csv_name = "usage export -o csv (stdlib json)"
         ours = next((r for r in self.rows if r.name == csv_name), None)
+        part = "" if n == server.events else f" (the first {n:,} of {server.events:,})"
         row = self.add(
             Row(
                 "naive",
-                f"naive_export.py, first {n:,} events",
+                f"naive_export.py, {n:,} events",
                 events=n,
                 floor=ours.name if ours else None,
-                note=f"per_page 50, OFFSET links; {n:,} of {server.events:,} events, "
-                "ratio = its events/s vs cfevents'",
+                note=f"requests following pagination.next at per_page 50{part}; "
+                "ratio: its time per event over cfevents' (usage export -o csv, stdlib json)",
             )
         )
         interleaved(
@@ -449,7 +471,7 @@ def ratio(row: Row, rows: dict[str, Row]) -> float | None:
     if row.floor is None or row.floor not in rows:
         return None
     base = rows[row.floor]
-    if row.group == "naive" and row.events and base.events:
+    if row.events and base.events and row.events != base.events:
         # a rate comparison: how many times slower per event than cfevents
         return (row.median / row.events) / (base.median / base.events)
     return row.median / base.median
@@ -539,11 +561,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-small", type=int, default=10_000, help="the small memory run")
     parser.add_argument("--memory-repeats", type=int, help="runs of the big memory export [2]")
     parser.add_argument(
-        "--naive-events", type=int, help="events the naive loop exports (a slice) [20000]"
+        "--naive-events",
+        type=int,
+        help="export only the first N events in the naive loop (it is slow) [all of --events]",
     )
     parser.add_argument("--naive-repeats", type=int, help="runs of the naive loop [2]")
     parser.add_argument(
         "--orjson-path", help="a directory holding orjson (pip install --target DIR orjson)"
+    )
+    parser.add_argument(
+        "--cfevents-path",
+        help="run the cfevents found in this directory (another checkout: before/after figures)",
     )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = parser.parse_args(argv)
@@ -552,10 +580,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "startup_runs": 10 if quick else 20,
         "repeats": 2 if quick else 3,
         "events": 50_000 if quick else 200_000,
-        "latency_events": 25_000 if quick else 100_000,
+        "latency_events": 50_000 if quick else 100_000,
         "memory_events": None if quick else 1_000_000,  # quick: the throughput data set
         "memory_repeats": 1 if quick else 2,
-        "naive_events": 5_000 if quick else 20_000,
+        "naive_events": 0,  # 0: the whole throughput data set
         "naive_repeats": 1 if quick else 2,
     }
     for key, value in defaults.items():
