@@ -266,3 +266,18 @@ def test_fresh_output_file_is_overwritten_without_checkpoint(cli, tmp_path, fmt)
     cli("usage", "export", "--out", str(out), "--until", "2026-01-03")
     assert out.read_text() == first
     assert io.StringIO(first).readline()
+
+
+def test_export_format_precedence(cli, tmp_path):
+    """-o, then the --out extension, then CFEVENTS_OUTPUT (unless table), then NDJSON."""
+    until = ("--until", "2026-01-02")
+    assert cli("usage", "export", *until, env=cli.env(CFEVENTS_OUTPUT="tsv")).stdout.startswith(
+        "guid\t"
+    )
+    assert cli("usage", "export", *until, env=cli.env(CFEVENTS_OUTPUT="table")).stdout.startswith(
+        "{"
+    )
+    assert cli("usage", "export", *until).stdout.startswith("{")
+    out = tmp_path / "x.csv"
+    cli("usage", "export", *until, "--out", str(out), env=cli.env(CFEVENTS_OUTPUT="tsv"))
+    assert out.read_text().startswith("guid,")

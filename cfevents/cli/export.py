@@ -165,7 +165,7 @@ def export_usage(
     from cfevents.timeparse import TimeParseError, parse_duration, utcnow
 
     rt: Runtime = ctx.obj
-    fmt = output or (EXTENSIONS.get(out.suffix.lower()) if out else None) or "ndjson"
+    fmt = output or (EXTENSIONS.get(out.suffix.lower()) if out else None) or _env_format()
     if checkpoint is not None and fmt not in STREAM_FORMATS:
         raise UsageError(f"--checkpoint appends, so it needs -o csv, tsv or ndjson (not {fmt})")
     if on_lost_cursor not in ("fail", "restart"):
@@ -223,6 +223,14 @@ def export_usage(
         bar.close()
         job.close_sink()
     rt.note(job.summary(written))
+
+
+def _env_format() -> str:
+    """CFEVENTS_OUTPUT when it names a format an export can stream, else NDJSON."""
+    import os
+
+    env = (os.environ.get("CFEVENTS_OUTPUT") or "").strip().lower()
+    return env if env and env != "table" else "ndjson"
 
 
 def _progress_bar(rt: Runtime, forced: bool | None) -> Any:
