@@ -385,7 +385,8 @@ class ExportJob:
         return text
 
     def summary(self, written: int) -> str:
-        text = f"exported {written:,} events ({self.written():,} read) in {self.pages} pages"
+        pages = "1 page" if self.pages == 1 else f"{self.pages} pages"
+        text = f"exported {written:,} events ({self.written():,} read) in {pages}"
         if self.held_back and self.min_age is not None:
             text += f"; events younger than {int(self.min_age.total_seconds())}s are left for the next run"
         return text

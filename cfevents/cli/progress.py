@@ -36,20 +36,21 @@ class ExportProgress:
             TextColumn("exporting"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("events · {task.fields[pages]} pages · {task.fields[rate]}/s"),
+            TextColumn("events · {task.fields[pages]} · {task.fields[rate]}/s"),
             TimeElapsedColumn(),
             console=Console(stderr=True, force_terminal=stderr_is_tty() or None),
             transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task("export", total=None, pages=0, rate="0")
+        self._task = self._progress.add_task("export", total=None, pages="0 pages", rate="0")
 
     def update(self, written: int, pages: int, total: int | None) -> None:
         if self._progress is None:
             return
         elapsed = self._progress.tasks[0].elapsed or 0.0
         rate = f"{written / elapsed:,.0f}" if elapsed > 0 else "0"
-        self._progress.update(self._task, completed=written, total=total, pages=pages, rate=rate)
+        label = f"{pages} page" if pages == 1 else f"{pages} pages"
+        self._progress.update(self._task, completed=written, total=total, pages=label, rate=rate)
 
     def close(self) -> None:
         if self._progress is not None:
