@@ -94,7 +94,6 @@ class CFClient:
             verify=settings.verify_tls,
             log=log,
         )
-        self.retries_done = 0
         self._contacted = False  # has the API answered anything yet this run?
         self._ahead: _ReadAhead | None = None
 
@@ -333,7 +332,6 @@ class CFClient:
 
     def _wait(self, delay: float, why: str) -> None:
         delay = max(0.0, min(delay, MAX_WAIT))
-        self.retries_done += 1
         if self._notify:
             self._notify(f"{why} in {delay:.1f}s")
         self._sleep(delay)

@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -62,7 +62,6 @@ class Cursor:
     after_guid: str | None = None
     last_created_at: str | None = None
     events: int = 0
-    from_checkpoint: bool = field(default=False, repr=False)
 
     def advance(self, batch: Batch) -> None:
         if batch.events:
@@ -236,7 +235,7 @@ class ExportJob:
                 raise UsageError(
                     f"--checkpoint: {checkpoint} belongs to {saved.api}, not {self.client.api}"
                 )
-            self.cursor = Cursor(saved.after_guid, saved.last_created_at, saved.events, True)
+            self.cursor = Cursor(saved.after_guid, saved.last_created_at, saved.events)
         elif after_guid:
             self.cursor = Cursor(after_guid.strip())
         self.start_events = self.cursor.events

@@ -167,13 +167,6 @@ class Resolver:
                 self._names[(kind, g)] = None
             self._list(kind, [("guids", ",".join(chunk))])
 
-    def org_of_space(self, space_guid: str | None) -> str | None:
-        if not space_guid:
-            return None
-        if space_guid not in self._space_org:
-            self.name("spaces", space_guid)
-        return self._space_org.get(space_guid)
-
 
 def _rel_guid(resource: dict[str, Any], name: str) -> str | None:
     rel = ((resource.get("relationships") or {}).get(name) or {}).get("data") or {}
