@@ -83,6 +83,21 @@ def fresh_cli(fresh_sandbox, tmp_path):
 
 
 @pytest.fixture
+def env(tmp_path):
+    """Environment for CLI runs against the `responses`-mocked API at cli_helpers.API."""
+    from cli_helpers import API
+    from jwt_helpers import make_jwt
+
+    return {
+        "CF_API": API,
+        "CF_TOKEN": make_jwt(),
+        "CF_HOME": str(tmp_path),
+        "CFEVENTS_OUTPUT": "",
+        "CF_CLIENT_ID": "",
+    }
+
+
+@pytest.fixture
 def golden(request):
     """golden(name, text): compare with tests/golden/<name> (or rewrite it with --update-golden)."""
 

@@ -8,12 +8,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
-from jwt_helpers import make_jwt
-from typer.testing import CliRunner
+from cli_helpers import API, one_line_error, run
 
-from cfevents.cli import app
-
-API = "https://api.example.com"
 ORG, SPACE, APP = (
     "0a0a0a0a-0000-4000-8000-000000000001",
     "5a5a5a5a-0000-4000-8000-000000000002",
@@ -24,28 +20,6 @@ ROOT_V2_OFF = {"links": {}}
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {
-        "CF_API": API,
-        "CF_TOKEN": make_jwt(),
-        "CF_HOME": str(tmp_path),
-        "CFEVENTS_OUTPUT": "",
-        "CF_CLIENT_ID": "",
-    }
-
-
-def run(env, *args):
-    return CliRunner().invoke(app, list(args), env=env)
-
-
-def one_line_error(result):
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cfevents: error: ")
-    return lines[0]
 
 
 def stamp(seconds):

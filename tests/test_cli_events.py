@@ -7,12 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
-from jwt_helpers import make_jwt
-from typer.testing import CliRunner
+from cli_helpers import API, one_line_error, run
 
-from cfevents.cli import app
-
-API = "https://api.example.com"
 ORG, SPACE, APP = (
     "0a0a0a0a-0000-4000-8000-000000000001",
     "5a5a5a5a-0000-4000-8000-000000000002",
@@ -22,28 +18,6 @@ ROOT_V2_ON = {"links": {"self": {"href": API}, "cloud_controller_v2": {"href": f
 ROOT_V2_OFF = {"links": {"self": {"href": API}, "cloud_controller_v2": None}}
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {
-        "CF_API": API,
-        "CF_TOKEN": make_jwt(),
-        "CF_HOME": str(tmp_path),
-        "CFEVENTS_OUTPUT": "",
-        "CF_CLIENT_ID": "",
-    }
-
-
-def run(env, *args):
-    return CliRunner().invoke(app, list(args), env=env)
-
-
-def one_line_error(result):
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cfevents: error: ")
-    return lines[0]
 
 
 def v3_event(guid, at="2024-05-01T10:00:00Z", kind="audit.app.update", space=SPACE, org=ORG):

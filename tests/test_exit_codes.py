@@ -3,30 +3,16 @@
 import pytest
 import requests
 import responses
-from jwt_helpers import make_jwt
+from cli_helpers import API, one_line_error
 from typer.testing import CliRunner
 
 from cfevents.cli import app
 
-API = "https://api.example.com"
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {"CF_API": API, "CF_TOKEN": make_jwt(), "CF_HOME": str(tmp_path), "CFEVENTS_OUTPUT": ""}
 
 
 def invoke(args, env):
     return runner.invoke(app, args, env=env)
-
-
-def one_line_error(result):
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cfevents: error: ")
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def cc_error(status, title, code, detail):
