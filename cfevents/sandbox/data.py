@@ -37,6 +37,8 @@ from cfevents.sandbox.store import (
 from cfevents.sandbox.truth import ORIGIN, TASK_STATES, ProcessUsage, TaskUsage, Timeline
 
 ORG_NAMES = ("acme", "globex", "initech")
+#: What `Foundation.perform` can make an app do (besides `delete` and `next`).
+ACTIONS = ("start", "stop", "restart", "scale", "resize", "deploy", "restage", "run_task")
 APP_NAMES = (
     "api",
     "web",
@@ -287,12 +289,13 @@ class Foundation:
                     state.instances[p] = rng.choice((0, 1, 2))
             if i in quiet:  # running since before the oldest event, and (almost) never touched
                 state.weight = 0.0 if len(quiet) < 2 or i != max(quiet) else 0.01
-            elif i > 0 and not new and rng.random() < 0.1:
-                state.delete_at = int(count * rng.uniform(0.15, 0.45))
             if state.started:
                 for p in state.live:
                     timeline.process_change(i, p, ORIGIN, state.instances[p], state.memory[p])
             states.append(state)
+        doomed = [s for s in states[1:] if not s.fresh and s.index not in quiet]
+        for state in rng.sample(doomed, min(len(doomed), 1 + len(states) // 20)):
+            state.delete_at = int(count * rng.uniform(0.15, 0.45))  # in steps: mid-window
         sim = Simulator(rng, self.store, states, timeline, self._new_process)
         self.simulator = sim
         sim.run(count)
@@ -459,15 +462,21 @@ class Foundation:
             found.sort(key=lambda item: (item[0], item[1]))
             return [item[2] for item in found]
 
-    def tasks_now(self) -> list[TaskNow]:
-        """Every task of an app that exists now, in creation order (CC keeps finished ones)."""
+    def tasks_now(self, states: set[str] | None = None) -> list[TaskNow]:
+        """Every task (in `states`) of an app that exists now, in creation order.
+
+        CC keeps finished tasks (until its completed-tasks cleanup), so they are listed too.
+        """
+        wanted = (
+            None if states is None else {TASK_STATES.index(s) for s in states if s in TASK_STATES}
+        )
         with self.lock:
             t = self.timeline
             simulated = self.simulator.apps
             found = []
             for task in range(len(t.t_app)):
                 a = t.t_app[task]
-                if simulated[a].deleted:
+                if simulated[a].deleted or (wanted is not None and t.t_state[task] not in wanted):
                     continue
                 updated = max(t.t_created[task], t.t_started[task], t.t_stopped[task])
                 found.append(
@@ -512,6 +521,42 @@ class Foundation:
             sim.tx_gaps, sim.row_tx = array("q"), array("i")
             self.store.stamp_new_rows(at_us)
             self._sync_apps()
+
+    def perform(self, action: str, app_guid: str, at_us: int) -> int:
+        """Make one app do one action now (rows created at `at_us`); returns the rows written.
+
+        Actions: start, stop, restart, scale, resize, deploy, restage, run_task,
+        delete (a build in flight and a PENDING task first, as the generated
+        deletions do), and next (the app's next pending step: finishing a build,
+        starting or stopping a task). A scale or resize of a stopped app writes nothing.
+        """
+        with self.lock:
+            i = next(i for i, a in enumerate(self.apps) if a.guid == app_guid)
+            sim = self.simulator
+            app = sim.apps[i]
+            if app.deleted:
+                raise ValueError(f"app {app_guid} is deleted")
+            before = len(self.store)
+            sim.budget = 1 << 40
+            sim._new_burst = True
+            if action == "delete":
+                sim.prepare_delete(app)
+                app.pending.pop(0)[1](app)
+            elif action == "next":
+                if app.pending:
+                    app.pending.pop(0)[1](app)
+            elif action == "deploy" and not app.started:
+                raise ValueError("a rolling deployment needs a started app")
+            elif action in ACTIONS:
+                getattr(sim, action)(app)
+            else:
+                raise ValueError(f"unknown action {action!r}")
+            sim.budget = 0
+            self.timeline.tx_times.extend([at_us] * len(sim.tx_gaps))
+            sim.tx_gaps, sim.row_tx = array("q"), array("i")
+            self.store.stamp_new_rows(at_us)
+            self._sync_apps()
+            return len(self.store) - before
 
     def open_transaction(self, n: int, at_us: int) -> list[tuple[int, ...]]:
         """Simulate `n` events whose ids are taken now but which stay invisible until committed.
