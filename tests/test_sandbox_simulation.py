@@ -181,6 +181,23 @@ def test_rolling_deploys_hand_over_to_a_new_web_process(foundation, events):
     )
 
 
+def test_a_v3_restage_sets_the_buildpack_on_the_build_then_deploys(foundation, events):
+    original = {a.guid for a in foundation.apps}
+    deploys_after_builds = 0
+    for i, event in enumerate(events):
+        if event["state"] != {"current": "BUILDPACK_SET", "previous": "STAGED"}:
+            continue
+        assert event["process"] == {"guid": None, "type": None}
+        assert event["instance_count"]["current"] == 1
+        assert event["memory_in_mb_per_instance"]["current"] == 1024
+        assert events[i - 1]["state"]["current"] == "STAGING_STOPPED"
+        following = next(e for e in events[i + 1 :] if e["app"]["guid"] == event["app"]["guid"])
+        assert following["state"] == {"current": "STARTED", "previous": "STOPPED"}
+        assert following["process"]["guid"] not in original
+        deploys_after_builds += 1
+    assert deploys_after_builds >= 3
+
+
 def test_tasks_start_from_pending_and_stop_from_running(events):
     tasks = defaultdict(list)
     for event in events:

@@ -35,7 +35,8 @@ with `append_usage_events`; a purge changes events, never state. Deleted apps
 are gone from `/v3/apps`, their usage stays in the truth.
 
 Scenarios: `sb.perform(action, app_guid, at=None)` makes one app start, stop,
-restart, scale, resize, deploy (rolling), restage, run_task, delete, or take its
+restart, scale, resize, deploy (rolling), restage, rolling_restage, run_task,
+delete, or take its
 next pending step, with rows created at `at`.
 
 Mutations: `append_usage_events`, `begin_transaction` (ids taken now, visible on

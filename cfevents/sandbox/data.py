@@ -38,7 +38,17 @@ from cfevents.sandbox.truth import ORIGIN, TASK_STATES, ProcessUsage, TaskUsage,
 
 ORG_NAMES = ("acme", "globex", "initech")
 #: What `Foundation.perform` can make an app do (besides `delete` and `next`).
-ACTIONS = ("start", "stop", "restart", "scale", "resize", "deploy", "restage", "run_task")
+ACTIONS = (
+    "start",
+    "stop",
+    "restart",
+    "scale",
+    "resize",
+    "deploy",
+    "restage",
+    "rolling_restage",
+    "run_task",
+)
 APP_NAMES = (
     "api",
     "web",
@@ -525,8 +535,8 @@ class Foundation:
     def perform(self, action: str, app_guid: str, at_us: int) -> int:
         """Make one app do one action now (rows created at `at_us`); returns the rows written.
 
-        Actions: start, stop, restart, scale, resize, deploy, restage, run_task,
-        delete (a build in flight and a PENDING task first, as the generated
+        Actions: start, stop, restart, scale, resize, deploy, restage,
+        rolling_restage (a build, then a deploy on the app's next step), run_task, delete (a build in flight and a PENDING task first, as the generated
         deletions do), and next (the app's next pending step: finishing a build,
         starting or stopping a task). A scale or resize of a stopped app writes nothing.
         """
@@ -545,7 +555,7 @@ class Foundation:
             elif action == "next":
                 if app.pending:
                     app.pending.pop(0)[1](app)
-            elif action == "deploy" and not app.started:
+            elif action in ("deploy", "rolling_restage") and not app.started:
                 raise ValueError("a rolling deployment needs a started app")
             elif action in ACTIONS:
                 getattr(sim, action)(app)

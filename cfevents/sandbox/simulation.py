@@ -150,7 +150,8 @@ class Simulator:
                 (0.55, self.run_task),
                 (0.64, self.stop),
                 (0.74, self.restart),
-                (0.82, self.restage),
+                (0.78, self.restage),
+                (0.84, self.rolling_restage),
                 (0.92, self.deploy),
                 (1.0, self.scale),
             )
@@ -178,7 +179,7 @@ class Simulator:
             return 2 * n
         if name in ("scale", "resize"):
             return 1 if app.started else 0
-        if name in ("run_task", "push"):
+        if name in ("run_task", "push", "rolling_restage"):
             return 1
         if name == "restage":
             return (n if app.started else 0) + 1
@@ -330,10 +331,22 @@ class Simulator:
         self._start_processes(app)
 
     def restage(self, app: AppState) -> None:
-        """Stop if running, then stage with start."""
+        """Stop if running, then stage with start (v2 style)."""
         if app.started:
             self.stop(app)
         self.stage(app, start=True)
+
+    def rolling_restage(self, app: AppState) -> None:
+        """v3 style, app running: a build (build-level BUILDPACK_SET), then a rolling deploy."""
+        self._begin()
+        self._emit(app, "STAGING_STARTED", "STAGING", buildpack=app.staging_buildpack)
+        cost = 2 + self._deploy_plan(app)[3] + 2 * (len(app.live) - 1)
+        app.pending.append((cost, self._finish_and_deploy))
+
+    def _finish_and_deploy(self, app: AppState) -> None:
+        self.finish_staging(app, start=False)
+        self._new_burst = True  # the deployment starts when the CLI has seen the droplet
+        self.deploy(app)
 
     def scale(self, app: AppState) -> None:
         """Change one process's instance count: STARTED -> STARTED, or nothing while stopped."""
