@@ -273,3 +273,23 @@ def test_resource_errors(api, sb, path, label):
     assert error(api.get(sb.url + path, params={"per_page": "0"}))[3].endswith(
         "Per page must be a positive integer"
     )
+
+
+def test_platform_events_have_no_org_and_some_have_no_names(api, sb):
+    """Real foundations: brokers belong to no org, visibilities to no space, bindings have no name."""
+    events = listing(api, sb, per_page=5000)
+    kinds = {e["type"].split(".")[1] for e in events}
+    assert {"service_broker", "service_plan_visibility", "service_instance", "route"} <= kinds
+    brokers = [e for e in events if e["type"].startswith("audit.service_broker.")]
+    assert brokers and all(e["organization"] is None and e["space"] is None for e in brokers)
+    visibilities = [e for e in events if e["type"] == "audit.service_plan_visibility.create"]
+    assert visibilities and all(
+        e["space"] is None and e["organization"]["guid"] and e["target"]["name"] == ""
+        for e in visibilities
+    )
+    bindings = [e for e in events if e["type"] == "audit.service_binding.create"]
+    assert bindings and all(e["target"]["name"] == "" for e in bindings)
+    v2 = api.get(sb.url + "/v2/events", params={"q": "type:audit.service_broker.update"}).json()
+    assert v2["resources"] and all(
+        r["entity"]["organization_guid"] == "" == r["entity"]["space_guid"] for r in v2["resources"]
+    )

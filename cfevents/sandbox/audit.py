@@ -148,6 +148,7 @@ class AuditWriter:
         for n, a in enumerate(crash_apps):
             rows += self._crash_rows(self.apps[a], loop=n < loops)
         rows += self._user_rows(self.days * 10)
+        rows += self._platform_rows(self.days)
         rows.sort(key=lambda r: (r["timestamp_us"], r["seq"]))
         guids: dict[int, list[str]] = {}
         crashes: list[dict[str, Any]] = []
@@ -345,5 +346,79 @@ class AuditWriter:
                 (org.guid, "organization", org.name),
             )
             row["space_guid"], row["organization_guid"] = "", org.guid
+            rows.append(row)
+        return rows
+
+    def _platform_rows(self, days: int) -> list[dict[str, Any]]:
+        """Services, routes, bindings, brokers: other types, some with no org or no names.
+
+        As real foundations write them: broker events have neither space nor org
+        (v2 `""`, v3 `null`); plan visibilities have an org but no space; bindings
+        and visibilities have an empty actee name (reference samples).
+        """
+        rng = self.rng
+        rows: list[dict[str, Any]] = []
+        window = self.end_us - 15 * 60 * SECOND_US - self.start_us
+        admin = (self.uuid("user", "admin"), "user", "admin", "admin")
+        for n in range(max(4, days)):
+            t = self.start_us + rng.randrange(window)
+            user, email = rng.choice(USERS)
+            actor = (self.uuid("user", user), "user", email, user)
+            app = rng.choice(self.apps)
+            instance = self.uuid("service_instance", n)
+            kind = n % 6
+            if kind == 0:
+                broker = self.uuid("service_broker", n // 6)
+                row = self._row(
+                    "audit.service_broker.create" if n % 12 == 0 else "audit.service_broker.update",
+                    admin,
+                    app,
+                    t,
+                    {"request": {"name": "pancake-broker", "auth_password": "[REDACTED]"}},
+                    (broker, "service_broker", "pancake-broker"),
+                )
+                row["space_guid"] = row["organization_guid"] = ""
+            elif kind == 1:
+                visibility = self.uuid("service_plan_visibility", n)
+                row = self._row(
+                    "audit.service_plan_visibility.create",
+                    admin,
+                    app,
+                    t,
+                    {"request": {"organization_guid": app.org_guid}},
+                    (visibility, "service_plan_visibility", ""),
+                )
+                row["space_guid"] = ""
+            elif kind == 2:
+                row = self._row(
+                    "audit.service_instance.create",
+                    actor,
+                    app,
+                    t,
+                    {"request": {"name": f"db-{n}", "parameters": "[PRIVATE DATA HIDDEN]"}},
+                    (instance, "service_instance", f"db-{n}"),
+                )
+            elif kind == 3:
+                row = self._row(
+                    "audit.service_binding.create",
+                    actor,
+                    app,
+                    t,
+                    {"request": {"service_instance_guid": instance, "app_guid": app.guid}},
+                    (self.uuid("service_binding", n), "service_binding", ""),
+                )
+            elif kind == 4:
+                row = self._row(
+                    "audit.route.create",
+                    actor,
+                    app,
+                    t,
+                    {"request": {"host": app.name, "domain_guid": self.uuid("domain", 0)}},
+                    (self.uuid("route", n), "route", app.name),
+                )
+            else:
+                row = self._row(
+                    "audit.app.ssh-authorized", actor, app, t, {"index": rng.randrange(3)}
+                )
             rows.append(row)
         return rows
