@@ -56,7 +56,11 @@ class Crash:
 
 @dataclass(slots=True)
 class AuditEvent:
-    """A row of the `events` table. `timestamp_us` is shown; `created_at_us` is filtered on."""
+    """A row of the `events` table. `timestamp_us` is shown; `created_at_us` is filtered on.
+
+    CC writes both from one clock reading, so they are equal; they stay two fields
+    because the API reads them from two columns.
+    """
 
     id: int
     guid: str
@@ -259,8 +263,9 @@ class AuditWriter:
         metadata: dict[str, Any],
         actee: tuple[str, str, str] | None = None,
     ) -> dict[str, Any]:
-        """One audit row; the created_at column trails the timestamp by under a millisecond."""
+        """One audit row; CC fills `created_at` and `timestamp` from one clock reading."""
         actee_guid, actee_type, actee_name = actee or (app.guid, "app", app.name)
+        self.rng.choice((0, 0, self.rng.randint(1, 900)))  # an old draw, kept: the data stays put
         return {
             "type": kind,
             "actor": actor[0],
@@ -271,7 +276,7 @@ class AuditWriter:
             "actee_type": actee_type,
             "actee_name": actee_name,
             "timestamp_us": t,
-            "created_at_us": t + self.rng.choice((0, 0, self.rng.randint(1, 900))),
+            "created_at_us": t,
             "metadata": metadata,
             "space_guid": app.space_guid,
             "organization_guid": app.org_guid,
@@ -297,9 +302,10 @@ class AuditWriter:
             app = rng.choice(self.apps)
             kind = rng.choice(kinds) if n % 25 else "audit.app.create"
             row = self._row(kind, actor, app, t, self._user_metadata(kind, app))
-            if n % 40 == 7:  # the created_at column ticks over into the next second
+            if n % 40 == 7:  # written in the last microseconds of a second
                 row["timestamp_us"] = t - t % SECOND_US + SECOND_US - rng.randint(100, 400)
-                row["created_at_us"] = row["timestamp_us"] + rng.randint(500, 900)
+                row["created_at_us"] = row["timestamp_us"]
+                rng.randint(500, 900)  # an old draw, kept: the data stays put
             rows.append(row)
         rows += self._space_and_org_rows()
         return rows
