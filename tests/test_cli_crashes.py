@@ -542,7 +542,7 @@ def test_space_since_7d_lists_exactly_the_sandboxs_crashes_once_each(cli, frozen
         )
         assert row["instance.index"] == str(crash.index) and row["cell_id"] == crash.cell_id
         assert row["exit_description"] == crash.exit_description
-        assert row["exit_status"] == (crash.exit_status or "")
+        assert row["exit_status"] == ("" if crash.exit_status is None else str(crash.exit_status))
         assert row["crash_count"] == str(crash.crash_count) and row["crash_timestamp"] == str(
             crash.crash_timestamp
         )

@@ -45,7 +45,7 @@ class Crash:
     cell_id: str
     reason: str
     exit_description: str
-    exit_status: str | None
+    exit_status: int | str | None
     crash_count: int
     timestamp: datetime
     crash_timestamp: int
@@ -207,7 +207,9 @@ class AuditWriter:
             t = t - t % SECOND_US + SECOND_US - rng.randint(1_000, 4_000)
         description = rng.choice(EXIT_DESCRIPTIONS).format(type=p_type.upper())
         instance, cell = self.uuid("instance", p_guid, t), self.uuid("cell", rng.randrange(12))
-        exit_status = str(rng.choice((1, 137))) if rng.random() < 0.05 else None
+        status = rng.choice((1, 137)) if rng.random() < 0.05 else None
+        # usually absent; a string in CC's docs, an integer from other Diego versions
+        exit_status: int | str | None = status if status is None or count % 2 else str(status)
         since_ns = (t - rng.randint(50_000, 900_000)) * 1000 + rng.randrange(1000)
         process_meta = {
             "instance": instance,
