@@ -269,6 +269,12 @@ def test_perform_scripts_a_restart_and_a_deploy():
     new_web = f.apps[f.apps.index(next(a for a in f.apps if a.guid == app.guid))].processes[0][0]
     assert new_web != web
     assert web not in {p.guid for p in f.processes_now()}
+    assert f.perform("rolling_restage", app.guid, at + 2 * SECOND) == 1  # STAGING_STARTED
+    n = f.perform("next", app.guid, at + 3 * SECOND)
+    tail = list(f.usage_events_v3())[-n:]
+    assert [e["state"]["current"] for e in tail[:2]] == ["STAGING_STOPPED", "BUILDPACK_SET"]
+    assert tail[2]["state"] == {"current": "STARTED", "previous": "STOPPED"}
+    assert tail[2]["process"]["guid"] not in (web, new_web)
     with pytest.raises(ValueError, match="unknown action"):
         f.perform("explode", app.guid, at)
 
@@ -326,6 +332,33 @@ def test_the_truth_agrees_with_an_independent_replay_of_the_events(foundation, e
     expected = {g: v for g, v in truth_totals(truth).items() if g in opened}
     assert {g: v for g, v in replayed.items() if g in opened} == expected
     assert len(expected) > 20
+
+
+def test_deleted_apps_accrue_until_their_deletion_and_never_after(foundation):
+    deleted = [a for a in foundation.apps if a.deleted_at_us is not None]
+    after = datetime.fromtimestamp(max(a.deleted_at_us for a in deleted) // SECOND + 1, UTC)
+    guids = {g for a in deleted for g in foundation.store.apps[foundation.apps.index(a)].processes}
+    assert not {g for g, _ in guids} & set(foundation.usage_truth(after, LATER))
+    before = foundation.usage_truth(END - timedelta(days=30), after)
+    assert {g for g, _ in guids} & set(before)
+    for usage in foundation.task_truth(after, LATER).values():
+        assert usage.app_guid not in {a.guid for a in deleted}
+
+
+def test_a_task_deleted_while_pending_never_ran(foundation, events):
+    pending = [
+        e["task"]["guid"]
+        for e in events
+        if e["state"] == {"current": "TASK_STOPPED", "previous": "PENDING"}
+    ]
+    assert pending
+    ran = foundation.task_truth(END - timedelta(days=400), LATER)
+    assert not set(pending) & set(ran)
+
+
+def test_truth_wants_aware_datetimes(foundation):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        foundation.usage_truth(datetime(2026, 2, 1), END)
 
 
 def test_truth_clips_tasks_to_the_window(foundation):

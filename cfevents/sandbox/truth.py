@@ -136,7 +136,7 @@ class Timeline:
 
         Only processes STARTED for some part of the window are included.
         """
-        lo, hi = to_us(start) // SECOND_US, to_us(end) // SECOND_US
+        lo, hi = _bounds(start, end)
         # per process key: [effective second, instances, memory, inst-s, mb-s, running-s, max]
         acc: dict[int, list[int]] = {}
         tx_times, origin = self.tx_times, self.origin_us
@@ -178,7 +178,7 @@ class Timeline:
         self, apps: list[AppRef], task_guid: Callable[[int], str], start: datetime, end: datetime
     ) -> dict[str, TaskUsage]:
         """Per task guid, the tasks that ran in [start, end) (a task stopped while PENDING never ran)."""
-        lo, hi = to_us(start) // SECOND_US, to_us(end) // SECOND_US
+        lo, hi = _bounds(start, end)
         out: dict[str, TaskUsage] = {}
         for task in range(len(self.t_app)):
             started = self.t_started[task]
@@ -205,6 +205,13 @@ class Timeline:
                 stopped_at=None if e is None else from_us(e * SECOND_US),
             )
         return out
+
+
+def _bounds(start: datetime, end: datetime) -> tuple[int, int]:
+    """Whole seconds since the epoch of two aware datetimes."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("truth windows take timezone-aware datetimes (UTC)")
+    return to_us(start) // SECOND_US, to_us(end) // SECOND_US
 
 
 def _accrue(row: list[int], until: int, lo: int, hi: int) -> None:
