@@ -503,3 +503,67 @@ def test_the_snapshot_stays_in_step_with_appends_and_purges(http):
         }
         assert {e["guid"] for e in reseeded} == started
         assert all(e["process"]["guid"] == e["guid"] for e in reseeded)
+
+
+def opening_replay(events, processes, apps, lo: int, hi: int) -> dict[str, tuple[int, int]]:
+    """What a report can know: events read from lo - 15 min, each process's state before its
+    first event from that event's `previous`, and from the snapshot when it has no event."""
+    state: dict[str, tuple[int, int, int]] = {}
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def accrue(guid, until):
+        t, n, m = state[guid]
+        seconds = min(until, hi) - max(t, lo)
+        if n > 0 and seconds > 0:
+            totals[guid][0] += n * seconds
+            totals[guid][1] += n * m * seconds
+
+    read = [e for e in events if stamp(e) >= lo - 15 * 60]
+    first = events.index(read[0])
+    for event in events[first:]:  # CC's order from the first event read, late rows included
+        guid = event["process"]["guid"]
+        if not guid or event["state"]["current"] not in ("STARTED", "STOPPED"):
+            continue
+        t = stamp(event)
+        if guid not in state:
+            previous = event["state"]["previous"]
+            count = event["instance_count"]["previous"]
+            memory = event["memory_in_mb_per_instance"]["previous"]
+            running = previous == "STARTED"
+            state[guid] = (-(2**40), count if running else -1, memory or 0)
+        t = max(t, state[guid][0])
+        accrue(guid, t)
+        running = event["state"]["current"] == "STARTED"
+        instances = event["instance_count"]["current"] if running else -1
+        state[guid] = (t, instances, event["memory_in_mb_per_instance"]["current"])
+    for guid in state:
+        accrue(guid, hi)
+    for process in processes:
+        if process["guid"] in state:
+            continue
+        app = apps[process["relationships"]["app"]["data"]["guid"]]
+        if app["state"] == "STARTED":
+            n, m = process["instances"], process["memory_in_mb"]
+            totals[process["guid"]] = [n * (hi - lo), n * m * (hi - lo)]
+    return {g: (v[0], v[1]) for g, v in totals.items() if v != [0, 0]}
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (END - timedelta(days=10, seconds=-37), END - timedelta(hours=1)),
+        (END - timedelta(days=29), END - timedelta(days=3, seconds=11)),
+        (END - timedelta(days=2), END),
+    ],
+)
+def test_events_plus_the_snapshot_give_exactly_the_truth(http, sb, start, end):
+    """The sandbox is self-consistent: a report from its events and snapshot can be exact.
+    (If a report disagrees with the truth, the report is wrong, not the sandbox.)"""
+    events = fetch_all(http, sb, "/v3/app_usage_events", per_page=5000)
+    apps = {a["guid"]: a for a in fetch_all(http, sb, "/v3/apps", per_page=5000)}
+    processes = fetch_all(http, sb, "/v3/processes", per_page=5000)
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    truth = truth_totals(sb.usage_truth(start, end))
+    assert opening_replay(events, processes, apps, lo, hi) == truth
+    kinds = {u.process_type for u in sb.usage_truth(start, end).values()}
+    assert kinds == {"web", "worker"} and len(truth) > 20
