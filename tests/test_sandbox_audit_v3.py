@@ -108,6 +108,7 @@ def test_every_crash_is_written_as_the_real_pair(api, sb):
     )
     statuses = [c.exit_status for c in sb.foundation.crashes()]
     assert None in statuses and any(isinstance(s, str) for s in statuses)
+    assert any(isinstance(s, int) for s in statuses)  # real foundations send both (issue 10)
     assert len({c.exit_description for c in sb.foundation.crashes()}) >= 3
 
 
@@ -143,28 +144,20 @@ def test_type_target_space_and_org_filters(api, sb):
     assert len(in_org) > len(in_space)
 
 
-def test_created_ats_filters_the_created_at_column_but_shows_timestamp(api, sb):
-    straddling = [
-        e
-        for e in sb.foundation.audit_events
-        if e.created_at_us // SECOND != e.timestamp_us // SECOND
-    ]
-    assert straddling
-    event = straddling[0]
-    got = listing(api, sb, created_ats=iso(event.created_at_us))
-    shown = next(e for e in got if e["guid"] == event.guid)
-    assert (
-        shown["created_at"]
-        == shown["updated_at"]
-        == iso(event.timestamp_us)
-        != iso(event.created_at_us)
-    )
-    assert event.guid not in {
-        e["guid"] for e in listing(api, sb, created_ats=iso(event.timestamp_us))
-    }
-    assert {e["guid"] for e in listing(api, sb, updated_ats=iso(event.created_at_us))} == {
-        e["guid"] for e in got
-    }
+def test_created_at_is_the_timestamp_to_the_microsecond(api, sb):
+    """CC fills the created_at and timestamp columns from one clock reading (issue 10):
+    the created_ats filter (on created_at) finds every event at the second it shows."""
+    assert all(e.created_at_us == e.timestamp_us for e in sb.foundation.audit_events)
+    late = [e for e in sb.foundation.audit_events if e.timestamp_us % SECOND > SECOND - 1000]
+    assert late  # written in the last millisecond of a second: no drift into the next one
+    for event in late[:5]:
+        got = listing(api, sb, created_ats=iso(event.timestamp_us))
+        shown = next(e for e in got if e["guid"] == event.guid)
+        assert shown["created_at"] == shown["updated_at"] == iso(event.timestamp_us)
+        assert all(e["created_at"] == iso(event.timestamp_us) for e in got)
+        assert event.guid not in {
+            e["guid"] for e in listing(api, sb, created_ats=iso(event.timestamp_us + SECOND))
+        }
 
 
 def test_order_by_created_at_descending(api, sb):
@@ -272,4 +265,24 @@ def test_resource_errors(api, sb, path, label):
     assert detail.startswith("The query parameter is invalid: Unknown query parameter(s): 'bogus'.")
     assert error(api.get(sb.url + path, params={"per_page": "0"}))[3].endswith(
         "Per page must be a positive integer"
+    )
+
+
+def test_platform_events_have_no_org_and_some_have_no_names(api, sb):
+    """Real foundations: brokers belong to no org, visibilities to no space, bindings have no name."""
+    events = listing(api, sb, per_page=5000)
+    kinds = {e["type"].split(".")[1] for e in events}
+    assert {"service_broker", "service_plan_visibility", "service_instance", "route"} <= kinds
+    brokers = [e for e in events if e["type"].startswith("audit.service_broker.")]
+    assert brokers and all(e["organization"] is None and e["space"] is None for e in brokers)
+    visibilities = [e for e in events if e["type"] == "audit.service_plan_visibility.create"]
+    assert visibilities and all(
+        e["space"] is None and e["organization"]["guid"] and e["target"]["name"] == ""
+        for e in visibilities
+    )
+    bindings = [e for e in events if e["type"] == "audit.service_binding.create"]
+    assert bindings and all(e["target"]["name"] == "" for e in bindings)
+    v2 = api.get(sb.url + "/v2/events", params={"q": "type:audit.service_broker.update"}).json()
+    assert v2["resources"] and all(
+        r["entity"]["organization_guid"] == "" == r["entity"]["space_guid"] for r in v2["resources"]
     )

@@ -15,6 +15,30 @@ Python API::
         sb.foundation               # the data: orgs, spaces, apps, usage_events_v3(), crashes(), ...
         sb.requests                 # RequestRecord per request answered
 
+The truth. Usage events come from a simulation of apps and processes over time
+(start, stop, scale, memory change, restart, rolling deploy, tasks, staging,
+deletion, apps untouched all month), emitted as CC emits them. The simulation
+also records its own timeline, so tests can check a report against what really
+ran rather than against a second reading of the same events::
+
+        sb.usage_truth(start, end)  # {process guid: ProcessUsage}: instance_seconds,
+                                    #   memory_mb_seconds, running_seconds, max_instances,
+                                    #   process_type, app/space/org guids and names
+        sb.task_truth(start, end)   # {task guid: TaskUsage}: seconds, memory_mb_seconds,
+                                    #   memory_in_mb, app/space/org guids, started_at, stopped_at
+
+Exact integers over [start, end) at CC's whole-second `created_at` resolution
+(bounds truncated to whole seconds); a process accrues from its change's second
+on. `/v3/apps`, `/v3/processes` and `/v3/tasks` (`states=RUNNING`) show the
+simulation's present, which is the state at the sandbox's end and stays in step
+with `append_usage_events`; a purge changes events, never state. Deleted apps
+are gone from `/v3/apps`, their usage stays in the truth.
+
+Scenarios: `sb.perform(action, app_guid, at=None)` makes one app start, stop,
+restart, scale, resize, deploy (rolling), restage, rolling_restage, run_task,
+delete, or take its
+next pending step, with rows created at `at`.
+
 Mutations: `append_usage_events`, `begin_transaction` (ids taken now, visible on
 commit), `purge_and_reseed`, `prune_usage_events_before`, `set_v2_enabled`,
 `set_rate_limit` / `set_v2_rate_limit` (CC's 429s) and `throttle_next` (nginx's).

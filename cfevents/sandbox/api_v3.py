@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from cfevents.sandbox import messages
 from cfevents.sandbox.audit import AuditEvent
-from cfevents.sandbox.data import App, Org, Space
+from cfevents.sandbox.data import App, Org, ProcessNow, Space, TaskNow
 from cfevents.sandbox.errors import ApiError, UnknownError, encode
 from cfevents.sandbox.messages import ListMessage, ListSpec
 from cfevents.sandbox.params import InvalidParameters, parse_nested, to_query
@@ -52,7 +52,16 @@ def root(call: Call) -> Reply:
 def v3_root(call: Call) -> Reply:
     """`GET /v3`: the v3 resource links this sandbox serves."""
     base = f"{call.base_url}/v3"
-    names = ("app_usage_events", "apps", "audit_events", "info", "organizations", "spaces")
+    names = (
+        "app_usage_events",
+        "apps",
+        "audit_events",
+        "info",
+        "organizations",
+        "processes",
+        "spaces",
+        "tasks",
+    )
     links = {"self": {"href": base}} | {name: {"href": f"{base}/{name}"} for name in names}
     return json_reply({"links": links})
 
@@ -408,7 +417,9 @@ def list_apps(call: Call) -> Reply:
     }
 
     def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
-        apps = _filter_resources(foundation.apps, message, columns, lambda a: a.created_at_us)
+        apps = _filter_resources(
+            foundation.live_apps(), message, columns, lambda a: a.created_at_us
+        )
         page = _paged(apps, message)
         return len(apps), [
             _present_app(a, foundation.app_state(a.guid), call.base_url) for a in page
@@ -441,5 +452,134 @@ def get_space(call: Call, guid: str) -> Reply:
 
 def get_app(call: Call, guid: str) -> Reply:
     """`GET /v3/apps/:guid`."""
-    app = _get_resource(call, call.foundation.apps, guid, "App", lambda a: a.guid)
+    app = _get_resource(call, call.foundation.live_apps(), guid, "App", lambda a: a.guid)
     return json_reply(_present_app(app, call.foundation.app_state(app.guid), call.base_url))
+
+
+# -- processes and tasks: the simulation's present ----------------------------------
+
+
+def _present_process(process: ProcessNow, base: str) -> dict[str, Any]:
+    """`ProcessPresenter` as a list shows it (the command hidden)."""
+    url = f"{base}/v3/processes/{process.guid}"
+    app = process.app
+    return {
+        "guid": process.guid,
+        "created_at": iso_second(process.created_at_us),
+        "updated_at": iso_second(process.updated_at_us),
+        "type": process.type,
+        "command": "[PRIVATE DATA HIDDEN IN LISTS]",
+        "instances": process.instances,
+        "memory_in_mb": process.memory_in_mb,
+        "disk_in_mb": 1024,
+        "log_rate_limit_in_bytes_per_second": -1,
+        "health_check": {
+            "type": "port" if process.type == "web" else "process",
+            "data": {"timeout": None, "invocation_timeout": None, "interval": None},
+        },
+        "readiness_health_check": {
+            "type": "process",
+            "data": {"invocation_timeout": None, "interval": None},
+        },
+        "relationships": {
+            "app": {"data": {"guid": app.guid}},
+            "revision": {"data": None},
+        },
+        "metadata": {"labels": {}, "annotations": {}},
+        "links": {
+            "self": {"href": url},
+            "scale": {"href": f"{url}/actions/scale", "method": "POST"},
+            "app": {"href": f"{base}/v3/apps/{app.guid}"},
+            "space": {"href": f"{base}/v3/spaces/{app.space_guid}"},
+            "stats": {"href": f"{url}/stats"},
+        },
+    }
+
+
+def _present_task(task: TaskNow, base: str) -> dict[str, Any]:
+    """`TaskPresenter` (without the command, as lists show it)."""
+    url = f"{base}/v3/tasks/{task.guid}"
+    app = task.app
+    return {
+        "guid": task.guid,
+        "sequence_id": task.sequence_id,
+        "name": task.name,
+        "state": task.state,
+        "memory_in_mb": task.memory_in_mb,
+        "disk_in_mb": 1024,
+        "log_rate_limit_in_bytes_per_second": -1,
+        "result": {"failure_reason": "Exited with status 1" if task.state == "FAILED" else None},
+        "droplet_guid": app.droplet_guid,
+        "relationships": {"app": {"data": {"guid": app.guid}}},
+        "metadata": {"labels": {}, "annotations": {}},
+        "links": {
+            "self": {"href": url},
+            "app": {"href": f"{base}/v3/apps/{app.guid}"},
+            "cancel": {"href": f"{url}/actions/cancel", "method": "POST"},
+            "droplet": {"href": f"{base}/v3/droplets/{app.droplet_guid}"},
+        },
+        "created_at": iso_second(task.created_at_us),
+        "updated_at": iso_second(task.updated_at_us),
+    }
+
+
+def list_processes(call: Call) -> Reply:
+    """`GET /v3/processes`: every process that exists now, with its instances and memory."""
+    principal = call.reader()
+    foundation = call.foundation
+    columns: dict[str, Callable[[ProcessNow], str]] = {
+        "guids": lambda p: p.guid,
+        "types": lambda p: p.type,
+        "app_guids": lambda p: p.app.guid,
+        "space_guids": lambda p: p.app.space_guid,
+        "organization_guids": lambda p: p.app.org_guid,
+    }
+
+    def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
+        processes = _filter_resources(
+            foundation.processes_now(), message, columns, lambda p: p.created_at_us
+        )
+        page = _paged(processes, message)
+        return len(processes), [_present_process(p, call.base_url) for p in page]
+
+    return _resource_list(call, "/v3/processes", messages.PROCESSES, principal, found)
+
+
+def list_tasks(call: Call) -> Reply:
+    """`GET /v3/tasks` (`states=RUNNING` for the ones running now)."""
+    principal = call.reader()
+    foundation = call.foundation
+    columns: dict[str, Callable[[TaskNow], str]] = {
+        "guids": lambda t: t.guid,
+        "names": lambda t: t.name,
+        "states": lambda t: t.state,
+        "app_guids": lambda t: t.app.guid,
+        "space_guids": lambda t: t.app.space_guid,
+        "organization_guids": lambda t: t.app.org_guid,
+    }
+
+    def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
+        states = message.strings("states")
+        tasks = _filter_resources(
+            foundation.tasks_now(None if states is None else set(states)),
+            message,
+            columns,
+            lambda t: t.created_at_us,
+        )
+        page = _paged(tasks, message)
+        return len(tasks), [_present_task(t, call.base_url) for t in page]
+
+    return _resource_list(call, "/v3/tasks", messages.TASKS, principal, found)
+
+
+def get_process(call: Call, guid: str) -> Reply:
+    """`GET /v3/processes/:guid`."""
+    processes = call.foundation.processes_now()
+    process = _get_resource(call, processes, guid, "Process", lambda p: p.guid)
+    return json_reply(_present_process(process, call.base_url))
+
+
+def get_task(call: Call, guid: str) -> Reply:
+    """`GET /v3/tasks/:guid`."""
+    task = _get_resource(call, call.foundation.tasks_now(), guid, "Task", lambda t: t.guid)
+    return json_reply(_present_task(task, call.base_url))

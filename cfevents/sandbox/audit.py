@@ -45,7 +45,7 @@ class Crash:
     cell_id: str
     reason: str
     exit_description: str
-    exit_status: str | None
+    exit_status: int | str | None
     crash_count: int
     timestamp: datetime
     crash_timestamp: int
@@ -56,7 +56,11 @@ class Crash:
 
 @dataclass(slots=True)
 class AuditEvent:
-    """A row of the `events` table. `timestamp_us` is shown; `created_at_us` is filtered on."""
+    """A row of the `events` table. `timestamp_us` is shown; `created_at_us` is filtered on.
+
+    CC writes both from one clock reading, so they are equal; they stay two fields
+    because the API reads them from two columns.
+    """
 
     id: int
     guid: str
@@ -148,6 +152,7 @@ class AuditWriter:
         for n, a in enumerate(crash_apps):
             rows += self._crash_rows(self.apps[a], loop=n < loops)
         rows += self._user_rows(self.days * 10)
+        rows += self._platform_rows(self.days)
         rows.sort(key=lambda r: (r["timestamp_us"], r["seq"]))
         guids: dict[int, list[str]] = {}
         crashes: list[dict[str, Any]] = []
@@ -202,7 +207,9 @@ class AuditWriter:
             t = t - t % SECOND_US + SECOND_US - rng.randint(1_000, 4_000)
         description = rng.choice(EXIT_DESCRIPTIONS).format(type=p_type.upper())
         instance, cell = self.uuid("instance", p_guid, t), self.uuid("cell", rng.randrange(12))
-        exit_status = str(rng.choice((1, 137))) if rng.random() < 0.05 else None
+        status = rng.choice((1, 137)) if rng.random() < 0.05 else None
+        # usually absent; a string in CC's docs, an integer from other Diego versions
+        exit_status: int | str | None = status if status is None or count % 2 else str(status)
         since_ns = (t - rng.randint(50_000, 900_000)) * 1000 + rng.randrange(1000)
         process_meta = {
             "instance": instance,
@@ -258,8 +265,9 @@ class AuditWriter:
         metadata: dict[str, Any],
         actee: tuple[str, str, str] | None = None,
     ) -> dict[str, Any]:
-        """One audit row; the created_at column trails the timestamp by under a millisecond."""
+        """One audit row; CC fills `created_at` and `timestamp` from one clock reading."""
         actee_guid, actee_type, actee_name = actee or (app.guid, "app", app.name)
+        self.rng.choice((0, 0, self.rng.randint(1, 900)))  # an old draw, kept: the data stays put
         return {
             "type": kind,
             "actor": actor[0],
@@ -270,7 +278,7 @@ class AuditWriter:
             "actee_type": actee_type,
             "actee_name": actee_name,
             "timestamp_us": t,
-            "created_at_us": t + self.rng.choice((0, 0, self.rng.randint(1, 900))),
+            "created_at_us": t,
             "metadata": metadata,
             "space_guid": app.space_guid,
             "organization_guid": app.org_guid,
@@ -296,9 +304,10 @@ class AuditWriter:
             app = rng.choice(self.apps)
             kind = rng.choice(kinds) if n % 25 else "audit.app.create"
             row = self._row(kind, actor, app, t, self._user_metadata(kind, app))
-            if n % 40 == 7:  # the created_at column ticks over into the next second
+            if n % 40 == 7:  # written in the last microseconds of a second
                 row["timestamp_us"] = t - t % SECOND_US + SECOND_US - rng.randint(100, 400)
-                row["created_at_us"] = row["timestamp_us"] + rng.randint(500, 900)
+                row["created_at_us"] = row["timestamp_us"]
+                rng.randint(500, 900)  # an old draw, kept: the data stays put
             rows.append(row)
         rows += self._space_and_org_rows()
         return rows
@@ -345,5 +354,79 @@ class AuditWriter:
                 (org.guid, "organization", org.name),
             )
             row["space_guid"], row["organization_guid"] = "", org.guid
+            rows.append(row)
+        return rows
+
+    def _platform_rows(self, days: int) -> list[dict[str, Any]]:
+        """Services, routes, bindings, brokers: other types, some with no org or no names.
+
+        As real foundations write them: broker events have neither space nor org
+        (v2 `""`, v3 `null`); plan visibilities have an org but no space; bindings
+        and visibilities have an empty actee name (reference samples).
+        """
+        rng = self.rng
+        rows: list[dict[str, Any]] = []
+        window = self.end_us - 15 * 60 * SECOND_US - self.start_us
+        admin = (self.uuid("user", "admin"), "user", "admin", "admin")
+        for n in range(max(4, days)):
+            t = self.start_us + rng.randrange(window)
+            user, email = rng.choice(USERS)
+            actor = (self.uuid("user", user), "user", email, user)
+            app = rng.choice(self.apps)
+            instance = self.uuid("service_instance", n)
+            kind = n % 6
+            if kind == 0:
+                broker = self.uuid("service_broker", n // 6)
+                row = self._row(
+                    "audit.service_broker.create" if n % 12 == 0 else "audit.service_broker.update",
+                    admin,
+                    app,
+                    t,
+                    {"request": {"name": "pancake-broker", "auth_password": "[REDACTED]"}},
+                    (broker, "service_broker", "pancake-broker"),
+                )
+                row["space_guid"] = row["organization_guid"] = ""
+            elif kind == 1:
+                visibility = self.uuid("service_plan_visibility", n)
+                row = self._row(
+                    "audit.service_plan_visibility.create",
+                    admin,
+                    app,
+                    t,
+                    {"request": {"organization_guid": app.org_guid}},
+                    (visibility, "service_plan_visibility", ""),
+                )
+                row["space_guid"] = ""
+            elif kind == 2:
+                row = self._row(
+                    "audit.service_instance.create",
+                    actor,
+                    app,
+                    t,
+                    {"request": {"name": f"db-{n}", "parameters": "[PRIVATE DATA HIDDEN]"}},
+                    (instance, "service_instance", f"db-{n}"),
+                )
+            elif kind == 3:
+                row = self._row(
+                    "audit.service_binding.create",
+                    actor,
+                    app,
+                    t,
+                    {"request": {"service_instance_guid": instance, "app_guid": app.guid}},
+                    (self.uuid("service_binding", n), "service_binding", ""),
+                )
+            elif kind == 4:
+                row = self._row(
+                    "audit.route.create",
+                    actor,
+                    app,
+                    t,
+                    {"request": {"host": app.name, "domain_guid": self.uuid("domain", 0)}},
+                    (self.uuid("route", n), "route", app.name),
+                )
+            else:
+                row = self._row(
+                    "audit.app.ssh-authorized", actor, app, t, {"index": rng.randrange(3)}
+                )
             rows.append(row)
         return rows

@@ -2,9 +2,13 @@
 
 Given a seed and an end time, `Foundation.generate` builds orgs, spaces, apps,
 a month of app usage events (simulated per app: pushes, starts, scales,
-restarts, tasks, ...) and the audit `events` table (crash pairs written exactly
-as Cloud Controller writes them, plus user actions). The same seed and end give
-byte-identical data.
+restarts, rolling deploys, tasks, deletions, ...) and the audit `events` table
+(crash pairs written exactly as Cloud Controller writes them, plus user
+actions). The same seed and end give byte-identical data.
+
+The simulation records its own timeline (`truth.Timeline`) as it goes:
+`Foundation.usage_truth` and `Foundation.task_truth` answer what really ran,
+without reading the usage events back.
 """
 
 from __future__ import annotations
@@ -13,24 +17,39 @@ import hashlib
 import random
 import threading
 from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from cfevents.sandbox.audit import DAY_US, AuditEvent, AuditWriter, Crash
-from cfevents.sandbox.simulation import AppState, Simulator
+from cfevents.sandbox.simulation import MEMORIES, AppState, Simulator
 from cfevents.sandbox.store import (
     NULL,
     SECOND_US,
     STATE_INDEX,
+    TASK_NAMES,
     AppRef,
     UsageEventStore,
     to_us,
     uuid_from_digest,
 )
+from cfevents.sandbox.truth import ORIGIN, TASK_STATES, ProcessUsage, TaskUsage, Timeline
 
 ORG_NAMES = ("acme", "globex", "initech")
+#: What `Foundation.perform` can make an app do (besides `delete` and `next`).
+ACTIONS = (
+    "start",
+    "stop",
+    "restart",
+    "scale",
+    "resize",
+    "deploy",
+    "restage",
+    "rolling_restage",
+    "run_task",
+)
 APP_NAMES = (
     "api",
     "web",
@@ -76,7 +95,10 @@ class Space:
 
 @dataclass(frozen=True, slots=True)
 class App:
-    """An app; `processes` is a tuple of (process guid, process type)."""
+    """An app; `processes` is a tuple of its current (process guid, process type), web first.
+
+    A deleted app keeps its last processes and has `deleted_at_us` set.
+    """
 
     guid: str
     name: str
@@ -87,6 +109,34 @@ class App:
     buildpack: str | None
     droplet_guid: str
     created_at_us: int
+    deleted_at_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessNow:
+    """A process as `/v3/processes` shows it now."""
+
+    guid: str
+    type: str
+    app: App
+    instances: int
+    memory_in_mb: int
+    created_at_us: int
+    updated_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskNow:
+    """A task as `/v3/tasks` shows it now."""
+
+    guid: str
+    name: str
+    sequence_id: int
+    state: str
+    memory_in_mb: int
+    app: App
+    created_at_us: int
+    updated_at_us: int
 
 
 class Foundation:
@@ -112,7 +162,8 @@ class Foundation:
         self.audit_events: list[AuditEvent] = []
         self._crashes: list[Crash] = []
         self.store = UsageEventStore(self.key, [], [])
-        self.simulator = Simulator(self.rng, self.store, [])
+        self.timeline = Timeline()
+        self.simulator = Simulator(self.rng, self.store, [], self.timeline)
 
     @classmethod
     def generate(
@@ -124,7 +175,7 @@ class Foundation:
         count = usage_events if usage_events is not None else int(days * len(foundation.apps) * 3.5)
         foundation._build_usage_events(count)
         writer = AuditWriter(
-            foundation.rng,
+            random.Random(seed * 7919 + 104_729),  # its own stream: independent of the simulation
             foundation.uuid,
             (foundation.orgs, foundation.spaces, foundation.apps),
             (foundation.start_us, foundation.end_us),
@@ -201,7 +252,13 @@ class Foundation:
 
     def _app_ref(self, app: App) -> AppRef:
         space = next(s for s in self.spaces if s.guid == app.space_guid)
-        return AppRef(app.guid, app.name, space.guid, space.name, app.org_guid, app.processes)
+        return AppRef(app.guid, app.name, space.guid, space.name, app.org_guid, list(app.processes))
+
+    def _new_process(self, app: int, kind: str) -> int:
+        """A deployment's new process: a fresh guid in the app's process table."""
+        ref = self.store.apps[app]
+        guid = self.uuid("process", ref.guid, kind, len(ref.processes))
+        return self.store.add_process(app, guid, kind)
 
     def _buildpack_variants(self, app: App) -> tuple[int, int]:
         """Buildpack variant indexes for (staged droplet, staging start) of an app."""
@@ -215,32 +272,54 @@ class Foundation:
     def _build_usage_events(self, count: int) -> None:
         rng = self.rng
         states = []
+        timeline = self.timeline
+        timeline.origin_us = [a.created_at_us for a in self.apps]
+        quiet = {i for i in range(1, len(self.apps)) if rng.random() < 0.12}
         for i, app in enumerate(self.apps):
             buildpack, staging = self._buildpack_variants(app)
-            new = i > 0 and rng.random() < 0.25
+            new = i > 0 and i not in quiet and rng.random() < 0.25
             n = len(app.processes)
             state = AppState(
                 index=i,
-                processes=n,
                 buildpack=buildpack,
                 staging_buildpack=staging,
                 active_from=int(count * rng.uniform(0.05, 0.8)) if new else 0,
                 weight=rng.choice((0.5, 1.0, 1.0, 2.0, 4.0)),
                 staged=not new,
-                started=not new and rng.random() < 0.9,
-                instances=[rng.choice((1, 2, 3, 4)) for _ in range(n)],
-                memory=[rng.choice((256, 512, 1024)) for _ in range(n)],
+                started=not new and (i in quiet or rng.random() < 0.9),
+                live=list(range(n)),
+                # non-web processes are created with 0 instances; older ones were scaled since
+                instances=[rng.choice((1, 2, 3, 4)) if p == 0 else 0 for p in range(n)],
+                memory=[rng.choice(MEMORIES[:3]) for _ in range(n)],
                 fresh=new,
+                created_tx=[ORIGIN] * n,
+                updated_tx=[ORIGIN] * n,
             )
+            if not new:
+                for p in range(1, n):
+                    state.instances[p] = rng.choice((0, 1, 2))
+            if i in quiet:  # running since before the oldest event, and (almost) never touched
+                state.weight = 0.0 if len(quiet) < 2 or i != max(quiet) else 0.01
+            if state.started:
+                for p in state.live:
+                    timeline.process_change(i, p, ORIGIN, state.instances[p], state.memory[p])
             states.append(state)
-        self.simulator = Simulator(rng, self.store, states)
-        self.simulator.run(count)
-        self.store.created.extend(self._timestamps(self.simulator.gaps))
-        self.simulator.gaps = array("q")
+        doomed = [s for s in states[1:] if not s.fresh and s.index not in quiet]
+        for state in rng.sample(doomed, min(len(doomed), 1 + len(states) // 20)):
+            state.delete_at = int(count * rng.uniform(0.15, 0.45))  # in steps: mid-window
+        sim = Simulator(rng, self.store, states, timeline, self._new_process)
+        self.simulator = sim
+        sim.run(count)
+        times = self._timestamps(sim.tx_gaps)
+        self._invert_some(times, sim.row_tx)
+        timeline.tx_times = times
+        self.store.created = array("q", map(times.__getitem__, sim.row_tx))
+        sim.tx_gaps, sim.row_tx = array("q"), array("i")
         self.store.reindex()
+        self._sync_apps()
 
     def _timestamps(self, gaps: array[int]) -> array[int]:
-        """Lay the bursts out over the window so the newest row is minutes before `end`."""
+        """Lay the transactions out over the window so the newest is minutes before `end`."""
         newest = (
             self.end_us
             - self.rng.randint(3 * 60, 9 * 60) * SECOND_US
@@ -259,15 +338,49 @@ class Foundation:
             shift = newest - times[-1]
             for i in range(len(times)):
                 times[i] += shift
-        self._invert_some(times)
         return times
 
-    def _invert_some(self, times: array[int]) -> None:
-        """Make ~0.5% of rows 1-3 s older than their predecessor (long transactions)."""
+    def _invert_some(self, times: array[int], row_tx: array[int]) -> None:
+        """Make ~0.5% of transactions 1-3 s older than their predecessor (long transactions).
+
+        Only where no process, task or app build of that transaction changed later
+        than the new time: one entity's changes stay in id order in time (row locks).
+        Laid-out times never decrease and an inversion lowers one by at most 3 s, so
+        looking back until a row 6 s older than the new time sees every conflict.
+        """
         rng = self.rng
         n = len(times)
-        for i in rng.sample(range(1, n - 1), min(n - 2, max(0, n // 200))) if n > 2 else ():
-            times[i] = times[i - 1] - rng.randint(SECOND_US, 3 * SECOND_US)
+        if n <= 2:
+            return
+        store = self.store
+        apps, processes, tasks = store.app, store.process, store.task
+        for tx in sorted(rng.sample(range(1, n - 1), max(0, n // 200))):
+            t = times[tx - 1] - rng.randint(SECOND_US, 3 * SECOND_US)
+            first, end = bisect_left(row_tx, tx), bisect_right(row_tx, tx)
+            if first == end:
+                continue  # no rows: nothing would show
+            keys = {_entity(apps[i], processes[i], tasks[i]) for i in range(first, end)}
+            r = first - 1
+            while r >= 0 and times[row_tx[r]] >= t - 6 * SECOND_US:
+                if times[row_tx[r]] > t and _entity(apps[r], processes[r], tasks[r]) in keys:
+                    break
+                r -= 1
+            else:
+                times[tx] = t
+
+    def _sync_apps(self) -> None:
+        """Bring `apps` up to date with the simulation: current processes, deletions."""
+        for i, state in enumerate(self.simulator.apps):
+            app = self.apps[i]
+            if app.deleted_at_us is not None:
+                continue
+            if state.deleted:
+                deleted = self.timeline.time_us(state.deleted_tx, i)
+                self.apps[i] = replace(app, deleted_at_us=deleted)
+                continue
+            processes = tuple(self.store.apps[i].processes[p] for p in state.live)
+            if processes != app.processes:
+                self.apps[i] = replace(app, processes=processes)
 
     # -- reading (for tests and the server) ------------------------------------
 
@@ -318,19 +431,141 @@ class Foundation:
         return list(self._crashes)
 
     def app_state(self, app_guid: str) -> str:
-        """The desired state of an app now: STARTED or STOPPED."""
+        """The desired state of an app now: STARTED or STOPPED (a deleted app is STOPPED)."""
         i = next(i for i, a in enumerate(self.apps) if a.guid == app_guid)
         with self.lock:
-            return "STARTED" if self.simulator.apps[i].started else "STOPPED"
+            state = self.simulator.apps[i]
+            return "STARTED" if state.started and not state.deleted else "STOPPED"
+
+    def live_apps(self) -> list[App]:
+        """The apps that exist now (deleted ones are gone from `/v3/apps`)."""
+        with self.lock:
+            return [a for a in self.apps if a.deleted_at_us is None]
+
+    def processes_now(self) -> list[ProcessNow]:
+        """Every process that exists now, originals first, then in creation order."""
+        with self.lock:
+            found = []
+            for i, state in enumerate(self.simulator.apps):
+                if state.deleted:
+                    continue
+                app, ref = self.apps[i], self.store.apps[i]
+                for p in state.live:
+                    guid, kind = ref.processes[p]
+                    created = state.created_tx[p]
+                    found.append(
+                        (
+                            created,
+                            i,
+                            ProcessNow(
+                                guid=guid,
+                                type=kind,
+                                app=app,
+                                instances=state.instances[p],
+                                memory_in_mb=state.memory[p],
+                                created_at_us=self.timeline.time_us(created, i),
+                                updated_at_us=self.timeline.time_us(state.updated_tx[p], i),
+                            ),
+                        )
+                    )
+            found.sort(key=lambda item: (item[0], item[1]))
+            return [item[2] for item in found]
+
+    def tasks_now(self, states: set[str] | None = None) -> list[TaskNow]:
+        """Every task (in `states`) of an app that exists now, in creation order.
+
+        CC keeps finished tasks (until its completed-tasks cleanup), so they are listed too.
+        """
+        wanted = (
+            None if states is None else {TASK_STATES.index(s) for s in states if s in TASK_STATES}
+        )
+        with self.lock:
+            t = self.timeline
+            simulated = self.simulator.apps
+            found = []
+            for task in range(len(t.t_app)):
+                a = t.t_app[task]
+                if simulated[a].deleted or (wanted is not None and t.t_state[task] not in wanted):
+                    continue
+                updated = max(t.t_created[task], t.t_started[task], t.t_stopped[task])
+                found.append(
+                    TaskNow(
+                        guid=self.store.task_guid(task),
+                        name=TASK_NAMES[task % len(TASK_NAMES)],
+                        sequence_id=t.t_sequence[task],
+                        state=TASK_STATES[t.t_state[task]],
+                        memory_in_mb=t.t_memory[task],
+                        app=self.apps[a],
+                        created_at_us=t.time_us(t.t_created[task], a),
+                        updated_at_us=t.time_us(updated, a),
+                    )
+                )
+            return found
+
+    # -- the truth -------------------------------------------------------------
+
+    def usage_truth(self, start: datetime, end: datetime) -> dict[str, ProcessUsage]:
+        """Per process guid, what ran in [start, end), from the simulation's own timeline.
+
+        Exact integers at CC's whole-second resolution (bounds are truncated to
+        whole seconds); only processes STARTED during part of the window appear,
+        deleted apps' and replaced (deployed-away) processes included.
+        """
+        with self.lock:
+            return self.timeline.usage(self.store.apps, start, end)
+
+    def task_truth(self, start: datetime, end: datetime) -> dict[str, TaskUsage]:
+        """Per task guid, the tasks that ran in [start, end) and their seconds in it."""
+        with self.lock:
+            return self.timeline.tasks(self.store.apps, self.store.task_guid, start, end)
 
     # -- mutations -------------------------------------------------------------
 
     def append_usage_events(self, n: int, at_us: int) -> None:
         """Simulate `n` more events, all created at `at_us`, with new ids at the end."""
         with self.lock:
-            self.simulator.run(n)
-            self.simulator.gaps = array("q")
+            sim = self.simulator
+            sim.run(n)
+            self.timeline.tx_times.extend([at_us] * len(sim.tx_gaps))
+            sim.tx_gaps, sim.row_tx = array("q"), array("i")
             self.store.stamp_new_rows(at_us)
+            self._sync_apps()
+
+    def perform(self, action: str, app_guid: str, at_us: int) -> int:
+        """Make one app do one action now (rows created at `at_us`); returns the rows written.
+
+        Actions: start, stop, restart, scale, resize, deploy, restage,
+        rolling_restage (a build, then a deploy on the app's next step), run_task, delete (a build in flight and a PENDING task first, as the generated
+        deletions do), and next (the app's next pending step: finishing a build,
+        starting or stopping a task). A scale or resize of a stopped app writes nothing.
+        """
+        with self.lock:
+            i = next(i for i, a in enumerate(self.apps) if a.guid == app_guid)
+            sim = self.simulator
+            app = sim.apps[i]
+            if app.deleted:
+                raise ValueError(f"app {app_guid} is deleted")
+            before = len(self.store)
+            sim.budget = 1 << 40
+            sim._new_burst = True
+            if action == "delete":
+                sim.prepare_delete(app)
+                app.pending.pop(0)[1](app)
+            elif action == "next":
+                if app.pending:
+                    app.pending.pop(0)[1](app)
+            elif action in ("deploy", "rolling_restage") and not app.started:
+                raise ValueError("a rolling deployment needs a started app")
+            elif action in ACTIONS:
+                getattr(sim, action)(app)
+            else:
+                raise ValueError(f"unknown action {action!r}")
+            sim.budget = 0
+            self.timeline.tx_times.extend([at_us] * len(sim.tx_gaps))
+            sim.tx_gaps, sim.row_tx = array("q"), array("i")
+            self.store.stamp_new_rows(at_us)
+            self._sync_apps()
+            return len(self.store) - before
 
     def open_transaction(self, n: int, at_us: int) -> list[tuple[int, ...]]:
         """Simulate `n` events whose ids are taken now but which stay invisible until committed.
@@ -372,7 +607,7 @@ class Foundation:
                     app_state.buildpack,
                     NULL,
                 )
-                guid = self.apps[a].processes[p][0]
+                guid = store.apps[a].processes[p][0]
                 store.reseeded[event_id] = guid
                 store.reseeded_by_guid[guid] = event_id
             store.stamp_new_rows(now_us)
@@ -387,15 +622,14 @@ class Foundation:
             )
 
 
+def _entity(app: int, process: int, task: int) -> int:
+    """One key per process, task or app build (a usage event row's subject)."""
+    if task != NULL:
+        return -2 - task
+    if process == NULL:
+        return -(1 << 40) - app
+    return app << 32 | process
+
+
 def _renamed(app: App, name: str) -> App:
-    return App(
-        guid=app.guid,
-        name=name,
-        space_guid=app.space_guid,
-        org_guid=app.org_guid,
-        processes=app.processes,
-        lifecycle=app.lifecycle,
-        buildpack=app.buildpack,
-        droplet_guid=app.droplet_guid,
-        created_at_us=app.created_at_us,
-    )
+    return replace(app, name=name)

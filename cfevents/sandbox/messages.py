@@ -60,6 +60,8 @@ APPS = ListSpec(
     ("names", "organization_guids", "space_guids"),
     order_by=("created_at", "updated_at", "name", "state"),
 )
+PROCESSES = ListSpec(("types", "app_guids", "space_guids", "organization_guids"))
+TASKS = ListSpec(("names", "states", "app_guids", "space_guids", "organization_guids"))
 
 
 def _present(value: Value) -> bool:

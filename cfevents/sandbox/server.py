@@ -32,6 +32,7 @@ from cfevents.sandbox.faults import GOROUTER_502, FaultConfig, FaultInjector
 from cfevents.sandbox.limits import RateLimits
 from cfevents.sandbox.store import to_us
 from cfevents.sandbox.tokens import BadToken, MissingToken, OAuthError, Principal, TokenAuthority
+from cfevents.sandbox.truth import ProcessUsage, TaskUsage
 from cfevents.sandbox.wire import V2_JSON, Call, Reply, json_reply
 
 Handler = Callable[..., Reply]
@@ -55,6 +56,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", r"/v3/spaces/([^/]+)", api_v3.get_space),
         ("GET", r"/v3/apps", api_v3.list_apps),
         ("GET", r"/v3/apps/([^/]+)", api_v3.get_app),
+        ("GET", r"/v3/processes", api_v3.list_processes),
+        ("GET", r"/v3/processes/([^/]+)", api_v3.get_process),
+        ("GET", r"/v3/tasks", api_v3.list_tasks),
+        ("GET", r"/v3/tasks/([^/]+)", api_v3.get_task),
         ("GET", r"/v2/info", api_v2.info),
         ("GET", r"/v2/app_usage_events", api_v2.list_usage_events),
         (
@@ -239,6 +244,20 @@ class Sandbox:
     def append_usage_events(self, n: int, at: datetime | None = None) -> None:
         """Live events arriving: `n` new rows created at `at` (default now)."""
         self.foundation.append_usage_events(n, to_us(at) if at else time.time_ns() // 1000)
+
+    def perform(self, action: str, app_guid: str, at: datetime | None = None) -> int:
+        """Make one app do one action now (see `Foundation.perform`); returns rows written."""
+        return self.foundation.perform(
+            action, app_guid, to_us(at) if at else time.time_ns() // 1000
+        )
+
+    def usage_truth(self, start: datetime, end: datetime) -> dict[str, ProcessUsage]:
+        """Per process guid, what really ran in [start, end): from the simulation, not its events."""
+        return self.foundation.usage_truth(start, end)
+
+    def task_truth(self, start: datetime, end: datetime) -> dict[str, TaskUsage]:
+        """Per task guid, the tasks that ran in [start, end) and their seconds in it."""
+        return self.foundation.task_truth(start, end)
 
     def purge_and_reseed(self) -> None:
         """What `POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` does."""

@@ -34,6 +34,7 @@ STATES = (
     "RUNNING",
     "STAGING",
     "STAGED",
+    "PENDING",
 )
 STATE_INDEX = {name: i for i, name in enumerate(STATES)}
 NULL = -1
@@ -54,7 +55,8 @@ class AppRef:
     space_guid: str
     space_name: str
     org_guid: str
-    processes: tuple[tuple[str, str], ...]
+    #: Every process the app ever had, (guid, type), in creation order; rows index into it.
+    processes: list[tuple[str, str]]
 
 
 def iso_second(us: int) -> str:
@@ -131,7 +133,7 @@ class UsageEventStore:
         self.state = array("b")
         self.prev_state = array("b")
         self.app = array("h")
-        self.process = array("b")
+        self.process = array("i")
         self.memory = array("i")
         self.prev_memory = array("i")
         self.instances = array("i")
@@ -261,6 +263,15 @@ class UsageEventStore:
     def truncate(self) -> None:
         """Delete all rows; ids continue after the old maximum (no RESTART IDENTITY)."""
         self.keep_only(())
+
+    def add_process(self, app: int, guid: str, kind: str) -> int:
+        """A new process of app number `app` (a deployment's); returns its index."""
+        processes = self.apps[app].processes
+        processes.append((guid, kind))
+        if self._json_fragments is not None:
+            self._json_fragments["processes"][app].append(_dumps({"guid": guid, "type": kind}))
+            self._json_fragments["reseeded"][app].append(_dumps({"guid": guid, "type": None}))
+        return len(processes) - 1
 
     # -- lookup ----------------------------------------------------------------
 
