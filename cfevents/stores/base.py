@@ -14,8 +14,8 @@ from typing import Any
 
 from cfevents import __version__
 from cfevents.errors import StoreError
+from cfevents.stores import schema
 from cfevents.stores.columns import EventKind, flat_row
-from cfevents.stores.schema import SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -222,9 +222,9 @@ class Store(ABC):
         return self.events(foundation, kind, from_seq=coverage.first_seq, to_seq=coverage.first_seq)
 
     def _check_version(self, found: int) -> None:
-        if found > SCHEMA_VERSION:
+        if found > schema.SCHEMA_VERSION:
             raise StoreError(
                 f"{self.display} has store schema version {found}, written by a newer cfevents; "
-                f"this cfevents {__version__} knows up to version {SCHEMA_VERSION}: upgrade "
+                f"this cfevents {__version__} knows up to version {schema.SCHEMA_VERSION}: upgrade "
                 "cfevents"
             )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfevents import __version__
 from cfevents.errors import StoreError, StoreLockedError
+from cfevents.stores import schema
 from cfevents.stores.base import (
     Continuity,
     Coverage,
@@ -29,7 +30,6 @@ from cfevents.stores.base import (
     iso,
 )
 from cfevents.stores.columns import EventKind
-from cfevents.stores.schema import MIGRATIONS, SCHEMA_VERSION, base_ddl
 
 if TYPE_CHECKING:
     import psycopg
@@ -137,24 +137,24 @@ class PostgresStore(Store):
         found = self._stored_version()
         if found is not None:
             self._check_version(found)
-            if found == SCHEMA_VERSION:
+            if found == schema.SCHEMA_VERSION:
                 return
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             found = self._stored_version()
             if found is not None:
                 self._check_version(found)
-                for version in range(found + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS.get(version, []):
+                for version in range(found + 1, schema.SCHEMA_VERSION + 1):
+                    for statement in schema.MIGRATIONS.get(version, []):
                         cur.execute(statement.encode())
-            for statement in base_ddl("postgresql"):
+            for statement in schema.base_ddl("postgresql"):
                 cur.execute(statement.encode())
-            if found != SCHEMA_VERSION:
+            if found != schema.SCHEMA_VERSION:
                 cur.execute("DELETE FROM cfevents_schema")
                 cur.execute(
                     "INSERT INTO cfevents_schema (version, written_by, updated_at) "
                     "VALUES (%s, %s, now())",
-                    (SCHEMA_VERSION, f"cfevents {__version__}"),
+                    (schema.SCHEMA_VERSION, f"cfevents {__version__}"),
                 )
 
     def schema_version(self) -> int:

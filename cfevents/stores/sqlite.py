@@ -21,6 +21,7 @@ from typing import Any
 
 from cfevents import __version__
 from cfevents.errors import StoreError, StoreLockedError
+from cfevents.stores import schema
 from cfevents.stores.base import (
     Continuity,
     Coverage,
@@ -32,7 +33,6 @@ from cfevents.stores.base import (
     iso,
 )
 from cfevents.stores.columns import EventKind
-from cfevents.stores.schema import MIGRATIONS, SCHEMA_VERSION, base_ddl
 
 BUSY_TIMEOUT = 30.0
 
@@ -125,22 +125,22 @@ class SQLiteStore(Store):
         found = self._stored_version(self.conn)
         if found is not None:
             self._check_version(found)
-            if found == SCHEMA_VERSION:
+            if found == schema.SCHEMA_VERSION:
                 return
         with self.transaction() as conn:
             found = self._stored_version(conn)  # another process may have done it meanwhile
             if found is not None:
                 self._check_version(found)
-                for version in range(found + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS.get(version, []):
+                for version in range(found + 1, schema.SCHEMA_VERSION + 1):
+                    for statement in schema.MIGRATIONS.get(version, []):
                         conn.execute(statement)
-            for statement in base_ddl("sqlite"):
+            for statement in schema.base_ddl("sqlite"):
                 conn.execute(statement)
-            if found != SCHEMA_VERSION:
+            if found != schema.SCHEMA_VERSION:
                 conn.execute("DELETE FROM cfevents_schema")
                 conn.execute(
                     "INSERT INTO cfevents_schema (version, written_by, updated_at) VALUES (?, ?, ?)",
-                    (SCHEMA_VERSION, f"cfevents {__version__}", _now()),
+                    (schema.SCHEMA_VERSION, f"cfevents {__version__}", _now()),
                 )
 
     def schema_version(self) -> int:
@@ -161,6 +161,9 @@ class SQLiteStore(Store):
             raise StoreError(f"cannot write to {self.path}: {exc}") from None
         try:
             yield conn
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise
