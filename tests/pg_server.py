@@ -77,13 +77,14 @@ class PgServer:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self) -> str:
-        """A new empty database; its URL."""
+        """The URL of a new empty namespace: a schema of its own, first on the search_path
+        (as good as a new database for the store, and far quicker to make)."""
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}".encode())
-        return self.url(name)
+            conn.execute(f"CREATE SCHEMA {name}".encode())
+        return self.url() + f"?options=-csearch_path%3D{name}"
 
     def stop(self) -> None:
         try:

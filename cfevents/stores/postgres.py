@@ -113,6 +113,9 @@ class PostgresStore(Store):
             raise StoreError(f"cannot connect to {self.display}: {_first_line(exc)}") from None
         self._temp_tables: set[str] = set()
         try:
+            # the lock keys name the schema too: two stores in one database never block
+            row = self.conn.execute("SELECT current_schema()").fetchone()
+            self.namespace = str(row[0]) if row else "public"
             self._prepare()
         except psycopg.Error as exc:
             self.conn.close()
@@ -164,7 +167,7 @@ class PostgresStore(Store):
 
     @contextmanager
     def begin_export(self, foundation: str, kind: EventKind) -> Iterator[ExportSession]:
-        key = lock_key(foundation, kind.table)
+        key = lock_key(self.namespace, foundation, kind.table)
         with self.conn.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
             row = cur.fetchone()
