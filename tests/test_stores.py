@@ -73,6 +73,15 @@ def test_flatten_has_a_snake_case_column_for_every_documented_field(kind, event)
     assert len(set(flat.values())) == len(flat)
 
 
+def test_app_columns_are_the_documented_csv_columns_in_snake_case():
+    from cfevents.fields import USAGE_COLUMNS
+
+    assert [".".join(column.path) for column in APP_USAGE.columns] == list(USAGE_COLUMNS)
+    assert [name.replace("organization.", "org.").replace(".", "_") for name in USAGE_COLUMNS] == [
+        *APP_USAGE.column_names
+    ]
+
+
 def test_flatten_names_and_nulls():
     flat = flatten(APP_EVENT)
     assert flat["org_guid"] == "org-1"
