@@ -94,6 +94,20 @@ def test_flatten_names_and_nulls():
     assert kind_named("service_usage") is SERVICE_USAGE
 
 
+def test_undocumented_nested_values_store_as_null(tmp_path):
+    odd = dict(APP_EVENT, state={"current": {"odd": 1}, "previous": "STOPPED"})
+    assert flatten(odd)["state_current"] is None
+    with (
+        open_store(str(tmp_path / "u.db")) as store,
+        store.begin_export(FOUNDATION, APP_USAGE) as x,
+    ):
+        x.write_page([odd])
+        assert list(store.events(FOUNDATION, APP_USAGE)) == [odd]  # raw keeps it all
+    with sqlite3.connect(tmp_path / "u.db") as conn:
+        row = conn.execute("select state_current, state_previous from app_usage_events").fetchone()
+    assert row == (None, "STOPPED")
+
+
 def test_store_targets(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for target in ("usage.db", "a.sqlite", "b.SQLITE3", "sqlite:///c.data"):

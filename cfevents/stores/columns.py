@@ -9,6 +9,7 @@ with the path of each one inside the v3 event, so the SQL stores (one table per 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +39,10 @@ class EventKind:
     table: str
     columns: tuple[Column, ...]
     reseed_column: str
+
+    def __post_init__(self) -> None:
+        if self.columns[0].name != "guid":  # the stores read the guid from row[0]
+            raise ValueError(f"{self.name}: the first column must be guid")
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -132,4 +137,49 @@ def flatten(event: dict[str, Any], kind: EventKind = APP_USAGE) -> dict[str, Any
 
 def flat_row(event: dict[str, Any], kind: EventKind = APP_USAGE) -> tuple[Any, ...]:
     """The same values as :func:`flatten`, as a tuple (what the stores insert)."""
-    return tuple(_get(event, column.path) for column in kind.columns)
+    row = row_getter(kind)(event)
+    if dict in map(type, row) or list in map(type, row):  # not a documented shape
+        return tuple(_get(event, column.path) for column in kind.columns)
+    return row
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+_GETTERS: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {}
+
+
+def row_getter(kind: EventKind) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A compiled ``event -> row`` for the hot path: each nested object is looked up once.
+
+    A nested value that is not a scalar comes back as is (callers that need :func:`flatten`'s
+    None for it check, as :func:`flat_row` does)."""
+    getter = _GETTERS.get(kind.name)
+    if getter is None:
+        getter = _GETTERS[kind.name] = _compile(kind)
+    return getter
+
+
+def _compile(kind: EventKind) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    groups: dict[str, str] = {}
+    lines = ["def row(event):", "    get = event.get"]
+    cells = []
+    for column in kind.columns:
+        head, *rest = column.path
+        if not rest:
+            cells.append(f"get({head!r})")
+            continue
+        if len(rest) != 1:  # pragma: no cover - no kind nests deeper today
+            raise ValueError(column.path)
+        if head not in groups:
+            groups[head] = f"g{len(groups)}"
+            lines.append(f"    {groups[head]} = get({head!r})")
+            lines.append(
+                f"    {groups[head]} = {groups[head]} if type({groups[head]}) is dict else EMPTY"
+            )
+        cells.append(f"{groups[head]}.get({rest[0]!r})")
+    lines.append(f"    return ({', '.join(cells)},)")
+    namespace: dict[str, Any] = {"EMPTY": _EMPTY}
+    exec("\n".join(lines), namespace)
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = namespace["row"]
+    return getter

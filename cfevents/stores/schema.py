@@ -47,7 +47,6 @@ def event_table_ddl(kind: EventKind, dialect: Dialect) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {kind.table} (\n  {body}\n)",
         f"CREATE UNIQUE INDEX IF NOT EXISTS {kind.table}_seq ON {kind.table} (foundation, seq)",
-        f"CREATE INDEX IF NOT EXISTS {kind.table}_created_at ON {kind.table} (foundation, created_at)",
     ]
 
 
