@@ -53,6 +53,14 @@ def timed(pages: list[bytes], handle: Callable[[list[dict[str, Any]]], None]) ->
     return time.perf_counter() - start
 
 
+def _json_lib() -> str:
+    try:
+        import orjson  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError:
+        return "stdlib json"
+    return "orjson"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -83,7 +91,8 @@ def main() -> None:
                 size = Path(target).stat().st_size  # closed: the WAL is checkpointed
                 print(f"sqlite file: {size / n:.0f} bytes per event")
 
-    print(f"{n:,} events, pages of {args.per_page}, decoder {decode_json.__module__}")
+    json_lib = "stdlib json" if os.environ.get("CFEVENTS_NO_ORJSON") else _json_lib()
+    print(f"{n:,} events, pages of {args.per_page}, {json_lib}")
     print(f"{'pass':<12}{'seconds':>9}{'events/s':>12}{'vs ndjson':>11}")
     for name, seconds in results.items():
         ratio = results["ndjson"] / seconds

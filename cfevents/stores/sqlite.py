@@ -105,6 +105,7 @@ class SQLiteStore(Store):
         try:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: guid index inserts are random
             self._prepare()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
