@@ -20,7 +20,7 @@ from pathlib import Path
 def find_bindir() -> Path | None:
     explicit = os.environ.get("CFEVENTS_PG_BIN")
     if explicit:
-        return Path(explicit)
+        return Path(explicit) if (Path(explicit) / "initdb").exists() else None
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
     if found:
         return Path(found[0]).parent

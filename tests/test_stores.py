@@ -19,7 +19,7 @@ from cfevents.stores import (
     open_store,
     schema,
 )
-from cfevents.stores.columns import kind_named
+from cfevents.stores.columns import kind_for_path, kind_named
 
 # The v3 presenter's shape (cloud-controller-api.md §1.3), every field a distinct value.
 APP_EVENT = {
@@ -92,6 +92,8 @@ def test_flatten_names_and_nulls():
     assert sparse["state_current"] == "TASK_STARTED"
     assert kind_named("app_usage_events") is APP_USAGE
     assert kind_named("service_usage") is SERVICE_USAGE
+    assert kind_for_path("/v3/app_usage_events") is APP_USAGE
+    assert kind_for_path("/v3/service_usage_events/") is SERVICE_USAGE
 
 
 def test_undocumented_nested_values_store_as_null(tmp_path):

@@ -20,7 +20,14 @@ from cfevents.stores.base import (
     StoredCursor,
     StoredEvent,
 )
-from cfevents.stores.columns import APP_USAGE, KINDS, SERVICE_USAGE, EventKind, flatten
+from cfevents.stores.columns import (
+    APP_USAGE,
+    KINDS,
+    SERVICE_USAGE,
+    EventKind,
+    flatten,
+    kind_for_path,
+)
 
 __all__ = [
     "APP_USAGE",
@@ -36,6 +43,7 @@ __all__ = [
     "StoredEvent",
     "flatten",
     "is_store_target",
+    "kind_for_path",
     "open_store",
 ]
 

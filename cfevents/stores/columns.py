@@ -121,6 +121,14 @@ def kind_named(name: str) -> EventKind:
     raise KeyError(name)
 
 
+def kind_for_path(path: str) -> EventKind:
+    """The kind an API list path returns (``/v3/app_usage_events``)."""
+    for kind in KINDS.values():
+        if path.rstrip("/") == kind.path:
+            return kind
+    raise KeyError(path)
+
+
 def _get(event: dict[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = event
     for key in path:
