@@ -289,6 +289,27 @@ def test_continuity_finds_holes_and_reseeds(store_target):
         assert store.continuity(FOUNDATION, APP_USAGE, from_seq=50, to_seq=68).ok
 
 
+def test_a_new_event_kind_gets_its_table_without_a_migration(store_target):
+    open_store(store_target).close()
+    _execute(store_target, "DROP TABLE service_usage_events")  # as made before the kind existed
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, SERVICE_USAGE) as x:
+        assert x.write_page([SERVICE_EVENT]) == 1
+        assert list(store.events(FOUNDATION, SERVICE_USAGE)) == [SERVICE_EVENT]
+
+
+def test_reading_while_exporting(store_target):
+    events = sandbox_events(30)
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.write_page(events[:10])
+        reading = store.events(FOUNDATION, APP_USAGE)
+        assert next(reading) == events[0]
+        x.write_page(events[10:])  # committed now, whatever the reader does
+        with open_store(store_target) as other:
+            assert other.coverage(FOUNDATION, APP_USAGE).events == 30
+        assert len(list(reading)) >= 9
+        reading.close()
+
+
 def test_opening_snapshot(store_target):
     with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
         assert x.needs_snapshot

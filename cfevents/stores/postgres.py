@@ -29,7 +29,7 @@ from cfevents.stores.base import (
     StoredEvent,
     iso,
 )
-from cfevents.stores.columns import EventKind
+from cfevents.stores.columns import KINDS, EventKind
 
 if TYPE_CHECKING:
     import psycopg
@@ -105,6 +105,7 @@ class PostgresStore(Store):
             raise StoreError(INSTALL_HINT) from None
         self.psycopg = psycopg
         self.display = redact(target)
+        self._target = target  # kept for reading connections; never shown
         try:
             self.conn: psycopg.Connection[Any] = psycopg.connect(
                 target, autocommit=True, connect_timeout=10, application_name="cfevents"
@@ -136,11 +137,21 @@ class PostgresStore(Store):
             row = cur.fetchone()
             return int(row[0]) if row and row[0] is not None else None
 
+    def _has_event_tables(self) -> bool:
+        """False when this cfevents knows an event kind the store has no table for yet."""
+        with self.conn.cursor() as cur:
+            for kind in KINDS.values():
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (kind.table,))
+                row = cur.fetchone()
+                if not row or not row[0]:
+                    return False
+        return True
+
     def _prepare(self) -> None:
         found = self._stored_version()
         if found is not None:
             self._check_version(found)
-            if found == schema.SCHEMA_VERSION:
+            if found == schema.SCHEMA_VERSION and self._has_event_tables():
                 return
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
@@ -268,11 +279,13 @@ class PostgresStore(Store):
         to_seq: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         loads = json.loads
-        # a server-side cursor: rows arrive itersize at a time, never all in memory
-        with (
-            self.conn.transaction(),
-            self.conn.cursor(name=f"cfevents_read_{kind.table}") as cur,
-        ):
+        # A connection of its own (a page written meanwhile commits at once, not when the
+        # reading ends) and a server-side cursor: rows arrive itersize at a time.
+        try:
+            conn = self.psycopg.connect(self._target, connect_timeout=10)
+        except self.psycopg.Error as exc:
+            raise StoreError(f"cannot connect to {self.display}: {_first_line(exc)}") from None
+        with conn, conn.cursor(name=f"cfevents_read_{kind.table}") as cur:
             cur.itersize = 2000
             cur.execute(
                 f"SELECT raw::text FROM {kind.table} WHERE foundation = %s AND seq >= %s "

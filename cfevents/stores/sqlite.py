@@ -32,7 +32,7 @@ from cfevents.stores.base import (
     StoredEvent,
     iso,
 )
-from cfevents.stores.columns import EventKind
+from cfevents.stores.columns import KINDS, EventKind
 
 BUSY_TIMEOUT = 30.0
 
@@ -110,6 +110,9 @@ class SQLiteStore(Store):
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"cannot use {path} as a store: {exc}") from None
+        except BaseException:
+            self.conn.close()
+            raise
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -122,11 +125,16 @@ class SQLiteStore(Store):
         row = conn.execute("SELECT max(version) FROM cfevents_schema").fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    def _has_event_tables(self) -> bool:
+        """False when this cfevents knows an event kind the store has no table for yet."""
+        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master")}
+        return all(kind.table in tables for kind in KINDS.values())
+
     def _prepare(self) -> None:
         found = self._stored_version(self.conn)
         if found is not None:
             self._check_version(found)
-            if found == schema.SCHEMA_VERSION:
+            if found == schema.SCHEMA_VERSION and self._has_event_tables():
                 return
         with self.transaction() as conn:
             found = self._stored_version(conn)  # another process may have done it meanwhile
