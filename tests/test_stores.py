@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -260,6 +261,25 @@ def test_second_export_fails_on_the_lock(store_target):
             pass  # pragma: no cover
         with second.begin_export(FOUNDATION, APP_USAGE) as x:  # released at the end
             assert x.write_page(sandbox_events(10)) == 10
+
+
+def test_sqlite_page_waits_for_another_writer_then_fails_clearly(tmp_path):
+    from cfevents.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "usage.db"
+    with (
+        SQLiteStore(path, busy_timeout=0.3) as store,
+        store.begin_export(FOUNDATION, APP_USAGE) as x,
+    ):
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # e.g. someone's sqlite3 shell in a write transaction
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError, match=r"locked by another writer \(waited 0.3s\)"):
+            x.write_page(sandbox_events(5))
+        assert time.monotonic() - started >= 0.25
+        other.execute("ROLLBACK")
+        other.close()
+        assert x.write_page(sandbox_events(5)) == 5
 
 
 def test_a_cursor_moved_underneath_refuses_the_page(store_target):

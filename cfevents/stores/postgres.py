@@ -225,7 +225,7 @@ class PostgresStore(Store):
             f"SELECT %(f)s, (SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = %(f)s)"
             f" + row_number() OVER (ORDER BY p.ord), {casts}, p.raw::json FROM {temp} p "
             f"WHERE NOT EXISTS (SELECT 1 FROM {kind.table} e WHERE e.foundation = %(f)s "
-            "AND e.guid = p.guid) ORDER BY p.ord".encode(),
+            "AND e.guid = p.guid) ORDER BY p.ord ON CONFLICT (foundation, guid) DO NOTHING".encode(),
             {"f": foundation},
         )
         return max(cur.rowcount, 0)
