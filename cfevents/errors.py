@@ -137,3 +137,14 @@ class LostCursorError(CfEventsError):
     """The stored ``after_guid`` cursor is unknown to the server (pruned or purged)."""
 
     default_exit_code = ExitCode.API
+
+
+class StoreError(CfEventsError):
+    """A history store (SQLite file or PostgreSQL database) cannot be opened, read or written:
+    unreachable, locked by another export, or written by a newer cfevents."""
+
+    default_exit_code = ExitCode.ERROR
+
+
+class StoreLockedError(StoreError):
+    """Another export holds the store's lock for this foundation and event kind."""

@@ -6,6 +6,7 @@ tests that add, purge or prune events use ``fresh_sandbox``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,3 +116,39 @@ def golden(request):
 def usage_requests(sandbox):
     """The query params of each /v3/app_usage_events list request the CLI sent."""
     return [r.params for r in sandbox.requests if r.path == "/v3/app_usage_events"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the whole session (skipped only outside CI: CI sets
+    CFEVENTS_REQUIRE_POSTGRES=1 so a missing server or driver fails instead)."""
+    from pg_server import PgServer, find_bindir
+
+    required = os.environ.get("CFEVENTS_REQUIRE_POSTGRES") == "1"
+    bindir = find_bindir()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        bindir = None
+    if bindir is None:
+        message = "PostgreSQL binaries (initdb, pg_ctl) or psycopg not found"
+        if required:
+            pytest.fail(message + " and CFEVENTS_REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+    server = PgServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a fresh, empty PostgreSQL database."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path):
+    """A store target of each kind: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "usage.db")
+    return request.getfixturevalue("pg_url")

@@ -1,0 +1,357 @@
+"""The PostgreSQL store (psycopg 3, the optional extra ``cfevents[postgres]``).
+
+An export holds a session-level advisory lock per (foundation, kind) for its whole run and fails
+at once if another export has it; the server drops the lock when a client dies. Each page is
+COPYed into a temporary table and moved into the event table with one ``INSERT ... SELECT``
+that skips stored guids and numbers the new rows, in the same transaction as the cursor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from cfevents import __version__
+from cfevents.errors import StoreError, StoreLockedError
+from cfevents.stores import schema
+from cfevents.stores.base import (
+    Continuity,
+    Coverage,
+    ExportSession,
+    Snapshot,
+    Store,
+    StoredCursor,
+    StoredEvent,
+    iso,
+)
+from cfevents.stores.columns import KINDS, EventKind
+
+if TYPE_CHECKING:
+    import psycopg
+
+INSTALL_HINT = "PostgreSQL stores need psycopg: pip install 'cfevents[postgres]'"
+SCHEMA_LOCK = 0x6366657673636865  # pg_advisory_xact_lock key for schema creation/migration
+
+
+def redact(target: str) -> str:
+    """The target without its password."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", target)
+
+
+def lock_key(*parts: str) -> int:
+    """A stable signed 64-bit advisory lock key."""
+    digest = hashlib.sha256("\0".join(("cfevents", *parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _ts(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return iso(value.astimezone(UTC))
+    return str(value)
+
+
+class PostgresSession(ExportSession):
+    store: PostgresStore
+
+    def _write(
+        self, rows: list[tuple[str, tuple[Any, ...]]], last_guid: str, last_created_at: str | None
+    ) -> int:
+        store, kind, foundation = self.store, self.kind, self.foundation
+        conn = store.conn
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    "SELECT after_guid FROM cfevents_cursors WHERE foundation = %s AND kind = %s "
+                    "FOR UPDATE",
+                    (foundation, kind.table),
+                )
+                found = cur.fetchone()
+                if (found[0] if found else None) != self.after_guid:
+                    raise self._stolen(found[0] if found else None)
+                inserted = 0
+                if rows:
+                    inserted = store.insert_page(cur, foundation, kind, rows)
+                cur.execute(
+                    "INSERT INTO cfevents_cursors (foundation, kind, after_guid, last_created_at, "
+                    "updated_at) VALUES (%s, %s, %s, %s, now()) ON CONFLICT (foundation, kind) "
+                    "DO UPDATE SET after_guid = excluded.after_guid, "
+                    "last_created_at = excluded.last_created_at, updated_at = excluded.updated_at",
+                    (foundation, kind.table, last_guid, last_created_at),
+                )
+        except store.psycopg.Error as exc:
+            raise StoreError(f"{store.display}: cannot write a page: {_first_line(exc)}") from None
+        return inserted
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class PostgresStore(Store):
+    dialect = "postgresql"
+
+    def __init__(self, target: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError(INSTALL_HINT) from None
+        self.psycopg = psycopg
+        self.display = redact(target)
+        self._target = target  # kept for reading connections; never shown
+        try:
+            self.conn: psycopg.Connection[Any] = psycopg.connect(
+                target, autocommit=True, connect_timeout=10, application_name="cfevents"
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to {self.display}: {_first_line(exc)}") from None
+        self._temp_tables: set[str] = set()
+        try:
+            # the lock keys name the schema too: two stores in one database never block
+            row = self.conn.execute("SELECT current_schema()").fetchone()
+            self.namespace = str(row[0]) if row else "public"
+            self._prepare()
+        except psycopg.Error as exc:
+            self.conn.close()
+            raise StoreError(f"cannot use {self.display} as a store: {_first_line(exc)}") from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def _stored_version(self) -> int | None:
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('cfevents_schema') IS NOT NULL")
+            row = cur.fetchone()
+            if not row or not row[0]:
+                return None
+            cur.execute("SELECT max(version) FROM cfevents_schema")
+            row = cur.fetchone()
+            return int(row[0]) if row and row[0] is not None else None
+
+    def _has_event_tables(self) -> bool:
+        """False when this cfevents knows an event kind the store has no table for yet."""
+        with self.conn.cursor() as cur:
+            for kind in KINDS.values():
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (kind.table,))
+                row = cur.fetchone()
+                if not row or not row[0]:
+                    return False
+        return True
+
+    def _prepare(self) -> None:
+        found = self._stored_version()
+        if found is not None:
+            self._check_version(found)
+            if found == schema.SCHEMA_VERSION and self._has_event_tables():
+                return
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            found = self._stored_version()
+            if found is not None:
+                self._check_version(found)
+                for version in range(found + 1, schema.SCHEMA_VERSION + 1):
+                    for statement in schema.MIGRATIONS.get(version, []):
+                        cur.execute(statement.encode())
+            for statement in schema.base_ddl("postgresql"):
+                cur.execute(statement.encode())
+            if found != schema.SCHEMA_VERSION:
+                cur.execute("DELETE FROM cfevents_schema")
+                cur.execute(
+                    "INSERT INTO cfevents_schema (version, written_by, updated_at) "
+                    "VALUES (%s, %s, now())",
+                    (schema.SCHEMA_VERSION, f"cfevents {__version__}"),
+                )
+
+    def schema_version(self) -> int:
+        return self._stored_version() or 0
+
+    # -- locks ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def begin_export(self, foundation: str, kind: EventKind) -> Iterator[ExportSession]:
+        key = lock_key(self.namespace, foundation, kind.table)
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+            row = cur.fetchone()
+        if not row or not row[0]:
+            raise StoreLockedError(
+                f"another export holds the {kind.table} lock of {foundation} in {self.display}; "
+                "let it finish first"
+            )
+        try:
+            yield PostgresSession(self, foundation, kind)
+        finally:
+            if not self.conn.closed:
+                with self.conn.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def insert_page(
+        self,
+        cur: psycopg.Cursor[Any],
+        foundation: str,
+        kind: EventKind,
+        rows: list[tuple[str, tuple[Any, ...]]],
+    ) -> int:
+        temp = f"cfevents_page_{kind.table}"
+        names = ", ".join(kind.column_names)
+        if temp not in self._temp_tables:
+            # text columns: the server casts them when moving rows into the event table
+            columns = ", ".join(f"{name} text" for name in kind.column_names)
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {temp} (ord integer, {columns}, raw text) "
+                "ON COMMIT DELETE ROWS".encode()
+            )
+            self._temp_tables.add(temp)
+        with cur.copy(f"COPY {temp} (ord, {names}, raw) FROM STDIN".encode()) as copy:
+            for ord_, (_, row) in enumerate(rows):
+                copy.write_row((ord_, *row))
+        casts = ", ".join(
+            f"p.{column.name}::{'bigint' if column.type == 'integer' else 'timestamptz' if column.type == 'timestamp' else 'text'}"
+            for column in kind.columns
+        )
+        cur.execute(
+            f"INSERT INTO {kind.table} (foundation, seq, {names}, raw) "
+            f"SELECT %(f)s, (SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = %(f)s)"
+            f" + row_number() OVER (ORDER BY p.ord), {casts}, p.raw::json FROM {temp} p "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {kind.table} e WHERE e.foundation = %(f)s "
+            "AND e.guid = p.guid) ORDER BY p.ord ON CONFLICT (foundation, guid) DO NOTHING".encode(),
+            {"f": foundation},
+        )
+        return max(cur.rowcount, 0)
+
+    # -- cursor and snapshot -------------------------------------------------------------------
+
+    def cursor(self, foundation: str, kind: EventKind) -> StoredCursor | None:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT after_guid, last_created_at, updated_at FROM cfevents_cursors "
+                "WHERE foundation = %s AND kind = %s",
+                (foundation, kind.table),
+            )
+            row = cur.fetchone()
+        return StoredCursor(row[0], _ts(row[1]), _ts(row[2]) or "") if row else None
+
+    def save_snapshot(
+        self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]
+    ) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO cfevents_snapshots (foundation, taken_at, kind, raw) "
+                "VALUES (%s, %s, %s, %s::json) ON CONFLICT DO NOTHING",
+                [
+                    (foundation, iso(taken_at), name, json.dumps(value, separators=(",", ":")))
+                    for name, value in parts.items()
+                ],
+            )
+
+    def snapshot(self, foundation: str) -> Snapshot | None:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT taken_at, kind, raw::text FROM cfevents_snapshots WHERE foundation = %s "
+                "AND taken_at = (SELECT min(taken_at) FROM cfevents_snapshots "
+                "WHERE foundation = %s)",
+                (foundation, foundation),
+            )
+            rows = cur.fetchall()
+        if not rows:
+            return None
+        return Snapshot(_ts(rows[0][0]) or "", {kind: json.loads(raw) for _, kind, raw in rows})
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def events(
+        self,
+        foundation: str,
+        kind: EventKind,
+        *,
+        from_seq: int | None = None,
+        to_seq: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        loads = json.loads
+        # A connection of its own (a page written meanwhile commits at once, not when the
+        # reading ends) and a server-side cursor: rows arrive itersize at a time.
+        try:
+            conn = self.psycopg.connect(self._target, connect_timeout=10)
+        except self.psycopg.Error as exc:
+            raise StoreError(f"cannot connect to {self.display}: {_first_line(exc)}") from None
+        with conn, conn.cursor(name=f"cfevents_read_{kind.table}") as cur:
+            cur.itersize = 2000
+            cur.execute(
+                f"SELECT raw::text FROM {kind.table} WHERE foundation = %s AND seq >= %s "
+                "AND seq <= %s ORDER BY seq".encode(),
+                (
+                    foundation,
+                    from_seq if from_seq is not None else 0,
+                    to_seq if to_seq is not None else 2**62,
+                ),
+            )
+            for (raw,) in cur:
+                yield loads(raw)
+
+    def coverage(self, foundation: str, kind: EventKind) -> Coverage | None:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*), min(seq), max(seq) FROM {kind.table} WHERE foundation = %s".encode(),
+                (foundation,),
+            )
+            row = cur.fetchone()
+            if not row or not row[0]:
+                return None
+            cur.execute(
+                f"SELECT seq, guid, raw->>'created_at' FROM {kind.table} WHERE foundation = %s "
+                "AND seq IN (%s, %s) ORDER BY seq".encode(),
+                (foundation, row[1], row[2]),
+            )
+            ends = cur.fetchall()
+        return Coverage(int(row[0]), int(row[1]), int(row[2]), ends[0][1], ends[0][2], ends[-1][2])
+
+    def continuity(
+        self,
+        foundation: str,
+        kind: EventKind,
+        *,
+        from_seq: int | None = None,
+        to_seq: int | None = None,
+    ) -> Continuity:
+        bounds = (
+            foundation,
+            from_seq if from_seq is not None else 0,
+            to_seq if to_seq is not None else 2**62,
+        )
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT seq, next FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next "
+                f"FROM {kind.table} WHERE foundation = %s AND seq BETWEEN %s AND %s) w "
+                "WHERE next > seq + 1 ORDER BY seq".encode(),
+                bounds,
+            )
+            gaps = cur.fetchall()
+            cur.execute(
+                f"SELECT seq, guid, raw->>'created_at' FROM {kind.table} WHERE foundation = %s "
+                f"AND seq BETWEEN %s AND %s AND guid = {kind.reseed_column} ORDER BY seq".encode(),
+                bounds,
+            )
+            reseeds = cur.fetchall()
+        return Continuity(
+            [(int(a), int(b)) for a, b in gaps],
+            [StoredEvent(int(s), g, c) for s, g, c in reseeds],
+        )
+
+    def foundations(self, kind: EventKind) -> list[str]:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT DISTINCT foundation FROM {kind.table} ORDER BY 1".encode())
+            return [row[0] for row in cur.fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()

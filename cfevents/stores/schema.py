@@ -1,0 +1,71 @@
+"""The store schema, its version and the migrations between versions (both SQL dialects).
+
+``SCHEMA_VERSION`` is the version this cfevents writes. A store records its version in
+``cfevents_schema``; opening an older store runs ``MIGRATIONS[v]`` for every ``v`` above the
+store's version, in one transaction; opening a newer store is refused. Event tables are created
+for every kind in :data:`cfevents.stores.columns.KINDS` with ``IF NOT EXISTS``, so a new kind
+(``service_usage_events``) needs a new :class:`EventKind`, not a migration.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cfevents.stores.columns import KINDS, EventKind
+
+Dialect = Literal["sqlite", "postgresql"]
+
+SCHEMA_VERSION = 1
+
+# version -> statements that bring a store at version - 1 up to version (both dialects).
+MIGRATIONS: dict[int, list[str]] = {}
+
+_TYPES: dict[Dialect, dict[str, str]] = {
+    "sqlite": {"text": "TEXT", "integer": "INTEGER", "timestamp": "TEXT", "raw": "TEXT"},
+    "postgresql": {
+        "text": "text",
+        "integer": "bigint",
+        "timestamp": "timestamptz",
+        "raw": "json",
+    },
+}
+
+
+def event_table_ddl(kind: EventKind, dialect: Dialect) -> list[str]:
+    types = _TYPES[dialect]
+    columns = [
+        "foundation TEXT NOT NULL",
+        f"seq {types['integer']} NOT NULL",
+        *(
+            f"{column.name} {types[column.type]}" + (" NOT NULL" if column.name == "guid" else "")
+            for column in kind.columns
+        ),
+        f"raw {types['raw']} NOT NULL",
+        "PRIMARY KEY (foundation, guid)",
+    ]
+    body = ",\n  ".join(columns)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {kind.table} (\n  {body}\n)",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {kind.table}_seq ON {kind.table} (foundation, seq)",
+    ]
+
+
+def base_ddl(dialect: Dialect) -> list[str]:
+    """Every table of the current schema (idempotent)."""
+    ts = _TYPES[dialect]["timestamp"]
+    raw = _TYPES[dialect]["raw"]
+    statements = [
+        "CREATE TABLE IF NOT EXISTS cfevents_schema (\n"
+        "  version INTEGER NOT NULL,\n  written_by TEXT NOT NULL,\n"
+        f"  updated_at {ts} NOT NULL\n)",
+        "CREATE TABLE IF NOT EXISTS cfevents_cursors (\n"
+        "  foundation TEXT NOT NULL,\n  kind TEXT NOT NULL,\n  after_guid TEXT,\n"
+        f"  last_created_at {ts},\n  updated_at {ts} NOT NULL,\n"
+        "  PRIMARY KEY (foundation, kind)\n)",
+        "CREATE TABLE IF NOT EXISTS cfevents_snapshots (\n"
+        f"  foundation TEXT NOT NULL,\n  taken_at {ts} NOT NULL,\n  kind TEXT NOT NULL,\n"
+        f"  raw {raw} NOT NULL,\n  PRIMARY KEY (foundation, taken_at, kind)\n)",
+    ]
+    for kind in KINDS.values():
+        statements += event_table_ddl(kind, dialect)
+    return statements

@@ -1,0 +1,343 @@
+"""The SQLite store (standard library): one file, WAL journal, one transaction per page.
+
+Locks: an export holds ``flock`` on ``<file>-cfevents.lock`` for its whole run (a second export
+fails at once; the kernel drops the lock when a process dies, even by kill -9), and each page
+is written in ``BEGIN IMMEDIATE`` with a busy timeout, after checking that the stored cursor is
+still where this export left it. WAL with ``synchronous=NORMAL``: a power cut can lose the last
+pages, but a page and its cursor are always lost or kept together.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cfevents import __version__
+from cfevents.errors import StoreError, StoreLockedError
+from cfevents.stores import schema
+from cfevents.stores.base import (
+    Continuity,
+    Coverage,
+    ExportSession,
+    Snapshot,
+    Store,
+    StoredCursor,
+    StoredEvent,
+    iso,
+)
+from cfevents.stores.columns import KINDS, EventKind
+
+BUSY_TIMEOUT = 30.0
+
+
+def _now() -> str:
+    from cfevents.timeparse import format_cc, utcnow
+
+    return format_cc(utcnow())
+
+
+class SQLiteSession(ExportSession):
+    store: SQLiteStore
+
+    def _write(
+        self, rows: list[tuple[str, tuple[Any, ...]]], last_guid: str, last_created_at: str | None
+    ) -> int:
+        store, kind, foundation = self.store, self.kind, self.foundation
+        with store.transaction() as conn:
+            found = conn.execute(
+                "SELECT after_guid FROM cfevents_cursors WHERE foundation = ? AND kind = ?",
+                (foundation, kind.table),
+            ).fetchone()
+            if (found[0] if found else None) != self.after_guid:
+                raise self._stolen(found[0] if found else None)
+            (base,) = conn.execute(
+                f"SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = ?",
+                (foundation,),
+            ).fetchone()
+            insert = store.insert_sql(kind)
+            before = conn.total_changes
+            conn.executemany(
+                insert, [(foundation, base + i, *row) for i, (_, row) in enumerate(rows, 1)]
+            )
+            inserted = conn.total_changes - before
+            if inserted != len(rows):
+                # Some were stored already (a restarted cursor): keep seq without holes.
+                conn.execute(
+                    f"DELETE FROM {kind.table} WHERE foundation = ? AND seq > ?", (foundation, base)
+                )
+                fresh = store.missing(conn, foundation, kind, [guid for guid, _ in rows])
+                new = [row for guid, row in rows if guid in fresh]
+                conn.executemany(
+                    insert, [(foundation, base + i, *row) for i, row in enumerate(new, 1)]
+                )
+                inserted = len(new)
+            conn.execute(
+                "INSERT INTO cfevents_cursors (foundation, kind, after_guid, last_created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (foundation, kind) DO UPDATE SET "
+                "after_guid = excluded.after_guid, last_created_at = excluded.last_created_at, "
+                "updated_at = excluded.updated_at",
+                (foundation, kind.table, last_guid, last_created_at, _now()),
+            )
+        return inserted
+
+
+class SQLiteStore(Store):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self.path = path
+        self.display = str(path)
+        self.busy_timeout = busy_timeout
+        self.lock_path = Path(f"{path}-cfevents.lock")
+        try:
+            self.conn = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from None
+        try:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: guid index inserts are random
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreError(f"cannot use {path} as a store: {exc}") from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def _stored_version(self, conn: sqlite3.Connection) -> int | None:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cfevents_schema'"
+        ).fetchone()
+        if not exists:
+            return None
+        row = conn.execute("SELECT max(version) FROM cfevents_schema").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def _has_event_tables(self) -> bool:
+        """False when this cfevents knows an event kind the store has no table for yet."""
+        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master")}
+        return all(kind.table in tables for kind in KINDS.values())
+
+    def _prepare(self) -> None:
+        found = self._stored_version(self.conn)
+        if found is not None:
+            self._check_version(found)
+            if found == schema.SCHEMA_VERSION and self._has_event_tables():
+                return
+        with self.transaction() as conn:
+            found = self._stored_version(conn)  # another process may have done it meanwhile
+            if found is not None:
+                self._check_version(found)
+                for version in range(found + 1, schema.SCHEMA_VERSION + 1):
+                    for statement in schema.MIGRATIONS.get(version, []):
+                        conn.execute(statement)
+            for statement in schema.base_ddl("sqlite"):
+                conn.execute(statement)
+            if found != schema.SCHEMA_VERSION:
+                conn.execute("DELETE FROM cfevents_schema")
+                conn.execute(
+                    "INSERT INTO cfevents_schema (version, written_by, updated_at) VALUES (?, ?, ?)",
+                    (schema.SCHEMA_VERSION, f"cfevents {__version__}", _now()),
+                )
+
+    def schema_version(self) -> int:
+        return self._stored_version(self.conn) or 0
+
+    # -- transactions and locks ----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreLockedError(
+                    f"{self.path} is locked by another writer (waited {self.busy_timeout:g}s)"
+                ) from None
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+
+    @contextmanager
+    def begin_export(self, foundation: str, kind: EventKind) -> Iterator[ExportSession]:
+        try:
+            handle = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.lock_path}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreLockedError(
+                    f"another export holds {self.path} (lock file {self.lock_path}); "
+                    "let it finish, or run exports into one SQLite file one after another"
+                ) from None
+            yield SQLiteSession(self, foundation, kind)
+        finally:
+            os.close(handle)  # releases the flock
+
+    # -- writing helpers -----------------------------------------------------------------------
+
+    def insert_sql(self, kind: EventKind) -> str:
+        names = ", ".join(("foundation", "seq", *kind.column_names, "raw"))
+        marks = ", ".join("?" * (len(kind.columns) + 3))
+        return (
+            f"INSERT INTO {kind.table} ({names}) VALUES ({marks}) "
+            "ON CONFLICT (foundation, guid) DO NOTHING"
+        )
+
+    def missing(
+        self, conn: sqlite3.Connection, foundation: str, kind: EventKind, guids: list[str]
+    ) -> set[str]:
+        """The guids not stored yet."""
+        stored: set[str] = set()
+        for start in range(0, len(guids), 500):
+            chunk = guids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            stored.update(
+                row[0]
+                for row in conn.execute(
+                    f"SELECT guid FROM {kind.table} WHERE foundation = ? AND guid IN ({marks})",
+                    (foundation, *chunk),
+                )
+            )
+        return set(guids) - stored
+
+    # -- cursor and snapshot -------------------------------------------------------------------
+
+    def cursor(self, foundation: str, kind: EventKind) -> StoredCursor | None:
+        row = self.conn.execute(
+            "SELECT after_guid, last_created_at, updated_at FROM cfevents_cursors "
+            "WHERE foundation = ? AND kind = ?",
+            (foundation, kind.table),
+        ).fetchone()
+        return StoredCursor(row[0], row[1], row[2]) if row else None
+
+    def save_snapshot(
+        self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]
+    ) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO cfevents_snapshots (foundation, taken_at, kind, raw) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (foundation, iso(taken_at), name, json.dumps(value, separators=(",", ":")))
+                    for name, value in parts.items()
+                ],
+            )
+
+    def snapshot(self, foundation: str) -> Snapshot | None:
+        rows = self.conn.execute(
+            "SELECT taken_at, kind, raw FROM cfevents_snapshots WHERE foundation = ? AND "
+            "taken_at = (SELECT min(taken_at) FROM cfevents_snapshots WHERE foundation = ?)",
+            (foundation, foundation),
+        ).fetchall()
+        if not rows:
+            return None
+        return Snapshot(rows[0][0], {kind: json.loads(raw) for _, kind, raw in rows})
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def events(
+        self,
+        foundation: str,
+        kind: EventKind,
+        *,
+        from_seq: int | None = None,
+        to_seq: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        cursor = self.conn.execute(
+            f"SELECT raw FROM {kind.table} WHERE foundation = ? AND seq >= ? AND seq <= ? "
+            "ORDER BY seq",
+            (
+                foundation,
+                from_seq if from_seq is not None else 0,
+                to_seq if to_seq is not None else 2**62,
+            ),
+        )
+        loads = json.loads
+        try:
+            for (raw,) in cursor:
+                yield loads(raw)
+        finally:
+            cursor.close()
+
+    def coverage(self, foundation: str, kind: EventKind) -> Coverage | None:
+        row = self.conn.execute(
+            f"SELECT count(*), min(seq), max(seq) FROM {kind.table} WHERE foundation = ?",
+            (foundation,),
+        ).fetchone()
+        if not row[0]:
+            return None
+        first = self.conn.execute(
+            f"SELECT guid, created_at FROM {kind.table} WHERE foundation = ? AND seq = ?",
+            (foundation, row[1]),
+        ).fetchone()
+        last = self.conn.execute(
+            f"SELECT created_at FROM {kind.table} WHERE foundation = ? AND seq = ?",
+            (foundation, row[2]),
+        ).fetchone()
+        return Coverage(row[0], row[1], row[2], first[0], first[1], last[0])
+
+    def continuity(
+        self,
+        foundation: str,
+        kind: EventKind,
+        *,
+        from_seq: int | None = None,
+        to_seq: int | None = None,
+    ) -> Continuity:
+        bounds = (
+            foundation,
+            from_seq if from_seq is not None else 0,
+            to_seq if to_seq is not None else 2**62,
+        )
+        gaps = self.conn.execute(
+            "SELECT seq, next FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next "
+            f"FROM {kind.table} WHERE foundation = ? AND seq BETWEEN ? AND ?) "
+            "WHERE next > seq + 1 ORDER BY seq",
+            bounds,
+        ).fetchall()
+        reseeds = self.conn.execute(
+            f"SELECT seq, guid, created_at FROM {kind.table} WHERE foundation = ? AND "
+            f"seq BETWEEN ? AND ? AND guid = {kind.reseed_column} ORDER BY seq",
+            bounds,
+        ).fetchall()
+        return Continuity(
+            [(int(a), int(b)) for a, b in gaps], [StoredEvent(*row) for row in reseeds]
+        )
+
+    def foundations(self, kind: EventKind) -> list[str]:
+        return [
+            row[0]
+            for row in self.conn.execute(
+                f"SELECT DISTINCT foundation FROM {kind.table} ORDER BY foundation"
+            )
+        ]
+
+    def close(self) -> None:
+        self.conn.close()

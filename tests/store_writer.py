@@ -1,0 +1,46 @@
+"""A store writer for the kill -9 and overlap tests, run as its own process.
+
+    python tests/store_writer.py TARGET N PER_PAGE PAUSE
+
+Exports the first N sandbox events into TARGET the way the export engine will: open the store,
+take the export lock, resume after the stored cursor, write one page per transaction (pausing
+PAUSE seconds between pages so a test can kill it or start a second writer meanwhile).
+Exit 0 when done, 3 when another export holds the lock, 4 on any other store error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from store_helpers import FOUNDATION, sandbox_events
+
+from cfevents.errors import StoreError, StoreLockedError
+from cfevents.stores import APP_USAGE, open_store
+
+
+def main(target: str, n: int, per_page: int, pause: float) -> int:
+    events = sandbox_events(n)
+    guids = [event["guid"] for event in events]
+    try:
+        with open_store(target) as store, store.begin_export(FOUNDATION, APP_USAGE) as export:
+            start = guids.index(export.after_guid) + 1 if export.after_guid else 0
+            print(f"resuming at {start}", flush=True)
+            for first in range(start, n, per_page):
+                export.write_page(events[first : first + per_page])
+                print(f"wrote {first + per_page}", flush=True)
+                time.sleep(pause)
+    except StoreLockedError as exc:
+        print(f"locked: {exc}", file=sys.stderr)
+        return 3
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
