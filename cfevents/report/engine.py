@@ -28,6 +28,7 @@ RESEED_POLICIES = ("fail", "flag", "accept")
 PROCESS_STATES = ("STARTED", "STOPPED", "BUILDPACK_SET")
 RUNNING_TASK_STATES = ("RUNNING", "CANCELING")
 MAX_GAP_RECORDS = 100
+_EMPTY: Mapping[str, Any] = {}
 TOTAL = "\x00total"  # the peak group of everything together (a totals row)
 
 
@@ -106,12 +107,15 @@ class EngineResult:
     final_processes: dict[str, tuple[bool | None, int | None, int | None, int | None]]
     open_tasks: set[str]
     unseen_started: list[str]  # processes the snapshot shows started that had no event
-    names: dict[str, dict[str, str]]
+    names: dict[str, dict[Any, str]]
 
 
 def _get(event: Mapping[str, Any], outer: str, inner: str) -> Any:
     obj = event.get(outer)
-    return obj.get(inner) if isinstance(obj, Mapping) else None
+    try:
+        return obj.get(inner)  # type: ignore[union-attr]
+    except AttributeError:  # null or not an object
+        return None
 
 
 def is_reseed(event: Mapping[str, Any]) -> bool:
@@ -188,7 +192,10 @@ class Accountant:
         self.reseed_t: int | None = None
         self.reseed_members: set[str] = set()
         self.reseed_happened = False
-        self.names: dict[str, dict[str, str]] = {"space": {}, "app": {}}
+        self.space_names: dict[Any, str] = {}
+        self.app_names: dict[Any, str] = {}
+        self.names: dict[str, dict[Any, str]] = {"space": self.space_names, "app": self.app_names}
+        self.events_read = 0
         self._load_opening()
 
     # --- setup -----------------------------------------------------------------------------
@@ -238,9 +245,9 @@ class Accountant:
     def _note_names_attrs(self, attrs_list: Iterable[Attrs]) -> None:
         for a in attrs_list:
             if a.space_guid and a.space_name:
-                self.names["space"][a.space_guid] = a.space_name
+                self.space_names[a.space_guid] = a.space_name
             if a.app_guid and a.app_name:
-                self.names["app"][a.app_guid] = a.app_name
+                self.app_names[a.app_guid] = a.app_name
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -352,27 +359,36 @@ class Accountant:
 
     def feed(self, event: Mapping[str, Any]) -> None:
         """Apply one event (in CC list order)."""
-        self.counters["events_read"] += 1
+        self.events_read += 1
         guid = event.get("guid")
-        self.last_event_guid = str(guid) if guid is not None else self.last_event_guid
-        state = _get(event, "state", "current")
+        if guid is not None:
+            self.last_event_guid = guid
         created = event.get("created_at")
-        if not isinstance(created, str):
+        if created.__class__ is not str:
             self.counters["ignored_events"] += 1
             return
         t_raw = epoch(created)
-        reseed = state == "STARTED" and is_reseed(event)
+        state_obj = event.get("state") or _EMPTY
+        state = state_obj.get("current")
+        pguid = (event.get("process") or _EMPTY).get("guid")
+        reseed = state == "STARTED" and pguid is not None and guid == pguid
         if self.reseed_t is not None and not (reseed and t_raw == self.reseed_t):
             self._end_reseed_batch()
-        self._note_names(event)
-        pguid = _get(event, "process", "guid")
-        if pguid is None and state in ("STARTED", "STOPPED") and _get(event, "app", "guid"):
+        space = event.get("space") or _EMPTY
+        name = space.get("name")
+        if name:
+            self.space_names[space.get("guid")] = name
+        app = event.get("app") or _EMPTY
+        name = app.get("name")
+        if name:
+            self.app_names[app.get("guid")] = name
+        if pguid is not None and state in PROCESS_STATES:
+            self._process_event(event, pguid, state, state_obj, t_raw, reseed)
+        elif pguid is None and state in ("STARTED", "STOPPED") and app.get("guid"):
             # no process guid (old rows): key by app and type, flagged (§3.2)
-            key = f"{_get(event, 'app', 'guid')}:{_get(event, 'process', 'type') or 'web'}"
-            self._process_event(event, key, state, t_raw, False)
+            key = f"{app.get('guid')}:{_get(event, 'process', 'type') or 'web'}"
+            self._process_event(event, key, state, state_obj, t_raw, False)
             self._flag(self.procs[key].unit, "no_process_guid")
-        elif state in PROCESS_STATES and pguid is not None:
-            self._process_event(event, str(pguid), state, t_raw, reseed)
         elif state in ("TASK_STARTED", "TASK_STOPPED") and _get(event, "task", "guid"):
             self._task_event(event, str(_get(event, "task", "guid")), state, t_raw)
         elif state in ("STAGING_STARTED", "STAGING_STOPPED"):
@@ -382,14 +398,6 @@ class Accountant:
                 self.counters["buildpack_sets"] += 1
         else:
             self.counters["ignored_events"] += 1
-
-    def _note_names(self, event: Mapping[str, Any]) -> None:
-        sg, sn = _get(event, "space", "guid"), _get(event, "space", "name")
-        if sg and sn:
-            self.names["space"][str(sg)] = str(sn)
-        ag, an = _get(event, "app", "guid"), _get(event, "app", "name")
-        if ag and an:
-            self.names["app"][str(ag)] = str(an)
 
     @staticmethod
     def _attrs(event: Mapping[str, Any], with_type: bool = True) -> Attrs:
@@ -429,7 +437,13 @@ class Accountant:
     # --- processes -------------------------------------------------------------------------
 
     def _process_event(
-        self, event: Mapping[str, Any], guid: str, state: str, t_raw: int, reseed: bool
+        self,
+        event: Mapping[str, Any],
+        guid: str,
+        state: str,
+        state_obj: Mapping[str, Any],
+        t_raw: int,
+        reseed: bool,
     ) -> None:
         proc = self.procs.get(guid)
         if proc is None:
@@ -443,13 +457,14 @@ class Accountant:
             return  # already in the state file's opening
         if t >= self.end:
             self._capture(proc, guid)
-        self._batch(t)
+        if t != self.batch_t:
+            self._batch(t)
         unit = proc.unit
-        prev_state = _get(event, "state", "previous")
-        prev_n = _get(event, "instance_count", "previous")
-        prev_m = _get(event, "memory_in_mb_per_instance", "previous")
-        cur_n = _get(event, "instance_count", "current")
-        cur_m = _get(event, "memory_in_mb_per_instance", "current")
+        prev_state = state_obj.get("previous")
+        count = event.get("instance_count") or _EMPTY
+        memory = event.get("memory_in_mb_per_instance") or _EMPTY
+        prev_n, cur_n = count.get("previous"), count.get("current")
+        prev_m, cur_m = memory.get("previous"), memory.get("current")
 
         if reseed:
             self._reseed(proc, guid, t, cur_n, cur_m)
@@ -747,7 +762,12 @@ class Accountant:
                 self._flag(task.unit, "open_at_end")
             if task.closing is not None:
                 closing.tasks[guid] = task.closing
+        self.counters["events_read"] = self.events_read
         self.counters["unmatched_staging_starts"] = sum(len(q) for q in self.staging.values())
+        for name in ("noop_updates", "unknown_memory_instance_seconds"):
+            self.counters[name] = sum(
+                getattr(acc, name) for unit in self.units.values() for acc in unit.accs.values()
+            )
         return EngineResult(
             units=list(self.units.values()),
             counters=dict(self.counters),

@@ -165,4 +165,4 @@ def totals(
     )
     derive(total, end - t0)
     total["flags"] = sorted({f for r in rows for f in r["flags"]})
-    return total
+    return {name: total[name] for name in FIGURE_FIELDS}

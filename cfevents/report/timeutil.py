@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime
+from typing import Any
 
 DAY = 86400
 
 
+_last: list[Any] = ["", 0]  # consecutive events often share their second
+
+
 def epoch(text: str) -> int:
     """``2024-05-01T01:00:00Z`` (CC's only format) or any RFC 3339 value -> epoch seconds."""
+    if text == _last[0]:
+        return int(_last[1])
+    value = _epoch(text)
+    _last[0], _last[1] = text, value
+    return value
+
+
+def _epoch(text: str) -> int:
     if len(text) == 20 and text[19] == "Z" and text[10] == "T":
         return calendar.timegm(
             (
