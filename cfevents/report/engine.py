@@ -455,8 +455,6 @@ class Accountant:
         proc.last_t = t
         if self.mode == "file" and t < self.t0:
             return  # already in the state file's opening
-        if t >= self.end:
-            self._capture(proc, guid)
         if t != self.batch_t:
             self._batch(t)
         unit = proc.unit
@@ -467,12 +465,16 @@ class Accountant:
         prev_m, cur_m = memory.get("previous"), memory.get("current")
 
         if reseed:
+            if t >= self.end:
+                self._capture(proc, guid)
             self._reseed(proc, guid, t, cur_n, cur_m)
             return
 
         if not proc.seen and self.mode in ("snapshot", "events"):
             self._infer_opening(proc, t, prev_state, prev_n, prev_m)
         proc.seen = True
+        if t >= self.end:
+            self._capture(proc, guid)  # the state at E: after the opening is known
 
         if state == "BUILDPACK_SET":
             if self._in_window(t):
@@ -646,18 +648,15 @@ class Accountant:
         task.last_t = t
         if self.mode == "file" and t < self.t0:
             return
+        if task.tentative and state == "TASK_STARTED":
+            # the snapshot listed it RUNNING, but it started here, inside the fetch
+            task.tentative = False
+            task.open = False
         if t >= self.end and not task.captured:
             self._capture_task(task)
         unit = task.unit
         if state == "TASK_STARTED":
-            if task.tentative:
-                # the snapshot listed it RUNNING; it started here, inside the fetch
-                task.tentative = False
-                task.open = True
-                task.since = t
-                task.m = mem if mem is not None else task.m
-                self._count(unit, t, "task_runs")
-            elif task.open or task.since is not None or task.last_stop is not None:
+            if task.open or task.since is not None or task.last_stop is not None:
                 self._flag(unit, "duplicate_task_start", t)
             else:
                 task.open = True
