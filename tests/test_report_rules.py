@@ -26,6 +26,8 @@ from cfevents.report import (
     Window,
     month_window,
     read_state,
+    summary_lines,
+    table_rows,
     usage_report,
     window_from_options,
     write_state,
@@ -532,3 +534,37 @@ def test_margin_is_configurable():
     wide = report(events, margin=timedelta(minutes=30))
     assert wide.totals["instance_seconds"] == 86400
     assert json.loads(json.dumps(wide.meta))["fetch_start"] == "2024-04-30T23:30:00Z"
+
+
+# --- presentation helpers ------------------------------------------------------------------
+
+
+def test_table_rows_round_on_output_and_end_with_totals():
+    events = [
+        ev("01:00", "P1", "STARTED", "STOPPED", (1, 1), (700, 700)),
+        ev("01:20", "P1", "STOPPED", "STARTED", (1, 1), (700, 700)),
+        ev("02:00", "P2", "STARTED", "STOPPED", (2, 2), (100, 100), app="B"),
+        ev("02:10", "P2", "STOPPED", "STARTED", (2, 2), (100, 100), app="B"),
+    ]
+    rep = report(events, by="app")
+    assert rep.rows[0]["instance_hours"] == 1200 / 3600  # exact in the data
+    shown = table_rows(rep)
+    assert [r["org_guid"] for r in shown] == ["O", "O", "TOTAL"]
+    assert [r["instance_hours"] for r in shown] == ["0.33", "0.33", "0.67"]
+    assert shown[-1]["instance_seconds"] == 2400
+    assert shown[-1]["gb_hours"] == f"{(1200 * 700 + 1200 * 100) / 1024 / 3600:.2f}"
+
+
+def test_summary_lines_name_window_opening_events_and_flags():
+    rep = report(
+        [ev("06:00", "P5", "STOPPED", "STARTED", (2, 2))],
+        opening="events",
+        snap=snapshot([("P9", "Z", 3, 512)]),
+        now=dt("12:00"),
+    )
+    text = "\n".join(summary_lines(rep))
+    assert "window 2024-05-01T00:00:00Z .. 2024-05-02T00:00:00Z" in text
+    assert "counted to 2024-05-01T11:55:00Z (partial" in text
+    assert "opening: events; events read: 1" in text
+    assert "inferred_start 1" in text
+    assert "warning: 1 started process(es) / 3 instance(s)" in text

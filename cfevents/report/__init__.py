@@ -18,6 +18,7 @@ from cfevents.report.api import (
 )
 from cfevents.report.engine import GROUPINGS, Accountant, EngineResult
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json, write_state
+from cfevents.report.present import summary_lines, table_rows
 from cfevents.report.rows import row_fields
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "read_state",
     "row_fields",
     "state_to_json",
+    "summary_lines",
+    "table_rows",
     "usage_report",
     "window_from_options",
     "write_state",

@@ -762,7 +762,9 @@ class Accountant:
             if task.closing is not None:
                 closing.tasks[guid] = task.closing
         self.counters["events_read"] = self.events_read
-        self.counters["unmatched_staging_starts"] = sum(len(q) for q in self.staging.values())
+        self.counters["unmatched_staging_starts"] = sum(
+            1 for queue in self.staging.values() for start in queue if start < end
+        )
         for name in ("noop_updates", "unknown_memory_instance_seconds"):
             self.counters[name] = sum(
                 getattr(acc, name) for unit in self.units.values() for acc in unit.accs.values()
