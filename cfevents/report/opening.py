@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,10 +81,10 @@ class Snapshot:
     """``/v3/apps``, ``/v3/processes``, ``/v3/tasks?states=RUNNING`` (and optionally
     ``/v3/spaces``), read BEFORE the events."""
 
-    apps: list[Mapping[str, Any]] = field(default_factory=list)
-    processes: list[Mapping[str, Any]] = field(default_factory=list)
-    tasks: list[Mapping[str, Any]] = field(default_factory=list)
-    spaces: list[Mapping[str, Any]] = field(default_factory=list)
+    apps: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    processes: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    tasks: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    spaces: Sequence[Mapping[str, Any]] = field(default_factory=list)
 
     def opening(self) -> Opening:
         """Every process as the snapshot shows it, and every RUNNING task."""
