@@ -568,3 +568,23 @@ def test_summary_lines_name_window_opening_events_and_flags():
     assert "opening: events; events read: 1" in text
     assert "inferred_start 1" in text
     assert "warning: 1 started process(es) / 3 instance(s)" in text
+
+
+def test_task_open_longer_than_retention_is_stop_unobservable():
+    opening = file_opening(T0, {}, tasks={"T": 512})
+    opening.tasks["T"].since = epoch("2024-03-20T00:00:00Z")
+    rep = report([], opening=opening, by="app")
+    r = row(rep, app_guid="A")
+    assert r["task_seconds"] == 86400
+    assert "stop_unobservable" in r["flags"]
+    fresh = file_opening(T0, {}, tasks={"T": 512})
+    fresh.tasks["T"].since = epoch("2024-04-20T00:00:00Z")
+    assert (
+        "stop_unobservable" not in row(report([], opening=fresh, by="app"), app_guid="A")["flags"]
+    )
+
+
+def test_epoch_parses_cc_and_rfc3339_times():
+    assert epoch("2024-05-01T01:02:03Z") == 1714525323
+    assert epoch("2024-05-01T03:02:03+02:00") == 1714525323
+    assert epoch("2024-05-01T01:02:03.5Z") == 1714525323

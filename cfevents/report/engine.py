@@ -28,6 +28,7 @@ RESEED_POLICIES = ("fail", "flag", "accept")
 PROCESS_STATES = ("STARTED", "STOPPED", "BUILDPACK_SET")
 RUNNING_TASK_STATES = ("RUNNING", "CANCELING")
 MAX_GAP_RECORDS = 100
+RETENTION = 31 * DAY  # CC's default cutoff_age_in_days for usage events
 _EMPTY: Mapping[str, Any] = {}
 TOTAL = "\x00total"  # the peak group of everything together (a totals row)
 
@@ -757,6 +758,9 @@ class Accountant:
                     self._flag(task.unit, "open_at_end")
                     if task.since is None:
                         self._flag(task.unit, "running_at_start")
+                    elif end - task.since > RETENTION:
+                        # its TASK_STARTED row is pruned: CC will never write its stop (§1.4)
+                        self._flag(task.unit, "stop_unobservable")
             elif task.closing is not None:
                 self._flag(task.unit, "open_at_end")
             if task.closing is not None:

@@ -21,21 +21,19 @@ def epoch(text: str) -> int:
     return value
 
 
+_days: dict[str, int] = {}
+
+
 def _epoch(text: str) -> int:
     if len(text) == 20 and text[19] == "Z" and text[10] == "T":
-        return calendar.timegm(
-            (
-                int(text[0:4]),
-                int(text[5:7]),
-                int(text[8:10]),
-                int(text[11:13]),
-                int(text[14:16]),
-                int(text[17:19]),
-                0,
-                0,
-                0,
+        day = _days.get(text[:10])
+        if day is None:
+            if len(_days) > 4096:
+                _days.clear()
+            day = _days[text[:10]] = calendar.timegm(
+                (int(text[0:4]), int(text[5:7]), int(text[8:10]), 0, 0, 0, 0, 0, 0)
             )
-        )
+        return day + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
