@@ -20,7 +20,7 @@ from report_helpers import (
     task_ev,
 )
 
-from cfevents.errors import ExitCode, IncompleteDataError, UsageError
+from cfevents.errors import AuthError, ExitCode, IncompleteDataError, UsageError
 from cfevents.report import (
     Accountant,
     Window,
@@ -588,3 +588,16 @@ def test_epoch_parses_cc_and_rfc3339_times():
     assert epoch("2024-05-01T01:02:03Z") == 1714525323
     assert epoch("2024-05-01T03:02:03+02:00") == 1714525323
     assert epoch("2024-05-01T01:02:03.5Z") == 1714525323
+
+
+def test_events_mode_survives_an_unreadable_snapshot():
+    class NoSnapshot(FakeSource):
+        def snapshot(self):
+            raise AuthError("403 CF-NotAuthorized: You are not authorized")
+
+    source = NoSnapshot([ev("06:00", "P5", "STOPPED", "STARTED", (2, 2))])
+    rep = usage_report(source, WINDOW, opening="events", now=dt("2024-05-03T00:00:00Z"))
+    assert rep.totals["instance_seconds"] == 2 * 6 * 3600
+    assert any("could not count" in w and "403" in w for w in rep.warnings)
+    with pytest.raises(AuthError):
+        usage_report(source, WINDOW, opening="snapshot", now=dt("2024-05-03T00:00:00Z"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from cfevents.errors import IncompleteDataError, UsageError
+from cfevents.errors import CfEventsError, IncompleteDataError, UsageError
 from cfevents.report.engine import GROUPINGS, Accountant, is_reseed
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json
 from cfevents.report.rows import build_rows, row_fields, totals
@@ -174,10 +174,15 @@ def usage_report(
             incomplete.append(problem)
 
     snapshot: Snapshot | None = None
-    if mode in ("snapshot", "events"):
+    notes: list[str] = []
+    if mode == "snapshot":
         snapshot = source.snapshot()  # BEFORE the events (§3.3 step 1)
-        if mode == "snapshot":
-            loaded = snapshot.opening()
+        loaded = snapshot.opening()
+    elif mode == "events":
+        try:  # only to say how much the events cannot see
+            snapshot = source.snapshot()
+        except CfEventsError as exc:
+            notes.append(f"could not count the started instances the events miss: {exc}")
     if loaded is not None:
         loaded.foundation = source.foundation
 
@@ -206,7 +211,7 @@ def usage_report(
             "usage before it is unknown"
         )
 
-    warnings: list[str] = []
+    warnings: list[str] = list(notes)
     if incomplete:
         warnings.extend(f"incomplete: {text}" for text in incomplete)
     unseen_count = 0
