@@ -295,3 +295,41 @@ def test_chained_state_file_equals_a_direct_report(seed, tmp_path):
         return sorted((r["app_guid"], r["task_seconds"]) for r in rep.rows if r["task_seconds"])
 
     assert tasks(chained) == tasks(direct)
+
+
+def true_peaks(timeline, t0, t1, daily):
+    """Per (app, day): the most instances at any instant of [t0, t1), from the segments."""
+    segs = []
+    for guid, own in timeline.segments.items():
+        p = timeline.procs[guid]
+        own = [*own]
+        if p["running"]:
+            own.append((p["since"], STOP + 3600, p["n"], p["m"]))
+        segs.extend((p["app"], a, b, n) for a, b, n, _m in own)
+    points = {t0} | {x for _app, a, b, _n in segs for x in (a, b) if t0 <= x < t1}
+    points |= {d * DAY for d in range(t0 // DAY + 1, (t1 - 1) // DAY + 1)}
+    peaks = {}
+    for tau in points:
+        key_day = iso(tau // DAY * DAY)[:10] if daily else None
+        levels = {}
+        for app, a, b, n in segs:
+            if a <= tau < b:
+                levels[app] = levels.get(app, 0) + n
+        for app, level in levels.items():
+            peaks[(app, key_day)] = max(peaks.get((app, key_day), 0), level)
+    return peaks
+
+
+@pytest.mark.parametrize(("seed", "daily"), [(9, False), (10, True), (11, True)])
+def test_peaks_equal_the_timeline(seed, daily):
+    timeline = Timeline(seed)
+    t0, t1 = "2024-05-01T05:00:00Z", "2024-05-04T00:00:00Z"
+    window = Window(datetime.fromtimestamp(epoch(t0), UTC), day("2024-05-04"))
+    rep = usage_report(source(timeline), window, by="app", daily=daily, now=NOW)
+    truth = true_peaks(timeline, epoch(t0), epoch(t1), daily)
+    got = {(r["app_guid"], r.get("day")): r["max_instances"] for r in rep.rows}
+    for key, level in truth.items():
+        if level:
+            assert got.get(key) == level, key
+    for key, level in got.items():
+        assert truth.get(key, 0) == level, key
