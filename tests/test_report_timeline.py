@@ -1,6 +1,7 @@
 """The report against a simulated timeline: the truth comes from the simulation's own segments,
 never from a second reading of the events. Covers daily exactness and state-file chaining."""
 
+import itertools
 import random
 from datetime import UTC, datetime
 
@@ -333,3 +334,17 @@ def test_peaks_equal_the_timeline(seed, daily):
             assert got.get(key) == level, key
     for key, level in got.items():
         assert truth.get(key, 0) == level, key
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_state_files_chain_over_three_windows(seed, tmp_path):
+    timeline = Timeline(seed)
+    days = ["2024-05-01", "2024-05-02", "2024-05-03", "2024-05-05"]
+    opening = "snapshot"
+    for start, end in itertools.pairwise(days):
+        window = Window(day(start), day(end))
+        rep = usage_report(source(timeline), window, by="process", opening=opening, now=NOW)
+        assert_truth(rep, timeline, f"{start}T00:00:00Z", f"{end}T00:00:00Z")
+        opening = tmp_path / f"state-{end}.json"
+        write_state(opening, rep.closing_state)
+    assert rep.meta["opening_source"] == "file"
