@@ -601,3 +601,28 @@ def test_events_mode_survives_an_unreadable_snapshot():
     assert any("could not count" in w and "403" in w for w in rep.warnings)
     with pytest.raises(AuthError):
         usage_report(source, WINDOW, opening="snapshot", now=dt("2024-05-03T00:00:00Z"))
+
+
+def test_reading_stops_after_e_plus_margin_unless_snapshot():
+    closed = []
+
+    class Counting(FakeSource):
+        def events_since(self, start):
+            try:
+                yield from super().events_since(start)
+            finally:
+                closed.append(True)
+
+    events = [
+        ev("01:00", "P", "STARTED", "STOPPED", (1, 1)),
+        ev("2024-05-02T00:14Z", "P", "STOPPED", "STARTED", (1, 1)),
+        ev("2024-05-02T00:16Z", "P", "STARTED", "STOPPED", (1, 1)),
+    ]
+    rep = usage_report(Counting(events), WINDOW, opening="events", now=dt("2024-05-03T00:00:00Z"))
+    assert rep.meta["events_read"] == 2
+    assert closed == [True]
+    snap = usage_report(
+        Counting(events, snapshot([("P", "A", 1, 512)])), WINDOW, now=dt("2024-05-03T00:00:00Z")
+    )
+    assert snap.meta["events_read"] == 3
+    assert snap.totals["instance_seconds"] == rep.totals["instance_seconds"] == 23 * 3600

@@ -197,12 +197,18 @@ def usage_report(
         reseed_in_window="flag" if allow_incomplete else "fail",
     )
     stop_after = None if mode == "snapshot" else end + margin_s
-    for event in source.events_since(datetime.fromtimestamp(fetch_start, UTC)):
-        if stop_after is not None:
-            created = event.get("created_at")
-            if isinstance(created, str) and epoch(created) > stop_after:
-                break
-        engine.feed(event)
+    events = iter(source.events_since(datetime.fromtimestamp(fetch_start, UTC)))
+    try:
+        for event in events:
+            if stop_after is not None:
+                created = event.get("created_at")
+                if isinstance(created, str) and epoch(created) > stop_after:
+                    break  # beyond E + margin: nothing later can change [T0, E)
+            engine.feed(event)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # stop a reader's background page download now, not at GC
     result = engine.finish()
     if result.counters["reseed_batches_in_window"]:
         first = engine.first_reseed_in_window
