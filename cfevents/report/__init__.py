@@ -16,6 +16,7 @@ from cfevents.report.api import (
     usage_report,
     window_from_options,
 )
+from cfevents.report.ccsource import CloudControllerSource
 from cfevents.report.engine import GROUPINGS, Accountant, EngineResult
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json, write_state
 from cfevents.report.present import summary_lines, table_rows
@@ -27,6 +28,7 @@ __all__ = [
     "GROUPINGS",
     "OPENING_MODES",
     "Accountant",
+    "CloudControllerSource",
     "EngineResult",
     "IncompleteDataError",
     "Opening",
