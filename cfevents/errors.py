@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4  # 404, or a name that matches nothing
     API = 5  # any other API error (4xx/5xx), v2 disabled, lost cursor
     NETWORK = 6  # connection refused, DNS, TLS, timeout
+    INCOMPLETE = 7  # usage report: events the window needs are gone (retention, purge)
     PIPE = 141  # stdout closed early (`| head`): 128 + SIGPIPE, like any Unix filter
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
 
@@ -148,3 +149,13 @@ class StoreError(CfEventsError):
 
 class StoreLockedError(StoreError):
     """Another export holds the store's lock for this foundation and event kind."""
+
+
+class IncompleteDataError(CfEventsError):
+    """A usage report cannot be exact: events it needs were pruned or purged.
+
+    The message names the problem and the ways out (``--opening FILE``, a later ``--since``,
+    ``--allow-incomplete``).
+    """
+
+    default_exit_code = ExitCode.INCOMPLETE
