@@ -25,19 +25,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cfevents.errors import UsageError
-from cfevents.query import (
-    V2_EVENTS_MAX_PER_PAGE,
-    V3_MAX_PER_PAGE,
-    Params,
-    TimeWindow,
-    created_ats_params,
-)
+from cfevents.query import Params, TimeWindow, created_ats_params
 from cfevents.timeparse import TimeParseError, format_cc, parse_time
 
 Event = dict[str, Any]
@@ -135,21 +129,6 @@ def build_v2_events_params(q: EventQuery) -> Params:
     if q.per_page is not None:
         params.append(("results-per-page", str(q.per_page)))
     return params
-
-
-def max_per_page(source: str) -> int:
-    """The largest page the endpoint accepts: v2 events 100, v3 5000."""
-    return V2_EVENTS_MAX_PER_PAGE if source == "v2" else V3_MAX_PER_PAGE
-
-
-def check_per_page(per_page: int | None, source: str) -> None:
-    """``--per-page`` within the endpoint's range, or a UsageError naming the limit."""
-    if per_page is None:
-        return
-    top = max_per_page(source)
-    if not 1 <= per_page <= top:
-        api = "v2 /v2/events" if source == "v2" else "v3 /v3/audit_events"
-        raise UsageError(f"--per-page must be between 1 and {top} for {api} (got {per_page})")
 
 
 # -- raw v2 q filters ------------------------------------------------------------------------
@@ -559,13 +538,3 @@ def summarise(crashes: Iterable[Event]) -> list[Event]:
         ),
     )
     return [rows[k] for k in ordered]
-
-
-def split_flag_values(values: Sequence[str] | None) -> tuple[str, ...]:
-    """``--type a,b --type c`` → ``("a", "b", "c")``, blanks and repeats dropped, in order."""
-    seen: dict[str, None] = {}
-    for value in values or ():
-        for part in value.split(","):
-            if part.strip():
-                seen.setdefault(part.strip(), None)
-    return tuple(seen)

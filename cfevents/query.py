@@ -28,9 +28,6 @@ class TimeWindow:
     lt: datetime | None = None  # --until / --created-before
     equals: tuple[datetime, ...] = ()  # --created-at (OR of one-second windows)
 
-    def is_empty(self) -> bool:
-        return not (self.gte or self.gt or self.lt or self.equals)
-
 
 def created_ats_params(window: TimeWindow, key: str = "created_ats") -> Params:
     """``created_ats[gte]=…`` style parameters for a v3 list endpoint."""
@@ -70,16 +67,3 @@ def build_usage_params(query: UsageQuery) -> Params:
     if query.per_page is not None:
         params.append(("per_page", str(query.per_page)))
     return params
-
-
-def page_size_for(limit: int | None, per_page: int | None, *, client_filtered: bool) -> int:
-    """The ``per_page`` to ask for: explicit, else follow the limit, else the maximum.
-
-    When rows are filtered client-side, a small page would mostly be thrown away, so the
-    largest page is used.
-    """
-    if per_page is not None:
-        return per_page
-    if limit is None or client_filtered:
-        return V3_MAX_PER_PAGE
-    return max(1, min(limit, V3_MAX_PER_PAGE))
