@@ -31,8 +31,8 @@ if TYPE_CHECKING:
         UsageError,
         V2DisabledError,
     )
-    from cfevents.export import ExportJob, ExportPlan
-    from cfevents.listing import Listing, Truncation
+    from cfevents.events.listing import Listing, Truncation
+    from cfevents.export.engine import ExportJob, ExportPlan
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -48,10 +48,10 @@ if TYPE_CHECKING:
 _PUBLIC: dict[str, str] = {
     "connect": "cfevents.api",
     "Client": "cfevents.api",
-    "ExportJob": "cfevents.export",
-    "ExportPlan": "cfevents.export",
-    "Listing": "cfevents.listing",
-    "Truncation": "cfevents.listing",
+    "ExportJob": "cfevents.export.engine",
+    "ExportPlan": "cfevents.export.engine",
+    "Listing": "cfevents.events.listing",
+    "Truncation": "cfevents.events.listing",
     **dict.fromkeys(
         (
             "CfEventsError",

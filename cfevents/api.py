@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from cfevents.errors import CfEventsError, UsageError, V2DisabledError
-from cfevents.listing import Listing, Truncation, check_per_page, page_size, split_commas
-from cfevents.query import (
+from cfevents.events.listing import Listing, Truncation, check_per_page, page_size, split_commas
+from cfevents.events.query import (
     USAGE_ORDERS,
     V2_EVENTS_MAX_PER_PAGE,
     V3_MAX_PER_PAGE,
@@ -30,12 +30,12 @@ from cfevents.query import (
 )
 
 if TYPE_CHECKING:
-    from cfevents.audit import EventQuery
-    from cfevents.client import CFClient
-    from cfevents.config import Settings
-    from cfevents.export import ExportJob
-    from cfevents.pagination import PageInfo
-    from cfevents.resolve import Resolver, Scope
+    from cfevents.cc.client import CFClient
+    from cfevents.cc.config import Settings
+    from cfevents.cc.paging import PageInfo
+    from cfevents.events.audit import EventQuery
+    from cfevents.events.resolve import Resolver, Scope
+    from cfevents.export.engine import ExportJob
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -88,7 +88,7 @@ def connect(
         UsageError: a malformed API URL.
         AuthError: no credentials anywhere.
     """
-    from cfevents import config
+    from cfevents.cc import config
 
     environ = dict(os.environ if env is None else env)
     settings = config.resolve(
@@ -133,8 +133,8 @@ class Client:
         note: Callable[[str], None] | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> Client:
-        """A client for resolved settings (``cfevents.config.resolve``)."""
-        from cfevents.client import CFClient
+        """A client for resolved settings (``cfevents.cc.config.resolve``)."""
+        from cfevents.cc.client import CFClient
 
         notify = note or _log.info
         return cls(lambda: CFClient(settings, log=log, notify=notify), note=notify, warn=warn)
@@ -188,7 +188,7 @@ class Client:
         that page. ``org``, ``space``, ``app`` and ``state`` filter after fetching (the
         endpoint cannot). ``limit`` None means every matching event.
         """
-        from cfevents.pagination import PageInfo, resources
+        from cfevents.cc.paging import PageInfo, resources
         from cfevents.timeparse import utcnow
 
         window = time_window(
@@ -233,7 +233,7 @@ class Client:
             return Truncation(shown, "matching events", total) if (total or 0) > shown else None
 
         def empty_hint() -> str | None:
-            from cfevents.auth import GLOBAL_READ_SCOPES
+            from cfevents.cc.auth import GLOBAL_READ_SCOPES
 
             if info.total_results != 0:
                 return None
@@ -250,9 +250,9 @@ class Client:
         self, query: UsageQuery, limit: int | None, client_filtered: bool
     ) -> Iterator[dict[str, Any]]:
         """The paging strategy: one page, keyset in id order, or ``next`` links (ordered)."""
-        from cfevents.export import keyset_pages
-        from cfevents.pagination import v3_pages
-        from cfevents.prefetch import prefetch as read_ahead
+        from cfevents.cc.paging import v3_pages
+        from cfevents.cc.readahead import prefetch as read_ahead
+        from cfevents.export.engine import keyset_pages
 
         size = query.per_page or V3_MAX_PER_PAGE
         params = build_usage_params(query)
@@ -315,8 +315,8 @@ class Client:
         and every event is delivered exactly once, even after a crash. Events younger than
         ``min_age`` (default 60s with a checkpoint or ``follow``) wait for the next run.
         """
-        from cfevents.export import ExportJob, ExportPlan
-        from cfevents.formatters import FORMATS
+        from cfevents.export.engine import ExportJob, ExportPlan
+        from cfevents.output.formatters import FORMATS
         from cfevents.timeparse import TimeParseError, parse_duration, utcnow
 
         out_path = Path(out) if out is not None else None
@@ -395,7 +395,7 @@ class Client:
         ``q`` holds raw v2 filters (they imply v2). The first page is read here, so a refused
         request raises before any event is handed out. ``names`` fills in org/space names.
         """
-        from cfevents import audit
+        from cfevents.events import audit
         from cfevents.timeparse import utcnow
 
         now = utcnow()
@@ -441,7 +441,7 @@ class Client:
         """One audit event (v3, or v2 with ``source="v2"``) in the normalised shape."""
         from urllib.parse import quote
 
-        from cfevents import audit
+        from cfevents.events import audit
 
         src = choose_source(source)
         key = quote(_one_guid(guid))
@@ -474,7 +474,7 @@ class Client:
         names: bool = True,
     ) -> Listing[Crash]:
         """App crashes, each once (CC writes two events per crash), newest first by default."""
-        from cfevents import audit
+        from cfevents.events import audit
 
         resolver, query, src = self._crash_query(
             since, until, created_after, created_before, org, space, app, order, source,
@@ -520,7 +520,7 @@ class Client:
 
         Reads every crash in the window; the most-crashing apps come first; ``limit`` counts apps.
         """
-        from cfevents import audit
+        from cfevents.events import audit
 
         resolver, query, src = self._crash_query(
             since, until, created_after, created_before, org, space, app, order, source,
@@ -552,7 +552,7 @@ class Client:
         per_page: int | None,
         limit: int | None,
     ) -> tuple[Resolver, EventQuery, str]:
-        from cfevents import audit
+        from cfevents.events import audit
         from cfevents.timeparse import utcnow
 
         window = time_window(
@@ -587,8 +587,8 @@ class Client:
         The first page is fetched here, before anything is handed out, so a refused request
         (v2 off, a 400) is one error and not a half-written document.
         """
-        from cfevents import audit
-        from cfevents.pagination import resources, v2_pages, v3_pages
+        from cfevents.cc.paging import resources, v2_pages, v3_pages
+        from cfevents.events import audit
 
         if source == "v2":
             require_v2(self.http, raw_q)
@@ -606,7 +606,7 @@ class Client:
 
     def _resolver(self) -> Resolver:
         """A name↔GUID resolver for one call (its cache also serves the name columns)."""
-        from cfevents.resolve import Resolver
+        from cfevents.events.resolve import Resolver
 
         return Resolver(self.http)
 
@@ -680,14 +680,14 @@ def _one_guid(guid: str) -> str:
 
 
 def _page_info() -> PageInfo:
-    from cfevents.pagination import PageInfo
+    from cfevents.cc.paging import PageInfo
 
     return PageInfo()
 
 
 def usage_filter(scope: Scope, states: set[str]) -> Callable[[dict[str, Any]], bool]:
     """Keep a usage event when it is in the org/space/app scope and in one of ``states``."""
-    from cfevents.fields import get_path
+    from cfevents.output.columns import get_path
 
     def keep(event: dict[str, Any]) -> bool:
         for guids, path in (
@@ -703,7 +703,7 @@ def usage_filter(scope: Scope, states: set[str]) -> Callable[[dict[str, Any]], b
 
 
 def check_order(order: str) -> str:
-    from cfevents.audit import ORDERS
+    from cfevents.events.audit import ORDERS
 
     value = order.strip().lower()
     if value not in ORDERS:
@@ -717,7 +717,7 @@ def choose_source(source: str, *, raw_q: bool = False) -> str:
     Raises:
         UsageError: an unknown source, or ``q`` with ``source="v3"``.
     """
-    from cfevents.audit import SOURCES
+    from cfevents.events.audit import SOURCES
 
     value = source.strip().lower()
     if value not in SOURCES:
@@ -748,7 +748,7 @@ def _event_query(
     per_page: int,
     raw_q: tuple[str, ...] = (),
 ) -> EventQuery:
-    from cfevents.audit import EventQuery
+    from cfevents.events.audit import EventQuery
 
     return EventQuery(
         types=types,

@@ -1,4 +1,4 @@
-"""Pure tests for cfevents.audit: query builders, q grammar, normalisation, crash pairing."""
+"""Pure tests for cfevents.events.audit: query builders, q grammar, normalisation, crash pairing."""
 
 import itertools
 import random
@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cfevents import audit
-from cfevents.audit import (
+from cfevents.errors import UsageError
+from cfevents.events import audit
+from cfevents.events.audit import (
     APP_CRASH,
     CRASH_TYPES,
     PROCESS_CRASH,
@@ -22,8 +23,7 @@ from cfevents.audit import (
     summarise,
     unique,
 )
-from cfevents.errors import UsageError
-from cfevents.query import TimeWindow
+from cfevents.events.query import TimeWindow
 
 A = datetime(2024, 5, 1, tzinfo=UTC)
 B = datetime(2024, 5, 8, 6, 7, 8, tzinfo=UTC)

@@ -5,10 +5,10 @@ import requests
 import responses
 from jwt_helpers import make_jwt
 
-from cfevents.client import CFClient, server_delay
-from cfevents.config import Credentials, Settings
+from cfevents.cc.client import CFClient, server_delay
+from cfevents.cc.config import Credentials, Settings
+from cfevents.cc.paging import PageInfo, resources, v2_pages, v3_pages
 from cfevents.errors import ApiError, AuthError, ExitCode, NetworkError, V2DisabledError
-from cfevents.pagination import PageInfo, resources, v2_pages, v3_pages
 
 API = "https://api.example.com"
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cfevents import checkpoint as ckpt
+from cfevents.cc.readahead import prefetch
 from cfevents.errors import ApiError, LostCursorError, UsageError
-from cfevents.export import batches, keyset_pages
-from cfevents.prefetch import prefetch
+from cfevents.export import checkpoint as ckpt
+from cfevents.export.engine import batches, keyset_pages
 
 
 class FakeClient:

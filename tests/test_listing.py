@@ -3,10 +3,10 @@
 import pytest
 
 from cfevents.api import audit_endpoint
+from cfevents.cc.paging import PageInfo
 from cfevents.errors import UsageError
-from cfevents.listing import Listing, Truncation, check_per_page, page_size, split_commas
-from cfevents.pagination import PageInfo
-from cfevents.query import V3_MAX_PER_PAGE
+from cfevents.events.listing import Listing, Truncation, check_per_page, page_size, split_commas
+from cfevents.events.query import V3_MAX_PER_PAGE
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cfevents.query import (
+from cfevents.events.query import (
     TimeWindow,
     UsageQuery,
     build_usage_params,

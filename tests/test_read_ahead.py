@@ -13,11 +13,11 @@ import weakref
 
 import pytest
 
-from cfevents.client import CFClient
-from cfevents.config import Credentials, Settings
+from cfevents.cc.client import CFClient
+from cfevents.cc.config import Credentials, Settings
+from cfevents.cc.readahead import Background
 from cfevents.errors import NetworkError
-from cfevents.export import ExportJob, ExportPlan, guess_last_guid, keyset_pages
-from cfevents.prefetch import Background
+from cfevents.export.engine import ExportJob, ExportPlan, guess_last_guid, keyset_pages
 
 PATH = "/v3/app_usage_events"
 

@@ -71,8 +71,8 @@ def crashes(
 
         cfevents crashes --since 30d --summary
     """
-    from cfevents import fields as F
     from cfevents.cli.output import build_spec, needs_names, show
+    from cfevents.output import columns as F
 
     rt: Runtime = ctx.obj
     columns = F.CRASH_SUMMARY_COLUMNS if summary else F.CRASH_COLUMNS

@@ -103,8 +103,8 @@ def list_events(
 
         cfevents events list --source v2 --q 'type IN app.crash,audit.app.restage'
     """
-    from cfevents import fields as F
     from cfevents.cli.output import build_spec, needs_names, show
+    from cfevents.output import columns as F
 
     rt: Runtime = ctx.obj
     spec = build_spec(
@@ -156,8 +156,8 @@ def get_event(
 
         cfevents events get 8f3c3a1e-6c59-4a1e-9d39-0f3c2f7b1a2d -o json
     """
-    from cfevents import fields as F
     from cfevents.cli.output import build_spec, emit_one, needs_names
+    from cfevents.output import columns as F
 
     rt: Runtime = ctx.obj
     spec = build_spec(

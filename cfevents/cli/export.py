@@ -1,6 +1,6 @@
 """``cfevents usage export``: every matching event in id order, optionally incremental.
 
-The engine is ``Client.usage_export`` (cfevents.export: paging, min-age; cfevents.checkpoint:
+The engine is ``Client.usage_export`` (cfevents.export.engine: paging, min-age; cfevents.export.checkpoint:
 the cursor file and its guarantees). The command wires it to the output and the progress bar.
 ``cfevents.cli.usage`` registers it in the ``usage`` group.
 """

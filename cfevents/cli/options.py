@@ -249,7 +249,7 @@ def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
 
 
 def output_format(value: str | None, env: Mapping[str, str]) -> str:
-    from cfevents.formatters import FORMATS
+    from cfevents.output.formatters import FORMATS
 
     fmt = (value or env.get("CFEVENTS_OUTPUT") or "table").strip().lower()
     if fmt not in FORMATS:

@@ -12,8 +12,8 @@ from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
 
 if TYPE_CHECKING:
-    from cfevents.formatters import OutputSpec
-    from cfevents.listing import Listing, Truncation
+    from cfevents.events.listing import Listing, Truncation
+    from cfevents.output.formatters import OutputSpec
 
 
 def build_spec(
@@ -28,8 +28,8 @@ def build_spec(
     table_columns: Sequence[str] | None = None,
 ) -> OutputSpec:
     """The OutputSpec for these options; bad values are usage errors (exit 2)."""
-    from cfevents.fields import LABELS, check_fields, parse_fields
-    from cfevents.formatters import OutputSpec
+    from cfevents.output.columns import LABELS, check_fields, parse_fields
+    from cfevents.output.formatters import OutputSpec
 
     fmt = output_format(output, rt.env.env)
     selected = parse_fields(fields) if fields is not None else None
@@ -72,7 +72,7 @@ def usage_spec(
 ) -> OutputSpec:
     """The output spec for app usage events (the documented CSV column sets); ``one`` event's
     table shows every column."""
-    from cfevents import fields as F
+    from cfevents.output import columns as F
 
     columns = F.USAGE_V2_COLUMNS if v2 else F.USAGE_COLUMNS
     return build_spec(
@@ -102,7 +102,7 @@ def needs_names(spec: OutputSpec) -> bool:
 
 def emit(rt: Runtime, records: Iterable[Any], spec: OutputSpec) -> int:
     """Stream records to stdout in the chosen format; returns the count written."""
-    from cfevents.formatters import write
+    from cfevents.output.formatters import write
 
     out = rt.env.stdout
     count = write(records, out, spec)
@@ -111,7 +111,7 @@ def emit(rt: Runtime, records: Iterable[Any], spec: OutputSpec) -> int:
 
 
 def emit_one(rt: Runtime, record: Any, spec: OutputSpec) -> None:
-    from cfevents.formatters import write_one
+    from cfevents.output.formatters import write_one
 
     write_one(record, rt.env.stdout, spec)
     rt.env.stdout.flush()

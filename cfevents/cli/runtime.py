@@ -14,7 +14,7 @@ from cfevents.cli.environment import Environment
 
 if TYPE_CHECKING:
     from cfevents.api import Client
-    from cfevents.client import CFClient
+    from cfevents.cc.client import CFClient
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Runtime:
     def client(self) -> CFClient:
         """Build the HTTP client on first use (commands that need no API never pay for it)."""
         if self._client is None:
-            from cfevents.client import CFClient
+            from cfevents.cc.client import CFClient
 
             settings = self._settings()
             self._client = CFClient(
@@ -72,7 +72,7 @@ class Runtime:
         return self._client
 
     def _settings(self) -> Any:
-        from cfevents import config
+        from cfevents.cc import config
 
         if self.demo:
             return self._demo_settings()
@@ -88,7 +88,7 @@ class Runtime:
         )
 
     def _demo_settings(self) -> Any:
-        from cfevents.config import Credentials, Settings
+        from cfevents.cc.config import Credentials, Settings
         from cfevents.sandbox import Sandbox, SandboxConfig
 
         sandbox = Sandbox(SandboxConfig()).start()

@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from cfevents import checkpoint as ckpt
+from cfevents.cc.paging import JsonGetter, ReadsAhead
 from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
-from cfevents.pagination import JsonGetter, ReadsAhead
-from cfevents.query import V3_MAX_PER_PAGE, Params
+from cfevents.events.query import V3_MAX_PER_PAGE, Params
+from cfevents.export import checkpoint as ckpt
 from cfevents.timeparse import format_cc, utcnow
 
 if TYPE_CHECKING:
-    from cfevents.formatters import OutputSpec
+    from cfevents.output.formatters import OutputSpec
 
 
 class ApiClient(JsonGetter, Protocol):
@@ -351,8 +351,8 @@ class ExportJob:
         ``on_batch(events_read, pages, total)`` runs after each committed page. An error
         says where the export stopped (and that a rerun resumes there).
         """
-        from cfevents.fields import USAGE_COLUMNS
-        from cfevents.formatters import OutputSpec, write
+        from cfevents.output.columns import USAGE_COLUMNS
+        from cfevents.output.formatters import OutputSpec, write
 
         sink = self.open_sink(stdout)
         spec = spec or OutputSpec(fmt=self.plan.fmt, columns=USAGE_COLUMNS)

@@ -162,7 +162,7 @@ def check_fields(fields: Sequence[str], known: Sequence[str]) -> str | None:
 
 # -- audit events and crashes (cfevents events / cfevents crashes) ---------------------------
 
-# The normalised audit event (cfevents.audit.normalise_v2/normalise_v3): the same columns
+# The normalised audit event (cfevents.events.audit.normalise_v2/normalise_v3): the same columns
 # whichever API answered. ``data`` is one JSON cell in CSV; pick keys with --fields data.x.
 EVENT_COLUMNS: tuple[str, ...] = (
     "guid",
@@ -192,7 +192,7 @@ EVENT_TABLE_COLUMNS: tuple[str, ...] = (
     "space.name",
 )
 
-# One crash (cfevents.audit.crash_records): the stable CSV/TSV/--fields column set.
+# One crash (cfevents.events.audit.crash_records): the stable CSV/TSV/--fields column set.
 CRASH_COLUMNS: tuple[str, ...] = (
     "created_at",
     "organization.guid",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from cfevents.query import Params
+from cfevents.events.query import Params
 
 
 class JsonGetter(Protocol):

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from cfevents.config import CLIENT_CREDENTIALS, Credentials
+from cfevents.cc.config import CLIENT_CREDENTIALS, Credentials
 from cfevents.errors import ApiError, AuthError, NetworkError
 
 REFRESH_MARGIN = 60.0  # seconds; the cf CLI refreshes when exp - now < 1 minute

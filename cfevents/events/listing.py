@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from cfevents.cc.paging import PageInfo
 from cfevents.errors import UsageError
-from cfevents.pagination import PageInfo
 
 T = TypeVar("T")
 

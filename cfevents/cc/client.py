@@ -25,8 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from cfevents import __version__
-from cfevents.auth import TokenManager
-from cfevents.config import Settings, origin
+from cfevents.cc.auth import TokenManager
+from cfevents.cc.config import Settings, origin
+from cfevents.cc.readahead import Background
 from cfevents.errors import (
     ApiError,
     AuthError,
@@ -34,8 +35,7 @@ from cfevents.errors import (
     NetworkError,
     V2DisabledError,
 )
-from cfevents.prefetch import Background
-from cfevents.query import Params
+from cfevents.events.query import Params
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_BASE = 0.5

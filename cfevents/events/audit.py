@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from cfevents.errors import UsageError
-from cfevents.query import Params, TimeWindow, created_ats_params
+from cfevents.events.query import Params, TimeWindow, created_ats_params
 from cfevents.timeparse import TimeParseError, format_cc, parse_time
 
 Event = dict[str, Any]

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cfevents.cc.paging import JsonGetter, resources, v3_pages
 from cfevents.errors import NotFoundError, UsageError
-from cfevents.listing import split_commas
-from cfevents.pagination import JsonGetter, resources, v3_pages
-from cfevents.query import V3_MAX_PER_PAGE
+from cfevents.events.listing import split_commas
+from cfevents.events.query import V3_MAX_PER_PAGE
 
 GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
