@@ -27,6 +27,7 @@ import requests
 from cfevents import __version__
 from cfevents.cc.auth import TokenManager
 from cfevents.cc.config import Settings, origin
+from cfevents.cc.paging import Params
 from cfevents.cc.readahead import Background
 from cfevents.errors import (
     ApiError,
@@ -35,7 +36,6 @@ from cfevents.errors import (
     NetworkError,
     V2DisabledError,
 )
-from cfevents.events.query import Params
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_BASE = 0.5

@@ -72,19 +72,11 @@ def crashes(
         cfevents crashes --since 30d --summary
     """
     from cfevents.cli.output import build_spec, needs_names, show
-    from cfevents.output import columns as F
 
     rt: Runtime = ctx.obj
-    columns = F.CRASH_SUMMARY_COLUMNS if summary else F.CRASH_COLUMNS
+    kind = "crash-summary" if summary else "crashes"
     spec = build_spec(
-        rt,
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-        columns=columns,
-        table_columns=F.CRASH_SUMMARY_TABLE_COLUMNS if summary else F.CRASH_TABLE_COLUMNS,
-        known=columns,
+        rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
     lim, default_limit = effective_limit(limit, all_)
     cf = rt.cf()

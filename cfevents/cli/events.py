@@ -104,18 +104,10 @@ def list_events(
         cfevents events list --source v2 --q 'type IN app.crash,audit.app.restage'
     """
     from cfevents.cli.output import build_spec, needs_names, show
-    from cfevents.output import columns as F
 
     rt: Runtime = ctx.obj
     spec = build_spec(
-        rt,
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-        columns=F.EVENT_COLUMNS,
-        table_columns=F.EVENT_TABLE_COLUMNS,
-        known=F.EVENT_COLUMNS,
+        rt, "events", output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
     lim, default_limit = effective_limit(limit, all_)
     listing = rt.cf().audit_events(
@@ -157,17 +149,10 @@ def get_event(
         cfevents events get 8f3c3a1e-6c59-4a1e-9d39-0f3c2f7b1a2d -o json
     """
     from cfevents.cli.output import build_spec, emit_one, needs_names
-    from cfevents.output import columns as F
 
     rt: Runtime = ctx.obj
     spec = build_spec(
-        rt,
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-        columns=F.EVENT_COLUMNS,
-        known=F.EVENT_COLUMNS,
+        rt, "event", output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
     event = rt.cf().audit_event(guid, source=source, names=needs_names(spec))  # type: ignore[arg-type]
     emit_one(rt, event, spec)

@@ -27,6 +27,7 @@ from cfevents.cli.options import (
     UsageOrgOpt,
     UsageSpaceOpt,
 )
+from cfevents.cli.output import build_spec
 from cfevents.cli.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -146,8 +147,6 @@ def export_usage(
 
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
-    from cfevents.cli.output import usage_spec
-
     rt: Runtime = ctx.obj
     job = rt.cf().usage_export(
         out=out,
@@ -171,7 +170,9 @@ def export_usage(
         app=app_ or (),
         per_page=per_page,
     )
-    spec = usage_spec(rt, job.plan.fmt, fields, no_headers, None)
+    spec = build_spec(
+        rt, "usage", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
+    )
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
     rt.note(job.summary(written))

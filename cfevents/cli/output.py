@@ -4,7 +4,7 @@ and word what a listing left out ("showing N of M") on stderr.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cfevents.cli.options import output_format
@@ -18,25 +18,25 @@ if TYPE_CHECKING:
 
 def build_spec(
     rt: Runtime,
+    kind: str,
     *,
     output: str | None,
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
-    columns: Sequence[str],
-    known: Sequence[str],
-    table_columns: Sequence[str] | None = None,
 ) -> OutputSpec:
-    """The OutputSpec for these options; bad values are usage errors (exit 2)."""
-    from cfevents.output.columns import LABELS, check_fields, parse_fields
+    """The OutputSpec for these options and column set (``COLUMN_SETS[kind]``); bad values are
+    usage errors (exit 2)."""
+    from cfevents.output.columns import COLUMN_SETS, LABELS, check_fields, parse_fields
     from cfevents.output.formatters import OutputSpec
 
+    columns = COLUMN_SETS[kind]
     fmt = output_format(output, rt.env.env)
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
     if selected:
-        problem = check_fields(selected, known)
+        problem = check_fields(selected, columns.known)
         if problem:
             raise UsageError(f"--fields: {problem}")
     if table_format is not None:
@@ -48,7 +48,7 @@ def build_spec(
             )
         if fmt != "table":
             raise UsageError("--table-format only applies to -o table")
-    default_columns = table_columns if (fmt == "table" and table_columns) else columns
+    default_columns = columns.table if (fmt == "table" and columns.table) else columns.columns
     return OutputSpec(
         fmt=fmt,
         columns=tuple(default_columns),
@@ -57,33 +57,6 @@ def build_spec(
         table_format=table_format,
         tty=rt.env.stdout_isatty(),
         labels=LABELS if fmt == "table" else {},
-    )
-
-
-def usage_spec(
-    rt: Runtime,
-    output: str | None,
-    fields: str | None,
-    no_headers: bool,
-    table_format: str | None,
-    *,
-    one: bool = False,
-    v2: bool = False,
-) -> OutputSpec:
-    """The output spec for app usage events (the documented CSV column sets); ``one`` event's
-    table shows every column."""
-    from cfevents.output import columns as F
-
-    columns = F.USAGE_V2_COLUMNS if v2 else F.USAGE_COLUMNS
-    return build_spec(
-        rt,
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-        columns=columns,
-        table_columns=None if one else F.USAGE_TABLE_COLUMNS,
-        known=(*columns, "metadata.url") if v2 else (*columns, "links"),
     )
 
 

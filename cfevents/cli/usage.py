@@ -108,10 +108,12 @@ def list_usage(
 
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
-    from cfevents.cli.output import show, usage_spec
+    from cfevents.cli.output import build_spec, show
 
     rt: Runtime = ctx.obj
-    spec = usage_spec(rt, output, fields, no_headers, table_format)
+    spec = build_spec(
+        rt, "usage", output=output, fields=fields, no_headers=no_headers, table_format=table_format
+    )
     lim, default_limit = effective_limit(limit, all_)
     listing = rt.cf().usage_events(
         since=since,
@@ -155,10 +157,13 @@ def get_usage(
 
         cfevents usage get 20822a88-759b-4c64-8001-eb8a77db106b -o json
     """
-    from cfevents.cli.output import emit_one, usage_spec
+    from cfevents.cli.output import build_spec, emit_one
 
     rt: Runtime = ctx.obj
-    spec = usage_spec(rt, output, fields, no_headers, table_format, one=True, v2=v2)
+    kind = "usage-v2" if v2 else "usage-one"
+    spec = build_spec(
+        rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
+    )
     emit_one(rt, rt.cf().usage_event(guid, v2=v2), spec)
 
 

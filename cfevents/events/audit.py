@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cfevents.cc.paging import Params
 from cfevents.errors import UsageError
-from cfevents.events.query import Params, TimeWindow, created_ats_params
+from cfevents.events.query import TimeWindow, created_ats_params
 from cfevents.timeparse import TimeParseError, format_cc, parse_time
 
 Event = dict[str, Any]

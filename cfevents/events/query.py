@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cfevents.cc.paging import Params
 from cfevents.timeparse import format_cc
-
-Params = list[tuple[str, str]]
 
 V3_MAX_PER_PAGE = 5000
 V2_EVENTS_MAX_PER_PAGE = 100

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from cfevents.cc.paging import JsonGetter, ReadsAhead
+from cfevents.cc.paging import JsonGetter, Params, ReadsAhead
 from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
-from cfevents.events.query import V3_MAX_PER_PAGE, Params
+from cfevents.events.query import V3_MAX_PER_PAGE
 from cfevents.export import checkpoint as ckpt
 from cfevents.timeparse import format_cc, utcnow
 

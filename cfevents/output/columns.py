@@ -1,4 +1,4 @@
-"""Dotted field paths into event objects, and the documented column sets.
+"""Dotted field paths into records, and the documented column sets (COLUMN_SETS).
 
 ``get_path({"app": {"name": "x"}}, "app.name") == "x"``. Missing keys and nulls on the way are
 ``None``, never a ``KeyError``: every nested CC field may be null.
@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 # The stable CSV/TSV column set for v3 app usage events (README "CSV columns").
@@ -267,3 +268,28 @@ LABELS.update(
         "last_exit_description": "last exit description",
     }
 )
+
+
+@dataclass(frozen=True)
+class ColumnSet:
+    """The columns one kind of record shows: every format's, the table's, and what --fields
+    may name (the columns' roots plus ``extra``)."""
+
+    columns: tuple[str, ...]
+    table: tuple[str, ...] | None = None  # the table's default columns; None: all of them
+    extra: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return (*self.columns, *self.extra)
+
+
+COLUMN_SETS: dict[str, ColumnSet] = {
+    "usage": ColumnSet(USAGE_COLUMNS, USAGE_TABLE_COLUMNS, ("links",)),
+    "usage-one": ColumnSet(USAGE_COLUMNS, None, ("links",)),
+    "usage-v2": ColumnSet(USAGE_V2_COLUMNS, None, ("metadata.url",)),
+    "events": ColumnSet(EVENT_COLUMNS, EVENT_TABLE_COLUMNS),
+    "event": ColumnSet(EVENT_COLUMNS),
+    "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS),
+    "crash-summary": ColumnSet(CRASH_SUMMARY_COLUMNS, CRASH_SUMMARY_TABLE_COLUMNS),
+}
