@@ -251,7 +251,7 @@ class Client:
     ) -> Iterator[dict[str, Any]]:
         """The paging strategy: one page, keyset in id order, or ``next`` links (ordered)."""
         from cfevents.cc.paging import v3_pages
-        from cfevents.cc.readahead import prefetch as read_ahead
+        from cfevents.cc.readahead import read_ahead
         from cfevents.export.engine import keyset_pages
 
         size = query.per_page or V3_MAX_PER_PAGE
