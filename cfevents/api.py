@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
 from cfevents.errors import CfEventsError, UsageError, V2DisabledError
 from cfevents.events.listing import Listing, Truncation, check_per_page, page_size, split_commas
@@ -49,6 +49,24 @@ if TYPE_CHECKING:
 
 TimeValue = str | datetime
 Names = str | Sequence[str]
+
+
+class CrashArgs(TypedDict, total=False):
+    """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
+
+    since: TimeValue | None
+    until: TimeValue | None
+    created_after: TimeValue | None
+    created_before: TimeValue | None
+    org: Names
+    space: Names
+    app: Names
+    order: Order
+    source: Source
+    per_page: int | None
+    limit: int | None
+    names: bool
+
 
 USAGE_PATH = "/v3/app_usage_events"
 USAGE_V2_PATH = "/v2/app_usage_events"
@@ -457,34 +475,21 @@ class Client:
             event = next(with_names([event], self._resolver()))
         return cast("AuditEvent", event)
 
-    def crashes(
-        self,
-        *,
-        since: TimeValue | None = None,
-        until: TimeValue | None = None,
-        created_after: TimeValue | None = None,
-        created_before: TimeValue | None = None,
-        org: Names = (),
-        space: Names = (),
-        app: Names = (),
-        order: Order = "desc",
-        source: Source = "auto",
-        per_page: int | None = None,
-        limit: int | None = None,
-        names: bool = True,
-    ) -> Listing[Crash]:
-        """App crashes, each once (CC writes two events per crash), newest first by default."""
+    def crashes(self, **args: Unpack[CrashArgs]) -> Listing[Crash]:
+        """App crashes, each once (CC writes two events per crash), newest first by default.
+
+        Arguments: the time window (``since``, ``until``, ``created_after``,
+        ``created_before``), ``org``/``space``/``app``, ``order``, ``source``, ``per_page``,
+        ``limit`` and ``names`` (fill in org/space names), as for :meth:`audit_events`.
+        """
         from cfevents.events import audit
 
-        resolver, query, src = self._crash_query(
-            since, until, created_after, created_before, org, space, app, order, source,
-            per_page, limit,
-        )  # fmt: skip
-        direction = query.order
+        limit = args.get("limit")
+        resolver, query, src = self._crash_query(args, limit)
         info = _page_info()
-        records = audit.crash_records(self._read_events(query, src, info), direction)
+        records = audit.crash_records(self._read_events(query, src, info), query.order)
         shown = itertools.islice(records, limit) if limit is not None else records
-        if names:
+        if args.get("names", True):
             shown = with_names(shown, resolver)
 
         def truncation(count: int) -> Truncation | None:
@@ -495,42 +500,26 @@ class Client:
             unread = (info.total_results or 0) > info.resources
             if not unread and next(records, None) is None:
                 return None
-            end = "newest" if direction == "desc" else "oldest"
+            end = "newest" if query.order == "desc" else "oldest"
             return Truncation(count, "crashes", end=end, counted=info.total_results or None)
 
         return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
 
-    def crash_summary(
-        self,
-        *,
-        since: TimeValue | None = None,
-        until: TimeValue | None = None,
-        created_after: TimeValue | None = None,
-        created_before: TimeValue | None = None,
-        org: Names = (),
-        space: Names = (),
-        app: Names = (),
-        order: Order = "desc",
-        source: Source = "auto",
-        per_page: int | None = None,
-        limit: int | None = None,
-        names: bool = True,
-    ) -> Listing[CrashSummary]:
+    def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
         """One row per app that crashed: count, first and last crash, the last exit reason.
 
-        Reads every crash in the window; the most-crashing apps come first; ``limit`` counts apps.
+        Takes the arguments of :meth:`crashes`. Reads every crash in the window; the
+        most-crashing apps come first; ``limit`` counts apps.
         """
         from cfevents.events import audit
 
-        resolver, query, src = self._crash_query(
-            since, until, created_after, created_before, org, space, app, order, source,
-            per_page, None,
-        )  # fmt: skip
+        limit = args.get("limit")
+        resolver, query, src = self._crash_query(args, None)
         info = _page_info()
         records = audit.crash_records(self._read_events(query, src, info), query.order)
         rows = audit.summarise(records)
         shown: Iterator[dict[str, Any]] = iter(rows if limit is None else rows[:limit])
-        if names:
+        if args.get("names", True):
             shown = with_names(shown, resolver)
 
         def truncation(count: int) -> Truncation | None:
@@ -538,36 +527,28 @@ class Client:
 
         return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
 
-    def _crash_query(
-        self,
-        since: TimeValue | None,
-        until: TimeValue | None,
-        created_after: TimeValue | None,
-        created_before: TimeValue | None,
-        org: Names,
-        space: Names,
-        app: Names,
-        order: str,
-        source: str,
-        per_page: int | None,
-        limit: int | None,
-    ) -> tuple[Resolver, EventQuery, str]:
+    def _crash_query(self, args: CrashArgs, limit: int | None) -> tuple[Resolver, EventQuery, str]:
         from cfevents.events import audit
         from cfevents.timeparse import utcnow
 
         window = time_window(
             utcnow(),
-            since=since,
-            until=until,
-            created_after=created_after,
-            created_before=created_before,
+            since=args.get("since"),
+            until=args.get("until"),
+            created_after=args.get("created_after"),
+            created_before=args.get("created_before"),
         )
-        direction = check_order(order)
-        src = choose_source(source)
+        direction = check_order(args.get("order", "desc"))
+        src = choose_source(args.get("source", "auto"))
         top, endpoint = audit_endpoint(src)
+        per_page = args.get("per_page")
         check_per_page(per_page, top, endpoint)
         resolver = self._resolver()
-        scope = resolver.resolve_scope(_values(org), _values(space), _values(app))
+        scope = resolver.resolve_scope(
+            _values(args.get("org", ())),
+            _values(args.get("space", ())),
+            _values(args.get("app", ())),
+        )
         query = _event_query(
             scope,
             window,

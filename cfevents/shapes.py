@@ -15,6 +15,18 @@ Order = Literal["desc", "asc"]
 Source = Literal["auto", "v3", "v2"]
 LostCursor = Literal["fail", "restart"]
 
+# Diego's crash metadata a Crash record carries (any may be missing: exit_status almost always
+# is, Diego's tps watcher never sets it).
+CRASH_DATA_KEYS: tuple[str, ...] = (
+    "cell_id",
+    "reason",
+    "exit_status",
+    "exit_description",
+    "crash_count",
+    "crash_timestamp",
+    "version",
+)
+
 
 class GuidName(TypedDict):
     guid: str | None

@@ -13,8 +13,20 @@ HEAVY = ("typer", "click", "rich", "requests", "tabulate")
 # What each layer may import (cfevents modules by prefix, third-party by top-level name).
 ALLOWED: dict[str, tuple[str, ...]] = {
     "cfevents.cc": ("cfevents.cc", "cfevents.errors", "cfevents.__version__", "requests"),
-    "cfevents.events": ("cfevents.cc", "cfevents.events", "cfevents.errors", "cfevents.timeparse"),
-    "cfevents.output": ("cfevents.output", "cfevents.errors", "rich", "tabulate"),
+    "cfevents.events": (
+        "cfevents.cc",
+        "cfevents.events",
+        "cfevents.errors",
+        "cfevents.timeparse",
+        "cfevents.shapes",
+    ),
+    "cfevents.output": (
+        "cfevents.output",
+        "cfevents.errors",
+        "cfevents.shapes",
+        "rich",
+        "tabulate",
+    ),
     "cfevents.export": (
         "cfevents.cc",
         "cfevents.events",

@@ -33,6 +33,7 @@ from typing import Any
 from cfevents.cc.paging import Params
 from cfevents.errors import UsageError
 from cfevents.events.query import TimeWindow, created_ats_params
+from cfevents.shapes import CRASH_DATA_KEYS
 from cfevents.timeparse import TimeParseError, format_cc, parse_time
 
 Event = dict[str, Any]
@@ -310,18 +311,6 @@ def _sorted_group(group: list[Event], order: str) -> list[Event]:
 
 # -- crashes ---------------------------------------------------------------------------------
 
-# Crash metadata keys copied into the record; any of them may be missing (exit_status almost
-# always is: Diego's tps watcher never sets it).
-_CRASH_DATA_KEYS = (
-    "cell_id",
-    "reason",
-    "exit_status",
-    "exit_description",
-    "crash_count",
-    "crash_timestamp",
-    "version",
-)
-
 
 def crash_from_event(event: Event) -> Event:
     """The crash record for one normalised ``app.crash`` or ``audit.app.process.crash``.
@@ -349,7 +338,7 @@ def crash_from_event(event: Event) -> Event:
         },
         "instance": {"guid": data.get("instance"), "index": data.get("index")},
     }
-    for key in _CRASH_DATA_KEYS:
+    for key in CRASH_DATA_KEYS:
         record[key] = data.get(key)
     record["process_crash_guid"] = event.get("guid") if is_process else None
     record["app_crash_guid"] = None if is_process else event.get("guid")

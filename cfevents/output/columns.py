@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cfevents.shapes import CRASH_DATA_KEYS
+
 # The stable CSV/TSV column set for v3 app usage events (README "CSV columns").
 USAGE_COLUMNS: tuple[str, ...] = (
     "guid",
@@ -193,26 +195,25 @@ EVENT_TABLE_COLUMNS: tuple[str, ...] = (
     "space.name",
 )
 
-# One crash (cfevents.events.audit.crash_records): the stable CSV/TSV/--fields column set.
-CRASH_COLUMNS: tuple[str, ...] = (
-    "created_at",
+# Where a crash happened: its org, space and app.
+_CRASH_PLACE = (
     "organization.guid",
     "organization.name",
     "space.guid",
     "space.name",
     "app.guid",
     "app.name",
+)
+
+# One crash (cfevents.events.audit.crash_records): the stable CSV/TSV/--fields column set.
+CRASH_COLUMNS: tuple[str, ...] = (
+    "created_at",
+    *_CRASH_PLACE,
     "process.guid",
     "process.type",
     "instance.guid",
     "instance.index",
-    "cell_id",
-    "reason",
-    "exit_status",
-    "exit_description",
-    "crash_count",
-    "crash_timestamp",
-    "version",
+    *CRASH_DATA_KEYS,
     "process_crash_guid",
     "app_crash_guid",
 )
@@ -230,12 +231,7 @@ CRASH_TABLE_COLUMNS: tuple[str, ...] = (
 
 # One row per app (cfevents crashes --summary).
 CRASH_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "organization.guid",
-    "organization.name",
-    "space.guid",
-    "space.name",
-    "app.guid",
-    "app.name",
+    *_CRASH_PLACE,
     "crashes",
     "first",
     "last",
