@@ -191,6 +191,7 @@ class Client:
         created_at: Sequence[TimeValue] = (),
         guids: Names = (),
         after_guid: str | None = None,
+        order: Order | None = None,
         order_by: UsageOrder | None = None,
         per_page: int | None = None,
         page: int | None = None,
@@ -202,7 +203,8 @@ class Client:
     ) -> Listing[UsageEvent]:
         """App usage events (``GET /v3/app_usage_events``), streamed page by page.
 
-        Without ``order_by`` they come in CC's id order, paged by keyset; ``page`` fetches only
+        Without ``order`` (or CC's spelling, ``order_by``: ``created_at`` is ``asc``,
+        ``-created_at`` is ``desc``) they come in CC's id order, paged by keyset; ``page`` fetches only
         that page. ``org``, ``space``, ``app`` and ``state`` filter after fetching (the
         endpoint cannot). ``limit`` None means every matching event.
         """
@@ -218,6 +220,10 @@ class Client:
             created_at=created_at,
         )
         check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
+        if order is not None:
+            if order_by is not None:
+                raise UsageError("--order and --order-by say the same thing: give one")
+            order_by = "created_at" if check_order(order) == "asc" else "-created_at"
         if order_by is not None and order_by not in USAGE_ORDERS:
             raise UsageError(f"--order-by must be created_at or -created_at (got {order_by!r})")
         if after_guid is not None and ("," in after_guid or not after_guid.strip()):

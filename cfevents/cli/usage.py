@@ -55,13 +55,19 @@ def list_usage(
             rich_help_panel="Filters",
         ),
     ] = None,
+    order: Annotated[
+        str | None,
+        typer.Option(
+            "--order",
+            metavar="desc|asc",
+            help="Sort by created_at: desc newest first, asc oldest first. Default: CC's id order, the order events happened in.",
+            rich_help_panel=PAGING_PANEL,
+        ),
+    ] = None,
     order_by: Annotated[
         str | None,
         typer.Option(
-            "--order-by",
-            metavar="created_at|-created_at",
-            help="Sort by created_at (- for newest first). Default: CC's id order, the order events happened in.",
-            rich_help_panel=PAGING_PANEL,
+            "--order-by", hidden=True, help="CC's spelling of --order: created_at|-created_at."
         ),
     ] = None,
     per_page: Annotated[
@@ -123,7 +129,8 @@ def list_usage(
         created_at=created_at or (),
         guids=guid or (),
         after_guid=after_guid,
-        order_by=order_by,  # type: ignore[arg-type]  # checked by the library
+        order=order,  # type: ignore[arg-type]  # checked by the library
+        order_by=order_by,  # type: ignore[arg-type]
         per_page=per_page,
         page=page,
         limit=lim,
