@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
@@ -49,6 +50,52 @@ if TYPE_CHECKING:
 
 TimeValue = str | datetime
 Names = str | Sequence[str]
+
+
+class TimeArgs(TypedDict, total=False):
+    """A time window: ``[since, until)``; ``created_after`` is exclusive (CC: from T+1s)."""
+
+    since: TimeValue | None
+    until: TimeValue | None
+    created_after: TimeValue | None
+    created_before: TimeValue | None
+
+
+class UsageFilterArgs(TimeArgs, total=False):
+    """What app usage events can be filtered by (``org``, ``space``, ``app`` and ``state``
+    after fetching: the endpoint cannot)."""
+
+    created_at: Sequence[TimeValue]  # whole seconds, ORed
+    guids: Names
+    after_guid: str | None
+    org: Names
+    space: Names
+    app: Names
+    state: Names
+
+
+class UsageEventArgs(UsageFilterArgs, total=False):
+    """The arguments of :meth:`Client.usage_events`."""
+
+    order: Order | None
+    order_by: UsageOrder | None
+    per_page: int | None
+    page: int | None
+    limit: int | None
+
+
+class UsageExportArgs(UsageFilterArgs, total=False):
+    """The arguments of :meth:`Client.usage_export`."""
+
+    out: str | Path | None
+    format: str | None
+    default_format: str
+    checkpoint: str | Path | None
+    min_age: str | timedelta | None
+    on_lost_cursor: LostCursor
+    follow: bool
+    interval: str | float
+    per_page: int
 
 
 class CrashArgs(TypedDict, total=False):
@@ -181,70 +228,42 @@ class Client:
 
     # -- app usage events --------------------------------------------------------------------
 
-    def usage_events(
-        self,
-        *,
-        since: TimeValue | None = None,
-        until: TimeValue | None = None,
-        created_after: TimeValue | None = None,
-        created_before: TimeValue | None = None,
-        created_at: Sequence[TimeValue] = (),
-        guids: Names = (),
-        after_guid: str | None = None,
-        order: Order | None = None,
-        order_by: UsageOrder | None = None,
-        per_page: int | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-        org: Names = (),
-        space: Names = (),
-        app: Names = (),
-        state: Names = (),
-    ) -> Listing[UsageEvent]:
+    def usage_events(self, **args: Unpack[UsageEventArgs]) -> Listing[UsageEvent]:
         """App usage events (``GET /v3/app_usage_events``), streamed page by page.
 
-        Without ``order`` (or CC's spelling, ``order_by``: ``created_at`` is ``asc``,
-        ``-created_at`` is ``desc``) they come in CC's id order, paged by keyset; ``page`` fetches only
-        that page. ``org``, ``space``, ``app`` and ``state`` filter after fetching (the
-        endpoint cannot). ``limit`` None means every matching event.
+        The filters of :class:`UsageFilterArgs`; without ``order`` (or CC's spelling,
+        ``order_by``: ``created_at`` is ``asc``, ``-created_at`` is ``desc``) they come in CC's
+        id order, paged by keyset; ``page`` fetches only that page. ``org``, ``space``, ``app``
+        and ``state`` filter after fetching (the endpoint cannot). ``limit`` None means every
+        matching event.
         """
         from cfevents.cc.paging import PageInfo, resources
-        from cfevents.timeparse import utcnow
 
-        window = time_window(
-            utcnow(),
-            since=since,
-            until=until,
-            created_after=created_after,
-            created_before=created_before,
-            created_at=created_at,
-        )
+        filters = _UsageFilters.parse(args)
+        per_page, limit, order_by = args.get("per_page"), args.get("limit"), args.get("order_by")
         check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
-        if order is not None:
+        if (order := args.get("order")) is not None:
             if order_by is not None:
                 raise UsageError("--order and --order-by say the same thing: give one")
             order_by = "created_at" if check_order(order) == "asc" else "-created_at"
         if order_by is not None and order_by not in USAGE_ORDERS:
             raise UsageError(f"--order-by must be created_at or -created_at (got {order_by!r})")
-        if after_guid is not None and ("," in after_guid or not after_guid.strip()):
-            raise UsageError("--after-guid takes exactly one event GUID")
-        states = {s.upper() for s in split_commas(_values(state))}
-        client_filtered = bool(org or space or app or states)
+        client_filtered = filters.client_side
         size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
         query = UsageQuery(
-            window=window,
-            guids=tuple(split_commas(_values(guids))),
-            after_guid=after_guid.strip() if after_guid else None,
+            window=filters.window,
+            guids=filters.guids,
+            after_guid=filters.after_guid,
             order_by=order_by,
             per_page=size,
-            page=page,
+            page=args.get("page"),
         )
-        scope = self._resolver().resolve_scope(_values(org), _values(space), _values(app))
+        keep = filters.keep(self._resolver())
         info = PageInfo()
         pages = self._usage_pages(query, limit, client_filtered)
         events: Iterator[dict[str, Any]] = resources(pages, info)
-        if client_filtered:
-            events = filter(usage_filter(scope, states), events)
+        if keep is not None:
+            events = filter(keep, events)
         if limit is not None:
             events = itertools.islice(events, limit)
 
@@ -307,55 +326,43 @@ class Client:
         target = f"{USAGE_V2_PATH if v2 else USAGE_PATH}/{quote(_one_guid(guid))}"
         return cast("UsageEvent", self.http.get_json(target))
 
-    def usage_export(
-        self,
-        *,
-        out: str | Path | None = None,
-        format: str | None = None,
-        default_format: str = "ndjson",
-        checkpoint: str | Path | None = None,
-        min_age: str | timedelta | None = None,
-        on_lost_cursor: LostCursor = "fail",
-        follow: bool = False,
-        interval: str | float = "60s",
-        since: TimeValue | None = None,
-        until: TimeValue | None = None,
-        created_after: TimeValue | None = None,
-        created_before: TimeValue | None = None,
-        created_at: Sequence[TimeValue] = (),
-        guids: Names = (),
-        after_guid: str | None = None,
-        state: Names = (),
-        org: Names = (),
-        space: Names = (),
-        app: Names = (),
-        per_page: int = V3_MAX_PER_PAGE,
-    ) -> ExportJob:
+    def usage_export(self, **args: Unpack[UsageExportArgs]) -> ExportJob:
         """The export engine for every matching event in id order (a context manager).
 
-        Iterate the job for the events (a checkpoint advances after each page you finish), or
-        call ``job.run()`` to write them to ``out`` (or stdout) in ``format`` (from ``out``'s
-        extension, else ``default_format``). With ``checkpoint`` it is incremental: rerun it
-        and every event is delivered exactly once, even after a crash. Events younger than
-        ``min_age`` (default 60s with a checkpoint or ``follow``) wait for the next run.
+        The filters of :class:`UsageFilterArgs`. Iterate the job for the events (a checkpoint
+        advances after each page you finish), or call ``job.run()`` to write them to ``out``
+        (or stdout) in ``format`` (from ``out``'s extension, else ``default_format``, else
+        NDJSON). With ``checkpoint`` it is incremental: rerun it and every event is delivered
+        exactly once, even after a crash. Events younger than ``min_age`` (default 60s with a
+        checkpoint or ``follow``) wait for the next run; ``follow`` polls every ``interval``.
         """
         from cfevents.export.engine import ExportJob, ExportPlan
         from cfevents.output.formatters import FORMATS
-        from cfevents.timeparse import TimeParseError, parse_duration, utcnow
+        from cfevents.timeparse import TimeParseError, parse_duration
 
+        out, checkpoint = args.get("out"), args.get("checkpoint")
         out_path = Path(out) if out is not None else None
         checkpoint_path = Path(checkpoint) if checkpoint is not None else None
         suffix = EXPORT_EXTENSIONS.get(out_path.suffix.lower()) if out_path else None
-        fmt = (format or suffix or default_format).strip().lower()
+        fmt = (
+            (args.get("format") or suffix or args.get("default_format") or "ndjson").strip().lower()
+        )
         if checkpoint_path is not None and fmt not in ("csv", "tsv", "ndjson"):
             raise UsageError(f"--checkpoint appends, so it needs -o csv, tsv or ndjson (not {fmt})")
         if fmt not in FORMATS:
             raise UsageError(
                 f"--output: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
             )
+        on_lost_cursor = args.get("on_lost_cursor", "fail")
         if on_lost_cursor not in ("fail", "restart"):
             raise UsageError("--on-lost-cursor must be fail or restart")
+        per_page = args.get("per_page", V3_MAX_PER_PAGE)
         check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
+        min_age, interval, follow = (
+            args.get("min_age"),
+            args.get("interval", "60s"),
+            args.get("follow", False),
+        )
         try:
             age = parse_duration(min_age) if isinstance(min_age, str) else min_age
             pause = (
@@ -365,18 +372,9 @@ class Client:
             raise UsageError(f"--min-age/--interval: {exc}") from None
         if age is None and (checkpoint_path is not None or follow):
             age = timedelta(seconds=60)
-        window = time_window(
-            utcnow(),
-            since=since,
-            until=until,
-            created_after=created_after,
-            created_before=created_before,
-            created_at=created_at,
-        )
-        states = {s.upper() for s in split_commas(_values(state))}
-        guid_list = tuple(split_commas(_values(guids)))
-        params = build_usage_params(UsageQuery(window=window, guids=guid_list))
-        scope = self._resolver().resolve_scope(_values(org), _values(space), _values(app))
+        filters = _UsageFilters.parse(args)
+        params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
+        keep = filters.keep(self._resolver())
         plan = ExportPlan(
             path=USAGE_PATH,
             params=tuple(params),
@@ -385,11 +383,11 @@ class Client:
             interval=pause,
             follow=follow,
             restart_lost=on_lost_cursor == "restart",
-            after_guid=after_guid.strip() if after_guid else None,
+            after_guid=filters.after_guid,
             checkpoint=checkpoint_path,
             out=out_path,
             fmt=fmt,
-            keep=None if scope.is_empty() and not states else usage_filter(scope, states),
+            keep=keep,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
@@ -596,6 +594,54 @@ class Client:
         from cfevents.events.resolve import Resolver
 
         return Resolver(self.http)
+
+
+@dataclass(frozen=True)
+class _UsageFilters:
+    """UsageFilterArgs checked and parsed."""
+
+    window: TimeWindow
+    guids: tuple[str, ...]
+    after_guid: str | None
+    states: frozenset[str]
+    scope_values: tuple[list[str], list[str], list[str]]  # org, space, app names or GUIDs
+
+    @classmethod
+    def parse(cls, args: UsageFilterArgs) -> _UsageFilters:
+        from cfevents.timeparse import utcnow
+
+        window = time_window(
+            utcnow(),
+            since=args.get("since"),
+            until=args.get("until"),
+            created_after=args.get("created_after"),
+            created_before=args.get("created_before"),
+            created_at=args.get("created_at", ()),
+        )
+        after_guid = args.get("after_guid")
+        if after_guid is not None and ("," in after_guid or not after_guid.strip()):
+            raise UsageError("--after-guid takes exactly one event GUID")
+        return cls(
+            window=window,
+            guids=tuple(split_commas(_values(args.get("guids", ())))),
+            after_guid=after_guid.strip() if after_guid else None,
+            states=frozenset(s.upper() for s in split_commas(_values(args.get("state", ())))),
+            scope_values=(
+                _values(args.get("org", ())),
+                _values(args.get("space", ())),
+                _values(args.get("app", ())),
+            ),
+        )
+
+    @property
+    def client_side(self) -> bool:
+        """Whether events are filtered after fetching."""
+        return bool(self.states or any(self.scope_values))
+
+    def keep(self, resolver: Resolver) -> Callable[[dict[str, Any]], bool] | None:
+        """The after-fetching filter (names resolved to GUIDs once), or None."""
+        scope = resolver.resolve_scope(*self.scope_values)
+        return usage_filter(scope, set(self.states)) if self.client_side else None
 
 
 # -- the pieces every list call shares ----------------------------------------------------------
