@@ -61,16 +61,21 @@ class TimeArgs(TypedDict, total=False):
     created_before: TimeValue | None
 
 
-class UsageFilterArgs(TimeArgs, total=False):
+class ScopeArgs(TypedDict, total=False):
+    """Orgs, spaces and apps by name or GUID (repeatable, or comma lists)."""
+
+    org: Names
+    space: Names
+    app: Names
+
+
+class UsageFilterArgs(TimeArgs, ScopeArgs, total=False):
     """What app usage events can be filtered by (``org``, ``space``, ``app`` and ``state``
     after fetching: the endpoint cannot)."""
 
     created_at: Sequence[TimeValue]  # whole seconds, ORed
     guids: Names
     after_guid: str | None
-    org: Names
-    space: Names
-    app: Names
     state: Names
 
 
@@ -98,21 +103,22 @@ class UsageExportArgs(UsageFilterArgs, total=False):
     per_page: int
 
 
-class CrashArgs(TypedDict, total=False):
+class CrashArgs(TimeArgs, ScopeArgs, total=False):
     """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
 
-    since: TimeValue | None
-    until: TimeValue | None
-    created_after: TimeValue | None
-    created_before: TimeValue | None
-    org: Names
-    space: Names
-    app: Names
-    order: Order
-    source: Source
+    order: Order  # desc (newest first, the default) or asc
+    source: Source  # auto (v3), v3 or v2
     per_page: int | None
     limit: int | None
-    names: bool
+    names: bool  # fill in org and space names (default True)
+
+
+class AuditArgs(CrashArgs, total=False):
+    """The arguments of :meth:`Client.audit_events`."""
+
+    types: Names  # e.g. audit.app.update, app.crash
+    actees: Names  # target GUIDs
+    q: Sequence[str]  # raw v2 q filters (they imply v2)
 
 
 USAGE_PATH = "/v3/app_usage_events"
@@ -393,62 +399,28 @@ class Client:
 
     # -- audit events and crashes ------------------------------------------------------------
 
-    def audit_events(
-        self,
-        *,
-        types: Names = (),
-        actees: Names = (),
-        q: Sequence[str] = (),
-        since: TimeValue | None = None,
-        until: TimeValue | None = None,
-        created_after: TimeValue | None = None,
-        created_before: TimeValue | None = None,
-        org: Names = (),
-        space: Names = (),
-        app: Names = (),
-        order: Order = "desc",
-        source: Source = "auto",
-        per_page: int | None = None,
-        limit: int | None = None,
-        names: bool = True,
-    ) -> Listing[AuditEvent]:
+    def audit_events(self, **args: Unpack[AuditArgs]) -> Listing[AuditEvent]:
         """Audit events from v3 ``/v3/audit_events`` or v2 ``/v2/events``, in one shape.
 
         ``q`` holds raw v2 filters (they imply v2). The first page is read here, so a refused
         request raises before any event is handed out. ``names`` fills in org/space names.
         """
         from cfevents.events import audit
-        from cfevents.timeparse import utcnow
 
-        now = utcnow()
-        window = time_window(
-            now,
-            since=since,
-            until=until,
-            created_after=created_after,
-            created_before=created_before,
+        limit = args.get("limit")
+        resolver, query, src = self._event_query(
+            args,
+            types=tuple(split_commas(_values(args.get("types", ())), unique=True)),
+            actees=split_commas(_values(args.get("actees", ())), unique=True),
+            q=args.get("q", ()),
+            limit=limit,
         )
-        direction = check_order(order)
-        raw_q = tuple(audit.parse_q(value, now) for value in q)
-        src = choose_source(source, raw_q=bool(raw_q))
-        check_per_page(per_page, *audit_endpoint(src))
-        resolver = self._resolver()
-        scope = resolver.resolve_scope(_values(org), _values(space), _values(app))
-        targets = split_commas(_values(actees), unique=True) + sorted(scope.app_guids or ())
-        query = _event_query(
-            scope,
-            window,
-            direction,
-            types=tuple(split_commas(_values(types), unique=True)),
-            targets=tuple(dict.fromkeys(targets)),
-            per_page=page_size(limit, per_page, audit_endpoint(src)[0], ahead=1),
-            raw_q=raw_q,
-        )
+        direction, raw_q = query.order, query.raw_q
         info = _page_info()
         events = audit.settle_ties(self._read_events(query, src, info, bool(raw_q)), direction)
         if limit is not None:
             events = itertools.islice(events, limit)
-        if names:
+        if args.get("names", True):
             events = with_names(events, resolver)
 
         def truncation(shown: int) -> Truncation | None:
@@ -489,7 +461,7 @@ class Client:
         from cfevents.events import audit
 
         limit = args.get("limit")
-        resolver, query, src = self._crash_query(args, limit)
+        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
         info = _page_info()
         records = audit.crash_records(self._read_events(query, src, info), query.order)
         shown = itertools.islice(records, limit) if limit is not None else records
@@ -518,7 +490,7 @@ class Client:
         from cfevents.events import audit
 
         limit = args.get("limit")
-        resolver, query, src = self._crash_query(args, None)
+        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=None)
         info = _page_info()
         records = audit.crash_records(self._read_events(query, src, info), query.order)
         rows = audit.summarise(records)
@@ -531,36 +503,45 @@ class Client:
 
         return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
 
-    def _crash_query(self, args: CrashArgs, limit: int | None) -> tuple[Resolver, EventQuery, str]:
+    def _event_query(
+        self,
+        args: CrashArgs,
+        *,
+        types: tuple[str, ...],
+        limit: int | None,
+        actees: list[str] | None = None,
+        q: Sequence[str] = (),
+    ) -> tuple[Resolver, EventQuery, str]:
+        """Check the arguments of an audit-event listing; its resolver, query and source.
+
+        Crash listings (``actees`` None) read two events per crash: a page of 2N+1 events
+        usually completes N crashes.
+        """
         from cfevents.events import audit
         from cfevents.timeparse import utcnow
 
-        window = time_window(
-            utcnow(),
-            since=args.get("since"),
-            until=args.get("until"),
-            created_after=args.get("created_after"),
-            created_before=args.get("created_before"),
-        )
+        now = utcnow()
+        window = time_window(now, args)
         direction = check_order(args.get("order", "desc"))
-        src = choose_source(args.get("source", "auto"))
+        raw_q = tuple(audit.parse_q(value, now) for value in q)
+        src = choose_source(args.get("source", "auto"), raw_q=bool(raw_q))
         top, endpoint = audit_endpoint(src)
         per_page = args.get("per_page")
         check_per_page(per_page, top, endpoint)
         resolver = self._resolver()
-        scope = resolver.resolve_scope(
-            _values(args.get("org", ())),
-            _values(args.get("space", ())),
-            _values(args.get("app", ())),
-        )
-        query = _event_query(
-            scope,
-            window,
-            direction,
-            types=audit.CRASH_TYPES,
-            targets=tuple(sorted(scope.app_guids or ())),
-            # Two events per crash, so a page of 2N+1 usually completes N crashes.
-            per_page=page_size(limit, per_page, top, per_result=2, ahead=1),
+        scope = resolver.resolve_scope(*_scope_values(args))
+        targets = (actees or []) + sorted(scope.app_guids or ())
+        query = audit.EventQuery(
+            types=types,
+            target_guids=tuple(dict.fromkeys(targets)),
+            space_guids=tuple(sorted(scope.space_guids or ())),
+            org_guids=tuple(sorted(scope.org_guids or ())),
+            window=window,
+            order=direction,
+            per_page=page_size(
+                limit, per_page, top, per_result=2 if actees is None else 1, ahead=1
+            ),
+            raw_q=raw_q,
         )
         return resolver, query, src
 
@@ -610,14 +591,7 @@ class _UsageFilters:
     def parse(cls, args: UsageFilterArgs) -> _UsageFilters:
         from cfevents.timeparse import utcnow
 
-        window = time_window(
-            utcnow(),
-            since=args.get("since"),
-            until=args.get("until"),
-            created_after=args.get("created_after"),
-            created_before=args.get("created_before"),
-            created_at=args.get("created_at", ()),
-        )
+        window = time_window(utcnow(), args, args.get("created_at", ()))
         after_guid = args.get("after_guid")
         if after_guid is not None and ("," in after_guid or not after_guid.strip()):
             raise UsageError("--after-guid takes exactly one event GUID")
@@ -626,11 +600,7 @@ class _UsageFilters:
             guids=tuple(split_commas(_values(args.get("guids", ())))),
             after_guid=after_guid.strip() if after_guid else None,
             states=frozenset(s.upper() for s in split_commas(_values(args.get("state", ())))),
-            scope_values=(
-                _values(args.get("org", ())),
-                _values(args.get("space", ())),
-                _values(args.get("app", ())),
-            ),
+            scope_values=_scope_values(args),
         )
 
     @property
@@ -647,16 +617,10 @@ class _UsageFilters:
 # -- the pieces every list call shares ----------------------------------------------------------
 
 
-def time_window(
-    now: datetime,
-    *,
-    since: TimeValue | None,
-    until: TimeValue | None,
-    created_after: TimeValue | None,
-    created_before: TimeValue | None,
-    created_at: Sequence[TimeValue] = (),
-) -> TimeWindow:
+def time_window(now: datetime, args: TimeArgs, created_at: Sequence[TimeValue] = ()) -> TimeWindow:
     """The server-side window for the time arguments (errors name the CLI flag)."""
+    since, until = args.get("since"), args.get("until")
+    created_after, created_before = args.get("created_after"), args.get("created_before")
     if until is not None and created_before is not None:
         raise UsageError(
             "--until and --created-before are the same bound (created_ats[lt]); give one"
@@ -704,6 +668,14 @@ def _texts(values: Sequence[TimeValue]) -> list[str]:
 
 def _values(value: Names) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _scope_values(args: ScopeArgs) -> tuple[list[str], list[str], list[str]]:
+    return (
+        _values(args.get("org", ())),
+        _values(args.get("space", ())),
+        _values(args.get("app", ())),
+    )
 
 
 def _one_guid(guid: str) -> str:
@@ -769,30 +741,6 @@ def audit_endpoint(source: str) -> tuple[int, str]:
     if source == "v2":
         return V2_EVENTS_MAX_PER_PAGE, f"v2 {AUDIT_V2_PATH}"
     return V3_MAX_PER_PAGE, f"v3 {AUDIT_V3_PATH}"
-
-
-def _event_query(
-    scope: Scope,
-    window: TimeWindow,
-    direction: str,
-    *,
-    types: tuple[str, ...],
-    targets: tuple[str, ...],
-    per_page: int,
-    raw_q: tuple[str, ...] = (),
-) -> EventQuery:
-    from cfevents.events.audit import EventQuery
-
-    return EventQuery(
-        types=types,
-        target_guids=targets,
-        space_guids=tuple(sorted(scope.space_guids or ())),
-        org_guids=tuple(sorted(scope.org_guids or ())),
-        window=window,
-        order=direction,
-        per_page=per_page,
-        raw_q=raw_q,
-    )
 
 
 def v2_off_message(raw_q: bool = False) -> str:
