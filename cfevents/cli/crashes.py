@@ -25,6 +25,8 @@ from cfevents.cli.options import (
     TableFormatOpt,
     UntilOpt,
     effective_limit,
+    scope_args,
+    window_args,
 )
 from cfevents.cli.runtime import Runtime
 
@@ -81,13 +83,8 @@ def crashes(
     lim, default_limit = effective_limit(limit, all_)
     cf = rt.cf()
     listing = (cf.crash_summary if summary else cf.crashes)(
-        since=since,
-        until=until,
-        created_after=created_after,
-        created_before=created_before,
-        org=org or (),
-        space=space or (),
-        app=app_ or (),
+        **window_args(since, until, created_after, created_before),
+        **scope_args(org, space, app_),
         order=order,  # type: ignore[arg-type]  # checked by the library
         source=source,  # type: ignore[arg-type]
         per_page=per_page,

@@ -26,6 +26,8 @@ from cfevents.cli.options import (
     UsageAppOpt,
     UsageOrgOpt,
     UsageSpaceOpt,
+    scope_args,
+    window_args,
 )
 from cfevents.cli.output import build_spec
 from cfevents.cli.runtime import Runtime
@@ -157,17 +159,12 @@ def export_usage(
         on_lost_cursor=on_lost_cursor,  # type: ignore[arg-type]  # checked by the library
         follow=follow,
         interval=interval,
-        since=since,
-        until=until,
-        created_after=created_after,
-        created_before=created_before,
+        **window_args(since, until, created_after, created_before),
         created_at=created_at or (),
         guids=guid or (),
         after_guid=after_guid,
         state=state or (),
-        org=org or (),
-        space=space or (),
-        app=app_ or (),
+        **scope_args(org, space, app_),
         per_page=per_page,
     )
     spec = build_spec(

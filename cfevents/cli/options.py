@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cfevents.errors import UsageError
+
+if TYPE_CHECKING:
+    from cfevents.api import ScopeArgs, TimeArgs
 
 # Typer's rich help costs start-up time; use it on terminals only.
 MARKUP_MODE: Any = "rich" if sys.stdout.isatty() else None
@@ -256,3 +259,22 @@ def output_format(value: str | None, env: Mapping[str, str]) -> str:
         source = "--output" if value else "CFEVENTS_OUTPUT"
         raise UsageError(f"{source}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return fmt
+
+
+def window_args(
+    since: str | None, until: str | None, created_after: str | None, created_before: str | None
+) -> TimeArgs:
+    """The time flags as the library's time arguments."""
+    return {
+        "since": since,
+        "until": until,
+        "created_after": created_after,
+        "created_before": created_before,
+    }
+
+
+def scope_args(
+    org: Sequence[str] | None, space: Sequence[str] | None, app: Sequence[str] | None
+) -> ScopeArgs:
+    """--org/--space/--app as the library's scope arguments."""
+    return {"org": org or (), "space": space or (), "app": app or ()}

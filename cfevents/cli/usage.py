@@ -27,6 +27,8 @@ from cfevents.cli.options import (
     UsageOrgOpt,
     UsageSpaceOpt,
     effective_limit,
+    scope_args,
+    window_args,
 )
 from cfevents.cli.runtime import Runtime
 
@@ -122,10 +124,7 @@ def list_usage(
     )
     lim, default_limit = effective_limit(limit, all_)
     listing = rt.cf().usage_events(
-        since=since,
-        until=until,
-        created_after=created_after,
-        created_before=created_before,
+        **window_args(since, until, created_after, created_before),
         created_at=created_at or (),
         guids=guid or (),
         after_guid=after_guid,
@@ -134,9 +133,7 @@ def list_usage(
         per_page=per_page,
         page=page,
         limit=lim,
-        org=org or (),
-        space=space or (),
-        app=app_ or (),
+        **scope_args(org, space, app_),
         state=state or (),
     )
     show(rt, listing, spec, default_limit=default_limit)
