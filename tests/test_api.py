@@ -101,6 +101,9 @@ def test_a_user_script_type_checks_under_mypy_strict(tmp_path):
         "import cfevents\n\n"
         "def f(cf: cfevents.Client) -> int:\n"
         "    return cf.usage_event('x')['guid']\n"
+        "\n\ndef g(cf: cfevents.Client) -> None:\n"
+        "    cf.usage_events(sinse='7d')\n"
+        "    cf.crashes(order='newest')\n"
     )
     root = str(Path(cfevents.__file__).parent.parent)
     env = {**os.environ, "MYPYPATH": root}
@@ -118,6 +121,8 @@ def test_a_user_script_type_checks_under_mypy_strict(tmp_path):
     # and it does check: a str returned as int is an error
     wrong = subprocess.run([*args, str(bad)], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert wrong.returncode == 1 and "Incompatible return value type" in wrong.stdout
+    assert 'Unexpected keyword argument "sinse"' in wrong.stdout
+    assert "Literal['desc', 'asc']" in wrong.stdout
 
 
 def test_usage_events_match_the_command(cf_env):
