@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from cfevents.fields import USAGE_COLUMNS  # the 20 documented columns
+from cfevents.output.columns import USAGE_COLUMNS  # the 20 documented columns
 
 COLUMNS = USAGE_COLUMNS
 

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 import typer  # noqa: F401 - the floor pays for the CLI framework too
 
-from cfevents.fields import USAGE_COLUMNS
+from cfevents.output.columns import USAGE_COLUMNS
 
 PATHS = [tuple(c.split(".")) for c in USAGE_COLUMNS]
 

@@ -17,7 +17,7 @@ import sys
 
 import requests
 
-from cfevents.fields import USAGE_COLUMNS
+from cfevents.output.columns import USAGE_COLUMNS
 
 
 def main() -> int:

@@ -218,7 +218,7 @@ class Bench:
     def env(self, server: Server | None = None, *, orjson: bool | None = None) -> dict[str, str]:
         env = dict(self.orjson_env if orjson else self.base_env)
         if orjson is False:
-            env["CFEVENTS_NO_ORJSON"] = "1"  # cfevents.client: force the stdlib decoder
+            env["CFEVENTS_NO_ORJSON"] = "1"  # cfevents.cc.client: force the stdlib decoder
         if server is not None:
             env.update({"CF_API": server.url, "CF_TOKEN": server.token})
         return env

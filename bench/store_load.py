@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cfevents.client import decode_json
+from cfevents.cc.client import decode_json
 from cfevents.sandbox.data import Foundation
 from cfevents.stores import APP_USAGE, open_store
 

@@ -1,4 +1,4 @@
-"""Pure tests for cfevents.audit: query builders, q grammar, normalisation, crash pairing."""
+"""Pure tests for cfevents.events.audit: query builders, q grammar, normalisation, crash pairing."""
 
 import itertools
 import random
@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cfevents import audit
-from cfevents.audit import (
+from cfevents.errors import UsageError
+from cfevents.events import audit
+from cfevents.events.audit import (
     APP_CRASH,
     CRASH_TYPES,
     PROCESS_CRASH,
     EventQuery,
     build_v2_events_params,
     build_v3_audit_params,
-    check_per_page,
     crash_records,
     normalise_v2,
     normalise_v3,
@@ -23,8 +23,7 @@ from cfevents.audit import (
     summarise,
     unique,
 )
-from cfevents.errors import UsageError
-from cfevents.query import TimeWindow
+from cfevents.events.query import TimeWindow
 
 A = datetime(2024, 5, 1, tzinfo=UTC)
 B = datetime(2024, 5, 8, 6, 7, 8, tzinfo=UTC)
@@ -144,33 +143,6 @@ def test_build_v2_events_params(query, expected):
     assert build_v2_events_params(query) == expected
 
 
-@pytest.mark.parametrize(
-    ("per_page", "source", "ok"),
-    [
-        (None, "v2", True),
-        (1, "v2", True),
-        (100, "v2", True),
-        (101, "v2", False),
-        (500, "v2", False),
-        (500, "v3", True),
-        (5000, "v3", True),
-        (5001, "v3", False),
-        (0, "v3", False),
-    ],
-)
-def test_check_per_page(per_page, source, ok):
-    if ok:
-        check_per_page(per_page, source)
-    else:
-        with pytest.raises(UsageError, match="--per-page must be between 1 and"):
-            check_per_page(per_page, source)
-
-
-def test_v2_per_page_error_names_the_v2_limit():
-    with pytest.raises(UsageError, match=r"between 1 and 100 for v2 /v2/events \(got 500\)"):
-        check_per_page(500, "v2")
-
-
 # -- raw q filters -------------------------------------------------------------------------------
 
 
@@ -222,11 +194,6 @@ def test_parse_q_valid(raw, sent):
 def test_parse_q_invalid(raw, message):
     with pytest.raises(UsageError, match=message):
         parse_q(raw, NOW)
-
-
-def test_split_flag_values():
-    assert audit.split_flag_values(["a,b", " c ", "a", ""]) == ("a", "b", "c")
-    assert audit.split_flag_values(None) == ()
 
 
 # -- normalisation -------------------------------------------------------------------------------

@@ -132,3 +132,48 @@ def test_typer_still_converts_what_we_leave_to_it():
 
     result = CliRunner().invoke(probe, ["--n", " 4", "--ratio", "1e1", "--names", "a"])
     assert result.stdout.strip() == "4 10.0 ['a']"
+
+
+def test_without_typers_internals_the_shim_steps_aside(sandbox, tmp_path):
+    """Another Typer (no ``typer._coercion.RuntimeParam``): install() does nothing, Typer
+    converts, and the output and the messages for bad values are unchanged."""
+    code = (
+        "import sys\n"
+        "from cfevents.cli import coercion\n"
+        "coercion.RuntimeParam = None  # what the failed import of Typer's internals leaves\n"
+        "from cfevents.cli import main\n"
+        "sys.argv = ['cfevents', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    env = {
+        **__import__("os").environ,
+        "CF_API": sandbox.url,
+        "CF_TOKEN": sandbox.admin_token(),
+        "CF_HOME": str(tmp_path),
+        "CFEVENTS_OUTPUT": "",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    good = run("--timeout", "9", "usage", "list", "-o", "csv", "-n", "3")
+    assert good.returncode == 0, good.stderr
+    from cfevents.cli import app
+
+    same = CliRunner().invoke(app, ["usage", "list", "-o", "csv", "-n", "3"], env=env)
+    assert good.stdout == same.stdout and good.stdout.count("\n") == 4
+    bad = run("usage", "list", "-n", "abc")
+    shimmed = CliRunner().invoke(app, ["usage", "list", "-n", "abc"], env=env)
+    assert bad.returncode == shimmed.exit_code == 2
+    assert bad.stderr == shimmed.stderr and "Invalid value for '--limit'" in bad.stderr
+
+
+def test_typer_is_pinned_to_the_minor_the_shim_was_verified_against():
+    from importlib.metadata import version
+    from pathlib import Path
+
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert '"typer>=0.29,<0.30"' in pyproject
+    assert version("typer").startswith("0.29.")

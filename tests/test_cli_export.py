@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cfevents import checkpoint as ckpt
+from cfevents.export import checkpoint as ckpt
 
 
 def sandbox_guids(sb):
@@ -234,7 +234,7 @@ def test_progress_bar_when_forced(cli, tmp_path):
 
 
 def test_failure_midway_says_how_far_it_got(cli, tmp_path, monkeypatch):
-    from cfevents import client as client_mod
+    from cfevents.cc import client as client_mod
     from cfevents.errors import NetworkError
 
     real = client_mod.CFClient.get_json

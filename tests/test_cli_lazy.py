@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cfevents.cli import SUBCOMMANDS, CfEventsGroup, LazyCommands, app, load_subcommand
 
-HEAVY = ("requests", "rich", "tabulate", "urllib3", "cfevents.sandbox", "cfevents.client")
+HEAVY = ("requests", "rich", "tabulate", "urllib3", "cfevents.sandbox", "cfevents.cc.client")
 SUBCOMMAND_MODULES = (
     "cfevents.cli.usage",
     "cfevents.cli.export",

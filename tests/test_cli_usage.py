@@ -162,6 +162,22 @@ def test_order_by_desc_uses_links(cli):
     assert ("page", "3") in reqs[2]
 
 
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_order_is_the_one_ordering_flag_and_order_by_its_hidden_alias(cli, order):
+    spelled = {"asc": "created_at", "desc": "-created_at"}[order]
+    new = cli("usage", "list", "--order", order, "-n", "7", "-o", "ndjson")
+    old = cli("usage", "list", "--order-by", spelled, "-n", "7", "-o", "ndjson")
+    assert new.exit_code == old.exit_code == 0
+    assert new.stdout == old.stdout and new.stdout.count("\n") == 7
+    assert [("order_by", spelled) in r for r in usage_requests(cli.sandbox)] == [True, True]
+    both = cli("usage", "list", "--order", order, "--order-by", spelled)
+    assert both.exit_code == 2 and "give one" in both.stderr
+    bad = cli("usage", "list", "--order", "newest")
+    assert bad.exit_code == 2 and "--order must be desc or asc" in bad.stderr
+    shown = cli("usage", "list", "--help")
+    assert "--order" in shown.stdout and "--order-by" not in shown.stdout
+
+
 def test_page_fetches_only_that_page(cli):
     result = cli("usage", "list", "--page", "3", "--per-page", "4", "-o", "csv")
     assert guids_csv(result) == [e["guid"] for e in all_events(cli.sandbox)][8:12]

@@ -5,10 +5,11 @@ import requests
 import responses
 from jwt_helpers import make_jwt
 
-from cfevents.client import CFClient, server_delay
-from cfevents.config import Credentials, Settings
+from cfevents.cc.client import CFClient
+from cfevents.cc.config import Credentials, Settings
+from cfevents.cc.paging import PageInfo, resources, v2_pages, v3_pages
+from cfevents.cc.retry import server_delay
 from cfevents.errors import ApiError, AuthError, ExitCode, NetworkError, V2DisabledError
-from cfevents.pagination import PageInfo, resources, v2_pages, v3_pages
 
 API = "https://api.example.com"
 
@@ -172,9 +173,13 @@ def test_server_delay_prefers_retry_after_then_ratelimit_reset():
     assert server_delay({}, 0.0) is None
 
 
+# What requests raises for a refused connection: the cause sits in the exception chain.
+REFUSED = requests.exceptions.ConnectionError(ConnectionRefusedError(111, "Connection refused"))
+
+
 @responses.activate
 def test_refused_before_any_answer_fails_at_once():
-    responses.get(f"{API}/v3/apps", body=requests.exceptions.ConnectionError("Connection refused"))
+    responses.get(f"{API}/v3/apps", body=REFUSED)
     client, sleeps = make_client(retries=5)
     with pytest.raises(NetworkError, match="connection refused") as info:
         client.get_json("/v3/apps")
@@ -199,7 +204,7 @@ def test_retries_exhausted_on_connection_errors_after_contact():
 def test_refused_after_contact_is_retried():
     ok = {"resources": [{"guid": "x"}]}
     responses.get(f"{API}/v3/apps", json=ok)
-    responses.get(f"{API}/v3/apps", body=requests.exceptions.ConnectionError("Connection refused"))
+    responses.get(f"{API}/v3/apps", body=REFUSED)
     responses.get(f"{API}/v3/apps", json=ok)
     client, sleeps = make_client(retries=2)
     client.get_json("/v3/apps")
@@ -377,3 +382,52 @@ def test_non_json_success_body_is_clean_error():
     client, _ = make_client()
     with pytest.raises(ApiError, match="expected JSON"):
         client.get_json("/v3/apps")
+
+
+def test_a_refused_port_is_unreachable_by_type_not_message():
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = CFClient(
+        Settings(api=f"http://127.0.0.1:{port}", credentials=Credentials(access_token="t")),
+        sleep=lambda s: pytest.fail("a refused connection before any answer is not waited on"),
+    )
+    with pytest.raises(NetworkError, match="connection refused") as info:
+        client.get_json("/v3/apps")
+    assert info.value.unreachable
+
+
+def test_an_unresolvable_host_is_unreachable():
+    from cfevents.cc.client import network_error
+
+    try:
+        requests.get("http://cfevents-test.invalid/", timeout=5)
+    except requests.RequestException as exc:
+        error = network_error(exc, "cfevents-test.invalid", 5)
+    assert error.unreachable and "DNS lookup failed" in error.message
+    # the same words in a message do not make an error unreachable: only the exception type
+    worded = network_error(requests.exceptions.ConnectionError("Connection refused"), "h", 5)
+    assert not worded.unreachable
+
+
+def test_retry_policy_backoff_is_capped_and_jittered():
+    from cfevents.cc.retry import RetryPolicy
+
+    low = RetryPolicy(jitter=lambda a, b: a)
+    high = RetryPolicy(jitter=lambda a, b: b)
+    assert [high.backoff(n) for n in (1, 2, 3, 7, 8, 20)] == [0.5, 1.0, 2.0, 30.0, 30.0, 30.0]
+    assert [low.backoff(n) for n in (1, 2, 8)] == [0.25, 0.5, 15.0]
+    assert 2.0 <= RetryPolicy().backoff(4) <= 4.0
+
+
+def test_retry_policy_honours_retry_after_up_to_max_wait():
+    from cfevents.cc.retry import RetryPolicy
+
+    policy = RetryPolicy(jitter=lambda a, b: b, max_wait=600.0)
+    assert policy.delay(1, {"Retry-After": "7"}) == 7.0
+    assert policy.delay(1, {"Retry-After": "86400"}) == 600.0
+    assert policy.delay(3, {}) == 2.0  # no ask: backoff
+    assert policy.delay(3, {"Retry-After": "0"}) == 2.0  # "now" is not a reason to hammer
+    assert policy.retries_status(503) and not policy.retries_status(500)

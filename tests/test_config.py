@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from cfevents.config import (
+from cfevents.cc.config import (
     CLIENT_CREDENTIALS,
     bearer,
     cf_config_path,

@@ -33,12 +33,12 @@ def test_0_ok(env):
 
 
 def test_1_unexpected_failure_is_one_line(env, monkeypatch):
-    import cfevents.cli.usage as usage
+    from cfevents.api import Client
 
     def boom(*a, **k):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(usage, "_scope", boom)
+    monkeypatch.setattr(Client, "_resolver", boom)
     with responses.RequestsMock():
         result = invoke(["usage", "list"], env)
     assert result.exit_code == 1
@@ -146,12 +146,12 @@ def test_6_network(env):
 
 
 def test_130_interrupted(env, monkeypatch):
-    import cfevents.cli.usage as usage
+    from cfevents.api import Client
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(usage, "_scope", interrupt)
+    monkeypatch.setattr(Client, "_resolver", interrupt)
     with responses.RequestsMock():
         result = invoke(["usage", "list"], env)
     assert result.exit_code == 130

@@ -1,4 +1,4 @@
-"""The export engine without HTTP: keyset paging, min-age cut, prefetch, checkpoint files."""
+"""The export engine without HTTP: keyset paging, min-age cut, read-ahead, checkpoint files."""
 
 import json
 import threading
@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cfevents import checkpoint as ckpt
+from cfevents.cc.readahead import read_ahead
 from cfevents.errors import ApiError, LostCursorError, UsageError
-from cfevents.export import batches, keyset_pages
-from cfevents.prefetch import prefetch
+from cfevents.export import checkpoint as ckpt
+from cfevents.export.engine import batches, keyset_pages
 
 
 class FakeClient:
@@ -101,7 +101,7 @@ def test_batches_cut_at_first_young_event():
     ]
 
 
-def test_prefetch_keeps_order_and_overlaps():
+def test_read_ahead_keeps_order_and_overlaps():
     produced = []
 
     def source():
@@ -109,7 +109,7 @@ def test_prefetch_keeps_order_and_overlaps():
             produced.append(i)
             yield i
 
-    it = prefetch(source())
+    it = read_ahead(source())
     assert next(it) == 0
     deadline = time.time() + 2
     while len(produced) < 2 and time.time() < deadline:
@@ -118,18 +118,18 @@ def test_prefetch_keeps_order_and_overlaps():
     assert list(it) == [1, 2, 3, 4]
 
 
-def test_prefetch_reraises_producer_errors_in_order():
+def test_read_ahead_reraises_producer_errors_in_order():
     def source():
         yield 1
         raise ApiError(503, "down")
 
-    it = prefetch(source())
+    it = read_ahead(source())
     assert next(it) == 1
     with pytest.raises(ApiError, match="down"):
         next(it)
 
 
-def test_prefetch_stops_producer_when_consumer_stops():
+def test_read_ahead_stops_producer_when_consumer_stops():
     started = threading.Event()
 
     def endless():
@@ -139,7 +139,7 @@ def test_prefetch_stops_producer_when_consumer_stops():
             yield i
             i += 1
 
-    it = prefetch(endless())
+    it = read_ahead(endless())
     assert next(it) == 0
     it.close()
     before = threading.active_count()

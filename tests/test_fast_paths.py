@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from cfevents.fields import USAGE_COLUMNS, get_path, row_getter
-from cfevents.formatters import OutputSpec, cell, escape_control, write
+from cfevents.output.columns import USAGE_COLUMNS, get_path, row_getter
+from cfevents.output.formatters import OutputSpec, cell, escape_control, write
 
 TRICKY = [
     {"guid": "g1", "state": {"current": "STARTED", "previous": None}, "n": 0, "x": {"y": {"z": 3}}},

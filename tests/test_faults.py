@@ -11,8 +11,8 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from cfevents import checkpoint as ckpt
 from cfevents.cli import app
+from cfevents.export import checkpoint as ckpt
 from cfevents.sandbox import Sandbox, SandboxConfig
 from cfevents.sandbox.faults import FaultConfig
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from cfevents.fields import USAGE_COLUMNS, check_fields, get_path, parse_fields
-from cfevents.formatters import OutputSpec, escape_control, write, write_json, write_one
+from cfevents.output.columns import USAGE_COLUMNS, check_fields, get_path, parse_fields
+from cfevents.output.formatters import OutputSpec, escape_control, write, write_json, write_one
 
 EVENT = {
     "guid": "e1",

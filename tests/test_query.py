@@ -2,12 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cfevents.query import (
+from cfevents.events.query import (
     TimeWindow,
     UsageQuery,
     build_usage_params,
     created_ats_params,
-    page_size_for,
 )
 
 A = datetime(2024, 5, 1, tzinfo=UTC)
@@ -54,19 +53,3 @@ def test_created_ats_params_custom_key():
     assert created_ats_params(TimeWindow(gte=A), key="updated_ats") == [
         ("updated_ats[gte]", "2024-05-01T00:00:00Z")
     ]
-
-
-@pytest.mark.parametrize(
-    ("limit", "per_page", "filtered", "expected"),
-    [
-        (50, None, False, 50),
-        (7, None, False, 7),
-        (20000, None, False, 5000),
-        (None, None, False, 5000),
-        (50, None, True, 5000),
-        (50, 10, False, 10),
-        (None, 100, True, 100),
-    ],
-)
-def test_page_size_follows_limit(limit, per_page, filtered, expected):
-    assert page_size_for(limit, per_page, client_filtered=filtered) == expected

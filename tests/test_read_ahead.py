@@ -13,11 +13,11 @@ import weakref
 
 import pytest
 
-from cfevents.client import CFClient
-from cfevents.config import Credentials, Settings
+from cfevents.cc.client import CFClient
+from cfevents.cc.config import Credentials, Settings
+from cfevents.cc.readahead import Background
 from cfevents.errors import NetworkError
-from cfevents.export import ExportJob, guess_last_guid, keyset_pages
-from cfevents.prefetch import Background
+from cfevents.export.engine import ExportJob, ExportPlan, guess_last_guid, keyset_pages
 
 PATH = "/v3/app_usage_events"
 
@@ -179,13 +179,7 @@ def test_export_lets_each_page_go_before_fetching_the_next():
     client = WatchingClient(10, per_page=3)
     job = ExportJob(
         client,
-        PATH,
-        [],
-        per_page=3,
-        min_age=None,
-        pause=0,
-        follow=False,
-        restart_lost=False,
+        ExportPlan(PATH, per_page=3, interval=0),
         note=lambda _: None,
         warn=lambda _: None,
     )

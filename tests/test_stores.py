@@ -75,7 +75,7 @@ def test_flatten_has_a_snake_case_column_for_every_documented_field(kind, event)
 
 
 def test_app_columns_are_the_documented_csv_columns_in_snake_case():
-    from cfevents.fields import USAGE_COLUMNS
+    from cfevents.output.columns import USAGE_COLUMNS
 
     assert [".".join(column.path) for column in APP_USAGE.columns] == list(USAGE_COLUMNS)
     assert [name.replace("organization.", "org.").replace(".", "_") for name in USAGE_COLUMNS] == [

@@ -247,7 +247,6 @@ class Subcommand:
     module: str
     attribute: str  # a Typer app (a group) or a command function in ``module``
     help: str  # the first paragraph of its help: what ``cfevents --help`` lists
-    also_import: tuple[str, ...] = ()  # modules that add commands to it
 
 
 # Loading every subcommand (its module, and Typer building a command from each signature)
@@ -267,7 +266,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "cfevents.cli.usage",
         "app",
         "App usage events: starts, stops, scaling, staging and tasks (for billing/chargeback).",
-        also_import=("cfevents.cli.export",),
     ),
     "events": Subcommand(
         "cfevents.cli.events",
@@ -285,8 +283,6 @@ def load_subcommand(name: str) -> Any:
 
     sub = SUBCOMMANDS[name]
     target = getattr(importlib.import_module(sub.module), sub.attribute)
-    for module in sub.also_import:
-        importlib.import_module(module)
     holder = typer.Typer(rich_markup_mode=MARKUP_MODE)
     holder.callback()(_nothing)  # a group, so the subcommand is built as a member of one
     if isinstance(target, typer.Typer):

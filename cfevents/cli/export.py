@@ -1,14 +1,14 @@
 """``cfevents usage export``: every matching event in id order, optionally incremental.
 
-See cfevents.export (paging, min-age) and cfevents.checkpoint (the cursor file and its
-guarantees). The command wires them to the output and the stderr progress bar.
+The engine is ``Client.usage_export`` (cfevents.export.engine: paging, min-age; cfevents.export.checkpoint:
+the cursor file and its guarantees). The command wires it to the output and the progress bar.
+``cfevents.cli.usage`` registers it in the ``usage`` group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,24 +26,18 @@ from cfevents.cli.options import (
     UsageAppOpt,
     UsageOrgOpt,
     UsageSpaceOpt,
-    build_window,
+    scope_args,
+    window_args,
 )
+from cfevents.cli.output import build_spec
 from cfevents.cli.runtime import Runtime
-from cfevents.cli.usage import USAGE_PATH, app, usage_spec
-from cfevents.errors import CfEventsError, UsageError
+
+if TYPE_CHECKING:
+    from cfevents.cli.progress import ExportProgress
 
 INCREMENTAL = "Incremental export"
-STREAM_FORMATS = ("csv", "tsv", "ndjson")
-EXTENSIONS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-    ".json": "json",
-}
 
 
-@app.command("export")
 def export_usage(
     ctx: typer.Context,
     out: Annotated[
@@ -155,87 +149,41 @@ def export_usage(
 
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
-    from dataclasses import replace
-
-    from cfevents.cli.usage import _keep, _scope
-    from cfevents.export import ExportJob
-    from cfevents.formatters import write
-    from cfevents.query import UsageQuery, build_usage_params
-    from cfevents.resolve import split_values
-    from cfevents.timeparse import TimeParseError, parse_duration, utcnow
-
     rt: Runtime = ctx.obj
-    fmt = output or (EXTENSIONS.get(out.suffix.lower()) if out else None) or _env_format()
-    if checkpoint is not None and fmt not in STREAM_FORMATS:
-        raise UsageError(f"--checkpoint appends, so it needs -o csv, tsv or ndjson (not {fmt})")
-    if on_lost_cursor not in ("fail", "restart"):
-        raise UsageError("--on-lost-cursor must be fail or restart")
-    try:
-        age = parse_duration(min_age) if min_age is not None else None
-        pause = parse_duration(interval).total_seconds()
-    except TimeParseError as exc:
-        raise UsageError(f"--min-age/--interval: {exc}") from None
-    if age is None and (checkpoint is not None or follow):
-        age = parse_duration("60s")
-    if age is not None and not age:  # --min-age 0s: no guard at all
-        age = None
-    spec = usage_spec(fmt, fields, no_headers, None)
-    window = build_window(
-        utcnow(),
-        since=since,
-        until=until,
-        created_after=created_after,
-        created_before=created_before,
-        created_at=created_at or (),
-    )
-    states = {s.upper() for s in split_values(state or [])}
-
-    params = build_usage_params(UsageQuery(window=window, guids=tuple(split_values(guid or []))))
-    client = rt.client()
-    scope = _scope(rt, org, space, app_)
-    job = ExportJob(
-        client,
-        USAGE_PATH,
-        params,
-        per_page=per_page,
-        min_age=age,
-        pause=pause,
+    job = rt.cf().usage_export(
+        out=out,
+        format=output,
+        default_format=_env_format(rt),
+        checkpoint=checkpoint,
+        min_age=min_age,
+        on_lost_cursor=on_lost_cursor,  # type: ignore[arg-type]  # checked by the library
         follow=follow,
-        restart_lost=on_lost_cursor == "restart",
-        note=rt.note,
-        warn=rt.warn,
+        interval=interval,
+        **window_args(since, until, created_after, created_before),
+        created_at=created_at or (),
+        guids=guid or (),
+        after_guid=after_guid,
+        state=state or (),
+        **scope_args(org, space, app_),
+        per_page=per_page,
     )
-    job.open_cursor(checkpoint, after_guid)
-    sink, fresh = job.open_sink(out, spec.fmt)
-    spec = replace(spec, headers=fresh and not no_headers)
-    bar = _progress_bar(rt, progress)
-    job.on_batch = bar.update
-    events: Iterator[dict[str, Any]] = job.stream()
-    if not scope.is_empty() or states:
-        events = (e for e in events if _keep(e, scope, states))
-    try:
-        written = write(events, sink, spec)
-        job.commit()
-    except CfEventsError as exc:
-        exc.message = f"{exc.message}; {job.stopped_note()}"
-        raise
-    finally:
-        bar.close()
-        job.close_sink()
+    spec = build_spec(
+        rt, "usage", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
+    )
+    with job, _progress_bar(rt, progress) as bar:
+        written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
     rt.note(job.summary(written))
 
 
-def _env_format() -> str:
+def _env_format(rt: Runtime) -> str:
     """CFEVENTS_OUTPUT when it names a format an export can stream, else NDJSON."""
-    import os
-
-    env = (os.environ.get("CFEVENTS_OUTPUT") or "").strip().lower()
+    env = (rt.env.env.get("CFEVENTS_OUTPUT") or "").strip().lower()
     return env if env and env != "table" else "ndjson"
 
 
-def _progress_bar(rt: Runtime, forced: bool | None) -> Any:
+def _progress_bar(rt: Runtime, forced: bool | None) -> ExportProgress:
     """A progress bar on stderr: when forced, or on a terminal unless --quiet/--no-progress."""
-    from cfevents.cli.progress import ExportProgress, stderr_is_tty
+    from cfevents.cli.progress import ExportProgress
 
-    enabled = bool(forced) or (forced is None and not rt.quiet and stderr_is_tty())
-    return ExportProgress(enabled)
+    enabled = bool(forced) or (forced is None and not rt.quiet and rt.env.stderr_isatty())
+    return ExportProgress(enabled, rt.env.stderr, rt.env.stderr_isatty())

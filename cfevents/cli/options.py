@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,7 +11,7 @@ import typer
 from cfevents.errors import UsageError
 
 if TYPE_CHECKING:
-    from cfevents.query import TimeWindow
+    from cfevents.api import ScopeArgs, TimeArgs
 
 # Typer's rich help costs start-up time; use it on terminals only.
 MARKUP_MODE: Any = "rich" if sys.stdout.isatty() else None
@@ -147,6 +145,38 @@ TableFormatOpt = Annotated[
 ]
 
 
+# -- options shared by `events list` and `crashes` ---------------------------------------------
+
+SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        metavar="auto|v3|v2",
+        help="Which API to read: v3 /v3/audit_events, v2 /v2/events (max 100 per page; off on "
+        "current Cloud Foundry), or auto (v3; v2 only for --q filters).",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+OrderOpt = Annotated[
+    str,
+    typer.Option(
+        "--order",
+        metavar="desc|asc",
+        help="desc: newest first; asc: oldest first.",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+PerPageOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--per-page",
+        metavar="N",
+        help="Events per request: v3 1..5000, v2 1..100 [default: follows --limit].",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+
+
 # -- options shared by `usage list` and `usage export` ------------------------------------------
 
 FILTER_PANEL = "Filters"
@@ -221,77 +251,30 @@ def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
     return limit, False
 
 
-def parse_time_flag(flag: str, value: str, now: datetime) -> datetime:
-    """Parse one time flag, naming the flag in the error."""
-    from cfevents.timeparse import TimeParseError, parse_time
+def output_format(value: str | None, env: Mapping[str, str]) -> str:
+    from cfevents.output.formatters import FORMATS
 
-    try:
-        return parse_time(value, now)
-    except TimeParseError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
-
-
-def stdout_is_tty() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def output_format(value: str | None) -> str:
-    from cfevents.formatters import FORMATS
-
-    fmt = (value or os.environ.get("CFEVENTS_OUTPUT") or "table").strip().lower()
+    fmt = (value or env.get("CFEVENTS_OUTPUT") or "table").strip().lower()
     if fmt not in FORMATS:
         source = "--output" if value else "CFEVENTS_OUTPUT"
         raise UsageError(f"{source}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return fmt
 
 
-def build_window(
-    now: datetime,
-    *,
-    since: str | None,
-    until: str | None,
-    created_after: str | None,
-    created_before: str | None,
-    created_at: Sequence[str] = (),
-) -> TimeWindow:
-    """Parse the time flags into a server-side window (usage errors name the flag)."""
-    from cfevents.query import TimeWindow
-
-    if until is not None and created_before is not None:
-        raise UsageError(
-            "--until and --created-before are the same bound (created_ats[lt]); give one"
-        )
-    relational = [since, until, created_after, created_before]
-    if created_at and any(v is not None for v in relational):
-        raise UsageError(
-            "--created-at (exact seconds) cannot be combined with --since/--until/"
-            "--created-after/--created-before: Cloud Controller rejects that mix"
-        )
-    equals = tuple(parse_time_flag("--created-at", v, now) for v in _split_commas(created_at))
-    window = TimeWindow(
-        gte=parse_time_flag("--since", since, now) if since is not None else None,
-        gt=parse_time_flag("--created-after", created_after, now)
-        if created_after is not None
-        else None,
-        lt=_lt(now, until, created_before),
-        equals=equals,
-    )
-    lower = window.gte or window.gt
-    if lower is not None and window.lt is not None and lower >= window.lt:
-        raise UsageError("the time window is empty: the start is not before the end")
-    return window
+def window_args(
+    since: str | None, until: str | None, created_after: str | None, created_before: str | None
+) -> TimeArgs:
+    """The time flags as the library's time arguments."""
+    return {
+        "since": since,
+        "until": until,
+        "created_after": created_after,
+        "created_before": created_before,
+    }
 
 
-def _lt(now: datetime, until: str | None, created_before: str | None) -> datetime | None:
-    if until is not None:
-        return parse_time_flag("--until", until, now)
-    if created_before is not None:
-        return parse_time_flag("--created-before", created_before, now)
-    return None
-
-
-def _split_commas(values: Sequence[str]) -> list[str]:
-    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+def scope_args(
+    org: Sequence[str] | None, space: Sequence[str] | None, app: Sequence[str] | None
+) -> ScopeArgs:
+    """--org/--space/--app as the library's scope arguments."""
+    return {"org": org or (), "space": space or (), "app": app or ()}

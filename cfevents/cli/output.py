@@ -1,35 +1,42 @@
-"""Glue between the output options and the formatters: build the spec, write to stdout."""
+"""Glue between the output options and the formatters: build the spec, write results to stdout,
+and word what a listing left out ("showing N of M") on stderr.
+"""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from cfevents.cli.options import output_format, stdout_is_tty
+from cfevents.cli.options import output_format
+from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
+
+if TYPE_CHECKING:
+    from cfevents.events.listing import Listing, Truncation
+    from cfevents.output.formatters import OutputSpec
 
 
 def build_spec(
+    rt: Runtime,
+    kind: str,
     *,
     output: str | None,
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
-    columns: Sequence[str],
-    known: Sequence[str],
-    table_columns: Sequence[str] | None = None,
-) -> Any:
-    """The OutputSpec for these options; bad values are usage errors (exit 2)."""
-    from cfevents.fields import LABELS, check_fields, parse_fields
-    from cfevents.formatters import OutputSpec
+) -> OutputSpec:
+    """The OutputSpec for these options and column set (``COLUMN_SETS[kind]``); bad values are
+    usage errors (exit 2)."""
+    from cfevents.output.columns import COLUMN_SETS, LABELS, check_fields, parse_fields
+    from cfevents.output.formatters import OutputSpec
 
-    fmt = output_format(output)
+    columns = COLUMN_SETS[kind]
+    fmt = output_format(output, rt.env.env)
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
     if selected:
-        problem = check_fields(selected, known)
+        problem = check_fields(selected, columns.known)
         if problem:
             raise UsageError(f"--fields: {problem}")
     if table_format is not None:
@@ -41,30 +48,69 @@ def build_spec(
             )
         if fmt != "table":
             raise UsageError("--table-format only applies to -o table")
-    default_columns = table_columns if (fmt == "table" and table_columns) else columns
+    default_columns = columns.table if (fmt == "table" and columns.table) else columns.columns
     return OutputSpec(
         fmt=fmt,
         columns=tuple(default_columns),
         fields=tuple(selected) if selected else None,
         headers=not no_headers,
         table_format=table_format,
-        tty=stdout_is_tty(),
+        tty=rt.env.stdout_isatty(),
         labels=LABELS if fmt == "table" else {},
     )
 
 
-def emit(records: Iterable[dict[str, Any]], spec: Any) -> int:
-    """Stream records to stdout in the chosen format; returns the count written."""
-    from cfevents.formatters import write
+def needs_names(spec: OutputSpec) -> bool:
+    """Whether the output shows org/space names (then they are looked up)."""
+    if spec.fields:
+        selected = spec.fields
+    elif spec.fmt in ("json", "ndjson"):
+        return True
+    else:
+        selected = spec.columns
+    return any(
+        f.split(".")[0] in ("organization", "space") and not f.endswith(".guid") for f in selected
+    )
 
-    out = sys.stdout
+
+def emit(rt: Runtime, records: Iterable[Any], spec: OutputSpec) -> int:
+    """Stream records to stdout in the chosen format; returns the count written."""
+    from cfevents.output.formatters import write
+
+    out = rt.env.stdout
     count = write(records, out, spec)
     out.flush()
     return count
 
 
-def emit_one(record: dict[str, Any], spec: Any) -> None:
-    from cfevents.formatters import write_one
+def emit_one(rt: Runtime, record: Any, spec: OutputSpec) -> None:
+    from cfevents.output.formatters import write_one
 
-    write_one(record, sys.stdout, spec)
-    sys.stdout.flush()
+    write_one(record, rt.env.stdout, spec)
+    rt.env.stdout.flush()
+
+
+def show(rt: Runtime, listing: Listing[Any], spec: OutputSpec, *, default_limit: bool) -> None:
+    """Write a listing, then the stderr notes: why it is empty, or what the default limit cut."""
+    emit(rt, listing, spec)
+    hint = listing.empty_hint()
+    if hint:
+        rt.warn(hint)
+    cut = listing.truncation() if default_limit else None
+    if cut is not None:
+        rt.note(showing(cut, "the default limit"))
+
+
+def showing(cut: Truncation, why: str) -> str:
+    """The one "showing N of M" wording."""
+    advice = "use --all for every one, or --limit N"
+    if cut.total is not None:
+        return f"showing {cut.shown} of {cut.total:,} {cut.noun} ({why}); {advice}"
+    if cut.counted is None and cut.end == "first":
+        return f"showing the first {cut.shown} {cut.noun} ({why}); more may match: use --all, or --limit N"
+    counted = (
+        f" (Cloud Controller counts {cut.counted:,} crash events in this window, usually two per crash)"
+        if cut.counted
+        else ""
+    )
+    return f"showing the {cut.end} {cut.shown} {cut.noun} ({why}){counted}; {advice}"

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
-
-def stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+from typing import Any, TextIO
 
 
 class ExportProgress:
     """Events written, pages, rate, and the total when the server said it."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, stderr: TextIO, tty: bool) -> None:
         self._progress: Any = None
         self._task: Any = None
         if not enabled:
@@ -38,7 +30,7 @@ class ExportProgress:
             MofNCompleteColumn(),
             TextColumn("events · {task.fields[pages]} · {task.fields[rate]}/s"),
             TimeElapsedColumn(),
-            console=Console(stderr=True, force_terminal=stderr_is_tty() or None),
+            console=Console(file=stderr, force_terminal=tty or None),
             transient=False,
         )
         self._progress.start()
@@ -51,6 +43,12 @@ class ExportProgress:
         rate = f"{written / elapsed:,.0f}" if elapsed > 0 else "0"
         label = f"{pages} page" if pages == 1 else f"{pages} pages"
         self._progress.update(self._task, completed=written, total=total, pages=label, rate=rate)
+
+    def __enter__(self) -> ExportProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._progress is not None:

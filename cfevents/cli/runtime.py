@@ -1,18 +1,20 @@
-"""Per-run state shared by every command (stored on ``ctx.obj``): global options, the lazily
-built client, the demo sandbox, and the stderr channels (notes, warnings, verbose log).
+"""Per-run state shared by every command (stored on ``ctx.obj``): global options, the
+environment, the library client (built on first use), the demo sandbox, and the stderr channels
+(notes, warnings, verbose log).
 
 Only results go to stdout; everything here writes to stderr.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cfevents.cli.environment import Environment
+
 if TYPE_CHECKING:
-    from cfevents.client import CFClient
+    from cfevents.api import Client
+    from cfevents.cc.client import CFClient
 
 
 @dataclass
@@ -25,7 +27,9 @@ class Runtime:
     quiet: bool = False
     timeout: float = 30.0
     retries: int = 5
+    env: Environment = field(default_factory=Environment.current)
     _client: CFClient | None = field(default=None, repr=False)
+    _cf: Client | None = field(default=None, repr=False)
     _sandbox: Any = field(default=None, repr=False)
 
     # -- stderr channels -------------------------------------------------------------------
@@ -33,23 +37,31 @@ class Runtime:
     def note(self, message: str) -> None:
         """Informational line on stderr; silenced by --quiet."""
         if not self.quiet:
-            _stderr(f"cfevents: {message}")
+            self.env.write_err(f"cfevents: {message}")
 
     def warn(self, message: str) -> None:
         """A warning on stderr; shown even with --quiet."""
-        _stderr(f"cfevents: warning: {message}")
+        self.env.write_err(f"cfevents: warning: {message}")
 
     def log(self, message: str) -> None:
         """Verbose request log (-v); the Authorization header is never part of it."""
         if self.verbose:
-            _stderr(message)
+            self.env.write_err(message)
 
     # -- the client ------------------------------------------------------------------------
 
+    def cf(self) -> Client:
+        """The library client; its HTTP client is built on first use (validation comes first)."""
+        if self._cf is None:
+            from cfevents.api import Client
+
+            self._cf = Client(self.client, note=self.note, warn=self.warn)
+        return self._cf
+
     def client(self) -> CFClient:
-        """Build the client on first use (commands that need no API never pay for it)."""
+        """Build the HTTP client on first use (commands that need no API never pay for it)."""
         if self._client is None:
-            from cfevents.client import CFClient
+            from cfevents.cc.client import CFClient
 
             settings = self._settings()
             self._client = CFClient(
@@ -60,11 +72,11 @@ class Runtime:
         return self._client
 
     def _settings(self) -> Any:
-        from cfevents import config
+        from cfevents.cc import config
 
         if self.demo:
             return self._demo_settings()
-        env = dict(os.environ)
+        env = dict(self.env.env)
         return config.resolve(
             api_flag=self.api,
             token_flag=self.token,
@@ -76,7 +88,7 @@ class Runtime:
         )
 
     def _demo_settings(self) -> Any:
-        from cfevents.config import Credentials, Settings
+        from cfevents.cc.config import Credentials, Settings
         from cfevents.sandbox import Sandbox, SandboxConfig
 
         sandbox = Sandbox(SandboxConfig()).start()
@@ -97,11 +109,3 @@ class Runtime:
             self._client.close()
         if self._sandbox is not None:
             self._sandbox.stop()
-
-
-def _stderr(message: str) -> None:
-    try:
-        sys.stderr.write(message + "\n")
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        pass

@@ -53,7 +53,7 @@ APP_USAGE = EventKind(
     name="app_usage",
     path="/v3/app_usage_events",
     table="app_usage_events",
-    # the order of the documented CSV columns (cfevents.fields.USAGE_COLUMNS), snake_case
+    # the order of the documented CSV columns (cfevents.output.columns.USAGE_COLUMNS), snake_case
     columns=(
         Column("guid", ("guid",)),
         Column("created_at", ("created_at",), "timestamp"),

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from cfevents.config import CLIENT_CREDENTIALS, Credentials
+from cfevents.cc.config import CLIENT_CREDENTIALS, Credentials
 from cfevents.errors import ApiError, AuthError, NetworkError
 
 REFRESH_MARGIN = 60.0  # seconds; the cf CLI refreshes when exp - now < 1 minute
@@ -53,7 +53,7 @@ def jwt_claims(header_value: str | None) -> dict[str, Any] | None:
 class TokenManager:
     """Hands out a valid ``Authorization`` header value, refreshing when needed.
 
-    Thread-safe: the export prefetcher may ask from another thread.
+    Thread-safe: a read-ahead download may ask from another thread.
     """
 
     def __init__(
@@ -81,9 +81,8 @@ class TokenManager:
 
     @property
     def can_refresh(self) -> bool:
-        if self._creds.grant_type == CLIENT_CREDENTIALS:
-            return True
-        return bool(self._refresh)
+        """Credentials.can_refresh, or a refresh token UAA has handed out since."""
+        return self._creds.can_refresh or bool(self._refresh)
 
     def scopes(self) -> set[str] | None:
         """Scopes of the current token, or None when it is not a readable JWT."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cfevents.cc.paging import Params
 from cfevents.timeparse import format_cc
-
-Params = list[tuple[str, str]]
 
 V3_MAX_PER_PAGE = 5000
 V2_EVENTS_MAX_PER_PAGE = 100
@@ -27,9 +26,6 @@ class TimeWindow:
     gt: datetime | None = None  # --created-after (CC widens it: > T means >= T+1s)
     lt: datetime | None = None  # --until / --created-before
     equals: tuple[datetime, ...] = ()  # --created-at (OR of one-second windows)
-
-    def is_empty(self) -> bool:
-        return not (self.gte or self.gt or self.lt or self.equals)
 
 
 def created_ats_params(window: TimeWindow, key: str = "created_ats") -> Params:
@@ -70,16 +66,3 @@ def build_usage_params(query: UsageQuery) -> Params:
     if query.per_page is not None:
         params.append(("per_page", str(query.per_page)))
     return params
-
-
-def page_size_for(limit: int | None, per_page: int | None, *, client_filtered: bool) -> int:
-    """The ``per_page`` to ask for: explicit, else follow the limit, else the maximum.
-
-    When rows are filtered client-side, a small page would mostly be thrown away, so the
-    largest page is used.
-    """
-    if per_page is not None:
-        return per_page
-    if limit is None or client_filtered:
-        return V3_MAX_PER_PAGE
-    return max(1, min(limit, V3_MAX_PER_PAGE))

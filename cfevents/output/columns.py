@@ -1,4 +1,4 @@
-"""Dotted field paths into event objects, and the documented column sets.
+"""Dotted field paths into records, and the documented column sets (COLUMN_SETS).
 
 ``get_path({"app": {"name": "x"}}, "app.name") == "x"``. Missing keys and nulls on the way are
 ``None``, never a ``KeyError``: every nested CC field may be null.
@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from cfevents.shapes import CRASH_DATA_KEYS
 
 # The stable CSV/TSV column set for v3 app usage events (README "CSV columns").
 USAGE_COLUMNS: tuple[str, ...] = (
@@ -162,7 +165,7 @@ def check_fields(fields: Sequence[str], known: Sequence[str]) -> str | None:
 
 # -- audit events and crashes (cfevents events / cfevents crashes) ---------------------------
 
-# The normalised audit event (cfevents.audit.normalise_v2/normalise_v3): the same columns
+# The normalised audit event (cfevents.events.audit.normalise_v2/normalise_v3): the same columns
 # whichever API answered. ``data`` is one JSON cell in CSV; pick keys with --fields data.x.
 EVENT_COLUMNS: tuple[str, ...] = (
     "guid",
@@ -192,26 +195,25 @@ EVENT_TABLE_COLUMNS: tuple[str, ...] = (
     "space.name",
 )
 
-# One crash (cfevents.audit.crash_records): the stable CSV/TSV/--fields column set.
-CRASH_COLUMNS: tuple[str, ...] = (
-    "created_at",
+# Where a crash happened: its org, space and app.
+_CRASH_PLACE = (
     "organization.guid",
     "organization.name",
     "space.guid",
     "space.name",
     "app.guid",
     "app.name",
+)
+
+# One crash (cfevents.events.audit.crash_records): the stable CSV/TSV/--fields column set.
+CRASH_COLUMNS: tuple[str, ...] = (
+    "created_at",
+    *_CRASH_PLACE,
     "process.guid",
     "process.type",
     "instance.guid",
     "instance.index",
-    "cell_id",
-    "reason",
-    "exit_status",
-    "exit_description",
-    "crash_count",
-    "crash_timestamp",
-    "version",
+    *CRASH_DATA_KEYS,
     "process_crash_guid",
     "app_crash_guid",
 )
@@ -229,12 +231,7 @@ CRASH_TABLE_COLUMNS: tuple[str, ...] = (
 
 # One row per app (cfevents crashes --summary).
 CRASH_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "organization.guid",
-    "organization.name",
-    "space.guid",
-    "space.name",
-    "app.guid",
-    "app.name",
+    *_CRASH_PLACE,
     "crashes",
     "first",
     "last",
@@ -267,3 +264,28 @@ LABELS.update(
         "last_exit_description": "last exit description",
     }
 )
+
+
+@dataclass(frozen=True)
+class ColumnSet:
+    """The columns one kind of record shows: every format's, the table's, and what --fields
+    may name (the columns' roots plus ``extra``)."""
+
+    columns: tuple[str, ...]
+    table: tuple[str, ...] | None = None  # the table's default columns; None: all of them
+    extra: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return (*self.columns, *self.extra)
+
+
+COLUMN_SETS: dict[str, ColumnSet] = {
+    "usage": ColumnSet(USAGE_COLUMNS, USAGE_TABLE_COLUMNS, ("links",)),
+    "usage-one": ColumnSet(USAGE_COLUMNS, None, ("links",)),
+    "usage-v2": ColumnSet(USAGE_V2_COLUMNS, None, ("metadata.url",)),
+    "events": ColumnSet(EVENT_COLUMNS, EVENT_TABLE_COLUMNS),
+    "event": ColumnSet(EVENT_COLUMNS),
+    "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS),
+    "crash-summary": ColumnSet(CRASH_SUMMARY_COLUMNS, CRASH_SUMMARY_TABLE_COLUMNS),
+}

@@ -1,6 +1,10 @@
 """Run a generator one step ahead in a background thread, so fetching overlaps writing.
 
-``prefetch(pages)`` yields the same items in the same order. While the consumer handles item
+Reading ahead is the one way cfevents overlaps fetching with writing, in two forms:
+``read_ahead(pages)`` runs a page iterator one step ahead, and :class:`Background` runs one
+download (``CFClient.read_ahead``: the next keyset page while this one is written).
+
+``read_ahead(pages)`` yields the same items in the same order. While the consumer handles item
 N, the thread is already producing item N+1 (and holds at most ``depth`` finished items), so
 memory stays flat. Exceptions raised by the producer are re-raised in the consumer, in order.
 When the consumer stops early (a limit, an error, Ctrl-C) the thread is told to stop and
@@ -27,7 +31,7 @@ class _Failure:
         self.exc = exc
 
 
-def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
+def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Yield from ``source`` while a thread computes up to ``depth`` items ahead."""
     items: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -51,7 +55,7 @@ def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
             return
         put(_DONE)
 
-    thread = threading.Thread(target=produce, name="cfevents-prefetch", daemon=True)
+    thread = threading.Thread(target=produce, name="cfevents-read-ahead", daemon=True)
     thread.start()
     try:
         while True:
@@ -86,9 +90,6 @@ class Background(Generic[T]):
             self._error = exc
         finally:
             self._done.set()
-
-    def done(self) -> bool:
-        return self._done.is_set()
 
     def result(self) -> T:
         """The call's return value (or its exception), once; waits for it."""

@@ -25,19 +25,15 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cfevents.cc.paging import Params
 from cfevents.errors import UsageError
-from cfevents.query import (
-    V2_EVENTS_MAX_PER_PAGE,
-    V3_MAX_PER_PAGE,
-    Params,
-    TimeWindow,
-    created_ats_params,
-)
+from cfevents.events.query import TimeWindow, created_ats_params
+from cfevents.shapes import CRASH_DATA_KEYS
 from cfevents.timeparse import TimeParseError, format_cc, parse_time
 
 Event = dict[str, Any]
@@ -135,21 +131,6 @@ def build_v2_events_params(q: EventQuery) -> Params:
     if q.per_page is not None:
         params.append(("results-per-page", str(q.per_page)))
     return params
-
-
-def max_per_page(source: str) -> int:
-    """The largest page the endpoint accepts: v2 events 100, v3 5000."""
-    return V2_EVENTS_MAX_PER_PAGE if source == "v2" else V3_MAX_PER_PAGE
-
-
-def check_per_page(per_page: int | None, source: str) -> None:
-    """``--per-page`` within the endpoint's range, or a UsageError naming the limit."""
-    if per_page is None:
-        return
-    top = max_per_page(source)
-    if not 1 <= per_page <= top:
-        api = "v2 /v2/events" if source == "v2" else "v3 /v3/audit_events"
-        raise UsageError(f"--per-page must be between 1 and {top} for {api} (got {per_page})")
 
 
 # -- raw v2 q filters ------------------------------------------------------------------------
@@ -330,18 +311,6 @@ def _sorted_group(group: list[Event], order: str) -> list[Event]:
 
 # -- crashes ---------------------------------------------------------------------------------
 
-# Crash metadata keys copied into the record; any of them may be missing (exit_status almost
-# always is: Diego's tps watcher never sets it).
-_CRASH_DATA_KEYS = (
-    "cell_id",
-    "reason",
-    "exit_status",
-    "exit_description",
-    "crash_count",
-    "crash_timestamp",
-    "version",
-)
-
 
 def crash_from_event(event: Event) -> Event:
     """The crash record for one normalised ``app.crash`` or ``audit.app.process.crash``.
@@ -369,7 +338,7 @@ def crash_from_event(event: Event) -> Event:
         },
         "instance": {"guid": data.get("instance"), "index": data.get("index")},
     }
-    for key in _CRASH_DATA_KEYS:
+    for key in CRASH_DATA_KEYS:
         record[key] = data.get(key)
     record["process_crash_guid"] = event.get("guid") if is_process else None
     record["app_crash_guid"] = None if is_process else event.get("guid")
@@ -559,13 +528,3 @@ def summarise(crashes: Iterable[Event]) -> list[Event]:
         ),
     )
     return [rows[k] for k in ordered]
-
-
-def split_flag_values(values: Sequence[str] | None) -> tuple[str, ...]:
-    """``--type a,b --type c`` → ``("a", "b", "c")``, blanks and repeats dropped, in order."""
-    seen: dict[str, None] = {}
-    for value in values or ():
-        for part in value.split(","):
-            if part.strip():
-                seen.setdefault(part.strip(), None)
-    return tuple(seen)

@@ -12,10 +12,9 @@ redirects to another origin are refused.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
-import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +22,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import NameResolutionError
 
 from cfevents import __version__
-from cfevents.auth import TokenManager
-from cfevents.config import Settings, origin
+from cfevents.cc.auth import TokenManager
+from cfevents.cc.config import Settings, origin
+from cfevents.cc.paging import Params
+from cfevents.cc.readahead import Background
+from cfevents.cc.retry import RetryPolicy
 from cfevents.errors import (
     ApiError,
     AuthError,
@@ -34,13 +37,7 @@ from cfevents.errors import (
     NetworkError,
     V2DisabledError,
 )
-from cfevents.prefetch import Background
-from cfevents.query import Params
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 30.0
-MAX_WAIT = 600.0  # never sleep longer than this for one retry, whatever the server says
 MAX_REDIRECTS = 5
 
 Logger = Callable[[str], None]
@@ -74,8 +71,10 @@ class CFClient:
         notify: Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
+        self.retry = retry or RetryPolicy(retries=settings.retries)
         self.api = settings.api
         self._origin = origin(settings.api)
         self._log = log
@@ -209,7 +208,8 @@ class CFClient:
     def get(
         self, target: str, params: Params | None = None, *, auth: bool = True
     ) -> requests.Response:
-        """GET with retries (connection errors, timeouts, 429, 502-504) and one 401 refresh."""
+        """GET with retries (``self.retry``: connection errors, timeouts, 429, 502-504) and one
+        token refresh after a 401."""
         url = self.url_for(target)
         attempt = 0
         refreshed = False
@@ -218,48 +218,57 @@ class CFClient:
             try:
                 resp = self._send(url, params, header)
             except NetworkError as exc:
-                if exc.unreachable and not self._contacted:
-                    raise  # a wrong URL or a server that is down: no point waiting for it
-                if attempt >= self.settings.retries:
-                    raise NetworkError(f"{exc} (gave up after {attempt + 1} attempts)") from None
-                attempt += 1
-                self._wait(
-                    self._backoff(attempt), f"{exc}; retry {attempt}/{self.settings.retries}"
-                )
+                attempt = self._retry_after_network_error(exc, attempt)
                 continue
             self._contacted = True
             if resp.status_code < 400:
                 return resp
-            if (
-                resp.status_code == 401
-                and auth
-                and header
-                and not refreshed
-                and _cc_error_title(resp) == "CF-InvalidAuthToken"
-                and self.tokens.refresh_after_401(header)
-            ):
+            if not refreshed and self._refreshed_after_401(resp, header):
                 refreshed = True
                 continue
-            if resp.status_code in RETRY_STATUSES and attempt < self.settings.retries:
+            if self.retry.retries_status(resp.status_code) and attempt < self.retry.retries:
                 attempt += 1
-                delay = self._server_delay(resp) or self._backoff(attempt)
-                self._wait(
-                    delay, f"HTTP {resp.status_code}; retry {attempt}/{self.settings.retries}"
-                )
+                why = f"HTTP {resp.status_code}; retry {attempt}/{self.retry.retries}"
+                self._wait(self.retry.delay(attempt, resp.headers), why)
                 continue
-            error = error_from_response(resp)
-            if isinstance(error, ApiError) and error.status == 401:
-                raise AuthError(f"{error.message}; {_auth_hint(self.tokens.can_refresh)}")
-            if attempt and isinstance(error, ApiError) and error.status in RETRY_STATUSES:
-                raise ApiError(
-                    error.status,
-                    f"{error.detail} (gave up after {attempt + 1} attempts)",
-                    title=error.title,
-                    code=error.code,
-                    request_id=error.request_id,
-                    path=error.path,
-                )
-            raise error
+            raise self._final_error(resp, attempt)
+
+    def _retry_after_network_error(self, exc: NetworkError, attempt: int) -> int:
+        """Wait before the next attempt (its number is returned), or re-raise ``exc``."""
+        if exc.unreachable and not self._contacted:
+            raise exc  # a wrong URL or a server that is down: no point waiting for it
+        if attempt >= self.retry.retries:
+            raise NetworkError(f"{exc} (gave up after {attempt + 1} attempts)") from None
+        attempt += 1
+        self._wait(self.retry.delay(attempt), f"{exc}; retry {attempt}/{self.retry.retries}")
+        return attempt
+
+    def _refreshed_after_401(self, resp: requests.Response, header: str | None) -> bool:
+        """CC said the token is invalid (expired): refresh it once, if it can be refreshed."""
+        return (
+            resp.status_code == 401
+            and header is not None
+            and _cc_error_title(resp) == "CF-InvalidAuthToken"
+            and self.tokens.refresh_after_401(header)
+        )
+
+    def _final_error(self, resp: requests.Response, attempts: int) -> CfEventsError:
+        """The error for a response that is not retried (again)."""
+        error = error_from_response(resp)
+        if not isinstance(error, ApiError):
+            return error
+        if error.status == 401:
+            return AuthError(f"{error.message}; {_auth_hint(self.tokens.can_refresh)}")
+        if attempts and self.retry.retries_status(error.status):
+            return ApiError(
+                error.status,
+                f"{error.detail} (gave up after {attempts + 1} attempts)",
+                title=error.title,
+                code=error.code,
+                request_id=error.request_id,
+                path=error.path,
+            )
+        return error
 
     def _send(self, url: str, params: Params | None, header: str | None) -> requests.Response:
         """One request, following same-origin redirects by hand (never carrying the token away)."""
@@ -281,25 +290,8 @@ class CFClient:
                     verify=self.settings.verify_tls,
                     allow_redirects=False,
                 )
-            except requests.exceptions.SSLError as exc:
-                raise NetworkError(
-                    f"TLS error talking to {urlsplit(url).netloc}: {_short(exc)} "
-                    "(use --skip-ssl-validation only if you trust this network)"
-                ) from None
-            except requests.exceptions.Timeout:
-                raise NetworkError(
-                    f"timed out after {self.settings.timeout:g}s waiting for {urlsplit(url).netloc}"
-                ) from None
-            except requests.exceptions.ConnectionError as exc:
-                reason = _short(exc)
-                raise NetworkError(
-                    f"cannot connect to {urlsplit(url).netloc}: {reason}",
-                    unreachable=reason in ("connection refused", "DNS lookup failed"),
-                ) from None
             except requests.RequestException as exc:
-                raise NetworkError(
-                    f"request to {urlsplit(url).netloc} failed: {_short(exc)}"
-                ) from None
+                raise network_error(exc, urlsplit(url).netloc, self.settings.timeout) from None
             if self._log:
                 rid = resp.headers.get("X-VCAP-Request-ID", "-")
                 self._log(
@@ -319,19 +311,7 @@ class CFClient:
             return resp
         raise ApiError(310, "too many redirects", path=urlsplit(url).path)
 
-    # -- retry timing ---------------------------------------------------------------------
-
-    def _backoff(self, attempt: int) -> float:
-        """Capped exponential backoff with full jitter."""
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-    def _server_delay(self, resp: requests.Response) -> float | None:
-        """Honour ``Retry-After`` (seconds or HTTP date), then ``X-RateLimit-Reset`` (epoch)."""
-        return server_delay(resp.headers, time.time())
-
     def _wait(self, delay: float, why: str) -> None:
-        delay = max(0.0, min(delay, MAX_WAIT))
         if self._notify:
             self._notify(f"{why} in {delay:.1f}s")
         self._sleep(delay)
@@ -349,26 +329,6 @@ class _ReadAhead:
     key: tuple[Any, ...]
     pending: Background[requests.Response]
     then: NextRequest | None
-
-
-def server_delay(headers: Any, now: float) -> float | None:
-    """Seconds the server asked us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``."""
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        text = retry_after.strip()
-        if text.isdigit():
-            return float(text)
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            return max(0.0, when.timestamp() - now)
-    for name in ("X-RateLimit-Reset", "X-RateLimit-Reset-V2-API"):
-        reset = headers.get(name)
-        if reset and reset.strip().isdigit():
-            return max(0.0, float(reset) - now)
-    return None
 
 
 def error_from_response(resp: requests.Response) -> CfEventsError:
@@ -442,14 +402,39 @@ def _display_url(url: str, params: Params | None) -> str:
     return str(req.url)
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused"
-    if (
-        "Name or service not known" in text
-        or "nodename nor servname" in text
-        or "Failed to resolve" in text
-    ):
-        return "DNS lookup failed"
-    return text[:200]
+def network_error(exc: requests.RequestException, host: str, timeout: float) -> NetworkError:
+    """The NetworkError for a failed request, classified by the exception's type.
+
+    A refused connection or a failed DNS lookup is ``unreachable`` (found in the exception's
+    chain: urllib3 wraps ``ConnectionRefusedError`` and ``socket.gaierror``).
+    """
+    if isinstance(exc, requests.exceptions.SSLError):
+        return NetworkError(
+            f"TLS error talking to {host}: {str(exc)[:200]} "
+            "(use --skip-ssl-validation only if you trust this network)"
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        return NetworkError(f"timed out after {timeout:g}s waiting for {host}")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = _unreachable(exc)
+        return NetworkError(
+            f"cannot connect to {host}: {reason or str(exc)[:200]}", unreachable=bool(reason)
+        )
+    return NetworkError(f"request to {host} failed: {str(exc)[:200]}")
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """ "connection refused" or "DNS lookup failed" when the exception chain says so."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, socket.gaierror | NameResolutionError):
+            return "DNS lookup failed"
+        todo.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
+    return None

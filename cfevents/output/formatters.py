@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from cfevents.fields import get_path, row_getter
+from cfevents.output.columns import get_path, row_getter
 
 FORMATS = ("table", "json", "ndjson", "csv", "tsv")
 

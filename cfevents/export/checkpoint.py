@@ -100,3 +100,16 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+class CheckpointStore:
+    """The checkpoint file of one incremental export."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Checkpoint | None:
+        return load(self.path)
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        save(self.path, checkpoint)

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from cfevents.query import Params
+# Query parameters as (key, value) pairs in a stable order; requests does the URL encoding.
+Params = list[tuple[str, str]]
 
 
 class JsonGetter(Protocol):
@@ -41,7 +42,6 @@ class PageInfo:
     """What the server said about the listing (filled in as pages arrive)."""
 
     total_results: int | None = None
-    total_pages: int | None = None
     pages: int = 0
     resources: int = 0
 
@@ -80,7 +80,6 @@ def resources(
                 pagination = page.get("pagination")
                 meta = pagination if isinstance(pagination, dict) else page
                 info.total_results = _int_or_none(meta.get("total_results"))
-                info.total_pages = _int_or_none(meta.get("total_pages"))
             info.pages += 1
         items = page.get("resources") or []
         for item in items:

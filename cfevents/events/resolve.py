@@ -13,9 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cfevents.cc.paging import JsonGetter, resources, v3_pages
 from cfevents.errors import NotFoundError, UsageError
-from cfevents.pagination import JsonGetter, resources, v3_pages
-from cfevents.query import V3_MAX_PER_PAGE
+from cfevents.events.listing import split_commas
+from cfevents.events.query import V3_MAX_PER_PAGE
 
 GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -24,14 +25,6 @@ GUID_RE = re.compile(
 
 def is_guid(value: str) -> bool:
     return bool(GUID_RE.match(value))
-
-
-def split_values(values: Iterable[str]) -> list[str]:
-    """Flatten repeatable flags that may also hold comma lists: ``-x a,b -x c`` → a, b, c."""
-    out: list[str] = []
-    for value in values:
-        out.extend(v.strip() for v in value.split(",") if v.strip())
-    return out
 
 
 @dataclass(frozen=True)
@@ -69,9 +62,9 @@ class Resolver:
         self, orgs: Sequence[str], spaces: Sequence[str], apps: Sequence[str]
     ) -> Scope:
         """Turn ``--org/--space/--app`` values (names or GUIDs) into GUID sets."""
-        org_guids = self._resolve_orgs(split_values(orgs)) if orgs else None
-        space_guids = self._resolve_spaces(split_values(spaces), org_guids) if spaces else None
-        app_guids = self._resolve_apps(split_values(apps), space_guids, org_guids) if apps else None
+        org_guids = self._resolve_orgs(split_commas(orgs)) if orgs else None
+        space_guids = self._resolve_spaces(split_commas(spaces), org_guids) if spaces else None
+        app_guids = self._resolve_apps(split_commas(apps), space_guids, org_guids) if apps else None
         return Scope(org_guids, space_guids, app_guids)
 
     def _resolve_orgs(self, values: list[str]) -> frozenset[str]:
@@ -158,7 +151,7 @@ class Resolver:
             self._list(kind, [("guids", guid)])
         return self._names[key]
 
-    def prefetch(self, kind: str, guids: Iterable[str]) -> None:
+    def preload(self, kind: str, guids: Iterable[str]) -> None:
         """Look up many names in one request (up to 5000 GUIDs)."""
         wanted = sorted({g for g in guids if g and (kind, g) not in self._names})
         for start in range(0, len(wanted), 200):

@@ -17,16 +17,19 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from cfevents import checkpoint as ckpt
+from cfevents.cc.paging import JsonGetter, Params, ReadsAhead
 from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
-from cfevents.pagination import JsonGetter, ReadsAhead
-from cfevents.query import Params
+from cfevents.events.query import V3_MAX_PER_PAGE
+from cfevents.export import checkpoint as ckpt
 from cfevents.timeparse import format_cc, utcnow
+
+if TYPE_CHECKING:
+    from cfevents.output.formatters import OutputSpec
 
 
 class ApiClient(JsonGetter, Protocol):
@@ -184,68 +187,113 @@ def batches(
         del page, items  # not kept alive while the next page is fetched and decoded
 
 
+@dataclass(frozen=True)
+class ExportPlan:
+    """What one export reads and where it goes, fixed before the first request."""
+
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    per_page: int = V3_MAX_PER_PAGE
+    min_age: timedelta | None = None  # leave younger events for the next run
+    interval: float = 60.0  # seconds between polls with ``follow``
+    follow: bool = False
+    restart_lost: bool = False  # restart from the oldest event when CC forgot the cursor
+    after_guid: str | None = None  # start after this event (unless the checkpoint has a cursor)
+    checkpoint: Path | None = None
+    out: Path | None = None
+    fmt: str = "ndjson"
+    keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
+
+
+class Sink:
+    """Where an export writes: a file it opened (appended when incremental), or a stream."""
+
+    def __init__(self, stream: TextIO, *, fresh: bool, path: Path | None = None) -> None:
+        self.stream = stream
+        self.fresh = fresh  # nothing written there yet: it needs a header row
+        self.path = path  # the file's absolute path; None for a stream it does not own
+
+    def sync(self) -> int | None:
+        """Flush and fsync; the file's size, or None for a pipe or terminal."""
+        self.stream.flush()
+        try:
+            os.fsync(self.stream.fileno())
+            return os.fstat(self.stream.fileno()).st_size
+        except (OSError, ValueError):
+            return None  # a pipe or terminal cannot be fsynced
+
+    def close(self) -> None:
+        if self.path is not None:
+            self.stream.close()
+
+
 class ExportJob:
-    """One export run: cursor, output sink, checkpoint commits after each batch."""
+    """One export run: a frozen :class:`ExportPlan`, a :class:`Sink`, and a checkpoint store.
+
+    A context manager: entering loads the checkpoint, leaving closes the sink. Iterate it for
+    the events (the checkpoint moves after each page you finish), or :meth:`run` it to write
+    them to the plan's ``out`` file or a stream. ``sleep`` waits between ``follow`` polls.
+    """
 
     def __init__(
         self,
         client: ApiClient,
-        path: str,
-        params: Params,
+        plan: ExportPlan,
         *,
-        per_page: int,
-        min_age: timedelta | None,
-        pause: float,
-        follow: bool,
-        restart_lost: bool,
         note: Callable[[str], None],
         warn: Callable[[str], None],
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.client = client
+        self.plan = plan
         self.note = note
         self.warn = warn
-        self.client = client
-        self.path = path
-        self.params = params
-        self.per_page = per_page
-        self.min_age = min_age
-        self.pause = pause
-        self.follow = follow
-        self.restart_lost = restart_lost
+        self.sleep = sleep
+        self.store = ckpt.CheckpointStore(plan.checkpoint) if plan.checkpoint else None
+        self.saved: ckpt.Checkpoint | None = None
         self.cursor = Cursor()
         self.start_events = 0
-        self.checkpoint_path: Path | None = None
-        self.sink: TextIO | None = None
-        self.owns_sink = False
+        self.sink: Sink | None = None
         self.pages = 0
-        self.pending: Batch | None = None  # written but not yet committed
+        self.pending: Batch | None = None  # handed out but not yet committed
         self.on_batch: Callable[[int, int, int | None], None] | None = None
         self.held_back = False
-        self.saved: ckpt.Checkpoint | None = None
-        self.out_path: Path | None = None
-        self.fmt = ""
+        self._opened = False
 
     # -- setup -------------------------------------------------------------------------------
 
-    def open_cursor(self, checkpoint: Path | None, after_guid: str | None) -> None:
-        self.checkpoint_path = checkpoint
-        saved = ckpt.load(checkpoint) if checkpoint is not None else None
+    def __enter__(self) -> ExportJob:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_sink()
+
+    def open(self) -> None:
+        """Load the checkpoint (it must belong to this API) and place the cursor."""
+        if self._opened:
+            return
+        self._opened = True
+        saved = self.store.load() if self.store is not None else None
         self.saved = saved
         if saved is not None:
             if saved.api.rstrip("/") != self.client.api:
                 raise UsageError(
-                    f"--checkpoint: {checkpoint} belongs to {saved.api}, not {self.client.api}"
+                    f"--checkpoint: {self.plan.checkpoint} belongs to {saved.api}, not {self.client.api}"
                 )
             self.cursor = Cursor(saved.after_guid, saved.last_created_at, saved.events)
-        elif after_guid:
-            self.cursor = Cursor(after_guid.strip())
+        elif self.plan.after_guid:
+            self.cursor = Cursor(self.plan.after_guid)
         self.start_events = self.cursor.events
 
-    def open_sink(self, out: Path | None, fmt: str) -> tuple[TextIO, bool]:
-        """The stream to write to, and whether it needs a header row."""
+    def open_sink(self, stream: TextIO | None = None) -> Sink:
+        """The plan's ``out`` file, else ``stream`` (default stdout)."""
+        self.open()
+        out = self.plan.out
         if out is None:
-            self.sink = sys.stdout
-            return sys.stdout, self.saved is None
-        incremental = self.checkpoint_path is not None
+            self.sink = Sink(stream or sys.stdout, fresh=self.saved is None)
+            return self.sink
+        incremental = self.store is not None
         if incremental:
             self._reconcile(out)
         try:
@@ -253,10 +301,9 @@ class ExportJob:
             handle = open(out, "a" if incremental else "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(f"--out: cannot open {out}: {exc.strerror}") from None
-        self.sink, self.owns_sink = handle, True
-        self.out_path = out.resolve()
-        self.fmt = fmt
-        return handle, os.fstat(handle.fileno()).st_size == 0
+        fresh = os.fstat(handle.fileno()).st_size == 0
+        self.sink = Sink(handle, fresh=fresh, path=out.resolve())
+        return self.sink
 
     def _reconcile(self, out: Path) -> None:
         """Cut off what an interrupted run wrote after its last checkpoint."""
@@ -287,14 +334,54 @@ class ExportJob:
 
     # -- the stream ----------------------------------------------------------------------------
 
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self.plan.out is not None:
+            raise UsageError(f"this export writes to {self.plan.out}: call run() instead")
+        return self.events()
+
+    def run(
+        self,
+        spec: OutputSpec | None = None,
+        *,
+        stdout: TextIO | None = None,
+        on_batch: Callable[[int, int, int | None], None] | None = None,
+    ) -> int:
+        """Write every event to the sink in the plan's format; the number written.
+
+        ``on_batch(events_read, pages, total)`` runs after each committed page. An error
+        says where the export stopped (and that a rerun resumes there).
+        """
+        from cfevents.output.columns import USAGE_COLUMNS
+        from cfevents.output.formatters import OutputSpec, write
+
+        sink = self.open_sink(stdout)
+        spec = spec or OutputSpec(fmt=self.plan.fmt, columns=USAGE_COLUMNS)
+        spec = replace(spec, headers=sink.fresh and spec.headers)
+        self.on_batch = on_batch
+        try:
+            written = write(self.events(), sink.stream, spec)
+            self.commit()
+        except CfEventsError as exc:
+            exc.message = f"{exc.message}; {self.stopped_note()}"
+            raise
+        finally:
+            self.close_sink()
+        return written
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The events that pass the plan's filter (committed page by page)."""
+        self.open()
+        keep = self.plan.keep
+        return self.stream() if keep is None else filter(keep, self.stream())
+
     def stream(self) -> Iterator[dict[str, Any]]:
-        """Events to write; the previous batch is committed before the next one starts."""
+        """Every event read; the previous batch is committed before the next one starts."""
         restarted = False
         while True:
             try:
                 yield from self._one_pass()
             except LostCursorError as exc:
-                if not self.restart_lost or restarted:
+                if not self.plan.restart_lost or restarted:
                     raise LostCursorError(
                         f"{exc.message}. Events after {self.cursor.last_created_at or 'the cursor'} "
                         "may already be gone: rerun with --on-lost-cursor restart to export from "
@@ -305,21 +392,22 @@ class ExportJob:
                 self.warn(f"{exc.message}; restarting from the oldest available event")
                 self.cursor.after_guid = None
                 continue
-            if not self.follow:
+            if not self.plan.follow:
                 return
-            time.sleep(self.pause)
+            self.sleep(self.plan.interval)
 
     def _one_pass(self) -> Iterator[dict[str, Any]]:
+        plan = self.plan
         pages = keyset_pages(
-            self.client, self.path, self.params, self.cursor.after_guid, self.per_page
+            self.client, plan.path, list(plan.params), self.cursor.after_guid, plan.per_page
         )
-        for batch in batches(pages, min_age=self.min_age, now=utcnow):
+        for batch in batches(pages, min_age=plan.min_age, now=utcnow):
             self.pages += 1
             self.pending = batch
             yield from batch.events
             self.commit()
             if self.on_batch is not None:
-                self.on_batch(self.written(), self.pages, self._total(batch))
+                self.on_batch(self.events_read(), self.pages, self._total(batch))
             if batch.stopped_by_age:
                 self.held_back = True
             del batch  # not kept alive while the next page is fetched and decoded
@@ -335,23 +423,15 @@ class ExportJob:
         if batch is None or not batch.events:
             return
         sink = self.sink
-        size = None
-        if sink is not None:
-            sink.flush()
-            try:
-                os.fsync(sink.fileno())
-                size = os.fstat(sink.fileno()).st_size
-            except (OSError, ValueError):
-                pass  # a pipe or terminal cannot be fsynced
+        size = sink.sync() if sink is not None else None
         self.cursor.advance(batch)
-        if self.checkpoint_path is not None:
+        if self.store is not None:
             output = (
-                ckpt.OutputState(str(self.out_path), self.fmt, size)
-                if self.out_path is not None and size is not None
+                ckpt.OutputState(str(sink.path), self.plan.fmt, size)
+                if sink is not None and sink.path is not None and size is not None
                 else None
             )
-            ckpt.save(
-                self.checkpoint_path,
+            self.store.save(
                 ckpt.Checkpoint(
                     api=self.client.api,
                     after_guid=self.cursor.after_guid,
@@ -363,12 +443,13 @@ class ExportJob:
             )
 
     def close_sink(self) -> None:
-        if self.owns_sink and self.sink is not None:
+        if self.sink is not None:
             self.sink.close()
+            self.sink = None
 
     # -- messages ------------------------------------------------------------------------------
 
-    def written(self) -> int:
+    def events_read(self) -> int:
         """Events read past the cursor in this run (client-side filters may drop some)."""
         return self.cursor.events - self.start_events
 
@@ -378,14 +459,14 @@ class ExportJob:
             if self.cursor.after_guid
             else "before the first event"
         )
-        text = f"the export stopped after reading {self.written():,} events, {where}"
-        if self.checkpoint_path is not None:
-            text += f"; {self.checkpoint_path} points there: rerun to resume"
+        text = f"the export stopped after reading {self.events_read():,} events, {where}"
+        if self.plan.checkpoint is not None:
+            text += f"; {self.plan.checkpoint} points there: rerun to resume"
         return text
 
     def summary(self, written: int) -> str:
         pages = "1 page" if self.pages == 1 else f"{self.pages} pages"
-        text = f"exported {written:,} events ({self.written():,} read) in {pages}"
-        if self.held_back and self.min_age is not None:
-            text += f"; events younger than {int(self.min_age.total_seconds())}s are left for the next run"
+        text = f"exported {written:,} events ({self.events_read():,} read) in {pages}"
+        if self.held_back and self.plan.min_age is not None:
+            text += f"; events younger than {int(self.plan.min_age.total_seconds())}s are left for the next run"
         return text

@@ -1,0 +1,785 @@
+"""The Python API: :func:`connect` and the :class:`Client` every ``cfevents`` command runs on.
+
+Each method means what the command-line flags of the same name mean: time values
+(``"7d"``, ``"2024-05-01"``, RFC 3339 or a ``datetime``), half-open ``[since, until)``
+windows, limits, keyset paging, org/space/app names or GUIDs, retries, token refresh and the
+same-origin token rule. Failures are :class:`cfevents.errors.CfEventsError` subclasses, each
+with the ``exit_code`` the CLI exits with.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
+
+from cfevents.errors import CfEventsError, UsageError, V2DisabledError
+from cfevents.events.listing import Listing, Truncation, check_per_page, page_size, split_commas
+from cfevents.events.query import (
+    USAGE_ORDERS,
+    V2_EVENTS_MAX_PER_PAGE,
+    V3_MAX_PER_PAGE,
+    TimeWindow,
+    UsageQuery,
+    build_usage_params,
+)
+
+if TYPE_CHECKING:
+    from cfevents.cc.client import CFClient
+    from cfevents.cc.config import Settings
+    from cfevents.cc.paging import PageInfo
+    from cfevents.events.audit import EventQuery
+    from cfevents.events.resolve import Resolver, Scope
+    from cfevents.export.engine import ExportJob
+    from cfevents.shapes import (
+        AuditEvent,
+        Crash,
+        CrashSummary,
+        LostCursor,
+        Order,
+        Source,
+        UsageEvent,
+        UsageOrder,
+    )
+
+TimeValue = str | datetime
+Names = str | Sequence[str]
+
+
+class TimeArgs(TypedDict, total=False):
+    """A time window: ``[since, until)``; ``created_after`` is exclusive (CC: from T+1s)."""
+
+    since: TimeValue | None
+    until: TimeValue | None
+    created_after: TimeValue | None
+    created_before: TimeValue | None
+
+
+class ScopeArgs(TypedDict, total=False):
+    """Orgs, spaces and apps by name or GUID (repeatable, or comma lists)."""
+
+    org: Names
+    space: Names
+    app: Names
+
+
+class UsageFilterArgs(TimeArgs, ScopeArgs, total=False):
+    """What app usage events can be filtered by (``org``, ``space``, ``app`` and ``state``
+    after fetching: the endpoint cannot)."""
+
+    created_at: Sequence[TimeValue]  # whole seconds, ORed
+    guids: Names
+    after_guid: str | None
+    state: Names
+
+
+class UsageEventArgs(UsageFilterArgs, total=False):
+    """The arguments of :meth:`Client.usage_events`."""
+
+    order: Order | None
+    order_by: UsageOrder | None
+    per_page: int | None
+    page: int | None
+    limit: int | None
+
+
+class UsageExportArgs(UsageFilterArgs, total=False):
+    """The arguments of :meth:`Client.usage_export`."""
+
+    out: str | Path | None
+    format: str | None
+    default_format: str
+    checkpoint: str | Path | None
+    min_age: str | timedelta | None
+    on_lost_cursor: LostCursor
+    follow: bool
+    interval: str | float
+    per_page: int
+
+
+class CrashArgs(TimeArgs, ScopeArgs, total=False):
+    """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
+
+    order: Order  # desc (newest first, the default) or asc
+    source: Source  # auto (v3), v3 or v2
+    per_page: int | None
+    limit: int | None
+    names: bool  # fill in org and space names (default True)
+
+
+class AuditArgs(CrashArgs, total=False):
+    """The arguments of :meth:`Client.audit_events`."""
+
+    types: Names  # e.g. audit.app.update, app.crash
+    actees: Names  # target GUIDs
+    q: Sequence[str]  # raw v2 q filters (they imply v2)
+
+
+USAGE_PATH = "/v3/app_usage_events"
+USAGE_V2_PATH = "/v2/app_usage_events"
+AUDIT_V3_PATH = "/v3/audit_events"
+AUDIT_V2_PATH = "/v2/events"
+NON_GLOBAL_HINT = (
+    "no usage events visible: Cloud Controller only shows app usage events to admin, "
+    "admin_read_only and global_auditor users, and your token has none of those scopes"
+)
+EXPORT_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+}
+
+_log = logging.getLogger("cfevents")
+
+
+def connect(
+    api: str | None = None,
+    token: str | None = None,
+    *,
+    skip_ssl_validation: bool = False,
+    timeout: float = 30.0,
+    retries: int = 5,
+    env: Mapping[str, str] | None = None,
+) -> Client:
+    """A client for one Cloud Controller, credentials found as the CLI finds them.
+
+    ``api``/``token`` first, then ``CF_API``/``CF_TOKEN`` (or ``CF_CLIENT_ID`` and
+    ``CF_CLIENT_SECRET``) in ``env`` (default: ``os.environ``), then the cf CLI's own login
+    (``~/.cf/config.json``). Nothing is sent until the first call.
+
+    Raises:
+        UsageError: a malformed API URL.
+        AuthError: no credentials anywhere.
+    """
+    from cfevents.cc import config
+
+    environ = dict(os.environ if env is None else env)
+    settings = config.resolve(
+        api_flag=api,
+        token_flag=token,
+        skip_ssl_validation=skip_ssl_validation,
+        env=environ,
+        cf_config=config.load_cf_config(environ),
+        timeout=timeout,
+        retries=retries,
+    )
+    return Client.from_settings(settings)
+
+
+class Client:
+    """Usage events, audit events, crashes and exports from one Cloud Controller.
+
+    Notes (retries, restarts) go to ``note`` and warnings to ``warn``; by default both go to
+    the ``cfevents`` logger. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        http: CFClient | Callable[[], CFClient],
+        *,
+        note: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = http if callable(http) and not hasattr(http, "get_json") else None
+        self._client: CFClient | None = None if self._http is not None else cast("CFClient", http)
+        self.note = note or _log.info
+        self.warn = warn or _log.warning
+        self.sleep = sleep
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        log: Callable[[str], None] | None = None,
+        note: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> Client:
+        """A client for resolved settings (``cfevents.cc.config.resolve``)."""
+        from cfevents.cc.client import CFClient
+
+        notify = note or _log.info
+        return cls(lambda: CFClient(settings, log=log, notify=notify), note=notify, warn=warn)
+
+    @property
+    def http(self) -> CFClient:
+        """The HTTP client (built on first use: a call that fails validation sends nothing)."""
+        if self._client is None:
+            assert self._http is not None
+            self._client = self._http()
+        return self._client
+
+    @property
+    def api(self) -> str:
+        return self.http.api
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- app usage events --------------------------------------------------------------------
+
+    def usage_events(self, **args: Unpack[UsageEventArgs]) -> Listing[UsageEvent]:
+        """App usage events (``GET /v3/app_usage_events``), streamed page by page.
+
+        The filters of :class:`UsageFilterArgs`; without ``order`` (or CC's spelling,
+        ``order_by``: ``created_at`` is ``asc``, ``-created_at`` is ``desc``) they come in CC's
+        id order, paged by keyset; ``page`` fetches only that page. ``org``, ``space``, ``app``
+        and ``state`` filter after fetching (the endpoint cannot). ``limit`` None means every
+        matching event.
+        """
+        from cfevents.cc.paging import PageInfo, resources
+
+        filters = _UsageFilters.parse(args)
+        per_page, limit, order_by = args.get("per_page"), args.get("limit"), args.get("order_by")
+        check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
+        if (order := args.get("order")) is not None:
+            if order_by is not None:
+                raise UsageError("--order and --order-by say the same thing: give one")
+            order_by = "created_at" if check_order(order) == "asc" else "-created_at"
+        if order_by is not None and order_by not in USAGE_ORDERS:
+            raise UsageError(f"--order-by must be created_at or -created_at (got {order_by!r})")
+        client_filtered = filters.client_side
+        size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
+        query = UsageQuery(
+            window=filters.window,
+            guids=filters.guids,
+            after_guid=filters.after_guid,
+            order_by=order_by,
+            per_page=size,
+            page=args.get("page"),
+        )
+        keep = filters.keep(self._resolver())
+        info = PageInfo()
+        pages = self._usage_pages(query, limit, client_filtered)
+        events: Iterator[dict[str, Any]] = resources(pages, info)
+        if keep is not None:
+            events = filter(keep, events)
+        if limit is not None:
+            events = itertools.islice(events, limit)
+
+        def truncation(shown: int) -> Truncation | None:
+            if limit is None or shown < limit:
+                return None
+            if client_filtered:
+                return Truncation(shown, "matching events")
+            total = info.total_results
+            return Truncation(shown, "matching events", total) if (total or 0) > shown else None
+
+        def empty_hint() -> str | None:
+            from cfevents.cc.auth import GLOBAL_READ_SCOPES
+
+            if info.total_results != 0:
+                return None
+            scopes = self.http.tokens.scopes()
+            return (
+                NON_GLOBAL_HINT if scopes is not None and not scopes & GLOBAL_READ_SCOPES else None
+            )
+
+        return Listing(
+            cast("Iterator[UsageEvent]", events), info, truncation=truncation, empty_hint=empty_hint
+        )
+
+    def _usage_pages(
+        self, query: UsageQuery, limit: int | None, client_filtered: bool
+    ) -> Iterator[dict[str, Any]]:
+        """The paging strategy: one page, keyset in id order, or ``next`` links (ordered)."""
+        from cfevents.cc.paging import v3_pages
+        from cfevents.cc.readahead import read_ahead
+        from cfevents.export.engine import keyset_pages
+
+        size = query.per_page or V3_MAX_PER_PAGE
+        params = build_usage_params(query)
+        # never a page past the limit; with several pages, fetch the next while using this one
+        max_pages = -(-limit // size) if limit is not None and not client_filtered else None
+        several = limit is None or (limit > size and not client_filtered)
+        if query.page is not None:
+            return itertools.islice(v3_pages(self.http, USAGE_PATH, params), 1)
+        if query.order_by is None:  # CC's id order: page by keyset, not OFFSET links
+            return keyset_pages(
+                self.http,
+                USAGE_PATH,
+                params,
+                query.after_guid,
+                size,
+                max_pages=max_pages,
+                read_ahead=several,
+            )
+        pages = v3_pages(self.http, USAGE_PATH, params)
+        if max_pages is not None:
+            pages = itertools.islice(pages, max_pages)
+        return read_ahead(pages) if several else pages
+
+    def usage_event(self, guid: str, v2: bool = False) -> UsageEvent:
+        """One app usage event: v3 shape, or v2's ``metadata``/``entity`` shape with ``v2``."""
+        from urllib.parse import quote
+
+        target = f"{USAGE_V2_PATH if v2 else USAGE_PATH}/{quote(_one_guid(guid))}"
+        return cast("UsageEvent", self.http.get_json(target))
+
+    def usage_export(self, **args: Unpack[UsageExportArgs]) -> ExportJob:
+        """The export engine for every matching event in id order (a context manager).
+
+        The filters of :class:`UsageFilterArgs`. Iterate the job for the events (a checkpoint
+        advances after each page you finish), or call ``job.run()`` to write them to ``out``
+        (or stdout) in ``format`` (from ``out``'s extension, else ``default_format``, else
+        NDJSON). With ``checkpoint`` it is incremental: rerun it and every event is delivered
+        exactly once, even after a crash. Events younger than ``min_age`` (default 60s with a
+        checkpoint or ``follow``) wait for the next run; ``follow`` polls every ``interval``.
+        """
+        from cfevents.export.engine import ExportJob, ExportPlan
+        from cfevents.output.formatters import FORMATS
+        from cfevents.timeparse import TimeParseError, parse_duration
+
+        out, checkpoint = args.get("out"), args.get("checkpoint")
+        out_path = Path(out) if out is not None else None
+        checkpoint_path = Path(checkpoint) if checkpoint is not None else None
+        suffix = EXPORT_EXTENSIONS.get(out_path.suffix.lower()) if out_path else None
+        fmt = (
+            (args.get("format") or suffix or args.get("default_format") or "ndjson").strip().lower()
+        )
+        if checkpoint_path is not None and fmt not in ("csv", "tsv", "ndjson"):
+            raise UsageError(f"--checkpoint appends, so it needs -o csv, tsv or ndjson (not {fmt})")
+        if fmt not in FORMATS:
+            raise UsageError(
+                f"--output: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
+            )
+        on_lost_cursor = args.get("on_lost_cursor", "fail")
+        if on_lost_cursor not in ("fail", "restart"):
+            raise UsageError("--on-lost-cursor must be fail or restart")
+        per_page = args.get("per_page", V3_MAX_PER_PAGE)
+        check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
+        min_age, interval, follow = (
+            args.get("min_age"),
+            args.get("interval", "60s"),
+            args.get("follow", False),
+        )
+        try:
+            age = parse_duration(min_age) if isinstance(min_age, str) else min_age
+            pause = (
+                parse_duration(interval).total_seconds() if isinstance(interval, str) else interval
+            )
+        except TimeParseError as exc:
+            raise UsageError(f"--min-age/--interval: {exc}") from None
+        if age is None and (checkpoint_path is not None or follow):
+            age = timedelta(seconds=60)
+        filters = _UsageFilters.parse(args)
+        params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
+        keep = filters.keep(self._resolver())
+        plan = ExportPlan(
+            path=USAGE_PATH,
+            params=tuple(params),
+            per_page=per_page,
+            min_age=age or None,  # 0s: no guard at all
+            interval=pause,
+            follow=follow,
+            restart_lost=on_lost_cursor == "restart",
+            after_guid=filters.after_guid,
+            checkpoint=checkpoint_path,
+            out=out_path,
+            fmt=fmt,
+            keep=keep,
+        )
+        return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
+
+    # -- audit events and crashes ------------------------------------------------------------
+
+    def audit_events(self, **args: Unpack[AuditArgs]) -> Listing[AuditEvent]:
+        """Audit events from v3 ``/v3/audit_events`` or v2 ``/v2/events``, in one shape.
+
+        ``q`` holds raw v2 filters (they imply v2). The first page is read here, so a refused
+        request raises before any event is handed out. ``names`` fills in org/space names.
+        """
+        from cfevents.events import audit
+
+        limit = args.get("limit")
+        resolver, query, src = self._event_query(
+            args,
+            types=tuple(split_commas(_values(args.get("types", ())), unique=True)),
+            actees=split_commas(_values(args.get("actees", ())), unique=True),
+            q=args.get("q", ()),
+            limit=limit,
+        )
+        direction, raw_q = query.order, query.raw_q
+        info = _page_info()
+        events = audit.settle_ties(self._read_events(query, src, info, bool(raw_q)), direction)
+        if limit is not None:
+            events = itertools.islice(events, limit)
+        if args.get("names", True):
+            events = with_names(events, resolver)
+
+        def truncation(shown: int) -> Truncation | None:
+            total = info.total_results or 0
+            if limit is None or shown < limit or total <= shown:
+                return None
+            return Truncation(shown, "matching events", total)
+
+        return Listing(cast("Iterator[AuditEvent]", events), info, truncation=truncation)
+
+    def audit_event(self, guid: str, source: Source = "auto", names: bool = True) -> AuditEvent:
+        """One audit event (v3, or v2 with ``source="v2"``) in the normalised shape."""
+        from urllib.parse import quote
+
+        from cfevents.events import audit
+
+        src = choose_source(source)
+        key = quote(_one_guid(guid))
+        if src == "v2":
+            require_v2(self.http)
+            try:
+                event = audit.normalise_v2(self.http.get_json(f"{AUDIT_V2_PATH}/{key}"))
+            except V2DisabledError:
+                raise V2DisabledError(v2_off_message()) from None
+        else:
+            event = audit.normalise_v3(self.http.get_json(f"{AUDIT_V3_PATH}/{key}"))
+        if names:
+            event = next(with_names([event], self._resolver()))
+        return cast("AuditEvent", event)
+
+    def crashes(self, **args: Unpack[CrashArgs]) -> Listing[Crash]:
+        """App crashes, each once (CC writes two events per crash), newest first by default.
+
+        Arguments: the time window (``since``, ``until``, ``created_after``,
+        ``created_before``), ``org``/``space``/``app``, ``order``, ``source``, ``per_page``,
+        ``limit`` and ``names`` (fill in org/space names), as for :meth:`audit_events`.
+        """
+        from cfevents.events import audit
+
+        limit = args.get("limit")
+        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
+        info = _page_info()
+        records = audit.crash_records(self._read_events(query, src, info), query.order)
+        shown = itertools.islice(records, limit) if limit is not None else records
+        if args.get("names", True):
+            shown = with_names(shown, resolver)
+
+        def truncation(count: int) -> Truncation | None:
+            # peeking at the rest costs at most one more page, and only when every event CC
+            # counted was already read
+            if limit is None or count < limit:
+                return None
+            unread = (info.total_results or 0) > info.resources
+            if not unread and next(records, None) is None:
+                return None
+            end = "newest" if query.order == "desc" else "oldest"
+            return Truncation(count, "crashes", end=end, counted=info.total_results or None)
+
+        return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
+
+    def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
+        """One row per app that crashed: count, first and last crash, the last exit reason.
+
+        Takes the arguments of :meth:`crashes`. Reads every crash in the window; the
+        most-crashing apps come first; ``limit`` counts apps.
+        """
+        from cfevents.events import audit
+
+        limit = args.get("limit")
+        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=None)
+        info = _page_info()
+        records = audit.crash_records(self._read_events(query, src, info), query.order)
+        rows = audit.summarise(records)
+        shown: Iterator[dict[str, Any]] = iter(rows if limit is None else rows[:limit])
+        if args.get("names", True):
+            shown = with_names(shown, resolver)
+
+        def truncation(count: int) -> Truncation | None:
+            return Truncation(count, "apps with crashes", len(rows)) if len(rows) > count else None
+
+        return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
+
+    def _event_query(
+        self,
+        args: CrashArgs,
+        *,
+        types: tuple[str, ...],
+        limit: int | None,
+        actees: list[str] | None = None,
+        q: Sequence[str] = (),
+    ) -> tuple[Resolver, EventQuery, str]:
+        """Check the arguments of an audit-event listing; its resolver, query and source.
+
+        Crash listings (``actees`` None) read two events per crash: a page of 2N+1 events
+        usually completes N crashes.
+        """
+        from cfevents.events import audit
+        from cfevents.timeparse import utcnow
+
+        now = utcnow()
+        window = time_window(now, args)
+        direction = check_order(args.get("order", "desc"))
+        raw_q = tuple(audit.parse_q(value, now) for value in q)
+        src = choose_source(args.get("source", "auto"), raw_q=bool(raw_q))
+        top, endpoint = audit_endpoint(src)
+        per_page = args.get("per_page")
+        check_per_page(per_page, top, endpoint)
+        resolver = self._resolver()
+        scope = resolver.resolve_scope(*_scope_values(args))
+        targets = (actees or []) + sorted(scope.app_guids or ())
+        query = audit.EventQuery(
+            types=types,
+            target_guids=tuple(dict.fromkeys(targets)),
+            space_guids=tuple(sorted(scope.space_guids or ())),
+            org_guids=tuple(sorted(scope.org_guids or ())),
+            window=window,
+            order=direction,
+            per_page=page_size(
+                limit, per_page, top, per_result=2 if actees is None else 1, ahead=1
+            ),
+            raw_q=raw_q,
+        )
+        return resolver, query, src
+
+    def _read_events(
+        self, query: EventQuery, source: str, info: PageInfo, raw_q: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Normalised events from either API, each once, in time order.
+
+        The first page is fetched here, before anything is handed out, so a refused request
+        (v2 off, a 400) is one error and not a half-written document.
+        """
+        from cfevents.cc.paging import resources, v2_pages, v3_pages
+        from cfevents.events import audit
+
+        if source == "v2":
+            require_v2(self.http, raw_q)
+            pages = v2_pages(self.http, AUDIT_V2_PATH, audit.build_v2_events_params(query))
+            normalise = audit.normalise_v2
+        else:
+            pages = v3_pages(self.http, AUDIT_V3_PATH, audit.build_v3_audit_params(query))
+            normalise = audit.normalise_v3
+        try:
+            first = next(pages)
+        except V2DisabledError:
+            raise V2DisabledError(v2_off_message(raw_q)) from None
+        events = (normalise(r) for r in resources(itertools.chain([first], pages), info))
+        return audit.unique(events)
+
+    def _resolver(self) -> Resolver:
+        """A name↔GUID resolver for one call (its cache also serves the name columns)."""
+        from cfevents.events.resolve import Resolver
+
+        return Resolver(self.http)
+
+
+@dataclass(frozen=True)
+class _UsageFilters:
+    """UsageFilterArgs checked and parsed."""
+
+    window: TimeWindow
+    guids: tuple[str, ...]
+    after_guid: str | None
+    states: frozenset[str]
+    scope_values: tuple[list[str], list[str], list[str]]  # org, space, app names or GUIDs
+
+    @classmethod
+    def parse(cls, args: UsageFilterArgs) -> _UsageFilters:
+        from cfevents.timeparse import utcnow
+
+        window = time_window(utcnow(), args, args.get("created_at", ()))
+        after_guid = args.get("after_guid")
+        if after_guid is not None and ("," in after_guid or not after_guid.strip()):
+            raise UsageError("--after-guid takes exactly one event GUID")
+        return cls(
+            window=window,
+            guids=tuple(split_commas(_values(args.get("guids", ())))),
+            after_guid=after_guid.strip() if after_guid else None,
+            states=frozenset(s.upper() for s in split_commas(_values(args.get("state", ())))),
+            scope_values=_scope_values(args),
+        )
+
+    @property
+    def client_side(self) -> bool:
+        """Whether events are filtered after fetching."""
+        return bool(self.states or any(self.scope_values))
+
+    def keep(self, resolver: Resolver) -> Callable[[dict[str, Any]], bool] | None:
+        """The after-fetching filter (names resolved to GUIDs once), or None."""
+        scope = resolver.resolve_scope(*self.scope_values)
+        return usage_filter(scope, set(self.states)) if self.client_side else None
+
+
+# -- the pieces every list call shares ----------------------------------------------------------
+
+
+def time_window(now: datetime, args: TimeArgs, created_at: Sequence[TimeValue] = ()) -> TimeWindow:
+    """The server-side window for the time arguments (errors name the CLI flag)."""
+    since, until = args.get("since"), args.get("until")
+    created_after, created_before = args.get("created_after"), args.get("created_before")
+    if until is not None and created_before is not None:
+        raise UsageError(
+            "--until and --created-before are the same bound (created_ats[lt]); give one"
+        )
+    relational = [since, until, created_after, created_before]
+    if created_at and any(v is not None for v in relational):
+        raise UsageError(
+            "--created-at (exact seconds) cannot be combined with --since/--until/"
+            "--created-after/--created-before: Cloud Controller rejects that mix"
+        )
+    exact = [v for v in created_at if isinstance(v, datetime)]
+    exact += [_parse("--created-at", v, now) for v in split_commas(_texts(created_at))]
+    gte = _time("--since", since, now)
+    gt = _time("--created-after", created_after, now)
+    lt = (
+        _time("--until", until, now)
+        if until is not None
+        else _time("--created-before", created_before, now)
+    )
+    window = TimeWindow(gte=gte, gt=gt, lt=lt, equals=tuple(exact))
+    lower = window.gte or window.gt
+    if lower is not None and window.lt is not None and lower >= window.lt:
+        raise UsageError("the time window is empty: the start is not before the end")
+    return window
+
+
+def _time(flag: str, value: TimeValue | None, now: datetime) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return _parse(flag, value, now)
+
+
+def _parse(flag: str, value: str, now: datetime) -> datetime:
+    from cfevents.timeparse import TimeParseError, parse_time
+
+    try:
+        return parse_time(value, now)
+    except TimeParseError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _texts(values: Sequence[TimeValue]) -> list[str]:
+    return [v for v in values if isinstance(v, str)]
+
+
+def _values(value: Names) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _scope_values(args: ScopeArgs) -> tuple[list[str], list[str], list[str]]:
+    return (
+        _values(args.get("org", ())),
+        _values(args.get("space", ())),
+        _values(args.get("app", ())),
+    )
+
+
+def _one_guid(guid: str) -> str:
+    if not guid.strip() or "/" in guid:
+        raise UsageError(f"not an event GUID: {guid!r}")
+    return guid.strip()
+
+
+def _page_info() -> PageInfo:
+    from cfevents.cc.paging import PageInfo
+
+    return PageInfo()
+
+
+def usage_filter(scope: Scope, states: set[str]) -> Callable[[dict[str, Any]], bool]:
+    """Keep a usage event when it is in the org/space/app scope and in one of ``states``."""
+    from cfevents.output.columns import get_path
+
+    def keep(event: dict[str, Any]) -> bool:
+        for guids, path in (
+            (scope.org_guids, "organization.guid"),
+            (scope.space_guids, "space.guid"),
+            (scope.app_guids, "app.guid"),
+        ):
+            if guids is not None and get_path(event, path) not in guids:
+                return False
+        return not states or str(get_path(event, "state.current") or "").upper() in states
+
+    return keep
+
+
+def check_order(order: str) -> str:
+    from cfevents.events.audit import ORDERS
+
+    value = order.strip().lower()
+    if value not in ORDERS:
+        raise UsageError(f"--order must be desc or asc (got {order!r})")
+    return value
+
+
+def choose_source(source: str, *, raw_q: bool = False) -> str:
+    """``v2`` or ``v3`` for ``source`` (auto is v3, or v2 when raw v2 ``q`` filters are given).
+
+    Raises:
+        UsageError: an unknown source, or ``q`` with ``source="v3"``.
+    """
+    from cfevents.events.audit import SOURCES
+
+    value = source.strip().lower()
+    if value not in SOURCES:
+        raise UsageError(f"--source must be one of {', '.join(SOURCES)} (got {source!r})")
+    if value == "v3" and raw_q:
+        raise UsageError(
+            "--q filters are v2 syntax and need --source v2; with v3 use --type, --actee, "
+            "--org/--space/--app and --since/--until"
+        )
+    if value == "auto":
+        return "v2" if raw_q else "v3"
+    return value
+
+
+def audit_endpoint(source: str) -> tuple[int, str]:
+    if source == "v2":
+        return V2_EVENTS_MAX_PER_PAGE, f"v2 {AUDIT_V2_PATH}"
+    return V3_MAX_PER_PAGE, f"v3 {AUDIT_V3_PATH}"
+
+
+def v2_off_message(raw_q: bool = False) -> str:
+    hint = (
+        "--q filters need v2: use --type, --actee, --org/--space/--app and --since/--until instead"
+        if raw_q
+        else "use --source v3"
+    )
+    return f"this foundation has the v2 API switched off; {hint}"
+
+
+def require_v2(client: CFClient, raw_q: bool = False) -> None:
+    """Stop early (exit 5) when ``GET /`` says v2 is off; a failing ``GET /`` proves nothing.
+
+    Raises:
+        V2DisabledError: ``GET /`` has no ``links.cloud_controller_v2``.
+    """
+    try:
+        available = client.v2_available()
+    except CfEventsError:
+        return  # the events request itself will tell (nginx's 'V2 endpoints disabled' 404)
+    if not available:
+        raise V2DisabledError(v2_off_message(raw_q))
+
+
+def with_names(
+    records: Iterable[dict[str, Any]], resolver: Resolver, chunk: int = 200
+) -> Iterator[dict[str, Any]]:
+    """Fill ``space.name`` and ``organization.name``: one lookup per chunk of new GUIDs."""
+    it = iter(records)
+    while batch := list(itertools.islice(it, chunk)):
+        resolver.preload("spaces", (r["space"]["guid"] for r in batch if r["space"]["guid"]))
+        resolver.preload(
+            "organizations",
+            (r["organization"]["guid"] for r in batch if r["organization"]["guid"]),
+        )
+        for record in batch:
+            record["space"]["name"] = resolver.name("spaces", record["space"]["guid"])
+            record["organization"]["name"] = resolver.name(
+                "organizations", record["organization"]["guid"]
+            )
+            yield record

@@ -1,0 +1,44 @@
+"""The process environment a command runs in: its streams and variables, read in one place."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class Environment:
+    """stdout (results only), stderr (notes, warnings, errors, progress) and the variables."""
+
+    stdout: TextIO
+    stderr: TextIO
+    env: Mapping[str, str]
+
+    @classmethod
+    def current(cls) -> Environment:
+        """This process's streams and ``os.environ`` (as they are now: tests swap them)."""
+        return cls(sys.stdout, sys.stderr, dict(os.environ))
+
+    def stdout_isatty(self) -> bool:
+        return _isatty(self.stdout)
+
+    def stderr_isatty(self) -> bool:
+        return _isatty(self.stderr)
+
+    def write_err(self, line: str) -> None:
+        """One line on stderr; a closed stderr is not an error worth another one."""
+        try:
+            self.stderr.write(line + "\n")
+            self.stderr.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,1 @@
+"""Usage events, audit events and crashes: query builders, name resolution, listings."""

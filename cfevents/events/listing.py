@@ -1,0 +1,101 @@
+"""One paging vocabulary for every listing: the result iterator, page sizes, the ``--per-page``
+check, the comma splitter, and the "showing N of M" facts (the CLI words them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from cfevents.cc.paging import PageInfo
+from cfevents.errors import UsageError
+
+T = TypeVar("T")
+
+
+def split_commas(values: Iterable[str] | None, *, unique: bool = False) -> list[str]:
+    """Repeatable values that may hold comma lists: ``["a,b", "c"]`` → ``["a", "b", "c"]``.
+
+    Blanks are dropped; with ``unique``, repeats too (first one kept).
+    """
+    parts = [p.strip() for v in values or () for p in v.split(",") if p.strip()]
+    return list(dict.fromkeys(parts)) if unique else parts
+
+
+def check_per_page(per_page: int | None, top: int, endpoint: str) -> None:
+    """``per_page`` within ``1..top``, or a UsageError naming the limit and the endpoint."""
+    if per_page is not None and not 1 <= per_page <= top:
+        raise UsageError(f"--per-page must be between 1 and {top} for {endpoint} (got {per_page})")
+
+
+def page_size(
+    limit: int | None, per_page: int | None, top: int, *, per_result: int = 1, ahead: int = 0
+) -> int:
+    """``per_page``, else enough for ``limit`` results (``per_result`` events each) and
+    ``ahead`` more to look ahead, else the endpoint's maximum ``top``."""
+    if per_page is not None:
+        return per_page
+    if limit is None:
+        return top
+    return max(1, min(top, limit * per_result + ahead))
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """More results match than a limited listing showed: the facts of a "showing N of M" note.
+
+    ``total`` is how many match when the server said so. Without it, ``end`` says which end of
+    the list was shown (``"first"``, ``"newest"``, ``"oldest"``) and ``counted`` what the
+    server counted instead (crash events: usually two per crash).
+    """
+
+    shown: int
+    noun: str
+    total: int | None = None
+    end: str = "first"
+    counted: int | None = None
+
+
+class Listing(Generic[T]):
+    """The results of one list call: iterate it once; then ask what was left out.
+
+    Pages are fetched as the iteration needs them; ``count`` is how many results were taken.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[T],
+        info: PageInfo | None = None,
+        *,
+        truncation: Callable[[int], Truncation | None] | None = None,
+        empty_hint: Callable[[], str | None] | None = None,
+    ) -> None:
+        self._items = iter(items)
+        self.info = info if info is not None else PageInfo()
+        self.count = 0
+        self._truncation = truncation
+        self._empty_hint = empty_hint
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        item = next(self._items)
+        self.count += 1
+        return item
+
+    @property
+    def total_results(self) -> int | None:
+        """What the server counted as matching (first page), when it said."""
+        return self.info.total_results
+
+    def truncation(self) -> Truncation | None:
+        """After iterating: did the limit leave matching results out? (may read one page more)"""
+        return self._truncation(self.count) if self._truncation is not None else None
+
+    def empty_hint(self) -> str | None:
+        """After iterating: why nothing may have been visible (e.g. the token lacks a scope)."""
+        if self.count or self._empty_hint is None:
+            return None
+        return self._empty_hint()

@@ -1,0 +1,1 @@
+"""The export engine (keyset paging, min-age, batches) and its checkpoint file."""

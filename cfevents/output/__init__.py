@@ -1,0 +1,1 @@
+"""Rendering records: the formatters and the documented column sets (never imports requests)."""

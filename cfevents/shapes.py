@@ -1,0 +1,122 @@
+"""The shapes the library yields, as ``TypedDict``s, and the closed vocabularies as ``Literal``s.
+
+Every nested Cloud Controller value may be ``None``; the dicts are the decoded JSON (usage
+events) or the normalised records cfevents builds (audit events, crashes, crash summaries).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+OutputFormat = Literal["table", "json", "ndjson", "csv", "tsv"]
+ExportFormat = Literal["json", "ndjson", "csv", "tsv"]
+UsageOrder = Literal["created_at", "+created_at", "-created_at"]
+Order = Literal["desc", "asc"]
+Source = Literal["auto", "v3", "v2"]
+LostCursor = Literal["fail", "restart"]
+
+# Diego's crash metadata a Crash record carries (any may be missing: exit_status almost always
+# is, Diego's tps watcher never sets it).
+CRASH_DATA_KEYS: tuple[str, ...] = (
+    "cell_id",
+    "reason",
+    "exit_status",
+    "exit_description",
+    "crash_count",
+    "crash_timestamp",
+    "version",
+)
+
+
+class GuidName(TypedDict):
+    guid: str | None
+    name: str | None
+
+
+class Guid(TypedDict):
+    guid: str | None
+
+
+class CurrentPrevious(TypedDict):
+    current: Any
+    previous: Any
+
+
+class Process(TypedDict):
+    guid: str | None
+    type: str | None
+
+
+class UsageEvent(TypedDict, total=False):
+    """A v3 app usage event (``GET /v3/app_usage_events``), as Cloud Controller sends it."""
+
+    guid: str
+    created_at: str
+    updated_at: str
+    state: CurrentPrevious
+    app: GuidName
+    process: Process
+    space: GuidName
+    organization: Guid
+    buildpack: GuidName
+    task: GuidName
+    memory_in_mb_per_instance: CurrentPrevious
+    instance_count: CurrentPrevious
+    links: dict[str, Any]
+
+
+class Actor(TypedDict):
+    guid: str | None
+    type: str | None
+    name: str | None
+
+
+class AuditEvent(TypedDict):
+    """An audit event from either API in one shape (v3's); names filled in when asked."""
+
+    guid: str | None
+    created_at: str | None
+    type: str | None
+    actor: Actor
+    target: Actor
+    data: dict[str, Any]
+    space: GuidName
+    organization: GuidName
+
+
+class Instance(TypedDict):
+    guid: str | None
+    index: int | None
+
+
+class Crash(TypedDict):
+    """One app crash (Cloud Controller writes two events per crash; this is one record)."""
+
+    created_at: str | None
+    organization: GuidName
+    space: GuidName
+    app: GuidName
+    process: Process
+    instance: Instance
+    cell_id: str | None
+    reason: str | None
+    exit_status: int | None
+    exit_description: str | None
+    crash_count: int | None
+    crash_timestamp: int | None
+    version: str | None
+    process_crash_guid: str | None
+    app_crash_guid: str | None
+
+
+class CrashSummary(TypedDict):
+    """One row per app: how often it crashed in the window, first and last crash."""
+
+    organization: GuidName
+    space: GuidName
+    app: GuidName
+    crashes: int
+    first: str | None
+    last: str | None
+    last_exit_description: str | None
+    last_reason: str | None
