@@ -204,7 +204,13 @@ def root(
     ] = False,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="S", min=0.1, help="Seconds to wait for each response."),
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            min=0.1,
+            max=86400,
+            help="Seconds to wait for each response.",
+        ),
     ] = 30.0,
     retries: Annotated[
         int,
@@ -212,6 +218,7 @@ def root(
             "--retries",
             metavar="N",
             min=0,
+            max=100,
             help="Retries for connection errors, timeouts, 429 and 502-504.",
         ),
     ] = 5,

@@ -7,6 +7,7 @@ guarantees). The command wires them to the output and the stderr progress bar.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,8 @@ from cfevents.cli.runtime import Runtime
 from cfevents.cli.usage import USAGE_PATH, app, usage_spec
 from cfevents.errors import CfEventsError, UsageError
 
+MAX_MIN_AGE = timedelta(days=3650)  # ten years; longer would reach back before the year 1
+MAX_INTERVAL_S = 86400.0  # --follow polls at least daily (and time.sleep cannot take 1e12 s)
 INCREMENTAL = "Incremental export"
 STREAM_FORMATS = ("csv", "tsv", "ndjson")
 EXTENSIONS = {
@@ -175,6 +178,10 @@ def export_usage(
         pause = parse_duration(interval).total_seconds()
     except TimeParseError as exc:
         raise UsageError(f"--min-age/--interval: {exc}") from None
+    if age is not None and age > MAX_MIN_AGE:
+        raise UsageError(f"--min-age: {min_age!r} is out of range (at most {MAX_MIN_AGE.days}d)")
+    if pause > MAX_INTERVAL_S:
+        raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
     if age is None and (checkpoint is not None or follow):
         age = parse_duration("60s")
     if age is not None and not age:  # --min-age 0s: no guard at all

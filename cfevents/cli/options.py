@@ -208,6 +208,7 @@ UsageAppOpt = Annotated[
 ]
 
 DEFAULT_LIMIT = 50
+MAX_LIMIT = 1_000_000_000  # more than any foundation keeps; beyond it, --all is what was meant
 
 
 def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
@@ -218,6 +219,8 @@ def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
         return None, False
     if limit is None:
         return DEFAULT_LIMIT, True
+    if limit > MAX_LIMIT:
+        raise UsageError(f"--limit: {limit} is out of range (at most {MAX_LIMIT:,}; or use --all)")
     return limit, False
 
 

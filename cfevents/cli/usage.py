@@ -87,6 +87,7 @@ def list_usage(
             "--page",
             metavar="N",
             min=1,
+            max=1_000_000_000,
             help="Fetch only page N (of --per-page events).",
             rich_help_panel=PAGING_PANEL,
         ),
@@ -119,7 +120,8 @@ def list_usage(
     import itertools
 
     from cfevents.cli.output import emit
-    from cfevents.export import keyset_pages
+    from cfevents.errors import LostCursorError
+    from cfevents.export import keyset_pages, unknown_after_guid
     from cfevents.pagination import PageInfo, resources, v3_pages
     from cfevents.prefetch import prefetch
     from cfevents.query import USAGE_ORDERS, UsageQuery, build_usage_params, page_size_for
@@ -186,7 +188,10 @@ def list_usage(
         events = (e for e in events if _keep(e, scope, states))
     if lim is not None:
         events = itertools.islice(events, lim)
-    written = emit(events, spec)
+    try:
+        written = emit(events, spec)
+    except LostCursorError as exc:
+        raise unknown_after_guid(query.after_guid, exc) from None
     _after_listing(rt, client, info, written, lim if default_limit else None, client_filtered)
 
 
