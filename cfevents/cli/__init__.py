@@ -115,8 +115,11 @@ def _finish(code: int, standalone_mode: bool) -> int:
 
 
 def _print_error(message: str) -> None:
+    """The one place errors are printed: one line, server text escaped as in tables."""
+    from cfevents.formatters import escape_control
+
     try:
-        sys.stderr.write(f"cfevents: error: {message}\n")
+        sys.stderr.write(f"cfevents: error: {escape_control(message)}\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
@@ -222,6 +225,14 @@ def root(
             help="Retries for connection errors, timeouts, 429 and 502-504.",
         ),
     ] = 5,
+    safe_csv: Annotated[
+        bool,
+        typer.Option(
+            "--safe-csv",
+            help="Prefix ' to csv/tsv cells starting with = + - @ TAB or CR, so spreadsheets "
+            "do not run them as formulas (changes the data; see README).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -235,6 +246,9 @@ def root(
     CF_CLIENT_SECRET), then the cf CLI's own login (~/.cf/config.json): after 'cf login',
     cfevents just works.
     """
+    from cfevents.cli import output
+
+    output.configure(safe_csv=safe_csv)
     ctx.obj = Runtime(
         api=api,
         token=token,

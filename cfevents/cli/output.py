@@ -50,6 +50,7 @@ def build_spec(
         table_format=table_format,
         tty=stdout_is_tty(),
         labels=LABELS if fmt == "table" else {},
+        safe_csv=_SETTINGS["safe_csv"],
     )
 
 
@@ -68,3 +69,12 @@ def emit_one(record: dict[str, Any], spec: Any) -> None:
 
     write_one(record, sys.stdout, spec)
     sys.stdout.flush()
+
+
+# Global output settings, set by the root callback at the start of every run (configure()).
+_SETTINGS = {"safe_csv": False}
+
+
+def configure(*, safe_csv: bool) -> None:
+    """Record the global output options (``--safe-csv``) for every spec this run builds."""
+    _SETTINGS["safe_csv"] = safe_csv

@@ -100,8 +100,11 @@ class Runtime:
 
 
 def _stderr(message: str) -> None:
+    """Every note, warning and -v log line: escaped as in tables (server text is in them)."""
+    from cfevents.formatters import escape_control
+
     try:
-        sys.stderr.write(message + "\n")
+        sys.stderr.write(escape_control(message) + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
