@@ -26,7 +26,7 @@ import requests
 
 from cfevents import __version__
 from cfevents.auth import TokenManager
-from cfevents.config import Settings, origin
+from cfevents.config import Settings, login_link_trusted, origin
 from cfevents.errors import (
     ApiError,
     AuthError,
@@ -89,7 +89,7 @@ class CFClient:
         self.tokens = TokenManager(
             settings.credentials,
             self.session,
-            discover_auth_endpoint=self.login_endpoint,
+            discover_auth_endpoint=self.trusted_login_endpoint,
             timeout=settings.timeout,
             verify=settings.verify_tls,
             log=log,
@@ -129,6 +129,19 @@ class CFClient:
         link = (self.root().get("links") or {}).get("login") or {}
         href = link.get("href") if isinstance(link, dict) else None
         return str(href) if href else None
+
+    def trusted_login_endpoint(self) -> str | None:
+        """``links.login``, if the refresh token or client secret may go there (else exit 3)."""
+        endpoint = self.login_endpoint()
+        if endpoint and not (
+            self.settings.trust_login_link or login_link_trusted(self.api, endpoint)
+        ):
+            raise AuthError(
+                f"refusing to send the refresh token or client secret to {endpoint}: the login "
+                f"link that {self.api} advertises is not https on its own domain; pass "
+                "--trust-login-link if that is really your UAA"
+            )
+        return endpoint
 
     def v2_available(self) -> bool:
         """Whether ``GET /`` advertises ``links.cloud_controller_v2`` (absent when v2 is off)."""
@@ -295,6 +308,11 @@ class CFClient:
                 raise NetworkError(
                     f"cannot connect to {urlsplit(url).netloc}: {reason}",
                     unreachable=reason in ("connection refused", "DNS lookup failed"),
+                ) from None
+            except requests.exceptions.InvalidHeader:
+                # requests' message quotes the header value, i.e. the token: never show it
+                raise AuthError(
+                    "the token contains an invalid character and cannot be sent; copy it again"
                 ) from None
             except requests.RequestException as exc:
                 raise NetworkError(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cfevents.errors import AuthError, UsageError
+from cfevents.errors import AuthError, UsageError, register_secret
 
 CLIENT_CREDENTIALS = "client_credentials"
 
@@ -58,6 +58,9 @@ class Settings:
     verify_tls: bool = True
     timeout: float = 30.0
     retries: int = 5
+    # --trust-login-link: send the refresh token / client secret to a discovered links.login
+    # that is neither on the API's origin nor https on the API's own domain (login_link_trusted)
+    trust_login_link: bool = False
 
 
 def normalise_api(url: str) -> str:
@@ -93,6 +96,49 @@ def bearer(token: str) -> str:
     if text.lower().startswith("bearer "):
         return "bearer " + text[7:].strip()
     return "bearer " + text
+
+
+def check_token(value: str, source: str) -> str:
+    """``value`` if it can go in an ``Authorization`` header; else an auth error (exit 3) that
+    says what is wrong without showing the token (requests' own message would echo it)."""
+    token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
+    if "\r" in value or "\n" in value:
+        raise AuthError(f"the token from {source} contains a line break; copy it again")
+    if not token or any(not 0x21 <= ord(c) <= 0x7E for c in token):
+        raise AuthError(
+            f"the token from {source} contains an invalid character (a space, a control or "
+            "a non-ASCII character); copy it again"
+        )
+    return value
+
+
+def login_link_trusted(api: str, login: str) -> bool:
+    """Whether a ``links.login`` found at ``GET /`` may receive the refresh token or client secret.
+
+    Yes on the API's own origin (the server that already gets the bearer token), or over https on
+    the API's own domain: the login host equals the API host or ends with ``.`` + the API host's
+    parent domain (``login.sys.example.com`` for ``api.sys.example.com``), that parent having at
+    least two labels. Anything else needs ``--trust-login-link``. (Stricter than the registrable
+    domain, and needs no public-suffix list.)
+    """
+    try:
+        if origin(login) == origin(api):
+            return True
+        parts = urlsplit(login)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - a broken port is not trusted
+    except ValueError:
+        return False
+    if parts.scheme.lower() != "https" or not host:
+        return False
+    api_host = (urlsplit(api).hostname or "").lower()
+    if host == api_host:
+        return True
+    labels = api_host.split(".")
+    parent = ".".join(labels[1:])
+    if len(labels) < 3 or api_host.replace(".", "").isdigit() or ":" in api_host:
+        return False  # a two-label host has no parent domain of its own; IPs have none at all
+    return host.endswith("." + parent)
 
 
 def cf_config_path(env: Mapping[str, str]) -> Path:
@@ -168,6 +214,7 @@ def resolve(
     cf_config: Mapping[str, Any] | None = None,
     timeout: float = 30.0,
     retries: int = 5,
+    trust_login_link: bool = False,
 ) -> Settings:
     """Resolve settings by the documented precedence (see the module docstring)."""
     env = os.environ if env is None else env
@@ -223,6 +270,17 @@ def resolve(
         )
     else:
         creds = Credentials()
+    for secret in (creds.access_token, creds.refresh_token, creds.client_secret):
+        register_secret(secret)
+    if creds.access_token:
+        check_token(creds.access_token, creds.source)
     # SSLDisabled must be the JSON boolean true: "false" (a string) never turns TLS off.
     verify = not (skip_ssl_validation or _config_value(from_config, "SSLDisabled") is True)
-    return Settings(api=api, credentials=creds, verify_tls=verify, timeout=timeout, retries=retries)
+    return Settings(
+        api=api,
+        credentials=creds,
+        verify_tls=verify,
+        timeout=timeout,
+        retries=retries,
+        trust_login_link=trust_login_link,
+    )

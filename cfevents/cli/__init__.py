@@ -115,11 +115,13 @@ def _finish(code: int, standalone_mode: bool) -> int:
 
 
 def _print_error(message: str) -> None:
-    """The one place errors are printed: one line, server text escaped as in tables."""
+    """The one place errors are printed: one line, server text escaped as in tables, and any
+    secret this process holds redacted (a net: no message is built from one)."""
+    from cfevents.errors import redact
     from cfevents.formatters import escape_control
 
     try:
-        sys.stderr.write(f"cfevents: error: {escape_control(message)}\n")
+        sys.stderr.write(f"cfevents: error: {escape_control(redact(message))}\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
@@ -225,6 +227,14 @@ def root(
             help="Retries for connection errors, timeouts, 429 and 502-504.",
         ),
     ] = 5,
+    trust_login_link: Annotated[
+        bool,
+        typer.Option(
+            "--trust-login-link",
+            help="Send the refresh token or client secret to the login link GET / names even "
+            "when it is off the API's own domain or not https (see README 'Authentication').",
+        ),
+    ] = False,
     safe_csv: Annotated[
         bool,
         typer.Option(
@@ -258,6 +268,7 @@ def root(
         quiet=quiet,
         timeout=timeout,
         retries=retries,
+        trust_login_link=trust_login_link,
     )
 
 

@@ -25,6 +25,7 @@ class Runtime:
     quiet: bool = False
     timeout: float = 30.0
     retries: int = 5
+    trust_login_link: bool = False
     _client: CFClient | None = field(default=None, repr=False)
     _sandbox: Any = field(default=None, repr=False)
 
@@ -73,6 +74,7 @@ class Runtime:
             cf_config=config.load_cf_config(env),
             timeout=self.timeout,
             retries=self.retries,
+            trust_login_link=self.trust_login_link,
         )
 
     def _demo_settings(self) -> Any:
@@ -101,10 +103,11 @@ class Runtime:
 
 def _stderr(message: str) -> None:
     """Every note, warning and -v log line: escaped as in tables (server text is in them)."""
+    from cfevents.errors import redact
     from cfevents.formatters import escape_control
 
     try:
-        sys.stderr.write(escape_control(message) + "\n")
+        sys.stderr.write(escape_control(redact(message)) + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
