@@ -72,7 +72,8 @@ def normalise_api(url: str) -> str:
         text = "https://" + text
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port outside 0-65535
+        if parts.port == 0:  # raises ValueError itself for a port outside 0-65535
+            raise ValueError("port 0")
     except ValueError as exc:  # a broken IPv6 literal, a port out of range or not a number
         raise UsageError(f"not a valid API URL: {url!r} ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:

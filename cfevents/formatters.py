@@ -106,7 +106,10 @@ def project(record: Record, fields: Sequence[str]) -> dict[str, Any]:
 def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """Stream one JSON array; it is closed even if the iterator fails midway."""
     indent = 2 if spec.tty else None
-    encode = json.JSONEncoder(indent=indent, ensure_ascii=False).encode  # as json.dumps, made once
+    ascii_only = not _utf(out)
+    encode = json.JSONEncoder(
+        indent=indent, ensure_ascii=ascii_only
+    ).encode  # json.dumps, made once
     count = 0
     out.write("[")
     try:
@@ -126,13 +129,19 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return count
 
 
+def _utf(out: TextIO) -> bool:
+    """Whether ``out`` can take any character (else JSON is written as pure ASCII, still valid)."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    return encoding.lower().replace("_", "-").startswith("utf")
+
+
 def _indent(text: str) -> str:
     return "  " + text.replace("\n", "\n  ")
 
 
 def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """One JSON object per line."""
-    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    plain = json.JSONEncoder(ensure_ascii=not _utf(out), separators=(",", ":")).encode
     encode: Callable[[Any], str] = (
         (lambda obj: json_terminal_safe(plain(obj))) if spec.tty else plain
     )
@@ -286,7 +295,7 @@ def write_one(record: Record, out: TextIO, spec: OutputSpec) -> None:
     """Write a single object: JSON as the object itself, tables as field/value pairs."""
     if spec.fmt == "json":
         obj = project(record, spec.fields) if spec.fields else record
-        text = json.dumps(obj, indent=2, ensure_ascii=False)
+        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out))
         out.write((json_terminal_safe(text) if spec.tty else text) + "\n")
     elif spec.fmt == "table":
         pairs = [{"field": c, "value": get_path(record, c)} for c in spec.selected]

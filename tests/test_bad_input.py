@@ -47,7 +47,14 @@ def test_out_of_range_values_are_usage_errors_before_any_request(cli, args, cont
 
 
 @pytest.mark.parametrize(
-    "api", ["https://api.example.com:99999", "https://[::1", "http://[zz]:80", "api.x:port"]
+    "api",
+    [
+        "https://api.example.com:99999",
+        "https://api.example.com:0",
+        "https://[::1",
+        "http://[zz]:80",
+        "api.x:port",
+    ],
 )
 def test_broken_cf_api_is_usage_error(cli, api):
     line = assert_usage_error(cli, ["usage", "list"], env=cli.env(CF_API=api))
@@ -177,3 +184,113 @@ def test_after_guid_typo_is_not_blamed_on_pruning(cli, tmp_path):
         assert result.exit_code == 5
         assert "pruned" not in result.stderr
         assert f"knows no app usage event {typo}; check the GUID" in result.stderr
+
+
+# -- streams: closed stdout, ASCII-only encodings, --out - -------------------------------------
+
+
+def run_process(sandbox, tmp_path, args, **popen):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CF_API": sandbox.url, "CF_TOKEN": sandbox.admin_token()}
+    env.update({"CF_HOME": str(tmp_path), "CFEVENTS_OUTPUT": "", **popen.pop("env", {})})
+    return subprocess.run(
+        [sys.executable, "-m", "cfevents", *args], env=env, capture_output=True, **popen
+    )
+
+
+def test_closed_stdout_is_one_line_and_out_file_still_works(sandbox, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CF_API": sandbox.url, "CF_TOKEN": sandbox.admin_token()}
+    env.update({"CF_HOME": str(tmp_path), "CFEVENTS_OUTPUT": ""})
+
+    def closed(args):
+        return subprocess.run(
+            [sys.executable, "-m", "cfevents", *args],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: os.close(1),
+        )
+
+    listing = closed(["usage", "list", "-n", "2"])
+    assert listing.returncode == 2
+    assert listing.stderr == (
+        "cfevents: error: standard output is closed: nowhere to write results (use --out FILE?)\n"
+    )
+    out = tmp_path / "u.csv"
+    export = closed(["-q", "usage", "export", "--until", "2026-01-02", "--out", str(out)])
+    assert export.returncode == 0, export.stderr
+    assert out.read_text().startswith("guid,")
+
+
+def test_ascii_only_stdout_gets_valid_ascii_json_and_escaped_text():
+    import io
+
+    from cfevents.formatters import OutputSpec, write
+
+    record = {"guid": "g", "app": {"name": "café ✓"}}
+    for fmt in ("json", "ndjson"):
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding="ascii", errors="backslashreplace", newline="")
+        write([record], out, OutputSpec(fmt=fmt))
+        out.flush()
+        text = raw.getvalue().decode("ascii")
+        parsed = json.loads(text) if fmt == "json" else [json.loads(text)]
+        assert parsed == [record]
+
+
+def test_pythonioencoding_ascii_never_crashes(sandbox, tmp_path):
+    for fmt in ("table", "csv", "json"):
+        result = run_process(
+            sandbox,
+            tmp_path,
+            ["usage", "list", "-n", "2", "-o", fmt, "--app", "caf\u00e9"],
+            env={"PYTHONIOENCODING": "ascii"},
+        )
+        assert result.returncode == 4, result.stderr  # no such app; the name printed escaped
+        assert b"unexpected" not in result.stderr and b"Traceback" not in result.stderr
+        assert b"caf\\xe9" in result.stderr
+
+
+def test_out_dash_is_stdout(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    until = ("--until", "2026-01-02", "-o", "csv")
+    result = cli("-q", "usage", "export", "--out", "-", *until)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == cli("-q", "usage", "export", *until).stdout
+    assert result.stdout.startswith("guid,") and not (tmp_path / "-").exists()
+
+
+# -- names with commas ---------------------------------------------------------------------------
+
+
+def test_split_values_escape_rule():
+    from cfevents.resolve import split_values
+
+    assert split_values(["a,b", "web\\,v2", "back\\\\,x", "c:\\path"]) == [
+        "a", "b", "web,v2", "back\\", "x", "c:\\path",
+    ]  # fmt: skip
+
+
+def test_an_app_name_with_a_comma_can_be_selected(env):
+    import responses
+    from cli_helpers import API, run
+
+    app = {"guid": "a1a1a1a1-0000-4000-8000-000000000001", "name": "web,v2", "relationships": {}}
+    other = {**app, "guid": "b2", "name": "web"}
+    page = {"pagination": {"total_results": 2, "next": None}, "resources": [app, other]}
+    empty = {"pagination": {"total_results": 0, "next": None}, "resources": []}
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/v3/apps", json=page)
+        mock.get(f"{API}/v3/audit_events", json=empty)
+        result = run(env, "events", "list", "--app", "web\\,v2", "-o", "json")
+        sent = [c.request.url for c in mock.calls]
+    assert result.exit_code == 0, result.stderr
+    assert "names=" not in sent[0]  # CC's names filter cannot carry a comma
+    assert "target_guids=a1a1a1a1-0000-4000-8000-000000000001" in sent[1]

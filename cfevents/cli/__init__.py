@@ -372,4 +372,42 @@ class LazyCommands(MutableMapping[str, Any]):
 
 def main() -> None:
     """Console-script entry point."""
+    prepare_std_streams()
     app(prog_name="cfevents")
+
+
+class ClosedStdout:
+    """Stands in for a closed stdout (``cfevents ... >&-``): commands that write no results
+    (``usage export --out FILE``) run as usual; the first result written is a usage error."""
+
+    encoding = "utf-8"
+    closed = False
+
+    def write(self, text: str) -> int:
+        from cfevents.errors import UsageError
+
+        raise UsageError("standard output is closed: nowhere to write results (use --out FILE?)")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError("stdout is closed")
+
+
+def prepare_std_streams() -> None:
+    """Closed stdout/stderr and non-UTF-8 encodings (``PYTHONIOENCODING=ascii``) never end in a
+    traceback: a closed stdout is :class:`ClosedStdout`, a closed stderr goes to /dev/null, and
+    characters the encoding lacks are written as backslash escapes (JSON switches to \\uNNNN)."""
+    if sys.stdout is None:
+        sys.stdout = ClosedStdout()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if not encoding.startswith("utf") and reconfigure is not None:
+            reconfigure(errors="backslashreplace")

@@ -168,6 +168,8 @@ def export_usage(
     from cfevents.timeparse import TimeParseError, parse_duration, utcnow
 
     rt: Runtime = ctx.obj
+    if out is not None and str(out) == "-":  # --out - is stdout, as for any Unix tool
+        out = None
     fmt = output or (EXTENSIONS.get(out.suffix.lower()) if out else None) or _env_format()
     if checkpoint is not None and fmt not in STREAM_FORMATS:
         raise UsageError(f"--checkpoint appends, so it needs -o csv, tsv or ndjson (not {fmt})")

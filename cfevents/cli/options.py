@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from cfevents.query import TimeWindow
 
 # Typer's rich help costs start-up time; use it on terminals only.
-MARKUP_MODE: Any = "rich" if sys.stdout.isatty() else None
+MARKUP_MODE: Any = "rich" if getattr(sys.stdout, "isatty", lambda: False)() else None
 
 OUTPUT_PANEL = "Output"
 TIME_PANEL = "Time window"
