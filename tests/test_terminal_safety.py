@@ -99,3 +99,18 @@ def test_notes_warnings_and_the_verbose_log_share_the_escaping(capsys):
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 3
     assert_inert(err)
+
+
+def test_the_verbose_traceback_of_a_bug_is_escaped_too(env, monkeypatch):
+    import cfevents.cli.usage as usage
+
+    def boom(*a, **k):
+        raise RuntimeError(f"kaput {HOSTILE}")
+
+    monkeypatch.setattr(usage, "_scope", boom)
+    with responses.RequestsMock():
+        result = run(env, "-v", "usage", "list")
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last):" in result.stderr
+    assert "kaput \\x1b[2J" in result.stderr
+    assert_inert(result.stderr)

@@ -99,7 +99,8 @@ class CfEventsGroup(TyperGroup):
             if isinstance(runtime, Runtime) and runtime.verbose:
                 import traceback
 
-                traceback.print_exc()
+                for line in traceback.format_exc().splitlines():  # escaped like every stderr line
+                    runtime.log(line)
             _print_error(f"unexpected {type(exc).__name__}: {exc} (run with -v for details)")
             raise typer.Exit(ExitCode.ERROR) from None
         finally:
