@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
-from cfevents.errors import CfEventsError, UsageError, V2DisabledError
+from cfevents.errors import CfEventsError, LostCursorError, UsageError, V2DisabledError
 from cfevents.events.listing import Listing, Truncation, check_per_page, page_size, split_commas
 from cfevents.events.query import (
     USAGE_ORDERS,
@@ -129,6 +129,8 @@ NON_GLOBAL_HINT = (
     "no usage events visible: Cloud Controller only shows app usage events to admin, "
     "admin_read_only and global_auditor users, and your token has none of those scopes"
 )
+MAX_MIN_AGE = timedelta(days=3650)  # ten years; longer would reach back before the year 1
+MAX_INTERVAL_S = 86400.0  # --follow polls at least daily (and time.sleep cannot take 1e12 s)
 EXPORT_EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -311,14 +313,17 @@ class Client:
         if query.page is not None:
             return itertools.islice(v3_pages(self.http, USAGE_PATH, params), 1)
         if query.order_by is None:  # CC's id order: page by keyset, not OFFSET links
-            return keyset_pages(
-                self.http,
-                USAGE_PATH,
-                params,
+            return _blame_after_guid(
+                keyset_pages(
+                    self.http,
+                    USAGE_PATH,
+                    params,
+                    query.after_guid,
+                    size,
+                    max_pages=max_pages,
+                    read_ahead=several,
+                ),
                 query.after_guid,
-                size,
-                max_pages=max_pages,
-                read_ahead=several,
             )
         pages = v3_pages(self.http, USAGE_PATH, params)
         if max_pages is not None:
@@ -347,6 +352,8 @@ class Client:
         from cfevents.timeparse import TimeParseError, parse_duration
 
         out, checkpoint = args.get("out"), args.get("checkpoint")
+        if out is not None and str(out) == "-":  # --out - is stdout, as for any Unix tool
+            out = None
         out_path = Path(out) if out is not None else None
         checkpoint_path = Path(checkpoint) if checkpoint is not None else None
         suffix = EXPORT_EXTENSIONS.get(out_path.suffix.lower()) if out_path else None
@@ -376,6 +383,12 @@ class Client:
             )
         except TimeParseError as exc:
             raise UsageError(f"--min-age/--interval: {exc}") from None
+        if age is not None and age > MAX_MIN_AGE:
+            raise UsageError(
+                f"--min-age: {min_age!r} is out of range (at most {MAX_MIN_AGE.days}d)"
+            )
+        if not pause < MAX_INTERVAL_S + 1e-9:  # also refuses nan
+            raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
         if age is None and (checkpoint_path is not None or follow):
             age = timedelta(seconds=60)
         filters = _UsageFilters.parse(args)
@@ -783,3 +796,20 @@ def with_names(
                 "organizations", record["organization"]["guid"]
             )
             yield record
+
+
+def _blame_after_guid(
+    pages: Iterator[dict[str, Any]], after_guid: str | None
+) -> Iterator[dict[str, Any]]:
+    """Keyset pages; an unknown cursor is the caller's ``after_guid`` (a typo), not pruning."""
+    from cfevents.export.engine import unknown_after_guid
+
+    first = True
+    try:
+        for page in pages:
+            first = False
+            yield page
+    except LostCursorError as exc:
+        if not first or after_guid is None:  # a cursor of ours, lost while paging
+            raise
+        raise unknown_after_guid(after_guid, exc) from None

@@ -159,3 +159,29 @@ class IncompleteDataError(CfEventsError):
     """
 
     default_exit_code = ExitCode.INCOMPLETE
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+# Every token, refresh token and client secret this process holds (config.resolve and the token
+# refresh register them). redact() is applied to every line cfevents prints on stderr, a net
+# under the rule that no message is built from a secret in the first place.
+_SECRETS: set[str] = set()
+_MIN_SECRET = 6  # shorter values would redact ordinary words; no real secret is that short
+
+
+def register_secret(value: str | None) -> None:
+    """Remember ``value`` (and its bare form without ``bearer ``) so redact() hides it."""
+    if not value:
+        return
+    for form in (value, value.split(" ", 1)[-1] if value.lower().startswith("bearer ") else ""):
+        if len(form.strip()) >= _MIN_SECRET:
+            _SECRETS.add(form.strip())
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``[redacted]``."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    return text

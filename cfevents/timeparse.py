@@ -25,6 +25,10 @@ TIME_HELP = (
 )
 
 
+# The longest duration anyone can mean (about 10 000 years); longer is a typo, not a query.
+MAX_DURATION = timedelta(days=3_660_000)
+
+
 class TimeParseError(ValueError):
     """The value is not a time cfevents understands."""
 
@@ -35,6 +39,8 @@ def parse_duration(value: str) -> timedelta:
     if not _RELATIVE.match(text):
         raise TimeParseError(f"{value!r} is not a duration (examples: 90s, 30m, 24h, 7d, 2w)")
     seconds = sum(int(n) * _UNITS[u] for n, u in _RELATIVE_PART.findall(text))
+    if seconds > MAX_DURATION.total_seconds():
+        raise TimeParseError(f"{value!r} is out of range (at most {MAX_DURATION.days}d)")
     return timedelta(seconds=seconds)
 
 
@@ -50,7 +56,10 @@ def parse_time(value: str, now: datetime) -> datetime:
     if lowered == "now":
         moment = now
     elif _RELATIVE.match(lowered):
-        moment = now - parse_duration(lowered)
+        try:
+            moment = now - parse_duration(lowered)
+        except OverflowError:
+            raise TimeParseError(f"{value!r} reaches back before the year 1") from None
     elif _DATE.match(text):
         moment = _fromiso(text + "T00:00:00+00:00", value)
     elif _RFC3339.match(text):
@@ -61,7 +70,12 @@ def parse_time(value: str, now: datetime) -> datetime:
         )
     else:
         raise TimeParseError(f"cannot read {value!r} as a time; use {TIME_HELP}")
-    return moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        return moment.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise TimeParseError(
+            f"{value!r} is outside the years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 def _fromiso(text: str, original: str) -> datetime:
@@ -76,8 +90,13 @@ def _fromiso(text: str, original: str) -> datetime:
 
 
 def format_cc(moment: datetime) -> str:
-    """Format a UTC instant the only way CC accepts: ``YYYY-MM-DDThh:mm:ssZ``."""
-    return moment.astimezone(UTC).strftime(CC_FORMAT)
+    """Format a UTC instant the only way CC accepts: ``YYYY-MM-DDThh:mm:ssZ``.
+
+    The year always has four digits (``0500-01-01T00:00:00Z``): ``strftime("%Y")`` does not
+    pad years below 1000 on every platform.
+    """
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 
 def utcnow() -> datetime:

@@ -152,3 +152,23 @@ def store_target(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "usage.db")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_output(monkeypatch):
+    """Every CLI run in the suite: no token, refresh token or client secret the run held shows
+    on stdout or stderr (cfevents.errors registers each secret it is given or refreshes)."""
+    from cfevents import errors
+
+    invoke = CliRunner.invoke
+
+    def checked(self, *args, **kwargs):
+        errors._SECRETS.clear()
+        result = invoke(self, *args, **kwargs)
+        held = set(errors._SECRETS)
+        for stream in (result.stdout, result.stderr if result.stderr_bytes is not None else ""):
+            leaked = [s for s in held if s in stream]
+            assert not leaked, f"a secret was printed: {stream[:300]!r}"
+        return result
+
+    monkeypatch.setattr(CliRunner, "invoke", checked)

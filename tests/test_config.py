@@ -4,6 +4,7 @@ import pytest
 
 from cfevents.cc.config import (
     CLIENT_CREDENTIALS,
+    CONFIG_CORRUPT_KEY,
     bearer,
     cf_config_path,
     load_cf_config,
@@ -38,7 +39,7 @@ def test_load_cf_config_only_version_4(tmp_path):
     path.write_text(json.dumps({**CONFIG, "ConfigVersion": 3}))
     assert load_cf_config(env) is None
     path.write_text("{not json")
-    assert load_cf_config(env) is None
+    assert "not valid JSON" in load_cf_config(env)[CONFIG_CORRUPT_KEY]  # resolve() reports it
     path.write_text(json.dumps(CONFIG))
     assert load_cf_config(env)["Target"] == CONFIG["Target"]
 

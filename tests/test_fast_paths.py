@@ -9,7 +9,7 @@ import json
 import pytest
 
 from cfevents.output.columns import USAGE_COLUMNS, get_path, row_getter
-from cfevents.output.formatters import OutputSpec, cell, escape_control, write
+from cfevents.output.formatters import OutputSpec, cell, escape_control, tsv_escape, write
 
 TRICKY = [
     {"guid": "g1", "state": {"current": "STARTED", "previous": None}, "n": 0, "x": {"y": {"z": 3}}},
@@ -34,15 +34,20 @@ def test_row_getter_on_something_that_is_not_a_mapping():
 
 
 def reference_delimited(records, spec, delim):
-    """The formatter as it was before the fast path: get_path + cell for every value."""
+    """The formatter without its fast paths: get_path + cell for every value, then the
+    documented rules (CSV: RFC 4180 quoting, CR included; TSV: backslash escapes)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=delim, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     columns = list(spec.selected)
     clean = escape_control if spec.tty else (lambda text: text)
-    if spec.headers:
-        writer.writerow(columns)
-    for record in records:
-        writer.writerow([clean(cell(get_path(record, c))) for c in columns])
+    rows = [columns] if spec.headers else []
+    rows += [[cell(get_path(record, c)) for c in columns] for record in records]
+    if delim == "\t":
+        for row in rows:
+            out.write("\t".join(clean(tsv_escape(v)) for v in row) + "\n")
+        return out.getvalue()
+    writer = csv.writer(out, delimiter=delim, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    for row in rows:
+        writer.writerow([clean(v) for v in row])
     return out.getvalue()
 
 

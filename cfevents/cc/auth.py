@@ -19,8 +19,8 @@ from typing import Any
 
 import requests
 
-from cfevents.cc.config import CLIENT_CREDENTIALS, Credentials
-from cfevents.errors import ApiError, AuthError, NetworkError
+from cfevents.cc.config import CLIENT_CREDENTIALS, Credentials, check_token
+from cfevents.errors import ApiError, AuthError, NetworkError, register_secret
 
 REFRESH_MARGIN = 60.0  # seconds; the cf CLI refreshes when exp - now < 1 minute
 GLOBAL_READ_SCOPES = frozenset(
@@ -175,9 +175,13 @@ class TokenManager:
             token = f"{body.get('token_type') or 'bearer'} {body['access_token']}"
         except (ValueError, KeyError, TypeError):
             raise AuthError(f"the UAA answered the refresh without a token; {LOGIN_HINT}") from None
-        self._access = "bearer " + token.split(" ", 1)[1]
+        access = "bearer " + token.split(" ", 1)[1]
+        register_secret(access)
+        check_token(access, "the UAA's refresh")
+        self._access = access
         if body.get("refresh_token"):
-            self._refresh = body["refresh_token"]
+            self._refresh = str(body["refresh_token"])
+            register_secret(self._refresh)
         self.refreshes += 1
 
 

@@ -26,7 +26,7 @@ from urllib3.exceptions import NameResolutionError
 
 from cfevents import __version__
 from cfevents.cc.auth import TokenManager
-from cfevents.cc.config import Settings, origin
+from cfevents.cc.config import Settings, login_link_trusted, origin
 from cfevents.cc.paging import Params
 from cfevents.cc.readahead import Background
 from cfevents.cc.retry import RetryPolicy
@@ -88,7 +88,7 @@ class CFClient:
         self.tokens = TokenManager(
             settings.credentials,
             self.session,
-            discover_auth_endpoint=self.login_endpoint,
+            discover_auth_endpoint=self.trusted_login_endpoint,
             timeout=settings.timeout,
             verify=settings.verify_tls,
             log=log,
@@ -128,6 +128,19 @@ class CFClient:
         link = (self.root().get("links") or {}).get("login") or {}
         href = link.get("href") if isinstance(link, dict) else None
         return str(href) if href else None
+
+    def trusted_login_endpoint(self) -> str | None:
+        """``links.login``, if the refresh token or client secret may go there (else exit 3)."""
+        endpoint = self.login_endpoint()
+        if endpoint and not (
+            self.settings.trust_login_link or login_link_trusted(self.api, endpoint)
+        ):
+            raise AuthError(
+                f"refusing to send the refresh token or client secret to {endpoint}: the login "
+                f"link that {self.api} advertises is not https on its own domain; pass "
+                "--trust-login-link if that is really your UAA"
+            )
+        return endpoint
 
     def v2_available(self) -> bool:
         """Whether ``GET /`` advertises ``links.cloud_controller_v2`` (absent when v2 is off)."""
@@ -290,6 +303,11 @@ class CFClient:
                     verify=self.settings.verify_tls,
                     allow_redirects=False,
                 )
+            except requests.exceptions.InvalidHeader:
+                # requests' message quotes the header value, i.e. the token: never show it
+                raise AuthError(
+                    "the token contains an invalid character and cannot be sent; copy it again"
+                ) from None
             except requests.RequestException as exc:
                 raise network_error(exc, urlsplit(url).netloc, self.settings.timeout) from None
             if self._log:

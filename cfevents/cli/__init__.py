@@ -99,7 +99,8 @@ class CfEventsGroup(TyperGroup):
             if isinstance(runtime, Runtime) and runtime.verbose:
                 import traceback
 
-                traceback.print_exc()
+                for line in traceback.format_exc().splitlines():  # escaped like every stderr line
+                    runtime.log(line)
             _print_error(f"unexpected {type(exc).__name__}: {exc} (run with -v for details)")
             raise typer.Exit(ExitCode.ERROR) from None
         finally:
@@ -115,8 +116,13 @@ def _finish(code: int, standalone_mode: bool) -> int:
 
 
 def _print_error(message: str) -> None:
+    """The one place errors are printed: one line, server text escaped as in tables, and any
+    secret this process holds redacted (a net: no message is built from one)."""
+    from cfevents.errors import redact
+    from cfevents.output.formatters import escape_control
+
     try:
-        sys.stderr.write(f"cfevents: error: {message}\n")
+        sys.stderr.write(f"cfevents: error: {escape_control(redact(message))}\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
@@ -204,7 +210,13 @@ def root(
     ] = False,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="S", min=0.1, help="Seconds to wait for each response."),
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            min=0.1,
+            max=86400,
+            help="Seconds to wait for each response.",
+        ),
     ] = 30.0,
     retries: Annotated[
         int,
@@ -212,9 +224,26 @@ def root(
             "--retries",
             metavar="N",
             min=0,
+            max=100,
             help="Retries for connection errors, timeouts, 429 and 502-504.",
         ),
     ] = 5,
+    trust_login_link: Annotated[
+        bool,
+        typer.Option(
+            "--trust-login-link",
+            help="Send the refresh token or client secret to the login link GET / names even "
+            "when it is off the API's own domain or not https (see README 'Authentication').",
+        ),
+    ] = False,
+    safe_csv: Annotated[
+        bool,
+        typer.Option(
+            "--safe-csv",
+            help="Prefix ' to csv/tsv cells starting with = + - @ TAB or CR, so spreadsheets "
+            "do not run them as formulas (changes the data; see README).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -228,6 +257,9 @@ def root(
     CF_CLIENT_SECRET), then the cf CLI's own login (~/.cf/config.json): after 'cf login',
     cfevents just works.
     """
+    from cfevents.cli import output
+
+    output.configure(safe_csv=safe_csv)
     ctx.obj = Runtime(
         api=api,
         token=token,
@@ -237,6 +269,7 @@ def root(
         quiet=quiet,
         timeout=timeout,
         retries=retries,
+        trust_login_link=trust_login_link,
     )
 
 
@@ -336,4 +369,42 @@ class LazyCommands(MutableMapping[str, Any]):
 
 def main() -> None:
     """Console-script entry point."""
+    prepare_std_streams()
     app(prog_name="cfevents")
+
+
+class ClosedStdout:
+    """Stands in for a closed stdout (``cfevents ... >&-``): commands that write no results
+    (``usage export --out FILE``) run as usual; the first result written is a usage error."""
+
+    encoding = "utf-8"
+    closed = False
+
+    def write(self, text: str) -> int:
+        from cfevents.errors import UsageError
+
+        raise UsageError("standard output is closed: nowhere to write results (use --out FILE?)")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError("stdout is closed")
+
+
+def prepare_std_streams() -> None:
+    """Closed stdout/stderr and non-UTF-8 encodings (``PYTHONIOENCODING=ascii``) never end in a
+    traceback: a closed stdout is :class:`ClosedStdout`, a closed stderr goes to /dev/null, and
+    characters the encoding lacks are written as backslash escapes (JSON switches to \\uNNNN)."""
+    if sys.stdout is None:
+        sys.stdout = ClosedStdout()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if not encoding.startswith("utf") and reconfigure is not None:
+            reconfigure(errors="backslashreplace")

@@ -29,9 +29,14 @@ class Environment:
         return _isatty(self.stderr)
 
     def write_err(self, line: str) -> None:
-        """One line on stderr; a closed stderr is not an error worth another one."""
+        """One line on stderr, escaped as in tables (server text is in notes and warnings) and
+        with every secret this process holds redacted; a closed stderr is not an error worth
+        another one."""
+        from cfevents.errors import redact
+        from cfevents.output.formatters import escape_control
+
         try:
-            self.stderr.write(line + "\n")
+            self.stderr.write(escape_control(redact(line)) + "\n")
             self.stderr.flush()
         except (BrokenPipeError, ValueError):
             pass

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from cfevents.api import ScopeArgs, TimeArgs
 
 # Typer's rich help costs start-up time; use it on terminals only.
-MARKUP_MODE: Any = "rich" if sys.stdout.isatty() else None
+MARKUP_MODE: Any = "rich" if getattr(sys.stdout, "isatty", lambda: False)() else None
 
 OUTPUT_PANEL = "Output"
 TIME_PANEL = "Time window"
@@ -238,6 +238,7 @@ UsageAppOpt = Annotated[
 ]
 
 DEFAULT_LIMIT = 50
+MAX_LIMIT = 1_000_000_000  # more than any foundation keeps; beyond it, --all is what was meant
 
 
 def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
@@ -248,6 +249,8 @@ def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
         return None, False
     if limit is None:
         return DEFAULT_LIMIT, True
+    if limit > MAX_LIMIT:
+        raise UsageError(f"--limit: {limit} is out of range (at most {MAX_LIMIT:,}; or use --all)")
     return limit, False
 
 

@@ -57,6 +57,7 @@ def build_spec(
         table_format=table_format,
         tty=rt.env.stdout_isatty(),
         labels=LABELS if fmt == "table" else {},
+        safe_csv=_SETTINGS["safe_csv"],
     )
 
 
@@ -114,3 +115,12 @@ def showing(cut: Truncation, why: str) -> str:
         else ""
     )
     return f"showing the {cut.end} {cut.shown} {cut.noun} ({why}){counted}; {advice}"
+
+
+# Global output settings, set by the root callback at the start of every run (configure()).
+_SETTINGS = {"safe_csv": False}
+
+
+def configure(*, safe_csv: bool) -> None:
+    """Record the global output options (``--safe-csv``) for every spec this run builds."""
+    _SETTINGS["safe_csv"] = safe_csv

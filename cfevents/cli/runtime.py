@@ -28,6 +28,7 @@ class Runtime:
     timeout: float = 30.0
     retries: int = 5
     env: Environment = field(default_factory=Environment.current)
+    trust_login_link: bool = False
     _client: CFClient | None = field(default=None, repr=False)
     _cf: Client | None = field(default=None, repr=False)
     _sandbox: Any = field(default=None, repr=False)
@@ -85,6 +86,7 @@ class Runtime:
             cf_config=config.load_cf_config(env),
             timeout=self.timeout,
             retries=self.retries,
+            trust_login_link=self.trust_login_link,
         )
 
     def _demo_settings(self) -> Any:

@@ -87,6 +87,7 @@ def list_usage(
             "--page",
             metavar="N",
             min=1,
+            max=1_000_000_000,
             help="Fetch only page N (of --per-page events).",
             rich_help_panel=PAGING_PANEL,
         ),

@@ -9,7 +9,10 @@ Nothing here talks to the network; the CLI feeds it CC resources and writes what
 - :func:`crash_records` turns the two events CC writes per crash into one crash record;
   :func:`summarise` makes one row per app of them.
 
-The normalised event (every key always present; missing values are ``None``)::
+The normalised event (every key always present; missing values are ``None``). One rule for
+both APIs: an empty string in ``actor``, ``target``, ``space`` or ``organization`` (v2 writes
+``""`` where v3 writes ``""`` or null) is ``None``, so JSON shows ``null`` whichever API answered;
+``data`` is passed through as the server sent it::
 
     {"guid", "created_at", "type",
      "actor": {"guid", "type", "name"}, "target": {"guid", "type", "name"},
@@ -218,11 +221,15 @@ def normalise_v3(resource: dict[str, Any]) -> Event:
         "guid": resource.get("guid"),
         "created_at": resource.get("created_at"),
         "type": resource.get("type"),
-        "actor": {"guid": actor.get("guid"), "type": actor.get("type"), "name": actor.get("name")},
+        "actor": {
+            "guid": _blank_to_none(actor.get("guid")),
+            "type": _blank_to_none(actor.get("type")),
+            "name": _blank_to_none(actor.get("name")),
+        },
         "target": {
-            "guid": target.get("guid"),
-            "type": target.get("type"),
-            "name": target.get("name"),
+            "guid": _blank_to_none(target.get("guid")),
+            "type": _blank_to_none(target.get("type")),
+            "name": _blank_to_none(target.get("name")),
         },
         "data": _obj(resource.get("data")),
         "space": {"guid": _blank_to_none(_obj(resource.get("space")).get("guid")), "name": None},

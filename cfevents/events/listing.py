@@ -17,9 +17,25 @@ T = TypeVar("T")
 def split_commas(values: Iterable[str] | None, *, unique: bool = False) -> list[str]:
     """Repeatable values that may hold comma lists: ``["a,b", "c"]`` → ``["a", "b", "c"]``.
 
-    Blanks are dropped; with ``unique``, repeats too (first one kept).
+    ``\\,`` is a comma inside a value and ``\\\\`` a backslash (``--app 'web\\,v2'`` is the app
+    named ``web,v2``); any other backslash is kept as it is. Blanks are dropped; with
+    ``unique``, repeats too (first one kept).
     """
-    parts = [p.strip() for v in values or () for p in v.split(",") if p.strip()]
+    parts: list[str] = []
+    for value in values or ():
+        current: list[str] = []
+        chars = iter(value)
+        for char in chars:
+            if char == "\\":
+                following = next(chars, "")
+                current.append(following if following in (",", "\\") else char + following)
+            elif char == ",":
+                parts.append("".join(current).strip())
+                current = []
+            else:
+                current.append(char)
+        parts.append("".join(current).strip())
+    parts = [p for p in parts if p]
     return list(dict.fromkeys(parts)) if unique else parts
 
 

@@ -58,6 +58,21 @@ class Resolver:
                     self._space_org[str(item.get("guid"))] = org
         return items
 
+    def _by_names(
+        self, kind: str, names: list[str], params: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """The orgs/spaces/apps called one of ``names``.
+
+        CC's ``names`` filter splits on commas and has no escape, so a name holding a comma is
+        found by listing (within ``params``' scope) and matching here.
+        """
+        plain = [n for n in names if "," not in n]
+        found = self._list(kind, [("names", ",".join(plain)), *params]) if plain else []
+        if len(plain) < len(names):
+            wanted = {n for n in names if "," in n}
+            found += [item for item in self._list(kind, params) if item.get("name") in wanted]
+        return found
+
     def resolve_scope(
         self, orgs: Sequence[str], spaces: Sequence[str], apps: Sequence[str]
     ) -> Scope:
@@ -71,7 +86,7 @@ class Resolver:
         guids = {v for v in values if is_guid(v)}
         names = [v for v in values if not is_guid(v)]
         if names:
-            found = self._list("organizations", [("names", ",".join(names))])
+            found = self._by_names("organizations", names, [])
             by_name = {str(o.get("name")): str(o.get("guid")) for o in found}
             missing = [n for n in names if n not in by_name]
             if missing:
@@ -87,10 +102,10 @@ class Resolver:
         guids = {v for v in values if is_guid(v)}
         names = [v for v in values if not is_guid(v)]
         if names:
-            params = [("names", ",".join(names))]
+            params = []
             if org_guids:
                 params.append(("organization_guids", ",".join(sorted(org_guids))))
-            found = self._list("spaces", params)
+            found = self._by_names("spaces", names, params)
             for name in names:
                 matches = [s for s in found if s.get("name") == name]
                 if not matches:
@@ -116,12 +131,12 @@ class Resolver:
         guids = {v for v in values if is_guid(v)}
         names = [v for v in values if not is_guid(v)]
         if names:
-            params = [("names", ",".join(names))]
+            params = []
             if space_guids:
                 params.append(("space_guids", ",".join(sorted(space_guids))))
             elif org_guids:
                 params.append(("organization_guids", ",".join(sorted(org_guids))))
-            found = self._list("apps", params)
+            found = self._by_names("apps", names, params)
             for name in names:
                 matches = [a for a in found if a.get("name") == name]
                 if not matches:

@@ -65,19 +65,45 @@ def load(path: Path) -> Checkpoint | None:
         raise UsageError(f"--checkpoint: cannot read {path}: {exc.strerror}") from None
     try:
         data: Any = json.loads(text)
-        if not isinstance(data, dict) or data.get("version") != VERSION:
-            raise ValueError("not a cfevents checkpoint (version 1)")
-        output = data.get("output")
-        return Checkpoint(
-            api=str(data["api"]),
-            after_guid=data.get("after_guid"),
-            last_created_at=data.get("last_created_at"),
-            events=int(data.get("events") or 0),
-            output=OutputState(**output) if isinstance(output, dict) else None,
-            updated_at=data.get("updated_at"),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
         raise UsageError(f"--checkpoint: {path} is not a valid checkpoint file ({exc})") from None
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise UsageError(
+            f"--checkpoint: {path} is not a valid checkpoint file "
+            "(not a cfevents checkpoint (version 1))"
+        )
+
+    def field(obj: dict[str, Any], key: str, kind: type, *, required: bool = False) -> Any:
+        value = obj.get(key)
+        if value is None and not required:
+            return None
+        if type(value) is not kind:  # bool is not an int here, and "12" is not a number
+            name = {str: "a string", int: "an integer"}[kind]
+            shown = "missing" if key not in obj else json.dumps(value)[:40]
+            raise UsageError(f"--checkpoint: {path}: {key!r} must be {name}, not {shown}")
+        return value
+
+    raw_output = data.get("output")
+    output = None
+    if raw_output is not None:
+        if not isinstance(raw_output, dict):
+            raise UsageError(f"--checkpoint: {path}: 'output' must be an object or null")
+        output = OutputState(
+            path=field(raw_output, "path", str, required=True),
+            format=field(raw_output, "format", str, required=True),
+            bytes=field(raw_output, "bytes", int, required=True),
+        )
+    events = field(data, "events", int) or 0
+    if events < 0 or (output is not None and output.bytes < 0):
+        raise UsageError(f"--checkpoint: {path}: 'events' and 'bytes' cannot be negative")
+    return Checkpoint(
+        api=field(data, "api", str, required=True),
+        after_guid=field(data, "after_guid", str),
+        last_created_at=field(data, "last_created_at", str),
+        events=events,
+        output=output,
+        updated_at=field(data, "updated_at", str),
+    )
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:

@@ -73,6 +73,16 @@ class Cursor:
             self.events += len(batch.events)
 
 
+def unknown_after_guid(guid: str | None, exc: LostCursorError) -> LostCursorError:
+    """A GUID the user typed is unknown: say so, without blaming pruning (it may be a typo)."""
+    api_error = exc.__context__  # keyset_pages raised it while handling CC's 422
+    detail = api_error.message if isinstance(api_error, ApiError) else exc.message
+    return LostCursorError(
+        f"--after-guid: Cloud Controller knows no app usage event {guid}; check the GUID "
+        f"(or the event is gone): {detail}"
+    )
+
+
 def keyset_pages(
     client: JsonGetter,
     path: str,
@@ -381,6 +391,8 @@ class ExportJob:
             try:
                 yield from self._one_pass()
             except LostCursorError as exc:
+                if self.saved is None or not self.saved.after_guid:  # the user's --after-guid
+                    raise unknown_after_guid(self.cursor.after_guid, exc) from None
                 if not self.plan.restart_lost or restarted:
                     raise LostCursorError(
                         f"{exc.message}. Events after {self.cursor.last_created_at or 'the cursor'} "

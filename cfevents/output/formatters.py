@@ -21,7 +21,18 @@ from cfevents.output.columns import get_path, row_getter
 
 FORMATS = ("table", "json", "ndjson", "csv", "tsv")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# What must never reach a terminal raw: C0 controls (ESC starts CSI/OSC sequences), DEL, C1
+# controls (0x9b is a one-byte CSI) and the bidi marks, embeddings, overrides and isolates that
+# reorder what a reader sees ("Trojan Source").
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
+# JSON already escapes C0 controls inside strings; these are what it leaves raw.
+_JSON_TERMINAL_UNSAFE = re.compile(f"[\\x7f-\\x9f{_BIDI}]")
+# Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# TSV has no quoting: these four are written as two-character escapes (README "Output formats").
+_TSV_SPECIAL = re.compile(r"[\\\n\r]")
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 Record = Mapping[str, Any]
 
@@ -41,6 +52,7 @@ class OutputSpec:
     table_format: str | None = None
     tty: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    safe_csv: bool = False  # --safe-csv: neutralise spreadsheet formulas in csv/tsv cells
 
     @property
     def selected(self) -> Sequence[str]:
@@ -48,8 +60,31 @@ class OutputSpec:
 
 
 def escape_control(text: str) -> str:
-    """Show control characters as ``\\xNN`` so they cannot drive the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Show control characters as ``\\xNN`` (bidi controls as ``\\uNNNN``) so they cannot
+    drive or reorder the terminal. The one escaping function for tables, csv/tsv on a terminal
+    and every stderr line (``cfevents.cli`` errors, notes, warnings, the ``-v`` log)."""
+    return _CONTROL.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def json_terminal_safe(text: str) -> str:
+    """Encoded JSON with DEL, C1 and bidi controls as ``\\uNNNN``: the same JSON value, inert
+    on a terminal (``json`` escapes C0 controls itself)."""
+    return _JSON_TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def neutralise_formula(text: str) -> str:
+    """``--safe-csv``: a leading ``'`` on cells a spreadsheet would run as a formula."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def tsv_escape(text: str) -> str:
+    """TSV's rule: backslash, tab, LF and CR as ``\\\\``, ``\\t``, ``\\n``, ``\\r``."""
+    return text.translate(_TSV_ESCAPES)
 
 
 def cell(value: Any) -> str:
@@ -71,13 +106,18 @@ def project(record: Record, fields: Sequence[str]) -> dict[str, Any]:
 def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """Stream one JSON array; it is closed even if the iterator fails midway."""
     indent = 2 if spec.tty else None
-    encode = json.JSONEncoder(indent=indent, ensure_ascii=False).encode  # as json.dumps, made once
+    ascii_only = not _utf(out)
+    encode = json.JSONEncoder(
+        indent=indent, ensure_ascii=ascii_only
+    ).encode  # json.dumps, made once
     count = 0
     out.write("[")
     try:
         for record in records:
             obj = project(record, spec.fields) if spec.fields else record
             text = encode(obj)
+            if spec.tty:
+                text = json_terminal_safe(text)
             out.write((",\n" if count else "\n") + (_indent(text) if indent else text))
             count += 1
     except BrokenPipeError:
@@ -89,13 +129,22 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return count
 
 
+def _utf(out: TextIO) -> bool:
+    """Whether ``out`` can take any character (else JSON is written as pure ASCII, still valid)."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    return encoding.lower().replace("_", "-").startswith("utf")
+
+
 def _indent(text: str) -> str:
     return "  " + text.replace("\n", "\n  ")
 
 
 def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """One JSON object per line."""
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    plain = json.JSONEncoder(ensure_ascii=not _utf(out), separators=(",", ":")).encode
+    encode: Callable[[Any], str] = (
+        (lambda obj: json_terminal_safe(plain(obj))) if spec.tty else plain
+    )
     count = 0
     for record in records:
         obj = project(record, spec.fields) if spec.fields else record
@@ -104,20 +153,39 @@ def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> in
     return count
 
 
-def _write_delimited(records: Iterable[Record], out: TextIO, spec: OutputSpec, delim: str) -> int:
+class _LfRows:
+    """Rows written with ``\\r\\n`` arrive as ``\\n``.
+
+    The csv module quotes a value holding a character of the line terminator, so writing with
+    ``\\r\\n`` is what makes it quote a lone CR (with ``\\n`` it would not, and a reader that
+    splits lines on CR would see a broken row); the row's own terminator becomes ``\\n``.
+    """
+
+    __slots__ = ("write",)
+
+    def __init__(self, out: TextIO) -> None:
+        write = out.write
+        self.write: Callable[[str], Any] = lambda row: write(row[:-2] + "\n")
+
+
+def write_csv(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
+    """RFC 4180 quoting (CR included), LF line ends, header row of dotted column names."""
     columns = list(spec.selected)
-    writer = csv.writer(out, delimiter=delim, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer = csv.writer(
+        _LfRows(out), delimiter=",", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL
+    )
     write = writer.writerow
     values = row_getter(columns)
     if spec.headers:
         write(columns)
     count = 0
-    if spec.tty:
+    if spec.tty or spec.safe_csv:
+        clean = _cleaner(spec)
         for record in records:
-            write([escape_control(cell(v)) for v in values(record)])
+            write([clean(v) for v in values(record)])
             count += 1
         return count
-    # The hot path of every CSV/TSV export: csv writes str, int and float as cell() would
+    # The hot path of every CSV export: csv writes str, int and float as cell() would
     # (None as an empty field), so only booleans and objects go through cell().
     plain = _CSV_PLAIN
     for record in records:
@@ -129,14 +197,46 @@ def _write_delimited(records: Iterable[Record], out: TextIO, spec: OutputSpec, d
 _CSV_PLAIN = frozenset({str, int, float, type(None)})
 
 
-def write_csv(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
-    """RFC 4180 quoting, LF line ends, header row of dotted column names."""
-    return _write_delimited(records, out, spec, ",")
+def _cleaner(spec: OutputSpec, escape: Callable[[str], str] | None = None) -> Callable[[Any], str]:
+    """One value as a csv/tsv cell: ``--safe-csv`` (text values only: -5 stays a number), then
+    the format's own ``escape``, then escaping for a terminal."""
+    safe, tty = spec.safe_csv, spec.tty
+
+    def clean(value: Any) -> str:
+        text = cell(value)
+        if safe and type(value) is str:
+            text = neutralise_formula(text)
+        if escape is not None:
+            text = escape(text)
+        return escape_control(text) if tty else text
+
+    return clean
 
 
 def write_tsv(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
-    """Tab-separated; values holding tabs, quotes or newlines are quoted as in CSV."""
-    return _write_delimited(records, out, spec, "\t")
+    """Tab-separated, no quoting: backslash, tab, LF and CR are escaped (see tsv_escape)."""
+    columns = list(spec.selected)
+    values = row_getter(columns)
+    write = out.write
+    if spec.headers:
+        write("\t".join(tsv_escape(c) for c in columns) + "\n")
+    count = 0
+    if spec.tty or spec.safe_csv:
+        clean = _cleaner(spec, tsv_escape)
+        for record in records:
+            write("\t".join([clean(v) for v in values(record)]) + "\n")
+            count += 1
+        return count
+    # The hot path: join first; escape cell by cell only when the row holds something to escape.
+    tabs, special = len(columns) - 1, _TSV_SPECIAL.search
+    for record in records:
+        texts = [v if type(v) is str else cell(v) for v in values(record)]
+        line = "\t".join(texts)
+        if line.count("\t") != tabs or special(line):
+            line = "\t".join([tsv_escape(t) for t in texts])
+        write(line + "\n")
+        count += 1
+    return count
 
 
 def table_rows(records: Iterable[Record], columns: Sequence[str]) -> list[list[str]]:
@@ -195,7 +295,8 @@ def write_one(record: Record, out: TextIO, spec: OutputSpec) -> None:
     """Write a single object: JSON as the object itself, tables as field/value pairs."""
     if spec.fmt == "json":
         obj = project(record, spec.fields) if spec.fields else record
-        out.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out))
+        out.write((json_terminal_safe(text) if spec.tty else text) + "\n")
     elif spec.fmt == "table":
         pairs = [{"field": c, "value": get_path(record, c)} for c in spec.selected]
         vertical = OutputSpec(
