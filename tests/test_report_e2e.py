@@ -341,3 +341,27 @@ def test_demo_report_prints_a_table_for_this_month_and_last(tmp_path):
         orgs = [line.split()[0] for line in lines[2:]]
         assert orgs == ["acme", "globex", "initech", "TOTAL"]
         assert float(lines[-1].split()[1]) > 100  # hours
+
+
+def test_library_call_equals_the_truth_and_saves_state(report_sandbox, tmp_path):
+    import cfevents
+
+    start, end = WINDOWS[1]
+    state = tmp_path / "state.json"
+    with cfevents.connect(report_sandbox.url, report_sandbox.admin_token(), env={}) as cf:
+        rep = cf.usage_report(since=start, until=end, by="process", save_state=state)
+    assert isinstance(rep, cfevents.Report)
+    check_against_truth(report_sandbox, rep.rows, start, end)
+    assert rep.meta["opening_source"] == "snapshot" and not rep.meta["partial"]
+    assert json.loads(state.read_text())["as_of"] == iso(end)
+
+
+def test_readme_chargeback_names_every_column():
+    from pathlib import Path
+
+    from cfevents.report import row_fields
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Chargeback") : readme.index("## The sandbox foundation")]
+    missing = [f for f in row_fields("process", True) if f"{f}" not in section]
+    assert not missing, missing
