@@ -227,6 +227,11 @@ def test_a_chain_of_state_files_equals_a_direct_report(rcli, report_sandbox, tmp
     direct, _ = report(rcli, t1, t2, "--by", "process")
     strip = [{k: v for k, v in r.items() if k != "flags"} for r in chained]
     assert strip == [{k: v for k, v in r.items() if k != "flags"} for r in direct]
+    # the flags differ only where the direct report had to infer what the file knows
+    inferred = {"inferred_start", "running_at_start"}
+    assert all(
+        set(a["flags"]) == set(b["flags"]) - inferred for a, b in zip(chained, direct, strict=True)
+    )
     check_against_truth(report_sandbox, chained, t1, t2)
     # a state file of another time is refused in one line
     wrong = rcli(
