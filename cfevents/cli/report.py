@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cfevents.cli.options import (
+    OUTPUT_PANEL,
     TIME_PANEL,
-    FieldsOpt,
     NoHeadersOpt,
     OutputOpt,
     TableFormatOpt,
@@ -128,7 +128,16 @@ def report_usage(
         ),
     ] = False,
     output: OutputOpt = None,
-    fields: FieldsOpt = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            metavar="A,B",
+            help="Comma-separated row keys (org_name, gb_hours, ...); selects and orders "
+            "columns in every format.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
 ) -> None:
