@@ -370,3 +370,17 @@ def test_readme_chargeback_names_every_column():
     section = readme[readme.index("## Chargeback") : readme.index("## The sandbox foundation")]
     missing = [f for f in row_fields("process", True) if f"{f}" not in section]
     assert not missing, missing
+
+
+def test_opening_events_and_none_say_what_they_cannot_see(rcli, report_sandbox):
+    start, end = END - timedelta(hours=6), END - timedelta(hours=1)
+    exact, _ = report(rcli, start, end, "--by", "process")
+    truth = check_against_truth(report_sandbox, exact, start, end)
+    for mode in ("events", "none"):
+        rows, err = report(rcli, start, end, "--by", "process", "--opening", mode)
+        assert f"opening: {mode}" in err
+        got = {g: r["instance_seconds"] for g, r in by_process(rows).items()}
+        assert all(n <= truth.get(g, (0, 0))[0] for g, n in got.items())  # never more than ran
+        assert sum(got.values()) < sum(v[0] for v in truth.values())  # apps idle for hours
+        if mode == "events":
+            assert "had no events in the window and are not counted" in err
