@@ -17,6 +17,8 @@ Floors:
   latency     the server's own time for the pages: pages x (latency + per-event x per_page)
   memory      the 1M-event export against the 10k-event export
   naive       bench/naive_export.py: requests following pagination.next at per_page 50
+  report      usage report over the events of a window against usage export -o ndjson of the
+              same events (same sandbox); its peak RSS at 1M events against 10k events
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 END = "2026-01-01T00:00:00Z"  # a fixed data set: the same events on every run
 PER_PAGE = 5000
-SCENARIOS = ("startup", "page", "throughput", "latency", "memory", "naive")
+SCENARIOS = ("startup", "page", "throughput", "latency", "memory", "naive", "report")
+# usage report: a window inside every data set's 30 days (which end at END); the report reads
+# from 15 minutes before it, and the export it is compared with reads the same events
+REPORT_SINCE = "2025-12-03T00:00:00Z"
+REPORT_READ_FROM = "2025-12-02T23:45:00Z"
 
 
 # -- measuring one child process -------------------------------------------------------------
@@ -435,6 +441,51 @@ class Bench:
             self.args.naive_repeats,
         )
 
+    # usage report ------------------------------------------------------------------------
+
+    def report_cmd(self) -> list[str]:
+        return self.cli("usage", "report", "--since", REPORT_SINCE, "--until", END, "-o", "csv")
+
+    def report(self, server: Server) -> None:
+        """One pass: the report costs at most 1.3x exporting the same events."""
+        env = self.env(server)
+        floor = self.add(Row("report", f"usage export -o ndjson, {server.events:,} events"))
+        row = self.add(
+            Row(
+                "report",
+                f"usage report --by app -o csv, {server.events:,} events",
+                floor=floor.name,
+                target=1.3,
+                note=f"window {REPORT_SINCE} .. {END}; the export reads the same events "
+                f"(--since {REPORT_READ_FROM}); the report also reads the snapshot",
+            )
+        )
+        export = self.cli("usage", "export", "-o", "ndjson", "--since", REPORT_READ_FROM)
+        jobs: list[Job] = [(floor, export, {"env": env}), (row, self.report_cmd(), {"env": env})]
+        for _, cmd, kw in jobs:
+            self.warm_up(cmd, kw["env"])
+        interleaved(jobs, self.args.repeats)
+
+    def report_memory(self, small: Server, big: Server) -> None:
+        """Memory grows with live processes, not with events."""
+        small_row = self.add(
+            Row("report", f"usage report RSS, {small.events:,} events", metric="rss")
+        )
+        big_row = self.add(
+            Row(
+                "report",
+                f"usage report RSS, {big.events:,} events",
+                metric="rss",
+                floor=small_row.name,
+                target=1.1,
+                events=big.events,
+            )
+        )
+        interleaved([(small_row, self.report_cmd(), {"env": self.env(small)})], 1)
+        interleaved(
+            [(big_row, self.report_cmd(), {"env": self.env(big)})], self.args.memory_repeats
+        )
+
     # -----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -442,8 +493,16 @@ class Bench:
         a = self.args
         if "startup" in only:
             self.startup()
-        if only & {"page", "throughput", "naive", "memory"}:
+        if only & {"page", "throughput", "naive", "memory", "report"}:
             with sandbox(self.python, a.events) as main:
+                if "report" in only:
+                    self.report(main)
+                    with sandbox(self.python, a.memory_small) as small:
+                        if a.report_memory_events == a.events:
+                            self.report_memory(small, main)
+                        else:
+                            with sandbox(self.python, a.report_memory_events) as big:
+                                self.report_memory(small, big)
                 if "page" in only:
                     self.page(main)
                 if "throughput" in only:
@@ -558,6 +617,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--memory-events", type=int, help="usage events for the big memory run [1000000]"
     )
+    parser.add_argument(
+        "--report-memory-events",
+        type=int,
+        help="usage events for the big usage report memory run [--memory-events]",
+    )
     parser.add_argument("--memory-small", type=int, default=10_000, help="the small memory run")
     parser.add_argument("--memory-repeats", type=int, help="runs of the big memory export [2]")
     parser.add_argument(
@@ -591,6 +655,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.memory_events is None:
         args.memory_events = args.events
+    if args.report_memory_events is None:
+        args.report_memory_events = args.memory_events
     args.only = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = args.only - set(SCENARIOS)
     if unknown:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from cfevents.api import Client, connect
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         AuthError,
         CfEventsError,
         ExitCode,
+        IncompleteDataError,
         LostCursorError,
         NetworkError,
         NotFoundError,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     )
     from cfevents.events.listing import Listing, Truncation
     from cfevents.export.engine import ExportJob, ExportPlan
+    from cfevents.report import Report
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -52,6 +54,7 @@ _PUBLIC: dict[str, str] = {
     "ExportPlan": "cfevents.export.engine",
     "Listing": "cfevents.events.listing",
     "Truncation": "cfevents.events.listing",
+    "Report": "cfevents.report",
     **dict.fromkeys(
         (
             "CfEventsError",
@@ -63,6 +66,7 @@ _PUBLIC: dict[str, str] = {
             "ApiError",
             "V2DisabledError",
             "LostCursorError",
+            "IncompleteDataError",
         ),
         "cfevents.errors",
     ),
@@ -94,12 +98,14 @@ __all__ = [
     "ExportFormat",
     "ExportJob",
     "ExportPlan",
+    "IncompleteDataError",
     "Listing",
     "LostCursorError",
     "NetworkError",
     "NotFoundError",
     "Order",
     "OutputFormat",
+    "Report",
     "Source",
     "Truncation",
     "UsageError",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 from cfevents.errors import CfEventsError, LostCursorError, UsageError, V2DisabledError
 from cfevents.events.listing import Listing, Truncation, check_per_page, page_size, split_commas
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from cfevents.events.audit import EventQuery
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
+    from cfevents.report import Opening, Report
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     )
 
 TimeValue = str | datetime
+Grouping = Literal["org", "space", "app", "process"]
 Names = str | Sequence[str]
 
 
@@ -101,6 +103,21 @@ class UsageExportArgs(UsageFilterArgs, total=False):
     follow: bool
     interval: str | float
     per_page: int
+
+
+class ReportArgs(TypedDict, total=False):
+    """The arguments of :meth:`Client.usage_report`."""
+
+    month: str | None  # YYYY-MM (UTC); or since/until; neither: this month so far
+    since: TimeValue | None
+    until: TimeValue | None
+    by: Grouping  # org, space, app (default) or process
+    daily: bool  # one row per group and UTC day
+    opening: str | os.PathLike[str] | Opening  # snapshot (default), events, none, a state file
+    save_state: str | os.PathLike[str] | None  # write the closing state here (for --opening)
+    min_age: str | timedelta  # count only up to now minus this (default 5m)
+    allow_incomplete: bool  # report (flagged) when events the window needs are gone
+    now: datetime | None  # the clock (tests)
 
 
 class CrashArgs(TimeArgs, ScopeArgs, total=False):
@@ -409,6 +426,78 @@ class Client:
             keep=keep,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
+
+    # -- chargeback ---------------------------------------------------------------------------
+
+    def usage_report(self, **args: Unpack[ReportArgs]) -> Report:
+        """Instance-, memory- and task-seconds per org, space, app or process (README "Chargeback").
+
+        The window is ``month`` (``YYYY-MM``) or ``[since, until)``, default this month so far;
+        counting stops at now minus ``min_age`` and never extrapolates. The snapshot
+        (``/v3/apps``, ``/v3/processes``, ``/v3/tasks``) is read first, then every usage event
+        from 15 minutes before the window in one streamed keyset pass (the export's read-ahead
+        pages). ``save_state`` writes the closing state a later report opens with.
+
+        Raises:
+            IncompleteDataError: events the window needs were pruned or purged (exit 7), unless
+                ``allow_incomplete`` (then rows are flagged ``incomplete``).
+            UsageError: bad arguments or an unusable state file.
+        """
+        from cfevents.report import (
+            DEFAULT_MIN_AGE,
+            CloudControllerSource,
+            usage_report,
+            window_from_options,
+            write_state,
+        )
+        from cfevents.timeparse import TimeParseError, format_cc, parse_duration, utcnow
+
+        now = args.get("now") or utcnow()
+        since, until = args.get("since"), args.get("until")
+        window = window_from_options(
+            args.get("month"),
+            format_cc(since) if isinstance(since, datetime) else since,
+            format_cc(until) if isinstance(until, datetime) else until,
+            now,
+        )
+        min_age = args.get("min_age", DEFAULT_MIN_AGE)
+        try:
+            age = parse_duration(min_age) if isinstance(min_age, str) else min_age
+        except TimeParseError as exc:
+            raise UsageError(f"--min-age: {exc}") from None
+        if age > MAX_MIN_AGE or age < timedelta(0):
+            raise UsageError(f"--min-age: {min_age!r} is out of range (0 to {MAX_MIN_AGE.days}d)")
+        source = CloudControllerSource(self.http, self.api, events=self._report_events)
+        report = usage_report(
+            source,
+            window,
+            by=args.get("by", "app"),
+            daily=args.get("daily", False),
+            opening=args.get("opening", "snapshot"),
+            min_age=age,
+            now=now,
+            allow_incomplete=args.get("allow_incomplete", False),
+        )
+        save_state = args.get("save_state")
+        if save_state is not None:
+            write_state(save_state, report.closing_state)
+        return report
+
+    def _report_events(self, start: datetime) -> Iterator[dict[str, Any]]:
+        """Every usage event from ``start`` on, in id order: the export's keyset pages with
+        read-ahead (one streamed pass; closing this stops the background download)."""
+        from cfevents.export.engine import keyset_pages
+        from cfevents.timeparse import format_cc
+
+        params = [("created_ats[gte]", format_cc(start))]
+        pages = keyset_pages(self.http, USAGE_PATH, params, None, V3_MAX_PER_PAGE)
+        try:
+            for page in pages:
+                yield from page.get("resources") or []
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
 
     # -- audit events and crashes ------------------------------------------------------------
 

@@ -145,6 +145,15 @@ def test_6_network(env):
     assert "cannot connect" in one_line_error(result)
 
 
+def test_7_incomplete_data_names_the_way_out(fresh_cli):
+    """A usage report whose window needs events CC no longer has (the sandbox keeps 30 days)."""
+    result = fresh_cli("usage", "report", "--since", "40d")
+    assert result.exit_code == 7
+    line = one_line_error(result)
+    assert "events it needs are gone" in line
+    assert "--opening FILE" in line and "--allow-incomplete" in line
+
+
 def test_130_interrupted(env, monkeypatch):
     from cfevents.api import Client
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from report_helpers import (
     FOUNDATION,
+    LATER,
     WINDOW,
     FakeSource,
     dt,
@@ -23,6 +24,7 @@ from report_helpers import (
 from cfevents.errors import AuthError, ExitCode, IncompleteDataError, UsageError
 from cfevents.report import (
     Accountant,
+    Snapshot,
     Window,
     month_window,
     read_state,
@@ -626,3 +628,17 @@ def test_reading_stops_after_e_plus_margin_unless_snapshot():
     )
     assert snap.meta["events_read"] == 3
     assert snap.totals["instance_seconds"] == rep.totals["instance_seconds"] == 23 * 3600
+
+
+def test_no_events_at_all_but_started_processes_is_incomplete():
+    """A token that sees processes but no usage events (not a global reader) must not bill
+    every started process for the whole window."""
+    snap = snapshot([("P1", "A", 2, 512)])
+    source = FakeSource([], snap, oldest=None)
+    with pytest.raises(IncompleteDataError, match="no app usage events at all"):
+        usage_report(source, WINDOW, opening="snapshot", now=LATER)
+    rep = usage_report(source, WINDOW, opening="snapshot", now=LATER, allow_incomplete=True)
+    assert rep.rows and all("incomplete" in r["flags"] for r in rep.rows)
+    # nothing started and no events: an empty foundation, exact
+    empty = usage_report(FakeSource([], Snapshot(), oldest=None), WINDOW, now=LATER)
+    assert empty.rows == [] and empty.meta["incomplete"] == []

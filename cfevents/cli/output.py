@@ -124,3 +124,8 @@ _SETTINGS = {"safe_csv": False}
 def configure(*, safe_csv: bool) -> None:
     """Record the global output options (``--safe-csv``) for every spec this run builds."""
     _SETTINGS["safe_csv"] = safe_csv
+
+
+def safe_csv_setting() -> bool:
+    """Whether ``--safe-csv`` is on for this run (for specs built outside build_spec)."""
+    return _SETTINGS["safe_csv"]

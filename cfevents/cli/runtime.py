@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
 
 
+DEMO_DAYS = 62
+
+
 @dataclass
 class Runtime:
     api: str | None = None
@@ -93,7 +96,9 @@ class Runtime:
         from cfevents.cc.config import Credentials, Settings
         from cfevents.sandbox import Sandbox, SandboxConfig
 
-        sandbox = Sandbox(SandboxConfig()).start()
+        # two months of events: `usage report` of this month (so far) and of last month both
+        # find every event they need, whatever the day of the month
+        sandbox = Sandbox(SandboxConfig(days=DEMO_DAYS)).start()
         self._sandbox = sandbox
         self.note(f"demo: using the built-in sandbox foundation at {sandbox.url}")
         creds = Credentials(

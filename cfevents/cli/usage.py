@@ -30,6 +30,7 @@ from cfevents.cli.options import (
     scope_args,
     window_args,
 )
+from cfevents.cli.report import report_usage
 from cfevents.cli.runtime import Runtime
 
 app = typer.Typer(
@@ -174,3 +175,4 @@ def get_usage(
 
 # `usage export` lives in its own module; it is one more command of this group.
 app.command("export")(export_usage)
+app.command("report")(report_usage)

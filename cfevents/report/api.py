@@ -183,6 +183,17 @@ def usage_report(
             snapshot = source.snapshot()
         except CfEventsError as exc:
             notes.append(f"could not count the started instances the events miss: {exc}")
+    if oldest is None and snapshot is not None:
+        started = [n for _, n in snapshot.started() if n > 0]
+        if started:  # CC keeps a usage event for every started process (a reseed writes one)
+            problem = (
+                f"Cloud Controller shows no app usage events at all, yet {len(started)} "
+                "process(es) are started: usage events need an admin, admin_read_only or "
+                "global_auditor token"
+            )
+            if not allow_incomplete:
+                raise IncompleteDataError(f"{problem}; or use --allow-incomplete")
+            incomplete.append(problem)
     if loaded is not None:
         loaded.foundation = source.foundation
 

@@ -23,9 +23,12 @@ def _display(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return shown
 
 
-def table_rows(report: Report) -> list[dict[str, Any]]:
-    """The rows for ``-o table``, then a totals row (its first column says TOTAL)."""
-    fields = report.fields
+def table_rows(report: Report, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """The rows for ``-o table``, then a totals row (its first column says TOTAL).
+
+    ``columns``: the columns shown (default every row field); the label goes in the first.
+    """
+    fields = columns or report.fields
     rows = [_display(r, fields) for r in report.rows]
     total = _display({**report.totals}, fields)
     total[fields[0]] = TOTAL_LABEL

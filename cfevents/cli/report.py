@@ -1,0 +1,235 @@
+"""``cfevents usage report``: chargeback figures (instance-, memory- and task-hours).
+
+The accounting is ``Client.usage_report`` (cfevents.report: the engine, completeness checks and
+state files); this command parses the flags, makes that one call and prints the rows (stdout)
+and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cfevents.cli.options import (
+    OUTPUT_PANEL,
+    TIME_PANEL,
+    NoHeadersOpt,
+    OutputOpt,
+    TableFormatOpt,
+    output_format,
+)
+from cfevents.cli.runtime import Runtime
+from cfevents.errors import UsageError
+
+if TYPE_CHECKING:
+    from cfevents.output.formatters import OutputSpec
+    from cfevents.report import Report
+
+REPORT_PANEL = "Accounting"
+GROUPINGS = ("org", "space", "app", "process")
+# -o table: names (the guids are in every other format, or with --fields), then the figures.
+TABLE_NAMES = ("org_name", "space_name", "app_name", "process_type", "day")
+TABLE_FIGURES = (
+    "instance_hours",
+    "gb_hours",
+    "avg_instances",
+    "max_instances",
+    "starts",
+    "stops",
+    "scales",
+    "task_runs",
+    "task_seconds",
+    "flags",
+)
+
+
+def report_usage(
+    ctx: typer.Context,
+    month: Annotated[
+        str | None,
+        typer.Option(
+            "--month",
+            metavar="YYYY-MM",
+            help="The calendar month (UTC) [default: this month so far].",
+            rich_help_panel=TIME_PANEL,
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="T",
+            help="Window start T0 (RFC 3339, a date, or an age like 7d).",
+            rich_help_panel=TIME_PANEL,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="T",
+            help="Window end T1, exclusive [default: now].",
+            rich_help_panel=TIME_PANEL,
+        ),
+    ] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            metavar="org|space|app|process",
+            help="One row per org, space, app or process.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = "app",
+    daily: Annotated[
+        bool,
+        typer.Option(
+            "--daily", help="One row per group and UTC day.", rich_help_panel=REPORT_PANEL
+        ),
+    ] = False,
+    opening: Annotated[
+        str,
+        typer.Option(
+            "--opening",
+            metavar="snapshot|events|none|FILE",
+            help="Where the state at the window start comes from: a snapshot of /v3/apps and "
+            "/v3/processes, the events' previous fields, nothing, or a --save-state FILE "
+            "whose end is the window start.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = "snapshot",
+    save_state: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-state",
+            metavar="FILE",
+            help="Write the state at the window end, for the next report's --opening.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
+    min_age: Annotated[
+        str,
+        typer.Option(
+            "--min-age",
+            metavar="DURATION",
+            help="Count only up to now minus DURATION (younger events may still change).",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = "5m",
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Report even when events the window needs are gone (rows flagged incomplete) "
+            "instead of exit 7.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
+    output: OutputOpt = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            metavar="A,B",
+            help="Comma-separated row keys (org_name, gb_hours, ...); selects and orders "
+            "columns in every format.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = None,
+    no_headers: NoHeadersOpt = False,
+    table_format: TableFormatOpt = None,
+) -> None:
+    """Chargeback: app-instance-hours, memory GB-hours and task hours per org, space, app or process.
+
+    Exact to the second from usage events: apps running all window long are counted from a
+    snapshot, rolling deploys, restarts and scales are followed per process. Exits 7 when
+    events the window needs were pruned (31 days) or purged. README "Chargeback".
+
+    Examples:
+
+        cfevents usage report --month 2024-05 --by org
+
+        cfevents usage report --month 2024-05 --by process --daily -o csv > may.csv
+
+        cfevents usage report --month 2024-06 --opening may.json --save-state june.json
+    """
+    rt: Runtime = ctx.obj
+    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format)
+    report = rt.cf().usage_report(
+        month=month,
+        since=since,
+        until=until,
+        by=by,  # type: ignore[arg-type]  # checked above
+        daily=daily,
+        opening=opening,
+        save_state=save_state,
+        min_age=min_age,
+        allow_incomplete=allow_incomplete,
+    )
+    show_report(rt, report, spec)
+
+
+def report_spec(
+    rt: Runtime,
+    by: str,
+    daily: bool,
+    output: str | None,
+    fields: str | None,
+    no_headers: bool,
+    table_format: str | None,
+) -> OutputSpec:
+    """The output spec for a report's rows (bad values are usage errors, before any request)."""
+    from cfevents.cli.output import safe_csv_setting
+    from cfevents.output.columns import check_fields, parse_fields
+    from cfevents.output.formatters import OutputSpec
+    from cfevents.report.rows import row_fields
+
+    fmt = output_format(output, rt.env.env)
+    if by not in GROUPINGS:
+        raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    known = row_fields(by, daily)
+    selected = parse_fields(fields) if fields is not None else None
+    if fields is not None and not selected:
+        raise UsageError("--fields: give at least one field name")
+    if selected and (problem := check_fields(selected, known)):
+        raise UsageError(f"--fields: {problem}")
+    if table_format is not None:
+        from tabulate import tabulate_formats
+
+        if table_format not in tabulate_formats:
+            raise UsageError(f"--table-format: unknown format {table_format!r}")
+        if fmt != "table":
+            raise UsageError("--table-format only applies to -o table")
+    table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
+    if by == "process":
+        table.insert(table.index("process_type") + 1, "process_guid")
+    return OutputSpec(
+        fmt=fmt,
+        columns=tuple(table if fmt == "table" else known),
+        fields=tuple(selected) if selected else None,
+        headers=not no_headers,
+        table_format=table_format,
+        tty=rt.env.stdout_isatty(),
+        safe_csv=safe_csv_setting(),
+    )
+
+
+def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
+    """Rows on stdout (a table rounds hours and ends with a totals row), the summary on stderr."""
+    from cfevents.cli.output import emit
+    from cfevents.report import summary_lines, table_rows
+
+    rows: list[dict[str, Any]] = (
+        table_rows(report, list(spec.selected)) if spec.fmt == "table" else report.rows
+    )
+    if spec.fmt == "table" and not report.rows:
+        rt.note("no usage in this window: nothing ran, and no task or process was open")
+    emit(rt, rows, spec)
+    warnings = [f"warning: {w}" for w in report.warnings]
+    for line in summary_lines(report):
+        if line in warnings:
+            rt.warn(line.removeprefix("warning: "))
+        else:
+            rt.note(line)
