@@ -424,7 +424,22 @@ class Client:
             total = info.total_results
             return Truncation(shown, "matching events", total) if (total or 0) > shown else None
 
-        return Listing(cast("Iterator[ServiceUsageEvent]", events), info, truncation=truncation)
+        def empty_hint() -> str | None:
+            from cfevents.cc.auth import GLOBAL_READ_SCOPES
+
+            if info.total_results != 0:
+                return None
+            scopes = self.http.tokens.scopes()
+            if scopes is None or scopes & GLOBAL_READ_SCOPES:
+                return None
+            return NON_GLOBAL_HINT.replace("app usage", "service usage")
+
+        return Listing(
+            cast("Iterator[ServiceUsageEvent]", events),
+            info,
+            truncation=truncation,
+            empty_hint=empty_hint,
+        )
 
     def service_usage_event(self, guid: str) -> ServiceUsageEvent:
         """One service usage event (``GET /v3/service_usage_events/:guid``)."""

@@ -80,6 +80,12 @@ def test_get_and_bad_input(cli, sandbox):
     assert cli("services", "list", "--fields", "nope").exit_code == 2
 
 
+def test_non_global_readers_see_nothing_and_are_told_why(cli, sandbox):
+    result = cli("services", "list", "-o", "ndjson", token=sandbox.token(["cloud_controller.read"]))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "Cloud Controller only shows service usage events to admin" in result.stderr
+
+
 def test_export_with_checkpoint_is_exact_across_kill_9(tmp_path):
     from cfevents.sandbox import Sandbox, SandboxConfig
 
@@ -126,3 +132,18 @@ def test_export_into_sqlite_is_exact_across_kill_9(tmp_path):
             stored = list(store.events(sb.url, SERVICE_USAGE))
             assert [e["guid"] for e in stored] == [e["guid"] for e in every]
             assert stored == every  # as Cloud Controller sent them
+
+
+def test_library_export_writes_the_service_columns(sandbox, tmp_path):
+    import cfevents
+
+    client = cfevents.connect(sandbox.url, sandbox.admin_token())
+    out = tmp_path / "s.csv"
+    with client.service_usage_export(
+        out=out, service_instance_types="managed_service_instance"
+    ) as job:
+        written = job.run()
+    rows = list(csv.reader(io.StringIO(out.read_text())))
+    assert tuple(rows[0]) == SERVICE_USAGE_COLUMNS
+    managed = sandbox_events(sandbox, service_instance_types="managed_service_instance")
+    assert written == len(managed) and [r[0] for r in rows[1:]] == [e["guid"] for e in managed]
