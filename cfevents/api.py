@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         CrashSummary,
         LostCursor,
         Order,
+        ServiceUsageEvent,
         Source,
         UsageEvent,
         UsageOrder,
@@ -91,8 +92,8 @@ class UsageEventArgs(UsageFilterArgs, total=False):
     limit: int | None
 
 
-class UsageExportArgs(UsageFilterArgs, total=False):
-    """The arguments of :meth:`Client.usage_export`."""
+class ExportArgs(TypedDict, total=False):
+    """How an export runs: where it writes, its checkpoint, min-age and polling."""
 
     out: str | Path | None
     format: str | None
@@ -103,6 +104,33 @@ class UsageExportArgs(UsageFilterArgs, total=False):
     follow: bool
     interval: str | float
     per_page: int
+
+
+class UsageExportArgs(UsageFilterArgs, ExportArgs, total=False):
+    """The arguments of :meth:`Client.usage_export`."""
+
+
+class ServiceFilterArgs(TimeArgs, total=False):
+    """What ``GET /v3/service_usage_events`` filters by (all of it on the server)."""
+
+    created_at: Sequence[TimeValue]  # whole seconds, ORed
+    guids: Names
+    after_guid: str | None
+    service_instance_types: Names  # managed_service_instance, user_provided_service_instance
+    service_offering_guids: Names
+
+
+class ServiceEventArgs(ServiceFilterArgs, total=False):
+    """The arguments of :meth:`Client.service_usage_events`."""
+
+    order: Order | None
+    per_page: int | None
+    page: int | None
+    limit: int | None
+
+
+class ServiceExportArgs(ServiceFilterArgs, ExportArgs, total=False):
+    """The arguments of :meth:`Client.service_usage_export`."""
 
 
 class ReportArgs(TypedDict, total=False):
@@ -140,6 +168,8 @@ class AuditArgs(CrashArgs, total=False):
 
 USAGE_PATH = "/v3/app_usage_events"
 USAGE_V2_PATH = "/v2/app_usage_events"
+SERVICE_USAGE_PATH = "/v3/service_usage_events"
+SERVICE_INSTANCE_TYPES = ("managed_service_instance", "user_provided_service_instance")
 AUDIT_V3_PATH = "/v3/audit_events"
 AUDIT_V2_PATH = "/v2/events"
 NON_GLOBAL_HINT = (
@@ -315,7 +345,12 @@ class Client:
         )
 
     def _usage_pages(
-        self, query: UsageQuery, limit: int | None, client_filtered: bool
+        self,
+        query: UsageQuery,
+        limit: int | None,
+        client_filtered: bool,
+        path: str = USAGE_PATH,
+        extra: Sequence[tuple[str, str]] = (),
     ) -> Iterator[dict[str, Any]]:
         """The paging strategy: one page, keyset in id order, or ``next`` links (ordered)."""
         from cfevents.cc.paging import v3_pages
@@ -323,17 +358,17 @@ class Client:
         from cfevents.export.engine import keyset_pages
 
         size = query.per_page or V3_MAX_PER_PAGE
-        params = build_usage_params(query)
+        params = [*build_usage_params(query), *extra]
         # never a page past the limit; with several pages, fetch the next while using this one
         max_pages = -(-limit // size) if limit is not None and not client_filtered else None
         several = limit is None or (limit > size and not client_filtered)
         if query.page is not None:
-            return itertools.islice(v3_pages(self.http, USAGE_PATH, params), 1)
+            return itertools.islice(v3_pages(self.http, path, params), 1)
         if query.order_by is None:  # CC's id order: page by keyset, not OFFSET links
             return _blame_after_guid(
                 keyset_pages(
                     self.http,
-                    USAGE_PATH,
+                    path,
                     params,
                     query.after_guid,
                     size,
@@ -341,8 +376,9 @@ class Client:
                     read_ahead=several,
                 ),
                 query.after_guid,
+                "app usage event" if path == USAGE_PATH else "service usage event",
             )
-        pages = v3_pages(self.http, USAGE_PATH, params)
+        pages = v3_pages(self.http, path, params)
         if max_pages is not None:
             pages = itertools.islice(pages, max_pages)
         return read_ahead(pages) if several else pages
@@ -364,6 +400,101 @@ class Client:
         exactly once, even after a crash. Events younger than ``min_age`` (default 60s with a
         checkpoint or ``follow``) wait for the next run; ``follow`` polls every ``interval``.
         """
+        filters = _UsageFilters.parse(args)
+        params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
+        return self._export_job(
+            args, USAGE_PATH, params, filters.after_guid, filters.keep(self._resolver())
+        )
+
+    def service_usage_events(self, **args: Unpack[ServiceEventArgs]) -> Listing[ServiceUsageEvent]:
+        """Service usage events (``GET /v3/service_usage_events``), streamed page by page.
+
+        Every filter is the server's (:class:`ServiceFilterArgs`); without ``order`` they come
+        in CC's id order, paged by keyset; ``page`` fetches only that page. ``limit`` None
+        means every matching event.
+        """
+        from cfevents.cc.paging import PageInfo, resources
+
+        per_page, limit, order = args.get("per_page"), args.get("limit"), args.get("order")
+        check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {SERVICE_USAGE_PATH}")
+        order_by = None
+        if order is not None:
+            order_by = "created_at" if check_order(order) == "asc" else "-created_at"
+        filters = _ServiceFilters.parse(args)
+        query = UsageQuery(
+            window=filters.window,
+            guids=filters.guids,
+            after_guid=filters.after_guid,
+            order_by=order_by,
+            per_page=page_size(limit, per_page, V3_MAX_PER_PAGE),
+            page=args.get("page"),
+        )
+        info = PageInfo()
+        pages = self._usage_pages(query, limit, False, SERVICE_USAGE_PATH, filters.extra)
+        events: Iterator[dict[str, Any]] = resources(pages, info)
+        if limit is not None:
+            events = itertools.islice(events, limit)
+
+        def truncation(shown: int) -> Truncation | None:
+            if limit is None or shown < limit:
+                return None
+            total = info.total_results
+            return Truncation(shown, "matching events", total) if (total or 0) > shown else None
+
+        def empty_hint() -> str | None:
+            from cfevents.cc.auth import GLOBAL_READ_SCOPES
+
+            if info.total_results != 0:
+                return None
+            scopes = self.http.tokens.scopes()
+            if scopes is None or scopes & GLOBAL_READ_SCOPES:
+                return None
+            return NON_GLOBAL_HINT.replace("app usage", "service usage")
+
+        return Listing(
+            cast("Iterator[ServiceUsageEvent]", events),
+            info,
+            truncation=truncation,
+            empty_hint=empty_hint,
+        )
+
+    def service_usage_event(self, guid: str) -> ServiceUsageEvent:
+        """One service usage event (``GET /v3/service_usage_events/:guid``)."""
+        from urllib.parse import quote
+
+        target = f"{SERVICE_USAGE_PATH}/{quote(_one_guid(guid))}"
+        return cast("ServiceUsageEvent", self.http.get_json(target))
+
+    def service_usage_export(self, **args: Unpack[ServiceExportArgs]) -> ExportJob:
+        """:meth:`usage_export` for service usage events: same engine, checkpoint and min-age."""
+        from cfevents.output.columns import SERVICE_USAGE_COLUMNS
+
+        filters = _ServiceFilters.parse(args)
+        params = [
+            *build_usage_params(UsageQuery(window=filters.window, guids=filters.guids)),
+            *filters.extra,
+        ]
+        return self._export_job(
+            args,
+            SERVICE_USAGE_PATH,
+            params,
+            filters.after_guid,
+            None,
+            "service usage event",
+            SERVICE_USAGE_COLUMNS,
+        )
+
+    def _export_job(
+        self,
+        args: ExportArgs,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        after_guid: str | None,
+        keep: Callable[[dict[str, Any]], bool] | None,
+        noun: str = "app usage event",
+        columns: tuple[str, ...] | None = None,
+    ) -> ExportJob:
+        """The checked export options of ``args`` and an ExportJob over ``path``."""
         from cfevents.export.engine import ExportJob, ExportPlan
         from cfevents.output.formatters import FORMATS
         from cfevents.timeparse import TimeParseError, parse_duration
@@ -387,7 +518,7 @@ class Client:
         if on_lost_cursor not in ("fail", "restart"):
             raise UsageError("--on-lost-cursor must be fail or restart")
         per_page = args.get("per_page", V3_MAX_PER_PAGE)
-        check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
+        check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {path}")
         min_age, interval, follow = (
             args.get("min_age"),
             args.get("interval", "60s"),
@@ -408,22 +539,21 @@ class Client:
             raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
         if age is None and (checkpoint_path is not None or follow):
             age = timedelta(seconds=60)
-        filters = _UsageFilters.parse(args)
-        params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
-        keep = filters.keep(self._resolver())
         plan = ExportPlan(
-            path=USAGE_PATH,
+            path=path,
             params=tuple(params),
             per_page=per_page,
             min_age=age or None,  # 0s: no guard at all
             interval=pause,
             follow=follow,
             restart_lost=on_lost_cursor == "restart",
-            after_guid=filters.after_guid,
+            after_guid=after_guid,
             checkpoint=checkpoint_path,
             out=out_path,
             fmt=fmt,
             keep=keep,
+            noun=noun,
+            columns=columns,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
@@ -716,6 +846,44 @@ class _UsageFilters:
         return usage_filter(scope, set(self.states)) if self.client_side else None
 
 
+@dataclass(frozen=True)
+class _ServiceFilters:
+    """ServiceFilterArgs checked and parsed; ``extra`` the type and offering parameters."""
+
+    window: TimeWindow
+    guids: tuple[str, ...]
+    after_guid: str | None
+    extra: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, args: ServiceFilterArgs) -> _ServiceFilters:
+        from cfevents.timeparse import utcnow
+
+        window = time_window(utcnow(), args, args.get("created_at", ()))
+        after_guid = args.get("after_guid")
+        if after_guid is not None and ("," in after_guid or not after_guid.strip()):
+            raise UsageError("--after-guid takes exactly one event GUID")
+        types = split_commas(_values(args.get("service_instance_types", ())))
+        for kind in types:
+            if kind not in SERVICE_INSTANCE_TYPES:
+                raise UsageError(
+                    f"--type must be managed_service_instance or user_provided_service_instance "
+                    f"(got {kind!r})"
+                )
+        offerings = split_commas(_values(args.get("service_offering_guids", ())))
+        extra = []
+        if types:
+            extra.append(("service_instance_types", ",".join(types)))
+        if offerings:
+            extra.append(("service_offering_guids", ",".join(offerings)))
+        return cls(
+            window=window,
+            guids=tuple(split_commas(_values(args.get("guids", ())))),
+            after_guid=after_guid.strip() if after_guid else None,
+            extra=tuple(extra),
+        )
+
+
 # -- the pieces every list call shares ----------------------------------------------------------
 
 
@@ -888,7 +1056,7 @@ def with_names(
 
 
 def _blame_after_guid(
-    pages: Iterator[dict[str, Any]], after_guid: str | None
+    pages: Iterator[dict[str, Any]], after_guid: str | None, noun: str = "app usage event"
 ) -> Iterator[dict[str, Any]]:
     """Keyset pages; an unknown cursor is the caller's ``after_guid`` (a typo), not pruning."""
     from cfevents.export.engine import unknown_after_guid
@@ -901,4 +1069,4 @@ def _blame_after_guid(
     except LostCursorError as exc:
         if not first or after_guid is None:  # a cursor of ours, lost while paging
             raise
-        raise unknown_after_guid(after_guid, exc) from None
+        raise unknown_after_guid(after_guid, exc, noun) from None

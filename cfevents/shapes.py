@@ -65,6 +65,29 @@ class UsageEvent(TypedDict, total=False):
     links: dict[str, Any]
 
 
+class ServiceInstanceRef(TypedDict):
+    guid: str
+    name: str | None
+    type: str  # managed_service_instance | user_provided_service_instance
+
+
+class ServiceUsageEvent(TypedDict, total=False):
+    """A v3 service usage event (``GET /v3/service_usage_events``); plan, offering and
+    broker are null for user-provided instances."""
+
+    guid: str
+    created_at: str
+    updated_at: str
+    state: str  # CREATED | UPDATED | DELETED
+    space: GuidName
+    organization: Guid
+    service_instance: ServiceInstanceRef
+    service_plan: GuidName | None
+    service_offering: GuidName | None
+    service_broker: GuidName | None
+    links: dict[str, Any]
+
+
 class Actor(TypedDict):
     guid: str | None
     type: str | None

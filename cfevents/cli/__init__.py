@@ -300,6 +300,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "app",
         "App usage events: starts, stops, scaling, staging and tasks (for billing/chargeback).",
     ),
+    "services": Subcommand(
+        "cfevents.cli.services",
+        "app",
+        "Service usage events: service instances created, updated (plan or name) and deleted.",
+    ),
     "events": Subcommand(
         "cfevents.cli.events",
         "app",

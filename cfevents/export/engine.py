@@ -38,7 +38,8 @@ class ApiClient(JsonGetter, Protocol):
     api: str
 
 
-LOST_CURSOR_DETAIL = "After guid filter must be a valid app usage event guid"
+# CC's 422 for an unknown cursor: "... a valid app usage event guid." (or service usage event)
+LOST_CURSOR_DETAIL = "After guid filter must be a valid"
 
 
 @dataclass
@@ -73,12 +74,14 @@ class Cursor:
             self.events += len(batch.events)
 
 
-def unknown_after_guid(guid: str | None, exc: LostCursorError) -> LostCursorError:
+def unknown_after_guid(
+    guid: str | None, exc: LostCursorError, noun: str = "app usage event"
+) -> LostCursorError:
     """A GUID the user typed is unknown: say so, without blaming pruning (it may be a typo)."""
     api_error = exc.__context__  # keyset_pages raised it while handling CC's 422
     detail = api_error.message if isinstance(api_error, ApiError) else exc.message
     return LostCursorError(
-        f"--after-guid: Cloud Controller knows no app usage event {guid}; check the GUID "
+        f"--after-guid: Cloud Controller knows no {noun} {guid}; check the GUID "
         f"(or the event is gone): {detail}"
     )
 
@@ -213,6 +216,8 @@ class ExportPlan:
     out: Path | None = None
     fmt: str = "ndjson"
     keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
+    noun: str = "app usage event"  # what the path lists, for messages
+    columns: tuple[str, ...] | None = None  # CSV/TSV columns of run() without a spec (usage's)
 
 
 class Sink:
@@ -365,7 +370,7 @@ class ExportJob:
         from cfevents.output.formatters import OutputSpec, write
 
         sink = self.open_sink(stdout)
-        spec = spec or OutputSpec(fmt=self.plan.fmt, columns=USAGE_COLUMNS)
+        spec = spec or OutputSpec(fmt=self.plan.fmt, columns=self.plan.columns or USAGE_COLUMNS)
         spec = replace(spec, headers=sink.fresh and spec.headers)
         self.on_batch = on_batch
         try:
@@ -392,7 +397,7 @@ class ExportJob:
                 yield from self._one_pass()
             except LostCursorError as exc:
                 if self.saved is None or not self.saved.after_guid:  # the user's --after-guid
-                    raise unknown_after_guid(self.cursor.after_guid, exc) from None
+                    raise unknown_after_guid(self.cursor.after_guid, exc, self.plan.noun) from None
                 if not self.plan.restart_lost or restarted:
                     raise LostCursorError(
                         f"{exc.message}. Events after {self.cursor.last_created_at or 'the cursor'} "

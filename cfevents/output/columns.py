@@ -280,10 +280,42 @@ class ColumnSet:
         return (*self.columns, *self.extra)
 
 
+# The stable CSV/TSV column set for v3 service usage events (README "Service usage events").
+SERVICE_USAGE_COLUMNS: tuple[str, ...] = (
+    "guid",
+    "created_at",
+    "updated_at",
+    "state",
+    "service_instance.guid",
+    "service_instance.name",
+    "service_instance.type",
+    "service_plan.guid",
+    "service_plan.name",
+    "service_offering.guid",
+    "service_offering.name",
+    "service_broker.guid",
+    "service_broker.name",
+    "space.guid",
+    "space.name",
+    "organization.guid",
+)
+
+SERVICE_USAGE_TABLE_COLUMNS: tuple[str, ...] = (
+    "created_at",
+    "state",
+    "service_instance.name",
+    "service_instance.type",
+    "service_offering.name",
+    "service_plan.name",
+    "space.name",
+)
+
 COLUMN_SETS: dict[str, ColumnSet] = {
     "usage": ColumnSet(USAGE_COLUMNS, USAGE_TABLE_COLUMNS, ("links",)),
     "usage-one": ColumnSet(USAGE_COLUMNS, None, ("links",)),
     "usage-v2": ColumnSet(USAGE_V2_COLUMNS, None, ("metadata.url",)),
+    "services": ColumnSet(SERVICE_USAGE_COLUMNS, SERVICE_USAGE_TABLE_COLUMNS, ("links",)),
+    "services-one": ColumnSet(SERVICE_USAGE_COLUMNS, None, ("links",)),
     "events": ColumnSet(EVENT_COLUMNS, EVENT_TABLE_COLUMNS),
     "event": ColumnSet(EVENT_COLUMNS),
     "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS),

@@ -12,6 +12,7 @@ from cfevents.sandbox.data import App, Org, ProcessNow, Space, TaskNow
 from cfevents.sandbox.errors import ApiError, UnknownError, encode
 from cfevents.sandbox.messages import ListMessage, ListSpec
 from cfevents.sandbox.params import InvalidParameters, parse_nested, to_query
+from cfevents.sandbox.services import MANAGED, USER_PROVIDED, Instance, ServiceEvent
 from cfevents.sandbox.store import in_windows, iso_second
 from cfevents.sandbox.tokens import Principal
 from cfevents.sandbox.wire import Call, Reply, json_reply
@@ -59,6 +60,8 @@ def v3_root(call: Call) -> Reply:
         "info",
         "organizations",
         "processes",
+        "service_instances",
+        "service_usage_events",
         "spaces",
         "tasks",
     )
@@ -583,3 +586,106 @@ def get_task(call: Call, guid: str) -> Reply:
     """`GET /v3/tasks/:guid`."""
     task = _get_resource(call, call.foundation.tasks_now(), guid, "Task", lambda t: t.guid)
     return json_reply(_present_task(task, call.base_url))
+
+
+# -- service usage events and service instances ------------------------------------
+
+
+def list_service_usage_events(call: Call) -> Reply:
+    """`GET /v3/service_usage_events` (`ServiceUsageEventsController#index`)."""
+    principal = call.reader()
+    message = _message(call, messages.SERVICE_USAGE_EVENTS, unprocessable=True)
+    foundation = call.foundation
+    with foundation.lock:
+        selected = _select_service_events(call, message) if principal.global_reader else []
+        sim = foundation.services
+        resources = [sim.present_event(e, call.base_url) for e in _paged(selected, message)]
+    return _list_reply(call, "/v3/service_usage_events", len(selected), message, resources)
+
+
+def _select_service_events(call: Call, message: ListMessage) -> list[ServiceEvent]:
+    """`ServiceUsageEventListFetcher`: after_guid, created_ats, guids, types, offerings."""
+    sim = call.foundation.services
+    start = 0
+    if "after_guid" in message.requested:
+        after = message.strings("after_guid")
+        if not after:
+            raise UnknownError("undefined method '[]' for nil")
+        position = sim.positions.get(after[0])
+        if position is None:
+            raise ApiError(
+                "UnprocessableEntity",
+                "After guid filter must be a valid service usage event guid.",
+            )
+        start = position + 1
+    selected = sim.events[start:]
+    windows = message.windows("created_ats")
+    if windows is not None:
+        selected = [e for e in selected if in_windows(e.created_us, windows)]
+    guids = message.strings("guids")
+    if guids is not None:
+        selected = [e for e in selected if e.guid in guids]
+    types = message.strings("service_instance_types")
+    if types is not None:
+        selected = [e for e in selected if sim.instances[e.instance].type in types]
+    offerings = message.strings("service_offering_guids")
+    if offerings is not None:
+        selected = [
+            e for e in selected if e.plan >= 0 and sim.plans[e.plan].offering_guid in offerings
+        ]
+    if message.order_column == "created_at":
+        selected.sort(key=lambda e: (e.created_us, e.id), reverse=message.descending)
+    return selected
+
+
+def get_service_usage_event(call: Call, guid: str) -> Reply:
+    """`GET /v3/service_usage_events/:guid`."""
+    principal = call.reader()
+    sim = call.foundation.services
+    with call.foundation.lock:
+        position = sim.positions.get(guid) if principal.global_reader else None
+        if position is None:
+            raise ApiError("ResourceNotFound", "Service usage event not found")
+        return json_reply(sim.present_event(sim.events[position], call.base_url))
+
+
+def purge_service_usage_events(call: Call) -> Reply:
+    """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed`."""
+    if not call.authenticate().admin:
+        raise ApiError("NotAuthorized")
+    call.foundation.purge_and_reseed_services(time.time_ns() // 1000)
+    return json_reply({})
+
+
+def list_service_instances(call: Call) -> Reply:
+    """`GET /v3/service_instances`: the instances that exist now."""
+    principal = call.reader()
+    sim = call.foundation.services
+    kinds = {MANAGED: "managed", USER_PROVIDED: "user-provided"}
+    columns: dict[str, Callable[[Instance], str]] = {
+        "names": lambda i: i.name,
+        "guids": lambda i: i.guid,
+        "space_guids": lambda i: sim.spaces[i.space][0],
+        "organization_guids": lambda i: sim.spaces[i.space][2],
+        "service_plan_guids": lambda i: sim.plans[i.plan].guid if i.plan >= 0 else "",
+        "type": lambda i: kinds[i.type],
+    }
+
+    def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
+        with call.foundation.lock:
+            items = _filter_resources(sim.live(), message, columns, lambda i: i.created_us)
+            return len(items), [
+                sim.present_instance(i, call.base_url) for i in _paged(items, message)
+            ]
+
+    return _resource_list(
+        call, "/v3/service_instances", messages.SERVICE_INSTANCES, principal, found
+    )
+
+
+def get_service_instance(call: Call, guid: str) -> Reply:
+    """`GET /v3/service_instances/:guid`."""
+    sim = call.foundation.services
+    with call.foundation.lock:
+        found = _get_resource(call, sim.live(), guid, "Service instance", lambda i: i.guid)
+        return json_reply(sim.present_instance(found, call.base_url))

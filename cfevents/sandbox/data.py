@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from cfevents.sandbox.audit import DAY_US, AuditEvent, AuditWriter, Crash
+from cfevents.sandbox.services import ServiceSimulation, ServiceUsage
 from cfevents.sandbox.simulation import MEMORIES, AppState, Simulator
 from cfevents.sandbox.store import (
     NULL,
@@ -164,6 +165,7 @@ class Foundation:
         self.store = UsageEventStore(self.key, [], [])
         self.timeline = Timeline()
         self.simulator = Simulator(self.rng, self.store, [], self.timeline)
+        self.services = ServiceSimulation(random.Random(seed), self.uuid, [])
 
     @classmethod
     def generate(
@@ -181,6 +183,12 @@ class Foundation:
             (foundation.start_us, foundation.end_us),
         )
         foundation.audit_events, foundation._crashes = writer.write()
+        foundation.services = ServiceSimulation(
+            random.Random(seed * 6_700_417 + 65_537),  # its own stream, like the audit writer's
+            foundation.uuid,
+            [(s.guid, s.name, s.org_guid) for s in foundation.spaces],
+        )
+        foundation.services.generate(foundation.start_us, foundation.end_us, days * 4)
         return foundation
 
     # -- generation ------------------------------------------------------------
@@ -519,7 +527,22 @@ class Foundation:
         with self.lock:
             return self.timeline.tasks(self.store.apps, self.store.task_guid, start, end)
 
+    def service_truth(self, start: datetime, end: datetime) -> dict[str, ServiceUsage]:
+        """Per service instance guid, its seconds per plan in [start, end), from the timeline."""
+        with self.lock:
+            return self.services.truth(start, end)
+
     # -- mutations -------------------------------------------------------------
+
+    def service_action(self, action: str, at_us: int, guid: str | None = None) -> None:
+        """create, update_plan, rename, update_parameters or delete (on `guid`, else at random)."""
+        with self.lock:
+            self.services.act(action, at_us, guid)
+
+    def purge_and_reseed_services(self, now_us: int) -> None:
+        """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed`."""
+        with self.lock:
+            self.services.purge_and_reseed(now_us)
 
     def append_usage_events(self, n: int, at_us: int) -> None:
         """Simulate `n` more events, all created at `at_us`, with new ids at the end."""

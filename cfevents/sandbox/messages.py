@@ -51,6 +51,15 @@ class ListSpec:
 
 
 USAGE_EVENTS = ListSpec(("after_guid",), order_by=("created_at",), disallow_updated_ats=True)
+SERVICE_USAGE_EVENTS = ListSpec(
+    ("after_guid", "service_instance_types", "service_offering_guids"),
+    order_by=("created_at",),
+    disallow_updated_ats=True,
+)
+SERVICE_INSTANCES = ListSpec(
+    ("names", "space_guids", "organization_guids", "service_plan_guids", "type"),
+    order_by=("created_at", "updated_at", "name"),
+)
 AUDIT_EVENTS = ListSpec(
     ("types", "target_guids", "space_guids", "organization_guids"), target_guids=True
 )

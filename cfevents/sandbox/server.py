@@ -30,6 +30,7 @@ from cfevents.sandbox.data import Foundation
 from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v2_body, v3_body
 from cfevents.sandbox.faults import GOROUTER_502, FaultConfig, FaultInjector
 from cfevents.sandbox.limits import RateLimits
+from cfevents.sandbox.services import ServiceUsage
 from cfevents.sandbox.store import to_us
 from cfevents.sandbox.tokens import BadToken, MissingToken, OAuthError, Principal, TokenAuthority
 from cfevents.sandbox.truth import ProcessUsage, TaskUsage
@@ -48,6 +49,15 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
             api_v3.purge_usage_events,
         ),
         ("GET", r"/v3/app_usage_events/([^/]+)", api_v3.get_usage_event),
+        ("GET", r"/v3/service_usage_events", api_v3.list_service_usage_events),
+        (
+            "POST",
+            r"/v3/service_usage_events/actions/destructively_purge_all_and_reseed",
+            api_v3.purge_service_usage_events,
+        ),
+        ("GET", r"/v3/service_usage_events/([^/]+)", api_v3.get_service_usage_event),
+        ("GET", r"/v3/service_instances", api_v3.list_service_instances),
+        ("GET", r"/v3/service_instances/([^/]+)", api_v3.get_service_instance),
         ("GET", r"/v3/audit_events", api_v3.list_audit_events),
         ("GET", r"/v3/audit_events/([^/]+)", api_v3.get_audit_event),
         ("GET", r"/v3/organizations", api_v3.list_organizations),
@@ -258,6 +268,20 @@ class Sandbox:
     def task_truth(self, start: datetime, end: datetime) -> dict[str, TaskUsage]:
         """Per task guid, the tasks that ran in [start, end) and their seconds in it."""
         return self.foundation.task_truth(start, end)
+
+    def service_truth(self, start: datetime, end: datetime) -> dict[str, ServiceUsage]:
+        """Per service instance guid, its true seconds per plan in [start, end)."""
+        return self.foundation.service_truth(start, end)
+
+    def service_action(
+        self, action: str, guid: str | None = None, at: datetime | None = None
+    ) -> None:
+        """A service instance action now (or `at`): create, update_plan, rename, update_parameters, delete."""
+        self.foundation.service_action(action, to_us(at) if at else time.time_ns() // 1000, guid)
+
+    def purge_and_reseed_services(self) -> None:
+        """What `POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` does."""
+        self.foundation.purge_and_reseed_services(time.time_ns() // 1000)
 
     def purge_and_reseed(self) -> None:
         """What `POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` does."""

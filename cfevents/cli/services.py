@@ -1,0 +1,264 @@
+"""``cfevents services``: service usage events (``/v3/service_usage_events``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cfevents.cli.export import INCREMENTAL, _env_format, _progress_bar
+from cfevents.cli.options import (
+    FILTER_PANEL,
+    MARKUP_MODE,
+    PAGING_PANEL,
+    AllOpt,
+    CreatedAfterOpt,
+    CreatedAtOpt,
+    CreatedBeforeOpt,
+    FieldsOpt,
+    GuidOpt,
+    LimitOpt,
+    NoHeadersOpt,
+    OutputOpt,
+    SinceOpt,
+    TableFormatOpt,
+    UntilOpt,
+    effective_limit,
+    window_args,
+)
+from cfevents.cli.runtime import Runtime
+
+app = typer.Typer(
+    help="Service usage events: service instances created, updated (plan or name) and deleted.",
+    no_args_is_help=True,
+    rich_markup_mode=MARKUP_MODE,
+)
+
+TypeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--type",
+        metavar="TYPE",
+        help="managed_service_instance or user_provided_service_instance (repeatable or comma list).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+OfferingOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--offering-guid",
+        metavar="GUID",
+        help="Only instances of these service offerings (repeatable or comma list).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+AfterGuidOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--after-guid",
+        metavar="GUID",
+        help="Only events recorded after this event (CC's id order).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+
+
+@app.command("list")
+def list_services(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    created_after: CreatedAfterOpt = None,
+    created_before: CreatedBeforeOpt = None,
+    created_at: CreatedAtOpt = None,
+    guid: GuidOpt = None,
+    after_guid: AfterGuidOpt = None,
+    type_: TypeOpt = None,
+    offering_guid: OfferingOpt = None,
+    order: Annotated[
+        str | None,
+        typer.Option(
+            "--order",
+            metavar="desc|asc",
+            help="Sort by created_at. Default: CC's id order, the order events happened in.",
+            rich_help_panel=PAGING_PANEL,
+        ),
+    ] = None,
+    per_page: Annotated[
+        int | None,
+        typer.Option(
+            "--per-page",
+            metavar="N",
+            help="Events per request, 1..5000 [default: follows --limit].",
+            rich_help_panel=PAGING_PANEL,
+        ),
+    ] = None,
+    page: Annotated[
+        int | None,
+        typer.Option("--page", metavar="N", min=1, max=1_000_000_000, rich_help_panel=PAGING_PANEL),
+    ] = None,
+    limit: LimitOpt = None,
+    all_: AllOpt = False,
+    output: OutputOpt = None,
+    fields: FieldsOpt = None,
+    no_headers: NoHeadersOpt = False,
+    table_format: TableFormatOpt = None,
+) -> None:
+    """List service usage events (GET /v3/service_usage_events).
+
+    Examples:
+
+        cfevents services list --since 7d
+
+        cfevents services list --type managed_service_instance --all -o csv > services.csv
+    """
+    from cfevents.cli.output import build_spec, show
+
+    rt: Runtime = ctx.obj
+    spec = build_spec(
+        rt,
+        "services",
+        output=output,
+        fields=fields,
+        no_headers=no_headers,
+        table_format=table_format,
+    )
+    lim, default_limit = effective_limit(limit, all_)
+    listing = rt.cf().service_usage_events(
+        **window_args(since, until, created_after, created_before),
+        created_at=created_at or (),
+        guids=guid or (),
+        after_guid=after_guid,
+        service_instance_types=type_ or (),
+        service_offering_guids=offering_guid or (),
+        order=order,  # type: ignore[arg-type]  # checked by the library
+        per_page=per_page,
+        page=page,
+        limit=lim,
+    )
+    show(rt, listing, spec, default_limit=default_limit)
+
+
+@app.command("get")
+def get_service_event(
+    ctx: typer.Context,
+    guid: Annotated[str, typer.Argument(metavar="GUID", help="The service usage event GUID.")],
+    output: OutputOpt = None,
+    fields: FieldsOpt = None,
+    no_headers: NoHeadersOpt = False,
+    table_format: TableFormatOpt = None,
+) -> None:
+    """Show one service usage event (GET /v3/service_usage_events/:guid)."""
+    from cfevents.cli.output import build_spec, emit_one
+
+    rt: Runtime = ctx.obj
+    spec = build_spec(
+        rt,
+        "services-one",
+        output=output,
+        fields=fields,
+        no_headers=no_headers,
+        table_format=table_format,
+    )
+    emit_one(rt, rt.cf().service_usage_event(guid), spec)
+
+
+@app.command("export")
+def export_services(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Write to FILE (format from its extension unless -o): appended with --checkpoint.",
+            rich_help_panel=INCREMENTAL,
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help="Incremental: start after the event recorded in FILE, record the new last event after each batch.",
+            rich_help_panel=INCREMENTAL,
+        ),
+    ] = None,
+    min_age: Annotated[
+        str | None,
+        typer.Option(
+            "--min-age",
+            metavar="DURATION",
+            help="Leave events younger than this for the next run [default: 60s with --checkpoint/--follow].",
+            rich_help_panel=INCREMENTAL,
+        ),
+    ] = None,
+    on_lost_cursor: Annotated[
+        str,
+        typer.Option(
+            "--on-lost-cursor",
+            metavar="fail|restart",
+            help="When CC no longer knows the checkpoint's cursor: fail (exit 5), or restart from the oldest event.",
+            rich_help_panel=INCREMENTAL,
+        ),
+    ] = "fail",
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep polling.", rich_help_panel=INCREMENTAL)
+    ] = False,
+    interval: Annotated[
+        str,
+        typer.Option("--interval", metavar="DURATION", help="With --follow: time between polls."),
+    ] = "60s",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    created_after: CreatedAfterOpt = None,
+    created_before: CreatedBeforeOpt = None,
+    created_at: CreatedAtOpt = None,
+    guid: GuidOpt = None,
+    after_guid: AfterGuidOpt = None,
+    type_: TypeOpt = None,
+    offering_guid: OfferingOpt = None,
+    per_page: Annotated[
+        int, typer.Option("--per-page", metavar="N", min=1, max=5000, rich_help_panel="Paging")
+    ] = 5000,
+    output: OutputOpt = None,
+    fields: FieldsOpt = None,
+    no_headers: NoHeadersOpt = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Export every matching service usage event, in the order CC recorded them.
+
+    Same engine as usage export: keyset paging, --checkpoint (exactly once across kills and
+    reruns), --min-age.
+
+    Example:
+
+        cfevents services export --checkpoint services.ckpt --out services.ndjson
+    """
+    from cfevents.cli.output import build_spec
+
+    rt: Runtime = ctx.obj
+    job = rt.cf().service_usage_export(
+        out=out,
+        format=output,
+        default_format=_env_format(rt),
+        checkpoint=checkpoint,
+        min_age=min_age,
+        on_lost_cursor=on_lost_cursor,  # type: ignore[arg-type]  # checked by the library
+        follow=follow,
+        interval=interval,
+        **window_args(since, until, created_after, created_before),
+        created_at=created_at or (),
+        guids=guid or (),
+        after_guid=after_guid,
+        service_instance_types=type_ or (),
+        service_offering_guids=offering_guid or (),
+        per_page=per_page,
+    )
+    spec = build_spec(
+        rt, "services", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
+    )
+    with job, _progress_bar(rt, progress) as bar:
+        written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
+    rt.note(job.summary(written))
