@@ -101,6 +101,7 @@ class UsageExportArgs(UsageFilterArgs, total=False):
     follow: bool
     interval: str | float
     per_page: int
+    foundation: str | None  # a database out files events under this name (default: the API URL)
 
 
 class CrashArgs(TimeArgs, ScopeArgs, total=False):
@@ -349,10 +350,15 @@ class Client:
         """
         from cfevents.export.engine import ExportJob, ExportPlan
         from cfevents.output.formatters import FORMATS
+        from cfevents.stores import is_store_target
         from cfevents.timeparse import TimeParseError, parse_duration
 
         out, checkpoint = args.get("out"), args.get("checkpoint")
         if out is not None and str(out) == "-":  # --out - is stdout, as for any Unix tool
+            out = None
+        store = str(out) if out is not None and is_store_target(str(out)) else None
+        if store is not None:
+            _check_store_export(args)
             out = None
         out_path = Path(out) if out is not None else None
         checkpoint_path = Path(checkpoint) if checkpoint is not None else None
@@ -389,7 +395,7 @@ class Client:
             )
         if not pause < MAX_INTERVAL_S + 1e-9:  # also refuses nan
             raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
-        if age is None and (checkpoint_path is not None or follow):
+        if age is None and (checkpoint_path is not None or follow or store is not None):
             age = timedelta(seconds=60)
         filters = _UsageFilters.parse(args)
         params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
@@ -407,6 +413,8 @@ class Client:
             out=out_path,
             fmt=fmt,
             keep=keep,
+            store=store,
+            foundation=args.get("foundation"),
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
@@ -625,6 +633,35 @@ class _UsageFilters:
         """The after-fetching filter (names resolved to GUIDs once), or None."""
         scope = resolver.resolve_scope(*self.scope_values)
         return usage_filter(scope, set(self.states)) if self.client_side else None
+
+
+def _check_store_export(args: UsageExportArgs) -> None:
+    """A store is a complete copy of the foundation's events: no checkpoint, no filters."""
+    if args.get("checkpoint") is not None:
+        raise UsageError(
+            "--checkpoint: a database --out holds its own cursor (committed with each page); "
+            "drop --checkpoint"
+        )
+    if args.get("format"):
+        raise UsageError("--output: a database --out has its own schema; drop -o")
+    given = cast("dict[str, Any]", args)
+    refused = [
+        flag
+        for flag, key in (
+            ("--org", "org"),
+            ("--space", "space"),
+            ("--app", "app"),
+            ("--state", "state"),
+            ("--guid", "guids"),
+            ("--created-at", "created_at"),
+        )
+        if given.get(key)
+    ]
+    if refused:
+        raise UsageError(
+            f"{', '.join(refused)}: a database --out keeps every event (a complete copy, so "
+            "reports from it are exact); filter when you query or report instead"
+        )
 
 
 # -- the pieces every list call shares ----------------------------------------------------------

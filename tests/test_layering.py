@@ -34,6 +34,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "cfevents.output",
         "cfevents.errors",
         "cfevents.timeparse",
+        "cfevents.stores",
     ),
     "cfevents.api": (
         "cfevents.cc",
@@ -43,6 +44,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "cfevents.errors",
         "cfevents.timeparse",
         "cfevents.shapes",
+        "cfevents.stores",
     ),
 }
 

@@ -36,16 +36,19 @@ if TYPE_CHECKING:
     from cfevents.cli.progress import ExportProgress
 
 INCREMENTAL = "Incremental export"
+DEMO_FOUNDATION = "demo:sandbox"
 
 
 def export_usage(
     ctx: typer.Context,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--out",
-            metavar="FILE",
-            help="Write to FILE (format from its extension unless -o): appended with --checkpoint.",
+            metavar="FILE|DB",
+            help="Write to FILE (format from its extension unless -o): appended with --checkpoint. "
+            "A database (usage.db, *.sqlite, sqlite:///PATH, postgresql://…) keeps every event "
+            "and its own cursor: rerun it to add new events.",
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
@@ -147,6 +150,8 @@ def export_usage(
 
         cfevents usage export --checkpoint usage.ckpt --out usage.ndjson     # hourly cron
 
+        cfevents usage export --out usage.db       # hourly cron: history past 31 days
+
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
     rt: Runtime = ctx.obj
@@ -166,6 +171,8 @@ def export_usage(
         state=state or (),
         **scope_args(org, space, app_),
         per_page=per_page,
+        # the demo sandbox listens on a new port each run: one name, so reruns add to one history
+        foundation=DEMO_FOUNDATION if rt.demo else None,
     )
     spec = build_spec(
         rt, "usage", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
