@@ -102,6 +102,7 @@ class UsageExportArgs(UsageFilterArgs, total=False):
     interval: str | float
     per_page: int
     foundation: str | None  # a database out files events under this name (default: the API URL)
+    flat: bool  # csv/tsv/ndjson/json with the stores' snake_case columns (cfevents.stores.columns)
 
 
 class CrashArgs(TimeArgs, ScopeArgs, total=False):
@@ -372,6 +373,9 @@ class Client:
             raise UsageError(
                 f"--output: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
             )
+        flat = args.get("flat", False)
+        if flat:
+            check_flat(fmt, store=store is not None)
         on_lost_cursor = args.get("on_lost_cursor", "fail")
         if on_lost_cursor not in ("fail", "restart"):
             raise UsageError("--on-lost-cursor must be fail or restart")
@@ -415,6 +419,7 @@ class Client:
             keep=keep,
             store=store,
             foundation=args.get("foundation"),
+            flat=flat,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
@@ -633,6 +638,17 @@ class _UsageFilters:
         """The after-fetching filter (names resolved to GUIDs once), or None."""
         scope = resolver.resolve_scope(*self.scope_values)
         return usage_filter(scope, set(self.states)) if self.client_side else None
+
+
+FLAT_FORMATS = ("csv", "tsv", "ndjson", "json")
+
+
+def check_flat(fmt: str, *, store: bool = False) -> None:
+    """``--flat`` writes flat snake_case columns: only to files of records."""
+    if store:
+        raise UsageError("--flat: a database --out always has the flat columns; drop --flat")
+    if fmt not in FLAT_FORMATS:
+        raise UsageError(f"--flat applies to -o csv, tsv, ndjson or json (not {fmt})")
 
 
 def _check_store_export(args: UsageExportArgs) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cfevents.cli.flat import FlatOpt, usage_spec
 from cfevents.cli.options import (
     CreatedAfterOpt,
     CreatedAtOpt,
@@ -29,7 +30,6 @@ from cfevents.cli.options import (
     scope_args,
     window_args,
 )
-from cfevents.cli.output import build_spec
 from cfevents.cli.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ def export_usage(
     output: OutputOpt = None,
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
+    flat: FlatOpt = False,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -173,9 +174,10 @@ def export_usage(
         per_page=per_page,
         # the demo sandbox listens on a new port each run: one name, so reruns add to one history
         foundation=DEMO_FOUNDATION if rt.demo else None,
+        flat=flat,
     )
-    spec = build_spec(
-        rt, "usage", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
+    spec = usage_spec(
+        rt, output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None, flat=flat
     )
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)

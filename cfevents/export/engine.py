@@ -27,6 +27,7 @@ from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
 from cfevents.events.query import V3_MAX_PER_PAGE
 from cfevents.export import checkpoint as ckpt
 from cfevents.export.store import StoreSink
+from cfevents.stores.columns import APP_USAGE, flat_records
 from cfevents.timeparse import format_cc, utcnow
 
 if TYPE_CHECKING:
@@ -216,6 +217,7 @@ class ExportPlan:
     keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
     store: str | None = None  # a history store (usage.db, postgresql://…): holds the cursor
     foundation: str | None = None  # the store's name for this foundation (default: the API URL)
+    flat: bool = False  # write the store's snake_case columns (cfevents.stores.columns)
 
 
 class Sink:
@@ -401,11 +403,13 @@ class ExportJob:
         if self.plan.store is not None:
             return self._run_into_store(on_batch)
         sink = self.open_sink(stdout)
-        spec = spec or OutputSpec(fmt=self.plan.fmt, columns=USAGE_COLUMNS)
+        columns = APP_USAGE.column_names if self.plan.flat else USAGE_COLUMNS
+        spec = spec or OutputSpec(fmt=self.plan.fmt, columns=columns)
         spec = replace(spec, headers=sink.fresh and spec.headers)
         self.on_batch = on_batch
+        records = flat_records(self.events()) if self.plan.flat else self.events()
         try:
-            written = write(self.events(), sink.stream, spec)
+            written = write(records, sink.stream, spec)
             self.commit()
         except CfEventsError as exc:
             exc.message = f"{exc.message}; {self.stopped_note()}"
