@@ -5,7 +5,7 @@ transaction (:meth:`cfevents.stores.ExportSession.write_page`), so there is no c
 and no crash, kill or overlap can lose or duplicate an event. Opening takes the store's export
 lock for (foundation, kind) — a second export fails at once with StoreLockedError (exit 8) —
 and, on the first export into the store, records the opening snapshot (apps, processes,
-running tasks, spaces) BEFORE the first event page is read.
+running tasks, spaces, orgs) BEFORE the first event page is read.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ SNAPSHOT_LISTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("processes", "/v3/processes", ()),
     ("tasks", "/v3/tasks", (("states", "RUNNING"),)),
     ("spaces", "/v3/spaces", ()),
+    ("organizations", "/v3/organizations", ()),  # names for reports from the store
 )
 SNAPSHOT_PER_PAGE = "5000"
 
 
 def read_snapshot(client: JsonGetter) -> dict[str, Any]:
-    """Every app, process, RUNNING task and space, as Cloud Controller lists them."""
+    """Every app, process, RUNNING task, space and org, as Cloud Controller lists them."""
     return {
         name: list(resources(v3_pages(client, path, [*params, ("per_page", SNAPSHOT_PER_PAGE)])))
         for name, path, params in SNAPSHOT_LISTS
