@@ -92,7 +92,7 @@ def encode_rows(
 
 
 def _stdlib_dumps() -> Callable[[Any], str]:
-    return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
 _dumps: Callable[[Any], str]
