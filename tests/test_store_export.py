@@ -230,7 +230,7 @@ def test_kill_9_at_random_points_then_rerun_is_exact(slow_sandbox, store_target,
 
 
 def test_overlapping_runs_leave_the_store_exact(slow_sandbox, store_target, tmp_path):
-    first = start_export(slow_sandbox, store_target, tmp_path, per_page=50)
+    first = start_export(slow_sandbox, store_target, tmp_path, per_page=25)  # ~5 s of pages
     wait_for_more(slow_sandbox, store_target, 0)
     second = start_export(slow_sandbox, store_target, tmp_path, per_page=50)
     _, err2 = second.communicate(timeout=120)

@@ -120,8 +120,11 @@ class StoreSource(HistorySource):
             start = self.snapshot_taken_at
         self._check_gaps(to_epoch(start))
         cutoff = to_epoch(start)
+        first = self.store.first_seq_since(self._foundation, self.kind, start)
+        if first is None:
+            return
         last, inside = "", False
-        for event in self.store.events(self._foundation, self.kind):
+        for event in self.store.events(self._foundation, self.kind, from_seq=first):
             created = event.get("created_at")
             if isinstance(created, str):
                 if created != last:
