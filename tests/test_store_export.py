@@ -246,3 +246,22 @@ def test_two_runs_started_together_leave_the_store_exact(slow_sandbox, store_tar
     results = [(run.communicate(timeout=120)[1], run.returncode) for run in runs]
     assert sorted(code for _, code in results) in ([0, 0], [0, ExitCode.LOCKED]), results
     assert_exact(store_target, slow_sandbox)
+
+
+def test_demo_export_twice_gives_every_event_once(tmp_path):
+    """The issue's first try: `cfevents --demo usage export --out usage.db`, twice."""
+    from typer.testing import CliRunner
+
+    from cfevents.cli import app
+
+    target = str(tmp_path / "usage.db")
+    env = {"CF_HOME": str(tmp_path), "CFEVENTS_OUTPUT": "", "CF_API": "", "CF_TOKEN": ""}
+    first = CliRunner().invoke(app, ["--demo", "usage", "export", "--out", target], env=env)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, ["--demo", "usage", "export", "--out", target], env=env)
+    assert again.exit_code == 0, again.output
+    assert "stored 0 new events" in again.stderr
+    with open_store(target) as store:
+        assert store.foundations(APP_USAGE) == ["demo:sandbox"]  # one name across runs
+        guids = [str(e["guid"]) for e in store.events("demo:sandbox", APP_USAGE)]
+    assert len(guids) == len(set(guids)) > 1000
