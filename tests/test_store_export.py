@@ -265,3 +265,20 @@ def test_demo_export_twice_gives_every_event_once(tmp_path):
         assert store.foundations(APP_USAGE) == ["demo:sandbox"]  # one name across runs
         guids = [str(e["guid"]) for e in store.events("demo:sandbox", APP_USAGE)]
     assert len(guids) == len(set(guids)) > 1000
+
+
+def test_library_run_on_a_locked_store_says_only_that(own_sandbox, tmp_path):
+    import cfevents
+    from cfevents.errors import StoreLockedError
+
+    target = str(tmp_path / "usage.db")
+    with cfevents.connect(api=own_sandbox.url, token=own_sandbox.admin_token()) as cf:
+        job = cf.usage_export(out=target)
+        with (
+            open_store(target) as store,
+            store.begin_export(own_sandbox.url, APP_USAGE),
+            pytest.raises(StoreLockedError) as locked,
+        ):
+            job.run()
+    assert "another export" in locked.value.message
+    assert "stopped after" not in locked.value.message

@@ -421,8 +421,8 @@ class ExportJob:
     def _run_into_store(self, on_batch: Callable[[int, int, int | None], None] | None) -> int:
         """Every event into the store, page by page (each page and its cursor commit together)."""
         self.on_batch = on_batch
+        self.open()  # a locked or unusable store fails here, with its own message
         try:
-            self.open()
             for _ in self.events():
                 pass
             self.commit()
