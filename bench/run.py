@@ -19,6 +19,8 @@ Floors:
   naive       bench/naive_export.py: requests following pagination.next at per_page 50
   report      usage report over the events of a window against usage export -o ndjson of the
               same events (same sandbox); its peak RSS at 1M events against 10k events
+  store       usage export -o ndjson > /dev/null: the same events loaded into a new SQLite file
+              with usage export --out x.db (issue 12: at least 70% of its rate, ratio <= 1.43)
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 END = "2026-01-01T00:00:00Z"  # a fixed data set: the same events on every run
 PER_PAGE = 5000
-SCENARIOS = ("startup", "page", "throughput", "latency", "memory", "naive", "report")
+SCENARIOS = ("startup", "page", "throughput", "latency", "memory", "naive", "report", "store")
 # usage report: a window inside every data set's 30 days (which end at END); the report reads
 # from 15 minutes before it, and the export it is compared with reads the same events
 REPORT_SINCE = "2025-12-03T00:00:00Z"
@@ -486,6 +488,27 @@ class Bench:
             [(big_row, self.report_cmd(), {"env": self.env(big)})], self.args.memory_repeats
         )
 
+    # loading a store -------------------------------------------------------------------
+
+    def store(self, server: Server) -> None:
+        """End to end: a new SQLite store each run (its cursor would make a rerun a no-op)."""
+        n = server.events
+        env = self.env(server, orjson=bool(self.orjson_env) or None)
+        floor = self.add(Row("store", "usage export -o ndjson > /dev/null", events=n))
+        row = self.add(
+            Row("store", "usage export --out x.db", floor=floor.name, target=1 / 0.7, events=n)
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "x.db"
+            load = ["sh", "-c", 'rm -f "$0" "$0"-* && exec "$@"', str(db)]
+            jobs: list[Job] = [
+                (floor, self.cli("usage", "export", "-o", "ndjson"), {"env": env}),
+                (row, [*load, *self.cli("usage", "export", "--out", str(db))], {"env": env}),
+            ]
+            for _, cmd, kw in jobs:
+                self.warm_up(cmd, kw["env"])
+            interleaved(jobs, self.args.repeats)
+
     # -----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -493,7 +516,7 @@ class Bench:
         a = self.args
         if "startup" in only:
             self.startup()
-        if only & {"page", "throughput", "naive", "memory", "report"}:
+        if only & {"page", "throughput", "naive", "memory", "report", "store"}:
             with sandbox(self.python, a.events) as main:
                 if "report" in only:
                     self.report(main)
@@ -509,6 +532,8 @@ class Bench:
                     self.throughput(main)
                 if "naive" in only:
                     self.naive(main)
+                if "store" in only:
+                    self.store(main)
                 if "memory" in only:
                     with sandbox(self.python, a.memory_small) as small:
                         if a.memory_events == a.events:

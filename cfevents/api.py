@@ -104,6 +104,8 @@ class ExportArgs(TypedDict, total=False):
     follow: bool
     interval: str | float
     per_page: int
+    foundation: str | None  # a database out files events under this name (default: the API URL)
+    flat: bool  # csv/tsv/ndjson/json with the stores' snake_case columns (cfevents.stores.columns)
 
 
 class UsageExportArgs(UsageFilterArgs, ExportArgs, total=False):
@@ -400,6 +402,11 @@ class Client:
         exactly once, even after a crash. Events younger than ``min_age`` (default 60s with a
         checkpoint or ``follow``) wait for the next run; ``follow`` polls every ``interval``.
         """
+        from cfevents.stores import is_store_target
+
+        out = args.get("out")
+        if out is not None and is_store_target(str(out)):
+            _check_store_export(args)  # before any name is resolved against the API
         filters = _UsageFilters.parse(args)
         params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
         return self._export_job(
@@ -497,10 +504,15 @@ class Client:
         """The checked export options of ``args`` and an ExportJob over ``path``."""
         from cfevents.export.engine import ExportJob, ExportPlan
         from cfevents.output.formatters import FORMATS
+        from cfevents.stores import is_store_target
         from cfevents.timeparse import TimeParseError, parse_duration
 
         out, checkpoint = args.get("out"), args.get("checkpoint")
         if out is not None and str(out) == "-":  # --out - is stdout, as for any Unix tool
+            out = None
+        store = str(out) if out is not None and is_store_target(str(out)) else None
+        if store is not None:
+            _check_store_export(args)
             out = None
         out_path = Path(out) if out is not None else None
         checkpoint_path = Path(checkpoint) if checkpoint is not None else None
@@ -514,6 +526,9 @@ class Client:
             raise UsageError(
                 f"--output: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
             )
+        flat = args.get("flat", False)
+        if flat:
+            check_flat(fmt, store=store is not None)
         on_lost_cursor = args.get("on_lost_cursor", "fail")
         if on_lost_cursor not in ("fail", "restart"):
             raise UsageError("--on-lost-cursor must be fail or restart")
@@ -537,7 +552,7 @@ class Client:
             )
         if not pause < MAX_INTERVAL_S + 1e-9:  # also refuses nan
             raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
-        if age is None and (checkpoint_path is not None or follow):
+        if age is None and (checkpoint_path is not None or follow or store is not None):
             age = timedelta(seconds=60)
         plan = ExportPlan(
             path=path,
@@ -554,6 +569,9 @@ class Client:
             keep=keep,
             noun=noun,
             columns=columns,
+            store=store,
+            foundation=args.get("foundation"),
+            flat=flat,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
@@ -881,6 +899,46 @@ class _ServiceFilters:
             guids=tuple(split_commas(_values(args.get("guids", ())))),
             after_guid=after_guid.strip() if after_guid else None,
             extra=tuple(extra),
+        )
+
+
+FLAT_FORMATS = ("csv", "tsv", "ndjson", "json")
+
+
+def check_flat(fmt: str, *, store: bool = False) -> None:
+    """``--flat`` writes flat snake_case columns: only to files of records."""
+    if store:
+        raise UsageError("--flat: a database --out always has the flat columns; drop --flat")
+    if fmt not in FLAT_FORMATS:
+        raise UsageError(f"--flat applies to -o csv, tsv, ndjson or json (not {fmt})")
+
+
+def _check_store_export(args: ExportArgs) -> None:
+    """A store is a complete copy of the foundation's events: no checkpoint, no filters."""
+    if args.get("checkpoint") is not None:
+        raise UsageError(
+            "--checkpoint: a database --out holds its own cursor (committed with each page); "
+            "drop --checkpoint"
+        )
+    if args.get("format"):
+        raise UsageError("--output: a database --out has its own schema; drop -o")
+    given = cast("dict[str, Any]", args)
+    refused = [
+        flag
+        for flag, key in (
+            ("--org", "org"),
+            ("--space", "space"),
+            ("--app", "app"),
+            ("--state", "state"),
+            ("--guid", "guids"),
+            ("--created-at", "created_at"),
+        )
+        if given.get(key)
+    ]
+    if refused:
+        raise UsageError(
+            f"{', '.join(refused)}: a database --out keeps every event (a complete copy, so "
+            "reports from it are exact); filter when you query or report instead"
         )
 
 

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     API = 5  # any other API error (4xx/5xx), v2 disabled, lost cursor
     NETWORK = 6  # connection refused, DNS, TLS, timeout
     INCOMPLETE = 7  # usage report: events the window needs are gone (retention, purge)
+    LOCKED = 8  # another export holds the history store's lock (usage export --out usage.db)
     PIPE = 141  # stdout closed early (`| head`): 128 + SIGPIPE, like any Unix filter
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
 
@@ -149,6 +150,8 @@ class StoreError(CfEventsError):
 
 class StoreLockedError(StoreError):
     """Another export holds the store's lock for this foundation and event kind."""
+
+    default_exit_code = ExitCode.LOCKED
 
 
 class IncompleteDataError(CfEventsError):

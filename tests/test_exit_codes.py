@@ -165,3 +165,16 @@ def test_130_interrupted(env, monkeypatch):
         result = invoke(["usage", "list"], env)
     assert result.exit_code == 130
     assert "interrupted" in one_line_error(result)
+
+
+def test_8_locked(cli, tmp_path):
+    """Another export holds the store: one line, exit 8, nothing written."""
+    from cfevents.stores import APP_USAGE, open_store
+
+    target = str(tmp_path / "usage.db")
+    with open_store(target) as store, store.begin_export(cli.sandbox.url, APP_USAGE):
+        result = cli("usage", "export", "--out", target)
+    assert result.exit_code == 8
+    assert "another export" in one_line_error(result)
+    with open_store(target) as store:
+        assert store.coverage(cli.sandbox.url, APP_USAGE) is None

@@ -34,8 +34,15 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "cfevents.output",
         "cfevents.errors",
         "cfevents.timeparse",
+        "cfevents.stores",
     ),
-    "cfevents.report": ("cfevents.report", "cfevents.errors", "cfevents.timeparse"),
+    # report.history reads a store's events and snapshot; stores never import the report
+    "cfevents.report": (
+        "cfevents.report",
+        "cfevents.errors",
+        "cfevents.timeparse",
+        "cfevents.stores",
+    ),
     "cfevents.api": (
         "cfevents.cc",
         "cfevents.report",
@@ -45,6 +52,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "cfevents.errors",
         "cfevents.timeparse",
         "cfevents.shapes",
+        "cfevents.stores",
     ),
 }
 

@@ -361,3 +361,28 @@ def test_schema_is_created_migrated_and_refused_when_newer(store_target, monkeyp
         open_store(store_target)
     assert f"schema version {newer}, written by a newer cfevents" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_first_seq_since_matches_a_scan(store_target):
+    """The first seq of an event created at or after a time, against scanning every event."""
+    from datetime import UTC, datetime, timedelta
+
+    events = sandbox_events(600)
+    with open_store(store_target) as store:
+        with store.begin_export(FOUNDATION, APP_USAGE) as export:
+            for first in range(0, len(events), 100):
+                export.write_page(events[first : first + 100])
+        stamps = sorted({e["created_at"] for e in events})
+        probes = [stamps[0], stamps[len(stamps) // 3], stamps[-1]]
+        for text in probes:
+            moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            for at in (moment, moment + timedelta(seconds=1)):
+                want = next(
+                    (
+                        seq
+                        for seq, e in enumerate(events, 1)
+                        if e["created_at"] >= at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                    ),
+                    None,
+                )
+                assert store.first_seq_since(FOUNDATION, APP_USAGE, at) == want

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cfevents.cli.flat import FlatOpt, usage_spec
 from cfevents.cli.options import (
     CreatedAfterOpt,
     CreatedAtOpt,
@@ -29,23 +30,25 @@ from cfevents.cli.options import (
     scope_args,
     window_args,
 )
-from cfevents.cli.output import build_spec
 from cfevents.cli.runtime import Runtime
 
 if TYPE_CHECKING:
     from cfevents.cli.progress import ExportProgress
 
 INCREMENTAL = "Incremental export"
+DEMO_FOUNDATION = "demo:sandbox"
 
 
 def export_usage(
     ctx: typer.Context,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--out",
-            metavar="FILE",
-            help="Write to FILE (format from its extension unless -o): appended with --checkpoint.",
+            metavar="FILE|DB",
+            help="Write to FILE (format from its extension unless -o): appended with --checkpoint. "
+            "A database (usage.db, *.sqlite, sqlite:///PATH, postgresql://…) keeps every event "
+            "and its own cursor: rerun it to add new events.",
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
@@ -127,6 +130,7 @@ def export_usage(
     output: OutputOpt = None,
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
+    flat: FlatOpt = False,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -147,6 +151,8 @@ def export_usage(
 
         cfevents usage export --checkpoint usage.ckpt --out usage.ndjson     # hourly cron
 
+        cfevents usage export --out usage.db       # hourly cron: history past 31 days
+
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
     rt: Runtime = ctx.obj
@@ -166,9 +172,12 @@ def export_usage(
         state=state or (),
         **scope_args(org, space, app_),
         per_page=per_page,
+        # the demo sandbox listens on a new port each run: one name, so reruns add to one history
+        foundation=DEMO_FOUNDATION if rt.demo else None,
+        flat=flat,
     )
-    spec = build_spec(
-        rt, "usage", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
+    spec = usage_spec(
+        rt, output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None, flat=flat
     )
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cfevents.cli.export import export_usage
+from cfevents.cli.flat import FlatOpt
 from cfevents.cli.options import (
     MARKUP_MODE,
     PAGING_PANEL,
@@ -103,6 +104,7 @@ def list_usage(
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
+    flat: FlatOpt = False,
 ) -> None:
     """List app usage events (GET /v3/app_usage_events).
 
@@ -118,11 +120,17 @@ def list_usage(
 
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
-    from cfevents.cli.output import build_spec, show
+    from cfevents.cli.flat import flat_listing, usage_spec
+    from cfevents.cli.output import show
 
     rt: Runtime = ctx.obj
-    spec = build_spec(
-        rt, "usage", output=output, fields=fields, no_headers=no_headers, table_format=table_format
+    spec = usage_spec(
+        rt,
+        output=output,
+        fields=fields,
+        no_headers=no_headers,
+        table_format=table_format,
+        flat=flat,
     )
     lim, default_limit = effective_limit(limit, all_)
     listing = rt.cf().usage_events(
@@ -138,7 +146,7 @@ def list_usage(
         **scope_args(org, space, app_),
         state=state or (),
     )
-    show(rt, listing, spec, default_limit=default_limit)
+    show(rt, flat_listing(listing) if flat else listing, spec, default_limit=default_limit)
 
 
 @app.command("get")

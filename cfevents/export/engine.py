@@ -26,6 +26,9 @@ from cfevents.cc.paging import JsonGetter, Params, ReadsAhead
 from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
 from cfevents.events.query import V3_MAX_PER_PAGE
 from cfevents.export import checkpoint as ckpt
+from cfevents.export.store import StoreSink
+from cfevents.stores import kind_for_path
+from cfevents.stores.columns import flat_records
 from cfevents.timeparse import format_cc, utcnow
 
 if TYPE_CHECKING:
@@ -218,6 +221,9 @@ class ExportPlan:
     keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
     noun: str = "app usage event"  # what the path lists, for messages
     columns: tuple[str, ...] | None = None  # CSV/TSV columns of run() without a spec (usage's)
+    store: str | None = None  # a history store (usage.db, postgresql://…): holds the cursor
+    foundation: str | None = None  # the store's name for this foundation (default: the API URL)
+    flat: bool = False  # write the store's snake_case columns (cfevents.stores.columns)
 
 
 class Sink:
@@ -274,6 +280,9 @@ class ExportJob:
         self.on_batch: Callable[[int, int, int | None], None] | None = None
         self.held_back = False
         self._opened = False
+        self.store_sink: StoreSink | None = None  # plan.store, open while the job runs
+        self.stored = 0  # events the store did not have yet
+        self.store_display = ""  # the store's target without a password
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -283,12 +292,16 @@ class ExportJob:
 
     def __exit__(self, *exc: object) -> None:
         self.close_sink()
+        self.close_store()
 
     def open(self) -> None:
         """Load the checkpoint (it must belong to this API) and place the cursor."""
         if self._opened:
             return
         self._opened = True
+        if self.plan.store is not None:
+            self._open_store(self.plan.store)
+            return
         saved = self.store.load() if self.store is not None else None
         self.saved = saved
         if saved is not None:
@@ -300,6 +313,30 @@ class ExportJob:
         elif self.plan.after_guid:
             self.cursor = Cursor(self.plan.after_guid)
         self.start_events = self.cursor.events
+
+    def _open_store(self, target: str) -> None:
+        """Take the store's export lock, resume at its cursor, record the opening snapshot."""
+        sink = self.store_sink = StoreSink(
+            target, self.plan.foundation or self.client.api, self.plan.path
+        )
+        self.store_display = sink.store.display
+        try:
+            if sink.resumed and self.plan.after_guid:
+                raise UsageError(
+                    f"--after-guid: {sink.store.display} already holds a cursor for "
+                    f"{sink.session.foundation} (after {sink.after_guid}); the store decides where "
+                    "an export into it starts"
+                )
+            self.cursor = Cursor(sink.after_guid or self.plan.after_guid, sink.last_created_at)
+            sink.ensure_snapshot(self.client, self.note)
+        except BaseException:
+            self.close_store()
+            raise
+
+    def close_store(self) -> None:
+        if self.store_sink is not None:
+            self.store_sink.close()
+            self.store_sink = None
 
     def open_sink(self, stream: TextIO | None = None) -> Sink:
         """The plan's ``out`` file, else ``stream`` (default stdout)."""
@@ -369,12 +406,17 @@ class ExportJob:
         from cfevents.output.columns import USAGE_COLUMNS
         from cfevents.output.formatters import OutputSpec, write
 
+        if self.plan.store is not None:
+            return self._run_into_store(on_batch)
         sink = self.open_sink(stdout)
-        spec = spec or OutputSpec(fmt=self.plan.fmt, columns=self.plan.columns or USAGE_COLUMNS)
+        kind = kind_for_path(self.plan.path)
+        columns = kind.column_names if self.plan.flat else (self.plan.columns or USAGE_COLUMNS)
+        spec = spec or OutputSpec(fmt=self.plan.fmt, columns=columns)
         spec = replace(spec, headers=sink.fresh and spec.headers)
         self.on_batch = on_batch
+        records = flat_records(self.events(), kind) if self.plan.flat else self.events()
         try:
-            written = write(self.events(), sink.stream, spec)
+            written = write(records, sink.stream, spec)
             self.commit()
         except CfEventsError as exc:
             exc.message = f"{exc.message}; {self.stopped_note()}"
@@ -382,6 +424,21 @@ class ExportJob:
         finally:
             self.close_sink()
         return written
+
+    def _run_into_store(self, on_batch: Callable[[int, int, int | None], None] | None) -> int:
+        """Every event into the store, page by page (each page and its cursor commit together)."""
+        self.on_batch = on_batch
+        self.open()  # a locked or unusable store fails here, with its own message
+        try:
+            for _ in self.events():
+                pass
+            self.commit()
+        except CfEventsError as exc:
+            exc.message = f"{exc.message}; {self.stopped_note()}"
+            raise
+        finally:
+            self.close_store()
+        return self.stored
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The events that pass the plan's filter (committed page by page)."""
@@ -396,7 +453,8 @@ class ExportJob:
             try:
                 yield from self._one_pass()
             except LostCursorError as exc:
-                if self.saved is None or not self.saved.after_guid:  # the user's --after-guid
+                resumed = self.store_sink is not None and self.store_sink.resumed
+                if not resumed and (self.saved is None or not self.saved.after_guid):
                     raise unknown_after_guid(self.cursor.after_guid, exc, self.plan.noun) from None
                 if not self.plan.restart_lost or restarted:
                     raise LostCursorError(
@@ -439,6 +497,8 @@ class ExportJob:
         batch, self.pending = self.pending, None
         if batch is None or not batch.events:
             return
+        if self.store_sink is not None:  # the page and the cursor after it, one transaction
+            self.stored += self.store_sink.write(batch.events)
         sink = self.sink
         size = sink.sync() if sink is not None else None
         self.cursor.advance(batch)
@@ -479,10 +539,20 @@ class ExportJob:
         text = f"the export stopped after reading {self.events_read():,} events, {where}"
         if self.plan.checkpoint is not None:
             text += f"; {self.plan.checkpoint} points there: rerun to resume"
+        if self.plan.store is not None:
+            text += "; the store's cursor points there: rerun to resume"
         return text
 
     def summary(self, written: int) -> str:
         pages = "1 page" if self.pages == 1 else f"{self.pages} pages"
+        if self.plan.store is not None:
+            text = (
+                f"stored {self.stored:,} new events ({self.events_read():,} read) in {pages} "
+                f"into {self.store_display}"
+            )
+            if self.held_back and self.plan.min_age is not None:
+                text += f"; events younger than {int(self.plan.min_age.total_seconds())}s are left for the next run"
+            return text
         text = f"exported {written:,} events ({self.events_read():,} read) in {pages}"
         if self.held_back and self.plan.min_age is not None:
             text += f"; events younger than {int(self.plan.min_age.total_seconds())}s are left for the next run"

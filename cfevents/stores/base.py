@@ -92,7 +92,7 @@ def encode_rows(
 
 
 def _stdlib_dumps() -> Callable[[Any], str]:
-    return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
 _dumps: Callable[[Any], str]
@@ -239,6 +239,17 @@ class Store(ABC):
 
     def first_event(self, foundation: str, kind: EventKind) -> dict[str, Any] | None:
         return next(iter(self._first(foundation, kind)), None)
+
+    def first_seq_since(self, foundation: str, kind: EventKind, created_at: datetime) -> int | None:
+        """The lowest ``seq`` of an event created at or after ``created_at`` (None: no such
+        event). Events before it in ``seq`` order were all created earlier, so a reader that
+        wants the events since ``created_at`` in ``seq`` order starts there."""
+        return self._first_seq_since(foundation, kind, created_at)
+
+    @abstractmethod
+    def _first_seq_since(
+        self, foundation: str, kind: EventKind, created_at: datetime
+    ) -> int | None: ...
 
     def _first(self, foundation: str, kind: EventKind) -> Iterator[dict[str, Any]]:
         coverage = self.coverage(foundation, kind)

@@ -9,7 +9,7 @@ with the path of each one inside the v3 event, so the SQL stores (one table per 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -141,6 +141,15 @@ def _get(event: dict[str, Any], path: tuple[str, ...]) -> Any:
 def flatten(event: dict[str, Any], kind: EventKind = APP_USAGE) -> dict[str, Any]:
     """The event's flat columns, in ``kind.columns`` order; a missing or null field is None."""
     return {column.name: _get(event, column.path) for column in kind.columns}
+
+
+def flat_records(
+    events: Iterable[dict[str, Any]], kind: EventKind = APP_USAGE
+) -> Iterator[dict[str, Any]]:
+    """:func:`flatten` for a stream of events (what ``--flat`` writes), lazily."""
+    names = kind.column_names
+    for event in events:
+        yield dict(zip(names, flat_row(event, kind), strict=True))
 
 
 def flat_row(event: dict[str, Any], kind: EventKind = APP_USAGE) -> tuple[Any, ...]:

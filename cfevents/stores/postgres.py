@@ -299,6 +299,17 @@ class PostgresStore(Store):
             for (raw,) in cur:
                 yield loads(raw)
 
+    def _first_seq_since(
+        self, foundation: str, kind: EventKind, created_at: datetime
+    ) -> int | None:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"SELECT min(seq) FROM {kind.table} WHERE foundation = %s AND created_at >= %s".encode(),
+                (foundation, created_at),
+            )
+            row = cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def coverage(self, foundation: str, kind: EventKind) -> Coverage | None:
         with self.conn.cursor() as cur:
             cur.execute(

@@ -286,6 +286,15 @@ class SQLiteStore(Store):
         finally:
             cursor.close()
 
+    def _first_seq_since(
+        self, foundation: str, kind: EventKind, created_at: datetime
+    ) -> int | None:
+        (seq,) = self.conn.execute(
+            f"SELECT min(seq) FROM {kind.table} WHERE foundation = ? AND created_at >= ?",
+            (foundation, iso(created_at)),  # CC's one format: text order is time order
+        ).fetchone()
+        return int(seq) if seq is not None else None
+
     def coverage(self, foundation: str, kind: EventKind) -> Coverage | None:
         row = self.conn.execute(
             f"SELECT count(*), min(seq), max(seq) FROM {kind.table} WHERE foundation = ?",

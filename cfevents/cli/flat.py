@@ -1,0 +1,86 @@
+"""``--flat`` for ``usage list`` and ``usage export``: the history stores' snake_case columns.
+
+One mapping (:mod:`cfevents.stores.columns`), so file users and database users share one
+schema: ``state.current`` is ``state_current``, ``organization.guid`` is ``org_guid``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cfevents.cli.options import OUTPUT_PANEL
+from cfevents.errors import UsageError
+
+if TYPE_CHECKING:
+    from cfevents.cli.runtime import Runtime
+    from cfevents.events.listing import Listing
+    from cfevents.output.formatters import OutputSpec
+
+FlatOpt = Annotated[
+    bool,
+    typer.Option(
+        "--flat",
+        help="Flat snake_case columns (state_current, org_guid, …), as in a database --out; "
+        "csv, tsv, ndjson, json.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+
+
+def flat_spec(spec: OutputSpec, fields: str | None) -> OutputSpec:
+    """The spec with the flat columns; ``--fields`` then names flat columns."""
+    from cfevents.api import check_flat
+    from cfevents.output.columns import parse_fields
+    from cfevents.stores.columns import APP_USAGE
+
+    check_flat(spec.fmt)
+    names = APP_USAGE.column_names
+    selected = parse_fields(fields) if fields is not None else None
+    if fields is not None and not selected:
+        raise UsageError("--fields: give at least one field name")
+    bad = [name for name in selected or () if name not in names]
+    if bad:
+        raise UsageError(
+            f"--fields: with --flat, unknown column(s) {', '.join(map(repr, bad))}; "
+            f"the columns are: {', '.join(names)}"
+        )
+    return replace(spec, columns=names, fields=tuple(selected) if selected else None, labels={})
+
+
+def usage_spec(
+    rt: Runtime,
+    *,
+    output: str | None,
+    fields: str | None,
+    no_headers: bool,
+    table_format: str | None,
+    flat: bool,
+) -> OutputSpec:
+    """``build_spec`` for usage events, with the flat columns when ``flat``."""
+    from cfevents.cli.output import build_spec
+
+    spec = build_spec(
+        rt,
+        "usage",
+        output=output,
+        fields=None if flat else fields,
+        no_headers=no_headers,
+        table_format=table_format,
+    )
+    return flat_spec(spec, fields) if flat else spec
+
+
+def flat_listing(listing: Listing[Any]) -> Listing[dict[str, Any]]:
+    """The listing's events as flat rows; its hints still answer for the events read."""
+    from cfevents.events.listing import Listing
+    from cfevents.stores.columns import flat_records
+
+    return Listing(
+        flat_records(dict(event) for event in listing),
+        listing.info,
+        truncation=lambda _count: listing.truncation(),
+        empty_hint=listing.empty_hint,
+    )

@@ -1,0 +1,81 @@
+"""The export's other sink: a history store (``--out usage.db`` or ``postgresql://…``).
+
+The store holds the cursor: each page's events and the cursor after them commit in one
+transaction (:meth:`cfevents.stores.ExportSession.write_page`), so there is no checkpoint file
+and no crash, kill or overlap can lose or duplicate an event. Opening takes the store's export
+lock for (foundation, kind) — a second export fails at once with StoreLockedError (exit 8) —
+and, on the first export into the store, records the opening snapshot (apps, processes,
+running tasks, spaces, orgs) BEFORE the first event page is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+from cfevents.cc.paging import JsonGetter, resources, v3_pages
+from cfevents.stores import ExportSession, Store, kind_for_path, open_store
+from cfevents.timeparse import format_cc, utcnow
+
+SNAPSHOT_LISTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("apps", "/v3/apps", ()),
+    ("processes", "/v3/processes", ()),
+    ("tasks", "/v3/tasks", (("states", "RUNNING"),)),
+    ("spaces", "/v3/spaces", ()),
+    ("organizations", "/v3/organizations", ()),  # names for reports from the store
+)
+SNAPSHOT_PER_PAGE = "5000"
+
+
+def read_snapshot(client: JsonGetter) -> dict[str, Any]:
+    """Every app, process, RUNNING task, space and org, as Cloud Controller lists them."""
+    return {
+        name: list(resources(v3_pages(client, path, [*params, ("per_page", SNAPSHOT_PER_PAGE)])))
+        for name, path, params in SNAPSHOT_LISTS
+    }
+
+
+class StoreSink:
+    """An open store, its export lock and session for one foundation and the plan's path."""
+
+    def __init__(self, target: str, foundation: str, path: str) -> None:
+        self.target = target
+        self._stack = ExitStack()
+        try:
+            self.store: Store = self._stack.enter_context(open_store(target))
+            self.session: ExportSession = self._stack.enter_context(
+                self.store.begin_export(foundation, kind_for_path(path))
+            )
+        except BaseException:
+            self._stack.close()
+            raise
+        self.resumed = self.session.after_guid is not None  # the store already had a cursor
+
+    @property
+    def after_guid(self) -> str | None:
+        return self.session.after_guid
+
+    @property
+    def last_created_at(self) -> str | None:
+        return self.session.last_created_at
+
+    def ensure_snapshot(self, client: JsonGetter, note: Callable[[str], None]) -> None:
+        """The first export into the store records the opening snapshot, before any event."""
+        if not self.session.needs_snapshot:
+            return
+        taken_at = format_cc(utcnow())
+        parts = read_snapshot(client)
+        self.session.save_snapshot(taken_at, parts)
+        note(
+            f"recorded the opening snapshot of {self.session.foundation} at {taken_at} "
+            f"({len(parts['apps'])} apps, {len(parts['processes'])} processes, "
+            f"{len(parts['tasks'])} running tasks) in {self.store.display}"
+        )
+
+    def write(self, events: Sequence[dict[str, Any]]) -> int:
+        """The page's events and the cursor after them, in one transaction."""
+        return self.session.write_page(events)
+
+    def close(self) -> None:
+        self._stack.close()
