@@ -148,6 +148,8 @@ class ReportArgs(TypedDict, total=False):
     min_age: str | timedelta  # count only up to now minus this (default 5m)
     allow_incomplete: bool  # report (flagged) when events the window needs are gone
     now: datetime | None  # the clock (tests)
+    input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
+    foundation: str | None  # with input: which foundation of a store holding several
 
 
 class CrashArgs(TimeArgs, ScopeArgs, total=False):
@@ -615,17 +617,27 @@ class Client:
             raise UsageError(f"--min-age: {exc}") from None
         if age > MAX_MIN_AGE or age < timedelta(0):
             raise UsageError(f"--min-age: {min_age!r} is out of range (0 to {MAX_MIN_AGE.days}d)")
-        source = CloudControllerSource(self.http, self.api, events=self._report_events)
-        report = usage_report(
-            source,
-            window,
-            by=args.get("by", "app"),
-            daily=args.get("daily", False),
-            opening=args.get("opening", "snapshot"),
-            min_age=age,
-            now=now,
-            allow_incomplete=args.get("allow_incomplete", False),
-        )
+        options: dict[str, Any] = {
+            "by": args.get("by", "app"),
+            "daily": args.get("daily", False),
+            "opening": args.get("opening", "snapshot"),
+            "min_age": age,
+            "allow_incomplete": args.get("allow_incomplete", False),
+        }
+        history = args.get("input")
+        if history is not None:  # stored history: no request to the API at all
+            from cfevents.report.history import history_report, history_source
+
+            stored = history_source(
+                os.fspath(history),
+                foundation=args.get("foundation"),
+                allow_incomplete=options["allow_incomplete"],
+            )
+            with stored:
+                report = history_report(stored, window, **options)
+        else:
+            source = CloudControllerSource(self.http, self.api, events=self._report_events)
+            report = usage_report(source, window, now=now, **options)
         save_state = args.get("save_state")
         if save_state is not None:
             write_state(save_state, report.closing_state)

@@ -384,3 +384,33 @@ def test_opening_events_and_none_say_what_they_cannot_see(rcli, report_sandbox):
         assert sum(got.values()) < sum(v[0] for v in truth.values())  # apps idle for hours
         if mode == "events":
             assert "had no events in the window and are not counted" in err
+
+
+def test_a_report_from_a_store_equals_the_truth_after_the_api_pruned_the_window(
+    rcli, report_sandbox, tmp_path
+):
+    """usage export --out usage.db keeps the history; usage report --input reads it, with no
+    request to the API, and still equals the simulation's truth once CC has pruned the window."""
+    start, end = WINDOWS[0]
+    db = str(tmp_path / "usage.db")
+    exported = rcli("usage", "export", "--out", db, "--min-age", "0s")
+    assert exported.exit_code == 0, exported.stderr
+    live, _ = report(rcli, start, end, "--by", "process")
+    report_sandbox.prune_usage_events_before(end + timedelta(days=1))
+    pruned = rcli("usage", "report", "--since", iso(start), "--until", iso(end))
+    assert pruned.exit_code == 7  # the API no longer has the window
+    report_sandbox.clear_requests()
+    stored, err = report(rcli, start, end, "--by", "process", "--input", db)
+    assert [r.path for r in report_sandbox.requests] == []  # history only: no API request
+    check_against_truth(report_sandbox, stored, start, end)
+    assert by_process(stored) == by_process(live)
+
+
+def test_a_report_from_history_that_lacks_the_window_exits_7(rcli, report_sandbox, tmp_path):
+    db = str(tmp_path / "usage.db")
+    report_sandbox.prune_usage_events_before(END - timedelta(days=5))
+    assert rcli("usage", "export", "--out", db, "--min-age", "0s").exit_code == 0
+    start, end = WINDOWS[0]  # before the first event the store ever saw
+    result = rcli("usage", "report", "--since", iso(start), "--until", iso(end), "--input", db)
+    assert result.exit_code == 7
+    assert one_line_error(result)

@@ -127,6 +127,25 @@ def report_usage(
             rich_help_panel=REPORT_PANEL,
         ),
     ] = False,
+    input_: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            metavar="STORE|FILE",
+            help="Report from stored history instead of the API: a store written by usage "
+            "export --out (usage.db, postgresql://...) or an NDJSON export.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
+    foundation: Annotated[
+        str | None,
+        typer.Option(
+            "--foundation",
+            metavar="API",
+            help="With --input: the foundation (API URL) of a store that holds several.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
     output: OutputOpt = None,
     fields: Annotated[
         str | None,
@@ -167,6 +186,8 @@ def report_usage(
         save_state=save_state,
         min_age=min_age,
         allow_incomplete=allow_incomplete,
+        input=input_,
+        foundation=foundation,
     )
     show_report(rt, report, spec)
 
