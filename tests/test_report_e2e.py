@@ -400,7 +400,7 @@ def test_a_report_from_a_store_equals_the_truth_after_the_api_pruned_the_window(
     pruned = rcli("usage", "report", "--since", iso(start), "--until", iso(end))
     assert pruned.exit_code == 7  # the API no longer has the window
     report_sandbox.clear_requests()
-    stored, err = report(rcli, start, end, "--by", "process", "--input", db)
+    stored, _ = report(rcli, start, end, "--by", "process", "--input", db)
     assert [r.path for r in report_sandbox.requests] == []  # history only: no API request
     check_against_truth(report_sandbox, stored, start, end)
     assert by_process(stored) == by_process(live)
