@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cfevents.events.audit import EventQuery
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
-    from cfevents.report import Opening, Report
+    from cfevents.report import Opening, Report, Window
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -150,6 +150,19 @@ class ReportArgs(TypedDict, total=False):
     now: datetime | None  # the clock (tests)
     input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
     foundation: str | None  # with input: which foundation of a store holding several
+
+
+class ServiceReportArgs(TypedDict, total=False):
+    """The arguments of :meth:`Client.service_report`."""
+
+    month: str | None  # YYYY-MM (UTC); or since/until; neither: this month so far
+    since: TimeValue | None
+    until: TimeValue | None
+    by: str  # org, space, offering, plan (default) or instance
+    include_user_provided: bool  # user-provided instances too (no plan, usually not billed)
+    min_age: str | timedelta  # count only up to now minus this (default 5m)
+    allow_incomplete: bool  # report (flagged) when events the window needs are gone
+    now: datetime | None  # the clock (tests)
 
 
 class CrashArgs(TimeArgs, ScopeArgs, total=False):
@@ -594,29 +607,12 @@ class Client:
             UsageError: bad arguments or an unusable state file.
         """
         from cfevents.report import (
-            DEFAULT_MIN_AGE,
             CloudControllerSource,
             usage_report,
-            window_from_options,
             write_state,
         )
-        from cfevents.timeparse import TimeParseError, format_cc, parse_duration, utcnow
 
-        now = args.get("now") or utcnow()
-        since, until = args.get("since"), args.get("until")
-        window = window_from_options(
-            args.get("month"),
-            format_cc(since) if isinstance(since, datetime) else since,
-            format_cc(until) if isinstance(until, datetime) else until,
-            now,
-        )
-        min_age = args.get("min_age", DEFAULT_MIN_AGE)
-        try:
-            age = parse_duration(min_age) if isinstance(min_age, str) else min_age
-        except TimeParseError as exc:
-            raise UsageError(f"--min-age: {exc}") from None
-        if age > MAX_MIN_AGE or age < timedelta(0):
-            raise UsageError(f"--min-age: {min_age!r} is out of range (0 to {MAX_MIN_AGE.days}d)")
+        now, window, age = _report_window(args)
         options: dict[str, Any] = {
             "by": args.get("by", "app"),
             "daily": args.get("daily", False),
@@ -642,6 +638,23 @@ class Client:
         if save_state is not None:
             write_state(save_state, report.closing_state)
         return report
+
+    def service_report(self, **args: Unpack[ServiceReportArgs]) -> Report:
+        """Service-instance seconds per org, space, offering, plan or instance, with created,
+        updated and deleted counts (README "Service usage events"): the same window, min-age
+        and completeness rules (exit 7) as :meth:`usage_report`."""
+        from cfevents.report.services import CloudControllerServiceSource, service_report
+
+        now, window, age = _report_window(args)
+        return service_report(
+            CloudControllerServiceSource(self.http, self.api),
+            window,
+            by=args.get("by", "plan"),
+            include_user_provided=args.get("include_user_provided", False),
+            min_age=age,
+            now=now,
+            allow_incomplete=args.get("allow_incomplete", False),
+        )
 
     def _report_events(self, start: datetime) -> Iterator[dict[str, Any]]:
         """Every usage event from ``start`` on, in id order: the export's keyset pages with
@@ -1140,3 +1153,27 @@ def _blame_after_guid(
         if not first or after_guid is None:  # a cursor of ours, lost while paging
             raise
         raise unknown_after_guid(after_guid, exc, noun) from None
+
+
+def _report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Window, timedelta]:
+    """The clock, the window (``month`` or ``[since, until)``, default this month so far) and
+    ``min_age`` of a report, checked before any request."""
+    from cfevents.report import DEFAULT_MIN_AGE, window_from_options
+    from cfevents.timeparse import TimeParseError, format_cc, parse_duration, utcnow
+
+    now = args.get("now") or utcnow()
+    since, until = args.get("since"), args.get("until")
+    window = window_from_options(
+        args.get("month"),
+        format_cc(since) if isinstance(since, datetime) else since,
+        format_cc(until) if isinstance(until, datetime) else until,
+        now,
+    )
+    min_age = args.get("min_age", DEFAULT_MIN_AGE)
+    try:
+        age = parse_duration(min_age) if isinstance(min_age, str) else min_age
+    except TimeParseError as exc:
+        raise UsageError(f"--min-age: {exc}") from None
+    if age > MAX_MIN_AGE or age < timedelta(0):
+        raise UsageError(f"--min-age: {min_age!r} is out of range (0 to {MAX_MIN_AGE.days}d)")
+    return now, window, age

@@ -142,3 +142,33 @@ def test_reseed_events_are_continuations(fresh_sandbox):
     rows = [r for r in report.rows if r["service_instance_guid"] == target.guid]
     assert sum(r["updated"] for r in rows) == 1 and sum(r["deleted"] for r in rows) == 1
     assert sum(r["created"] for r in report.rows) == 0  # reseeds are not creations
+
+
+def test_services_report_command_equals_the_timeline(cli, sandbox):
+    """cfevents services report over real HTTP: per-instance seconds equal the simulation's."""
+    import json
+
+    window = Window(END - timedelta(days=20), END - timedelta(days=3))
+    since, until = (t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in (window.start, window.end))
+    result = cli(
+        "services", "report", "--since", since, "--until", until, "--by", "instance",
+        "--min-age", "0s", "-o", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    from types import SimpleNamespace
+
+    rows = SimpleNamespace(rows=json.loads(result.stdout))
+    assert per_instance(rows) == truth_for(sandbox, window, False, first_updates(sandbox))
+    assert "window " in result.stderr and "events read" in result.stderr
+    table = cli("services", "report", "--since", since, "--until", until, "--min-age", "0s")
+    assert table.exit_code == 0, table.stderr
+    assert table.stdout.splitlines()[-1].startswith("TOTAL")
+
+
+def test_services_report_exits_7_before_retention_and_rejects_bad_by(cli):
+    since = (END - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = cli("services", "report", "--since", since, "--min-age", "0s")
+    assert result.exit_code == 7
+    assert len(result.stderr.strip().splitlines()) == 1
+    bad = cli("services", "report", "--by", "app")
+    assert bad.exit_code == 2 and "--by must be one of" in bad.stderr

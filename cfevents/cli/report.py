@@ -7,6 +7,7 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -201,16 +202,34 @@ def report_spec(
     no_headers: bool,
     table_format: str | None,
 ) -> OutputSpec:
-    """The output spec for a report's rows (bad values are usage errors, before any request)."""
-    from cfevents.cli.output import safe_csv_setting
-    from cfevents.output.columns import check_fields, parse_fields
-    from cfevents.output.formatters import OutputSpec
+    """The output spec for a usage report's rows (bad values are usage errors, before any
+    request)."""
     from cfevents.report.rows import row_fields
 
-    fmt = output_format(output, rt.env.env)
     if by not in GROUPINGS:
         raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     known = row_fields(by, daily)
+    table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
+    if by == "process":
+        table.insert(table.index("process_type") + 1, "process_guid")
+    return rows_spec(rt, known, table, output, fields, no_headers, table_format)
+
+
+def rows_spec(
+    rt: Runtime,
+    known: Sequence[str],
+    table: Sequence[str],
+    output: str | None,
+    fields: str | None,
+    no_headers: bool,
+    table_format: str | None,
+) -> OutputSpec:
+    """A report's output spec: every ``known`` key in machine formats, ``table`` on a table."""
+    from cfevents.cli.output import safe_csv_setting
+    from cfevents.output.columns import check_fields, parse_fields
+    from cfevents.output.formatters import OutputSpec
+
+    fmt = output_format(output, rt.env.env)
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
@@ -223,9 +242,6 @@ def report_spec(
             raise UsageError(f"--table-format: unknown format {table_format!r}")
         if fmt != "table":
             raise UsageError("--table-format only applies to -o table")
-    table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
-    if by == "process":
-        table.insert(table.index("process_type") + 1, "process_guid")
     return OutputSpec(
         fmt=fmt,
         columns=tuple(table if fmt == "table" else known),
@@ -246,7 +262,7 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
         table_rows(report, list(spec.selected)) if spec.fmt == "table" else report.rows
     )
     if spec.fmt == "table" and not report.rows:
-        rt.note("no usage in this window: nothing ran, and no task or process was open")
+        rt.note("no usage in this window: nothing ran or existed to count")
     emit(rt, rows, spec)
     warnings = [f"warning: {w}" for w in report.warnings]
     for line in summary_lines(report):
@@ -254,3 +270,133 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
             rt.warn(line.removeprefix("warning: "))
         else:
             rt.note(line)
+
+
+SERVICE_GROUPINGS = ("org", "space", "offering", "plan", "instance")
+SERVICE_TABLE = (
+    "org_name",
+    "space_name",
+    "service_offering_name",
+    "service_plan_name",
+    "service_instance_name",
+    "service_instance_type",
+    "service_hours",
+    "created",
+    "updated",
+    "deleted",
+    "flags",
+)
+
+
+def report_services(
+    ctx: typer.Context,
+    month: Annotated[
+        str | None,
+        typer.Option(
+            "--month",
+            metavar="YYYY-MM",
+            help="The calendar month (UTC) [default: this month so far].",
+            rich_help_panel=TIME_PANEL,
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="T",
+            help="Window start T0 (RFC 3339, a date, or an age like 7d).",
+            rich_help_panel=TIME_PANEL,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="T",
+            help="Window end T1, exclusive [default: now].",
+            rich_help_panel=TIME_PANEL,
+        ),
+    ] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            metavar="org|space|offering|plan|instance",
+            help="One row per org, space, service offering, plan or service instance.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = "plan",
+    include_user_provided: Annotated[
+        bool,
+        typer.Option(
+            "--include-user-provided",
+            help="Count user-provided service instances too (they have no plan).",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
+    min_age: Annotated[
+        str,
+        typer.Option(
+            "--min-age",
+            metavar="DURATION",
+            help="Count only up to now minus DURATION (younger events may still change).",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = "5m",
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Report even when events the window needs are gone (rows flagged incomplete) "
+            "instead of exit 7.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
+    output: OutputOpt = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            metavar="A,B",
+            help="Comma-separated row keys (service_plan_name, service_hours, ...).",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = None,
+    no_headers: NoHeadersOpt = False,
+    table_format: TableFormatOpt = None,
+) -> None:
+    """Chargeback for services: service-instance-hours per org, space, offering, plan or instance.
+
+    Follows each instance from service usage events (CREATED, UPDATED on a plan change,
+    DELETED); instances that existed all window long come from /v3/service_instances. Exits 7
+    when events the window needs were pruned or purged. README "Service usage events".
+
+    Examples:
+
+        cfevents services report --month 2024-05
+
+        cfevents services report --month 2024-05 --by instance -o csv > services-may.csv
+    """
+    from cfevents.report.services import row_fields
+
+    rt: Runtime = ctx.obj
+    known = row_fields(by)
+    spec = rows_spec(
+        rt,
+        known,
+        [c for c in known if c in SERVICE_TABLE],
+        output,
+        fields,
+        no_headers,
+        table_format,
+    )
+    report = rt.cf().service_report(
+        month=month,
+        since=since,
+        until=until,
+        by=by,
+        include_user_provided=include_user_provided,
+        min_age=min_age,
+        allow_incomplete=allow_incomplete,
+    )
+    show_report(rt, report, spec)

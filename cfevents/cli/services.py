@@ -27,6 +27,7 @@ from cfevents.cli.options import (
     effective_limit,
     window_args,
 )
+from cfevents.cli.report import report_services
 from cfevents.cli.runtime import Runtime
 
 app = typer.Typer(
@@ -262,3 +263,6 @@ def export_services(
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
     rt.note(job.summary(written))
+
+
+app.command("report")(report_services)

@@ -9,7 +9,7 @@ from typing import Any
 
 from cfevents.report.api import Report
 
-ROUNDED = ("instance_hours", "gb_hours", "avg_instances")
+ROUNDED = ("instance_hours", "gb_hours", "avg_instances", "service_hours")
 TOTAL_LABEL = "TOTAL"
 
 
@@ -18,7 +18,7 @@ def _display(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     for name in ROUNDED:
         if name in shown and shown[name] is not None:
             shown[name] = f"{shown[name]:.2f}"
-    if "flags" in shown:
+    if "flags" in shown and not isinstance(shown["flags"], str):  # service rows join them
         shown["flags"] = ",".join(shown["flags"] or [])
     return shown
 
@@ -42,10 +42,10 @@ def summary_lines(report: Report) -> list[str]:
     partial = " (partial: never extrapolated)" if meta["partial"] else ""
     lines = [
         f"window {window['start']} .. {window['end']}, counted to {meta['effective_end']}{partial}",
-        f"opening: {meta['opening_source']}; events read: {meta['events_read']}",
+        f"opening: {meta['opening_source']}; events read: {meta.get('events_read', '?')}",
     ]
-    counts = dict(meta["flags"])
-    skew = meta["counters"].get("clock_skew_adjustments", 0)
+    counts = dict(meta.get("flags", {}))
+    skew = meta.get("counters", {}).get("clock_skew_adjustments", 0)
     if skew:
         counts["clock_skew_adjustments"] = skew
     if counts:

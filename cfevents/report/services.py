@@ -134,6 +134,15 @@ class _Group:
     flags: set[str] = field(default_factory=set)
 
 
+def row_fields(by: str) -> tuple[str, ...]:
+    """The keys of a service report's rows grouped ``by`` (nested: a plan row names its
+    offering, space and org), then the figures."""
+    if by not in SERVICE_GROUPINGS:
+        raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
+    levels = SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(by) + 1]
+    return (*(f for level in levels for f in _KEYS[level]), *FIGURES)
+
+
 def is_service_reseed(event: Mapping[str, Any]) -> bool:
     """A purge-and-reseed row: its guid is the service instance's guid (§3.5)."""
     instance = event.get("service_instance") or {}
@@ -318,9 +327,7 @@ def service_report(
 
     org_guids = {g.key[0] for g in engine.groups.values() if g.key[0]}
     org_names = dict(source.org_names(org_guids)) if org_guids else {}
-    fields = [
-        f for level in SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(by) + 1] for f in _KEYS[level]
-    ]
+    fields = list(row_fields(by)[: -len(FIGURES)])
     rows = []
     for group in sorted(engine.groups.values(), key=lambda g: tuple(str(v) for v in g.key)):
         row: dict[str, Any] = {}
@@ -348,6 +355,7 @@ def service_report(
         "include_user_provided": include_user_provided,
         "opening_source": "snapshot",
         "counters": dict(engine.counters),
+        "events_read": engine.counters["events_read"],
         "incomplete": incomplete,
         "foundation": source.foundation,
     }
