@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Crash,
         CrashSummary,
         LostCursor,
+        OnRotated,
         Order,
         Source,
         UsageEvent,
@@ -98,6 +99,7 @@ class UsageExportArgs(UsageFilterArgs, total=False):
     checkpoint: str | Path | None
     min_age: str | timedelta | None
     on_lost_cursor: LostCursor
+    on_rotated: OnRotated
     follow: bool
     interval: str | float
     per_page: int
@@ -369,6 +371,9 @@ class Client:
         on_lost_cursor = args.get("on_lost_cursor", "fail")
         if on_lost_cursor not in ("fail", "restart"):
             raise UsageError("--on-lost-cursor must be fail or restart")
+        on_rotated = args.get("on_rotated", "fail")
+        if on_rotated not in ("fail", "new-file"):
+            raise UsageError("--on-rotated must be fail or new-file")
         per_page = args.get("per_page", V3_MAX_PER_PAGE)
         check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
         min_age, interval, follow = (
@@ -402,6 +407,7 @@ class Client:
             interval=pause,
             follow=follow,
             restart_lost=on_lost_cursor == "restart",
+            on_rotated=on_rotated,
             after_guid=filters.after_guid,
             checkpoint=checkpoint_path,
             out=out_path,

@@ -21,6 +21,10 @@ class ExitCode(IntEnum):
     API = 5  # any other API error (4xx/5xx), v2 disabled, lost cursor
     NETWORK = 6  # connection refused, DNS, TLS, timeout
     INCOMPLETE = 7  # usage report: events the window needs are gone (retention, purge)
+    LOCKED = 8  # another export holds the checkpoint (or store) lock
+    IO = 9  # the output or checkpoint could not be written (disk full, EIO, fsync, rotated)
+    HANGUP = 129  # SIGHUP: 128 + 1, stopped cleanly like Ctrl-C
+    TERMINATED = 143  # SIGTERM: 128 + 15, stopped cleanly like Ctrl-C
     PIPE = 141  # stdout closed early (`| head`): 128 + SIGPIPE, like any Unix filter
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
 
@@ -149,6 +153,34 @@ class StoreError(CfEventsError):
 
 class StoreLockedError(StoreError):
     """Another export holds the store's lock for this foundation and event kind."""
+
+    default_exit_code = ExitCode.LOCKED
+
+
+class ExportLockedError(CfEventsError):
+    """Another export holds the checkpoint's lock (``<checkpoint>.lock``)."""
+
+    default_exit_code = ExitCode.LOCKED
+
+
+class OutputIOError(CfEventsError):
+    """The output or the checkpoint could not be written or made durable (disk full, EIO, a
+    failed fsync), or the output file was rotated or truncated under the checkpoint."""
+
+    default_exit_code = ExitCode.IO
+
+
+class StoppedBySignal(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt (finally blocks run, the JSON
+    array closes, the checkpoint stays at the last committed page); exit 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 class IncompleteDataError(CfEventsError):

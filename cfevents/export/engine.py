@@ -12,6 +12,7 @@ and never moves its cursor past them.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import sys
@@ -23,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from cfevents.cc.paging import JsonGetter, Params, ReadsAhead
-from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
+from cfevents.errors import (
+    ApiError,
+    CfEventsError,
+    LostCursorError,
+    OutputIOError,
+    UsageError,
+)
 from cfevents.events.query import V3_MAX_PER_PAGE
 from cfevents.export import checkpoint as ckpt
 from cfevents.timeparse import format_cc, utcnow
@@ -213,6 +220,35 @@ class ExportPlan:
     out: Path | None = None
     fmt: str = "ndjson"
     keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
+    on_rotated: str = "fail"  # --out rotated away or truncated: "fail" or "new-file"
+
+
+class _Handle:
+    """The open ``--out`` file behind a Sink: writers bind its ``write`` once, and the file
+    under it can be replaced (``--on-rotated new-file`` while exporting)."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.encoding = handle.encoding
+
+    def write(self, text: str) -> int:
+        return self.handle.write(text)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self.handle.closed
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 class Sink:
@@ -224,13 +260,24 @@ class Sink:
         self.path = path  # the file's absolute path; None for a stream it does not own
 
     def sync(self) -> int | None:
-        """Flush and fsync; the file's size, or None for a pipe or terminal."""
+        """Flush and fsync; the file's size, or None for a pipe or terminal.
+
+        For a file the export opened, a failed flush or fsync is an :class:`OSError` the
+        caller reports (the checkpoint must not move past bytes that are not durable).
+        """
         self.stream.flush()
+        if self.path is not None:
+            os.fsync(self.stream.fileno())
+            return os.fstat(self.stream.fileno()).st_size
         try:
             os.fsync(self.stream.fileno())
             return os.fstat(self.stream.fileno()).st_size
         except (OSError, ValueError):
             return None  # a pipe or terminal cannot be fsynced
+
+    def inode(self) -> tuple[int, int]:
+        st = os.fstat(self.stream.fileno())
+        return st.st_dev, st.st_ino
 
     def close(self) -> None:
         if self.path is not None:
@@ -269,6 +316,8 @@ class ExportJob:
         self.on_batch: Callable[[int, int, int | None], None] | None = None
         self.held_back = False
         self._opened = False
+        self.lock = ckpt.CheckpointLock(plan.checkpoint) if plan.checkpoint else None
+        self._header = ""  # what a new --out file starts with (the header row of csv/tsv)
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -277,12 +326,26 @@ class ExportJob:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close_sink()
+        self.close()
+
+    def close(self) -> None:
+        """Close the sink and drop the checkpoint lock."""
+        try:
+            self.close_sink()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     def open(self) -> None:
-        """Load the checkpoint (it must belong to this API) and place the cursor."""
+        """Check the checkpoint's location, take its lock, load it (it must belong to this API)
+        and place the cursor. All before any request; nothing is written if it fails."""
         if self._opened:
             return
+        if self.plan.checkpoint is not None:
+            self._check_paths(self.plan.checkpoint)
+            ckpt.probe(self.plan.checkpoint)
+            assert self.lock is not None
+            self.lock.acquire()
         self._opened = True
         saved = self.store.load() if self.store is not None else None
         self.saved = saved
@@ -292,9 +355,29 @@ class ExportJob:
                     f"--checkpoint: {self.plan.checkpoint} belongs to {saved.api}, not {self.client.api}"
                 )
             self.cursor = Cursor(saved.after_guid, saved.last_created_at, saved.events)
+            if saved.after_guid:
+                self.note(
+                    f"resuming after event {saved.after_guid} ({saved.events:,} events already "
+                    "exported)"
+                )
         elif self.plan.after_guid:
             self.cursor = Cursor(self.plan.after_guid)
         self.start_events = self.cursor.events
+
+    def _check_paths(self, checkpoint: Path) -> None:
+        out = self.plan.out
+        if out is None:
+            return
+        same = out.resolve() == checkpoint.resolve()
+        if not same and out.exists() and checkpoint.exists():
+            try:
+                same = os.path.samefile(out, checkpoint)
+            except OSError:
+                same = False
+        if same:
+            raise UsageError(
+                f"--checkpoint and --out name the same file ({checkpoint}); give each its own"
+            )
 
     def open_sink(self, stream: TextIO | None = None) -> Sink:
         """The plan's ``out`` file, else ``stream`` (default stdout)."""
@@ -311,8 +394,13 @@ class ExportJob:
             handle = open(out, "a" if incremental else "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(f"--out: cannot open {out}: {exc.strerror}") from None
-        fresh = os.fstat(handle.fileno()).st_size == 0
-        self.sink = Sink(handle, fresh=fresh, path=out.resolve())
+        size = os.fstat(handle.fileno()).st_size
+        wrapped: Any = _Handle(handle) if incremental else handle
+        self.sink = Sink(wrapped, fresh=size == 0, path=out.resolve())
+        if self.store is not None:
+            # Before the first byte: where --out starts, so a run killed before its first
+            # page's checkpoint is cut back to here on rerun (nothing twice).
+            self._save(size)
         return self.sink
 
     def _reconcile(self, out: Path) -> None:
@@ -323,17 +411,29 @@ class ExportJob:
         if Path(saved.output.path) != out.resolve():
             self.warn(f"the checkpoint last wrote to {saved.output.path}; now appending to {out}")
             return
+        new_file = self.plan.on_rotated == "new-file"
         try:
             size = out.stat().st_size
         except FileNotFoundError:
-            raise CfEventsError(
+            if new_file:
+                self.note(f"--out {out} was rotated away; starting a new file there")
+                return
+            raise OutputIOError(
                 f"--out {out} is missing but the checkpoint says {saved.output.bytes:,} bytes were "
-                "written to it; restore it, or start over with a new checkpoint file"
+                "written to it; restore it, rerun with --on-rotated new-file to carry on in a new "
+                "file, or start over with a new checkpoint file"
             ) from None
         if size < saved.output.bytes:
-            raise CfEventsError(
+            if new_file:
+                self.note(
+                    f"--out {out} is shorter ({size:,} bytes) than the checkpoint records "
+                    f"({saved.output.bytes:,}); carrying on at its end (--on-rotated new-file)"
+                )
+                return
+            raise OutputIOError(
                 f"--out {out} is shorter ({size:,} bytes) than the checkpoint records "
-                f"({saved.output.bytes:,}); it was changed outside cfevents, refusing to append"
+                f"({saved.output.bytes:,}); it was truncated or replaced outside cfevents: "
+                "rerun with --on-rotated new-file to carry on at its end"
             )
         if size > saved.output.bytes:
             os.truncate(out, saved.output.bytes)
@@ -366,16 +466,33 @@ class ExportJob:
 
         sink = self.open_sink(stdout)
         spec = spec or OutputSpec(fmt=self.plan.fmt, columns=USAGE_COLUMNS)
+        if spec.headers and self.plan.fmt in ("csv", "tsv"):
+            header = io.StringIO()
+            write([], header, replace(spec, tty=False))
+            self._header = header.getvalue()
         spec = replace(spec, headers=sink.fresh and spec.headers)
         self.on_batch = on_batch
         try:
-            written = write(self.events(), sink.stream, spec)
-            self.commit()
+            try:
+                written = write(self.events(), sink.stream, spec)
+                self.commit()
+            finally:
+                self.close_sink()
+        except OutputIOError as exc:
+            exc.message = f"{exc.message}; {self.unrecorded_note()}"
+            raise
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # disk full, EIO, a failed fsync: never swallowed
+            where = sink.path or "the output"
+            raise OutputIOError(
+                f"cannot write {where}: {exc.strerror or exc}; {self.unrecorded_note()}"
+            ) from None
         except CfEventsError as exc:
             exc.message = f"{exc.message}; {self.stopped_note()}"
             raise
         finally:
-            self.close_sink()
+            self.close()
         return written
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -437,22 +554,57 @@ class ExportJob:
         sink = self.sink
         size = sink.sync() if sink is not None else None
         self.cursor.advance(batch)
-        if self.store is not None:
-            output = (
-                ckpt.OutputState(str(sink.path), self.plan.fmt, size)
-                if sink is not None and sink.path is not None and size is not None
-                else None
+        if sink is not None and sink.path is not None and self.store is not None:
+            size = self._follow_rotation(sink, size)
+        self._save(size)
+
+    def _save(self, size: int | None) -> None:
+        if self.store is None:
+            return
+        sink = self.sink
+        output = (
+            ckpt.OutputState(str(sink.path), self.plan.fmt, size)
+            if sink is not None and sink.path is not None and size is not None
+            else None
+        )
+        self.store.save(
+            ckpt.Checkpoint(
+                api=self.client.api,
+                after_guid=self.cursor.after_guid,
+                last_created_at=self.cursor.last_created_at,
+                events=self.cursor.events,
+                output=output,
+                updated_at=format_cc(utcnow()),
+            ),
+        )
+
+    def _follow_rotation(self, sink: Sink, size: int | None) -> int | None:
+        """The batch just made durable went into the file this run opened. If ``--out`` now
+        names another file (rotated away) or a shorter one (truncated), fail or, with
+        ``--on-rotated new-file``, carry on in the file that is there now."""
+        assert sink.path is not None
+        try:
+            st = os.stat(sink.path)
+            moved = (st.st_dev, st.st_ino) != sink.inode() or st.st_size < (size or 0)
+        except FileNotFoundError:
+            moved = True
+        if not moved:
+            return size
+        if self.plan.on_rotated != "new-file":
+            raise OutputIOError(
+                f"--out {sink.path} was rotated away or truncated while exporting (events up to "
+                f"{self.cursor.events:,} are in the file this run opened); rerun with "
+                "--on-rotated new-file to carry on in a new file"
             )
-            self.store.save(
-                ckpt.Checkpoint(
-                    api=self.client.api,
-                    after_guid=self.cursor.after_guid,
-                    last_created_at=self.cursor.last_created_at,
-                    events=self.cursor.events,
-                    output=output,
-                    updated_at=format_cc(utcnow()),
-                ),
-            )
+        handle = open(sink.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        stream = sink.stream
+        assert isinstance(stream, _Handle)
+        old, stream.handle = stream.handle, handle
+        old.close()
+        if os.fstat(handle.fileno()).st_size == 0:
+            handle.write(self._header)
+        self.note(f"--out {sink.path} was rotated; carrying on in a new file there")
+        return sink.sync()
 
     def close_sink(self) -> None:
         if self.sink is not None:
@@ -464,6 +616,10 @@ class ExportJob:
     def events_read(self) -> int:
         """Events read past the cursor in this run (client-side filters may drop some)."""
         return self.cursor.events - self.start_events
+
+    def unrecorded_note(self) -> str:
+        where = f" ({self.cursor.after_guid})" if self.cursor.after_guid else ""
+        return f"nothing past event {self.cursor.events:,}{where} was recorded; rerun to resume"
 
     def stopped_note(self) -> str:
         where = (
