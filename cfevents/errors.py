@@ -183,6 +183,22 @@ class StoppedBySignal(BaseException):
         return 128 + self.signum
 
 
+SIGNAL_WORDS = {2: "interrupted", 1: "hung up (SIGHUP)", 15: "terminated (SIGTERM)"}
+
+
+class ExportStopped(CfEventsError):
+    """An export stopped by Ctrl-C, SIGTERM or SIGHUP after a clean shutdown: the message says
+    how far it got; exit 128 + ``signum`` (130, 143, 129)."""
+
+    def __init__(self, signum: int, note: str) -> None:
+        super().__init__(f"{SIGNAL_WORDS.get(signum, f'signal {signum}')}; {note}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 class IncompleteDataError(CfEventsError):
     """A usage report cannot be exact: events it needs were pruned or purged.
 

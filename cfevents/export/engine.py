@@ -15,6 +15,7 @@ import functools
 import io
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,8 +28,10 @@ from cfevents.cc.paging import JsonGetter, Params, ReadsAhead
 from cfevents.errors import (
     ApiError,
     CfEventsError,
+    ExportStopped,
     LostCursorError,
     OutputIOError,
+    StoppedBySignal,
     UsageError,
 )
 from cfevents.events.query import V3_MAX_PER_PAGE
@@ -481,6 +484,11 @@ class ExportJob:
         except OutputIOError as exc:
             exc.message = f"{exc.message}; {self.unrecorded_note()}"
             raise
+        except (KeyboardInterrupt, StoppedBySignal) as exc:
+            # Ctrl-C, SIGTERM, SIGHUP: the sink is closed (a JSON array too) and the checkpoint
+            # points at the last page written in full; say so, and how far the export got.
+            signum = exc.signum if isinstance(exc, StoppedBySignal) else int(signal.SIGINT)
+            raise ExportStopped(signum, self.stopped_note()) from None
         except BrokenPipeError:
             raise
         except OSError as exc:  # disk full, EIO, a failed fsync: never swallowed
