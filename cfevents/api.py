@@ -132,6 +132,7 @@ NON_GLOBAL_HINT = (
     "admin_read_only and global_auditor users, and your token has none of those scopes"
 )
 MAX_MIN_AGE = timedelta(days=3650)  # ten years; longer would reach back before the year 1
+MIN_INTERVAL_S = 5.0  # --follow polls no more often than this: CC is shared
 MAX_INTERVAL_S = 86400.0  # --follow polls at least daily (and time.sleep cannot take 1e12 s)
 EXPORT_EXTENSIONS = {
     ".csv": "csv",
@@ -394,6 +395,11 @@ class Client:
             )
         if not pause < MAX_INTERVAL_S + 1e-9:  # also refuses nan
             raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
+        if follow and pause < MIN_INTERVAL_S:
+            raise UsageError(
+                f"--interval: {interval!r} is too short for --follow (at least "
+                f"{MIN_INTERVAL_S:g}s: every poll costs the shared Cloud Controller a query)"
+            )
         if age is None and (checkpoint_path is not None or follow):
             age = timedelta(seconds=60)
         filters = _UsageFilters.parse(args)

@@ -132,6 +132,13 @@ class ApiError(CfEventsError):
         return text
 
 
+class BadResponseError(CfEventsError):
+    """Cloud Controller answered 200 with something that is not a page of the expected shape,
+    or paging that does not advance (a loop guard): exit 5, never garbage or an endless loop."""
+
+    default_exit_code = ExitCode.API
+
+
 class V2DisabledError(CfEventsError):
     """The foundation has the v2 API switched off (nginx 404 ``V2 endpoints disabled``)."""
 

@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from cfevents.cc.paging import JsonGetter, Params, ReadsAhead
+from cfevents.cc.paging import JsonGetter, LoopGuard, Params, ReadsAhead, check_page
 from cfevents.errors import (
     ApiError,
+    BadResponseError,
     CfEventsError,
     ExportStopped,
     LostCursorError,
@@ -126,6 +127,7 @@ def keyset_pages(
 
     cursor = after_guid
     request = page_params(cursor)
+    guard = LoopGuard(path, memory=2 * per_page)
     if ahead is not None and max_pages != 1:  # so the guess for page 2 starts with page 1
         ahead.read_ahead(path, request, then=guess)
     try:
@@ -141,10 +143,18 @@ def keyset_pages(
                     ) from None
                 raise
             fetched += 1
-            items = body.get("resources") or []
-            nxt = (body.get("pagination") or {}).get("next")
+            body = check_page(body, path)
+            items = body["resources"]
+            pagination = body.get("pagination")
+            nxt = pagination.get("next") if isinstance(pagination, dict) else None
             last = len(items) < per_page or not nxt or fetched == max_pages
+            body = guard.fresh(body)  # drops repeats; a page of nothing new is an error
             if not last:
+                if str(items[-1]["guid"]) == cursor:
+                    raise BadResponseError(
+                        f"the API's keyset cursor does not advance (the page after {cursor} "
+                        f"ends with {cursor} again); stopped paging [GET {path}]"
+                    )
                 cursor = str(items[-1]["guid"])
                 request = page_params(cursor)
                 if ahead is not None:  # confirms a guessed request, or starts the right one

@@ -1,0 +1,128 @@
+"""A server that misbehaves: loops, wrong shapes, repeats, drips; one line and exit 5 or 6."""
+
+import json
+
+import pytest
+from bad_server import BadServer, page
+from cli_helpers import one_line_error, run
+from jwt_helpers import make_jwt
+
+
+def env_for(server, tmp_path, **extra):
+    return {
+        "CF_API": server.url,
+        "CF_TOKEN": make_jwt(),
+        "CF_HOME": str(tmp_path),
+        "CFEVENTS_OUTPUT": "",
+        "CF_CLIENT_ID": "",
+        **extra,
+    }
+
+
+def event(n):
+    return {
+        "guid": f"guid-{n:04d}",
+        "created_at": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z",
+        "updated_at": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z",
+        "state": {"current": "STARTED", "previous": None},
+        "app": {"guid": "a", "name": "app"},
+        "space": {"guid": "s", "name": "space"},
+        "organization": {"guid": "o"},
+    }
+
+
+def root_or(path, answer):
+    if path == "/":
+        return 200, b'{"links": {}}', {}
+    return answer(path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["usage", "list", "-n", "50", "--per-page", "2"],
+        ["usage", "list", "-n", "50", "--per-page", "2", "--order", "desc"],
+        ["usage", "export", "--min-age", "0s", "--per-page", "2"],
+    ],
+)
+def test_a_next_link_or_cursor_that_does_not_advance_is_exit_5(tmp_path, command):
+    def answer(path):
+        # every page is the same two events, with a next link back to itself
+        return 200, page([event(1), event(2)], "/v3/app_usage_events?page=2&per_page=2"), {}
+
+    with BadServer(lambda p: root_or(p, answer)) as server:
+        result = run(env_for(server, tmp_path), *command)
+    assert result.exit_code == 5, result.output
+    line = one_line_error(result)
+    assert "does not advance" in line or "all seen on earlier pages" in line
+    assert len(server.requests) < 10
+
+
+def test_usage_list_drops_a_guid_repeated_across_pages(tmp_path):
+    def answer(path):
+        if path.startswith("/v3/app_usage_events?page=2"):
+            return 200, page([event(2), event(3)]), {}
+        return 200, page([event(1), event(2)], "/v3/app_usage_events?page=2&per_page=2"), {}
+
+    with BadServer(lambda p: root_or(p, answer)) as server:
+        result = run(
+            env_for(server, tmp_path),
+            "usage",
+            "list",
+            "-o",
+            "ndjson",
+            "-n",
+            "10",
+            "--per-page",
+            "2",
+            "--order",
+            "desc",
+        )
+    assert result.exit_code == 0, result.output
+    guids = [json.loads(x)["guid"] for x in result.stdout.splitlines()]
+    assert sorted(guids) == ["guid-0001", "guid-0002", "guid-0003"]
+
+
+def test_export_drops_a_guid_repeated_across_keyset_pages(tmp_path):
+    def answer(path):
+        if "after_guid=guid-0002" in path:
+            return 200, page([event(2), event(3)]), {}
+        return 200, page([event(1), event(2)], "/v3/app_usage_events?page=2"), {}
+
+    with BadServer(lambda p: root_or(p, answer)) as server:
+        result = run(
+            env_for(server, tmp_path), "usage", "export", "--min-age", "0s", "--per-page", "2"
+        )
+    assert result.exit_code == 0, result.output
+    guids = [json.loads(x)["guid"] for x in result.stdout.splitlines()]
+    assert guids == ["guid-0001", "guid-0002", "guid-0003"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"[1, 2]", "with an array"),
+        (b'{"pagination": {}, "resources": {"a": 1}}', "'resources' is a dict"),
+        (b'{"pagination": {}}', "'resources' is missing"),
+        (b'{"pagination": {}, "resources": [{"created_at": "x"}]}', "an item that has no guid"),
+        (
+            b'{"errors": [{"detail": "database is on fire", "title": "CF-Fire", "code": 1}]}',
+            "with an error: database is on fire",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [["usage", "list"], ["usage", "export", "--min-age", "0s"]])
+def test_a_200_of_the_wrong_shape_is_exit_5(tmp_path, body, said, command):
+    with BadServer(lambda p: root_or(p, lambda _: (200, body, {}))) as server:
+        result = run(env_for(server, tmp_path), *command)
+    assert result.exit_code == 5, result.output
+    assert said in one_line_error(result)
+    assert result.stdout in ("", "[]\n")
+
+
+def test_follow_interval_below_5s_is_a_usage_error(cli):
+    cli.sandbox.clear_requests()
+    result = cli("usage", "export", "--follow", "--interval", "1s")
+    assert result.exit_code == 2
+    assert "--interval" in one_line_error(result) and "at least 5s" in result.stderr
+    assert cli.sandbox.requests == []
