@@ -126,3 +126,26 @@ def test_follow_interval_below_5s_is_a_usage_error(cli):
     assert result.exit_code == 2
     assert "--interval" in one_line_error(result) and "at least 5s" in result.stderr
     assert cli.sandbox.requests == []
+
+
+def test_https_against_a_plain_http_server_says_so_at_once(tmp_path):
+    import time
+
+    with BadServer(lambda p: root_or(p, lambda _: (200, page([]), {}))) as server:
+        host = server.url.removeprefix("http://")
+        for api in (f"https://{host}", host):  # host:port alone means https
+            started = time.monotonic()
+            result = run(env_for(server, tmp_path, CF_API=api), "usage", "list")
+            assert result.exit_code == 6, result.output
+            line = one_line_error(result)
+            assert f"{host} answered in plain http, not https" in line
+            assert "retry" not in result.stderr and "urllib3" not in line
+            assert time.monotonic() - started < 5
+
+
+def test_refused_client_credentials_are_not_called_a_refresh(fresh_cli):
+    env = fresh_cli.env(CF_TOKEN="", CF_CLIENT_ID="cfevents-ci", CF_CLIENT_SECRET="wrong-secret")
+    result = fresh_cli("usage", "list", "--limit", "1", env=env)
+    assert result.exit_code == 3, result.output
+    line = one_line_error(result)
+    assert "the UAA refused the client credentials" in line and "refresh" not in line

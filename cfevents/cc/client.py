@@ -426,6 +426,12 @@ def network_error(exc: requests.RequestException, host: str, timeout: float) -> 
     A refused connection or a failed DNS lookup is ``unreachable`` (found in the exception's
     chain: urllib3 wraps ``ConnectionRefusedError`` and ``socket.gaierror``).
     """
+    if isinstance(exc, requests.exceptions.SSLError) and _speaks_plain_http(exc):
+        return NetworkError(
+            f"{host} answered in plain http, not https: use --api http://{host} if that is "
+            "really the API (the token would travel unencrypted)",
+            unreachable=True,  # a wrong URL: retrying cannot help
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         return NetworkError(
             f"TLS error talking to {host}: {str(exc)[:200]} "
@@ -439,6 +445,15 @@ def network_error(exc: requests.RequestException, host: str, timeout: float) -> 
             f"cannot connect to {host}: {reason or str(exc)[:200]}", unreachable=bool(reason)
         )
     return NetworkError(f"request to {host} failed: {str(exc)[:200]}")
+
+
+_PLAIN_HTTP_SIGNS = ("wrong version number", "wrong_version_number", "record layer failure")
+
+
+def _speaks_plain_http(exc: BaseException) -> bool:
+    """A TLS handshake answered by a plain-http server (OpenSSL's ``WRONG_VERSION_NUMBER``)."""
+    text = str(exc).lower()
+    return any(sign in text for sign in _PLAIN_HTTP_SIGNS)
 
 
 def _unreachable(exc: BaseException) -> str | None:
