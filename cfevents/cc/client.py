@@ -39,6 +39,7 @@ from cfevents.errors import (
 )
 
 MAX_REDIRECTS = 5
+MAX_REFRESHES = 2  # token refreshes for one request after a 401 CF-InvalidAuthToken
 
 Logger = Callable[[str], None]
 # From a raw page, the (target, params) of the request after it, or None.
@@ -225,7 +226,7 @@ class CFClient:
         token refresh after a 401."""
         url = self.url_for(target)
         attempt = 0
-        refreshed = False
+        refreshes = 0  # a new token can itself expire (or be revoked) before it is used: twice
         while True:
             header = self.tokens.authorization() if auth else None
             try:
@@ -236,8 +237,8 @@ class CFClient:
             self._contacted = True
             if resp.status_code < 400:
                 return resp
-            if not refreshed and self._refreshed_after_401(resp, header):
-                refreshed = True
+            if refreshes < MAX_REFRESHES and self._refreshed_after_401(resp, header):
+                refreshes += 1
                 continue
             if self.retry.retries_status(resp.status_code) and attempt < self.retry.retries:
                 attempt += 1
