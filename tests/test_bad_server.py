@@ -149,3 +149,22 @@ def test_refused_client_credentials_are_not_called_a_refresh(fresh_cli):
     assert result.exit_code == 3, result.output
     line = one_line_error(result)
     assert "the UAA refused the client credentials" in line and "refresh" not in line
+
+
+def test_timeout_is_a_deadline_for_the_whole_response(tmp_path):
+    import time
+
+    body = page([event(1)])
+
+    with BadServer(lambda p: root_or(p, lambda _: ("drip", body, {})), drip_s=0.2) as server:
+        started = time.monotonic()
+        result = run(env_for(server, tmp_path), "--timeout", "1", "--retries", "1", "usage", "list")
+        took = time.monotonic() - started
+    assert result.exit_code == 6, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("cfevents: error: ") and "Traceback" not in result.output
+    assert "did not send the whole response within 1s (--timeout)" in line
+    assert "gave up after 2 attempts" in line
+    assert "retry 1/1" in result.stderr
+    assert took < 6  # each attempt cut off at 1 s, though every byte came within 0.2 s
+    assert len([r for r in server.requests if r.startswith("/v3/")]) == 2

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from urllib3.exceptions import NameResolutionError
+from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 
 from cfevents import __version__
 from cfevents.cc.auth import TokenManager
@@ -303,7 +303,9 @@ class CFClient:
                     timeout=self.settings.timeout,
                     verify=self.settings.verify_tls,
                     allow_redirects=False,
+                    stream=True,
                 )
+                _read_body(resp, started, self.settings.timeout, urlsplit(url).netloc)
             except requests.exceptions.InvalidHeader:
                 # requests' message quotes the header value, i.e. the token: never show it
                 raise AuthError(
@@ -337,6 +339,37 @@ class CFClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _read_body(resp: requests.Response, started: float, timeout: float, host: str) -> None:
+    """Read the whole body before ``deadline`` (``--timeout`` counts from the request's start:
+    headers and body), or close the connection and raise a retryable NetworkError. Each socket
+    read still waits at most ``--timeout``; a server that drips a byte at a time is cut off."""
+    raw = resp.raw
+    deadline = started + timeout
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                resp.close()
+                raise NetworkError(
+                    f"{host} did not send the whole response within {timeout:g}s (--timeout)"
+                )
+            chunk = raw.read1(1 << 16, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except NetworkError:
+        raise
+    except ReadTimeoutError as exc:
+        resp.close()
+        raise requests.exceptions.ReadTimeout(exc) from None
+    except Exception as exc:  # urllib3's read errors: a dropped connection, a bad chunk
+        resp.close()
+        raise requests.exceptions.ConnectionError(exc) from None
+    raw.release_conn()  # read to the end: the connection goes back to the pool
+    resp._content = b"".join(chunks)
+    resp._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _request_key(target: str, params: Params | None, auth: bool) -> tuple[Any, ...]:
