@@ -46,7 +46,9 @@ class BadServer:
             def do_GET(self) -> None:
                 outer.requests.append(self.path)
                 status, body, headers = outer.answer(self.path)
-                self.send_response(200 if status == "drip" else status)
+                self.send_response_only(200 if status == "drip" else status)
+                if "Date" not in headers:
+                    self.send_header("Date", self.date_time_string())
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 for key, value in headers.items():

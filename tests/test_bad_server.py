@@ -1,6 +1,7 @@
 """A server that misbehaves: loops, wrong shapes, repeats, drips; one line and exit 5 or 6."""
 
 import json
+import re
 
 import pytest
 from bad_server import BadServer, page
@@ -168,3 +169,25 @@ def test_timeout_is_a_deadline_for_the_whole_response(tmp_path):
     assert "retry 1/1" in result.stderr
     assert took < 6  # each attempt cut off at 1 s, though every byte came within 0.2 s
     assert len([r for r in server.requests if r.startswith("/v3/")]) == 2
+
+
+def test_min_age_uses_the_api_clock_when_ours_is_off(tmp_path):
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    now = datetime.now(UTC)
+    old, recent = event(1), event(2)
+    old["created_at"] = (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent["created_at"] = (now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = page([old, recent])
+
+    def answer(path):  # the API's clock says it is an hour earlier than ours
+        api_now = datetime.now(UTC) - timedelta(hours=1)
+        return 200, body, {"Date": format_datetime(api_now, usegmt=True)}
+
+    with BadServer(lambda p: root_or(p, answer)) as server:
+        result = run(env_for(server, tmp_path), "usage", "export", "--min-age", "60s")
+    assert result.exit_code == 0, result.output
+    guids = [json.loads(x)["guid"] for x in result.stdout.splitlines()]
+    assert guids == ["guid-0001"]  # 30 minutes old here, not yet written by the API's clock
+    assert re.search(r"the local clock is 3[56]\d\ds ahead of the API's", result.stderr)

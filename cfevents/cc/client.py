@@ -12,6 +12,7 @@ redirects to another origin are refused.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 import socket
@@ -95,6 +96,7 @@ class CFClient:
             log=log,
         )
         self._contacted = False  # has the API answered anything yet this run?
+        self.clock_skew: float | None = None  # the API's clock minus ours (HTTP Date), seconds
         self._ahead: _ReadAhead | None = None
 
     # -- URLs ---------------------------------------------------------------------------
@@ -313,6 +315,7 @@ class CFClient:
                 ) from None
             except requests.RequestException as exc:
                 raise network_error(exc, urlsplit(url).netloc, self.settings.timeout) from None
+            self._note_clock(resp.headers.get("Date"), started)
             if self._log:
                 rid = resp.headers.get("X-VCAP-Request-ID", "-")
                 self._log(
@@ -331,6 +334,18 @@ class CFClient:
                 continue
             return resp
         raise ApiError(310, "too many redirects", path=urlsplit(url).path)
+
+    def _note_clock(self, date: str | None, started: float) -> None:
+        """Remember how far the API's clock (HTTP ``Date``) is from ours, in seconds."""
+        if not date:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # Date has 1s resolution and was stamped between the request and now
+        elapsed = time.monotonic() - started
+        self.clock_skew = server + 0.5 - (time.time() - elapsed / 2)
 
     def _wait(self, delay: float, why: str) -> None:
         if self._notify:

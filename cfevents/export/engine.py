@@ -49,6 +49,7 @@ class ApiClient(JsonGetter, Protocol):
     api: str
 
 
+CLOCK_TOLERANCE_S = 5.0  # local clock vs the API's before --min-age trusts the API's
 LOST_CURSOR_DETAIL = "After guid filter must be a valid app usage event guid"
 
 
@@ -330,6 +331,7 @@ class ExportJob:
         self.held_back = False
         self._opened = False
         self.lock = ckpt.CheckpointLock(plan.checkpoint) if plan.checkpoint else None
+        self._skew_noted = False
         self._header = ""  # what a new --out file starts with (the header row of csv/tsv)
 
     # -- setup -------------------------------------------------------------------------------
@@ -548,7 +550,7 @@ class ExportJob:
         pages = keyset_pages(
             self.client, plan.path, list(plan.params), self.cursor.after_guid, plan.per_page
         )
-        for batch in batches(pages, min_age=plan.min_age, now=utcnow):
+        for batch in batches(pages, min_age=plan.min_age, now=self._server_now):
             self.pages += 1
             self.pending = batch
             yield from batch.events
@@ -558,6 +560,21 @@ class ExportJob:
             if batch.stopped_by_age:
                 self.held_back = True
             del batch  # not kept alive while the next page is fetched and decoded
+
+    def _server_now(self) -> datetime:
+        """Now, by the API's clock when ours is off by more than CLOCK_TOLERANCE_S (the min-age
+        guard compares with ``created_at``, which CC stamps with its own clock)."""
+        skew = getattr(self.client, "clock_skew", None)
+        if not isinstance(skew, int | float) or abs(skew) <= CLOCK_TOLERANCE_S:
+            return utcnow()
+        if not self._skew_noted:
+            self._skew_noted = True
+            way = "behind" if skew > 0 else "ahead of"
+            self.note(
+                f"the local clock is {abs(skew):.0f}s {way} the API's (its HTTP Date header); "
+                "--min-age uses the API's clock"
+            )
+        return utcnow() + timedelta(seconds=skew)
 
     def _total(self, batch: Batch) -> int | None:
         if batch.total_results is None:
