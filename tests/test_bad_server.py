@@ -191,3 +191,19 @@ def test_min_age_uses_the_api_clock_when_ours_is_off(tmp_path):
     guids = [json.loads(x)["guid"] for x in result.stdout.splitlines()]
     assert guids == ["guid-0001"]  # 30 minutes old here, not yet written by the API's clock
     assert re.search(r"the local clock is 3[56]\d\ds ahead of the API's", result.stderr)
+
+
+def test_plain_http_against_an_https_port_says_so(tmp_path):
+    nginx = (
+        b"<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>"
+        b"\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP "
+        b"request was sent to HTTPS port</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
+        b"</html>\r\n"
+    )
+    with BadServer(lambda p: (400, nginx, {"Content-Type": "text/html"})) as server:
+        result = run(env_for(server, tmp_path), "usage", "list")
+    host = server.url.removeprefix("http://")
+    assert result.exit_code == 6, result.output
+    assert f"{host} expects https, not plain http: use --api https://{host}" in one_line_error(
+        result
+    )

@@ -408,6 +408,11 @@ def error_from_response(resp: requests.Response) -> CfEventsError:
             "this foundation has the v2 API switched off (HTTP 404 'V2 endpoints disabled' "
             f"for {path}); use the v3 API instead (--source v3, or drop --v2)"
         )
+    if resp.status_code == 400 and "plain HTTP request was sent to HTTPS port" in text[:2000]:
+        host = urlsplit(resp.url).netloc
+        return NetworkError(
+            f"{host} expects https, not plain http: use --api https://{host}", unreachable=True
+        )
     body: Any = None
     if text[:1] in ("{", "["):
         try:
