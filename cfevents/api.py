@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         Crash,
         CrashSummary,
         LostCursor,
+        OnRotated,
         Order,
         ServiceUsageEvent,
         Source,
@@ -101,6 +102,7 @@ class ExportArgs(TypedDict, total=False):
     checkpoint: str | Path | None
     min_age: str | timedelta | None
     on_lost_cursor: LostCursor
+    on_rotated: OnRotated
     follow: bool
     interval: str | float
     per_page: int
@@ -194,6 +196,7 @@ NON_GLOBAL_HINT = (
     "admin_read_only and global_auditor users, and your token has none of those scopes"
 )
 MAX_MIN_AGE = timedelta(days=3650)  # ten years; longer would reach back before the year 1
+MIN_INTERVAL_S = 5.0  # --follow polls no more often than this: CC is shared
 MAX_INTERVAL_S = 86400.0  # --follow polls at least daily (and time.sleep cannot take 1e12 s)
 EXPORT_EXTENSIONS = {
     ".csv": "csv",
@@ -547,6 +550,9 @@ class Client:
         on_lost_cursor = args.get("on_lost_cursor", "fail")
         if on_lost_cursor not in ("fail", "restart"):
             raise UsageError("--on-lost-cursor must be fail or restart")
+        on_rotated = args.get("on_rotated", "fail")
+        if on_rotated not in ("fail", "new-file"):
+            raise UsageError("--on-rotated must be fail or new-file")
         per_page = args.get("per_page", V3_MAX_PER_PAGE)
         check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {path}")
         min_age, interval, follow = (
@@ -567,6 +573,11 @@ class Client:
             )
         if not pause < MAX_INTERVAL_S + 1e-9:  # also refuses nan
             raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
+        if follow and pause < MIN_INTERVAL_S:
+            raise UsageError(
+                f"--interval: {interval!r} is too short for --follow (at least "
+                f"{MIN_INTERVAL_S:g}s: every poll costs the shared Cloud Controller a query)"
+            )
         if age is None and (checkpoint_path is not None or follow or store is not None):
             age = timedelta(seconds=60)
         plan = ExportPlan(
@@ -577,6 +588,7 @@ class Client:
             interval=pause,
             follow=follow,
             restart_lost=on_lost_cursor == "restart",
+            on_rotated=on_rotated,
             after_guid=after_guid,
             checkpoint=checkpoint_path,
             out=out_path,

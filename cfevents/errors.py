@@ -21,7 +21,10 @@ class ExitCode(IntEnum):
     API = 5  # any other API error (4xx/5xx), v2 disabled, lost cursor
     NETWORK = 6  # connection refused, DNS, TLS, timeout
     INCOMPLETE = 7  # usage report: events the window needs are gone (retention, purge)
-    LOCKED = 8  # another export holds the history store's lock (usage export --out usage.db)
+    LOCKED = 8  # another export holds the checkpoint's lock or the history store's
+    IO = 9  # the output or checkpoint could not be written (disk full, EIO, fsync, rotated)
+    HANGUP = 129  # SIGHUP: 128 + 1, stopped cleanly like Ctrl-C
+    TERMINATED = 143  # SIGTERM: 128 + 15, stopped cleanly like Ctrl-C
     PIPE = 141  # stdout closed early (`| head`): 128 + SIGPIPE, like any Unix filter
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
 
@@ -129,6 +132,13 @@ class ApiError(CfEventsError):
         return text
 
 
+class BadResponseError(CfEventsError):
+    """Cloud Controller answered 200 with something that is not a page of the expected shape,
+    or paging that does not advance (a loop guard): exit 5, never garbage or an endless loop."""
+
+    default_exit_code = ExitCode.API
+
+
 class V2DisabledError(CfEventsError):
     """The foundation has the v2 API switched off (nginx 404 ``V2 endpoints disabled``)."""
 
@@ -152,6 +162,48 @@ class StoreLockedError(StoreError):
     """Another export holds the store's lock for this foundation and event kind."""
 
     default_exit_code = ExitCode.LOCKED
+
+
+class ExportLockedError(CfEventsError):
+    """Another export holds the checkpoint's lock (``<checkpoint>.lock``)."""
+
+    default_exit_code = ExitCode.LOCKED
+
+
+class OutputIOError(CfEventsError):
+    """The output or the checkpoint could not be written or made durable (disk full, EIO, a
+    failed fsync), or the output file was rotated or truncated under the checkpoint."""
+
+    default_exit_code = ExitCode.IO
+
+
+class StoppedBySignal(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt (finally blocks run, the JSON
+    array closes, the checkpoint stays at the last committed page); exit 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+SIGNAL_WORDS = {2: "interrupted", 1: "hung up (SIGHUP)", 15: "terminated (SIGTERM)"}
+
+
+class ExportStopped(CfEventsError):
+    """An export stopped by Ctrl-C, SIGTERM or SIGHUP after a clean shutdown: the message says
+    how far it got; exit 128 + ``signum`` (130, 143, 129)."""
+
+    def __init__(self, signum: int, note: str) -> None:
+        super().__init__(f"{SIGNAL_WORDS.get(signum, f'signal {signum}')}; {note}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 class IncompleteDataError(CfEventsError):

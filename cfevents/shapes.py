@@ -14,6 +14,7 @@ UsageOrder = Literal["created_at", "+created_at", "-created_at"]
 Order = Literal["desc", "asc"]
 Source = Literal["auto", "v3", "v2"]
 LostCursor = Literal["fail", "restart"]
+OnRotated = Literal["fail", "new-file"]  # usage export: --out rotated or truncated
 
 # Diego's crash metadata a Crash record carries (any may be missing: exit_status almost always
 # is, Diego's tps watcher never sets it).

@@ -200,7 +200,7 @@ def test_follow_exports_new_events_until_interrupted(tmp_path):
             str(out),
             "--follow",
             "--interval",
-            "1s",
+            "5s",
             "--min-age",
             "0s",
             wait=False,

@@ -165,6 +165,11 @@ class TokenManager:
         if self._log:
             self._log(f"< {resp.status_code} POST {url}")
         if resp.status_code in (400, 401, 403):
+            if self._creds.grant_type == CLIENT_CREDENTIALS:
+                raise AuthError(
+                    f"the UAA refused the client credentials ({_uaa_error(resp)}); check "
+                    "CF_CLIENT_ID and CF_CLIENT_SECRET"
+                )
             raise AuthError(
                 f"the UAA refused to refresh the token ({_uaa_error(resp)}); {LOGIN_HINT}"
             )

@@ -12,6 +12,7 @@ redirects to another origin are refused.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from urllib3.exceptions import NameResolutionError
+from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 
 from cfevents import __version__
 from cfevents.cc.auth import TokenManager
@@ -39,6 +40,7 @@ from cfevents.errors import (
 )
 
 MAX_REDIRECTS = 5
+MAX_REFRESHES = 2  # token refreshes for one request after a 401 CF-InvalidAuthToken
 
 Logger = Callable[[str], None]
 # From a raw page, the (target, params) of the request after it, or None.
@@ -94,6 +96,7 @@ class CFClient:
             log=log,
         )
         self._contacted = False  # has the API answered anything yet this run?
+        self.clock_skew: float | None = None  # the API's clock minus ours (HTTP Date), seconds
         self._ahead: _ReadAhead | None = None
 
     # -- URLs ---------------------------------------------------------------------------
@@ -225,7 +228,7 @@ class CFClient:
         token refresh after a 401."""
         url = self.url_for(target)
         attempt = 0
-        refreshed = False
+        refreshes = 0  # a new token can itself expire (or be revoked) before it is used: twice
         while True:
             header = self.tokens.authorization() if auth else None
             try:
@@ -236,8 +239,8 @@ class CFClient:
             self._contacted = True
             if resp.status_code < 400:
                 return resp
-            if not refreshed and self._refreshed_after_401(resp, header):
-                refreshed = True
+            if refreshes < MAX_REFRESHES and self._refreshed_after_401(resp, header):
+                refreshes += 1
                 continue
             if self.retry.retries_status(resp.status_code) and attempt < self.retry.retries:
                 attempt += 1
@@ -302,7 +305,9 @@ class CFClient:
                     timeout=self.settings.timeout,
                     verify=self.settings.verify_tls,
                     allow_redirects=False,
+                    stream=True,
                 )
+                _read_body(resp, started, self.settings.timeout, urlsplit(url).netloc)
             except requests.exceptions.InvalidHeader:
                 # requests' message quotes the header value, i.e. the token: never show it
                 raise AuthError(
@@ -310,6 +315,7 @@ class CFClient:
                 ) from None
             except requests.RequestException as exc:
                 raise network_error(exc, urlsplit(url).netloc, self.settings.timeout) from None
+            self._note_clock(resp.headers.get("Date"), started)
             if self._log:
                 rid = resp.headers.get("X-VCAP-Request-ID", "-")
                 self._log(
@@ -329,6 +335,18 @@ class CFClient:
             return resp
         raise ApiError(310, "too many redirects", path=urlsplit(url).path)
 
+    def _note_clock(self, date: str | None, started: float) -> None:
+        """Remember how far the API's clock (HTTP ``Date``) is from ours, in seconds."""
+        if not date:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # Date has 1s resolution and was stamped between the request and now
+        elapsed = time.monotonic() - started
+        self.clock_skew = server + 0.5 - (time.time() - elapsed / 2)
+
     def _wait(self, delay: float, why: str) -> None:
         if self._notify:
             self._notify(f"{why} in {delay:.1f}s")
@@ -336,6 +354,37 @@ class CFClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _read_body(resp: requests.Response, started: float, timeout: float, host: str) -> None:
+    """Read the whole body before ``deadline`` (``--timeout`` counts from the request's start:
+    headers and body), or close the connection and raise a retryable NetworkError. Each socket
+    read still waits at most ``--timeout``; a server that drips a byte at a time is cut off."""
+    raw = resp.raw
+    deadline = started + timeout
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                resp.close()
+                raise NetworkError(
+                    f"{host} did not send the whole response within {timeout:g}s (--timeout)"
+                )
+            chunk = raw.read1(1 << 16, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except NetworkError:
+        raise
+    except ReadTimeoutError as exc:
+        resp.close()
+        raise requests.exceptions.ReadTimeout(exc) from None
+    except Exception as exc:  # urllib3's read errors: a dropped connection, a bad chunk
+        resp.close()
+        raise requests.exceptions.ConnectionError(exc) from None
+    raw.release_conn()  # read to the end: the connection goes back to the pool
+    resp._content = b"".join(chunks)
+    resp._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _request_key(target: str, params: Params | None, auth: bool) -> tuple[Any, ...]:
@@ -358,6 +407,11 @@ def error_from_response(resp: requests.Response) -> CfEventsError:
         return V2DisabledError(
             "this foundation has the v2 API switched off (HTTP 404 'V2 endpoints disabled' "
             f"for {path}); use the v3 API instead (--source v3, or drop --v2)"
+        )
+    if resp.status_code == 400 and "plain HTTP request was sent to HTTPS port" in text[:2000]:
+        host = urlsplit(resp.url).netloc
+        return NetworkError(
+            f"{host} expects https, not plain http: use --api https://{host}", unreachable=True
         )
     body: Any = None
     if text[:1] in ("{", "["):
@@ -426,6 +480,12 @@ def network_error(exc: requests.RequestException, host: str, timeout: float) -> 
     A refused connection or a failed DNS lookup is ``unreachable`` (found in the exception's
     chain: urllib3 wraps ``ConnectionRefusedError`` and ``socket.gaierror``).
     """
+    if isinstance(exc, requests.exceptions.SSLError) and _speaks_plain_http(exc):
+        return NetworkError(
+            f"{host} answered in plain http, not https: use --api http://{host} if that is "
+            "really the API (the token would travel unencrypted)",
+            unreachable=True,  # a wrong URL: retrying cannot help
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         return NetworkError(
             f"TLS error talking to {host}: {str(exc)[:200]} "
@@ -439,6 +499,15 @@ def network_error(exc: requests.RequestException, host: str, timeout: float) -> 
             f"cannot connect to {host}: {reason or str(exc)[:200]}", unreachable=bool(reason)
         )
     return NetworkError(f"request to {host} failed: {str(exc)[:200]}")
+
+
+_PLAIN_HTTP_SIGNS = ("wrong version number", "wrong_version_number", "record layer failure")
+
+
+def _speaks_plain_http(exc: BaseException) -> bool:
+    """A TLS handshake answered by a plain-http server (OpenSSL's ``WRONG_VERSION_NUMBER``)."""
+    text = str(exc).lower()
+    return any(sign in text for sign in _PLAIN_HTTP_SIGNS)
 
 
 def _unreachable(exc: BaseException) -> str | None:

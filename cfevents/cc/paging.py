@@ -10,9 +10,12 @@ Bound the output with ``itertools.islice`` and no page past the limit is ever re
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+from cfevents.errors import BadResponseError
 
 # Query parameters as (key, value) pairs in a stable order; requests does the URL encoding.
 Params = list[tuple[str, str]]
@@ -46,28 +49,105 @@ class PageInfo:
     resources: int = 0
 
 
+def check_page(body: Any, target: str) -> dict[str, Any]:
+    """``body`` if it is a list page (an object whose ``resources`` is a list of objects, each
+    with a guid, v3 ``guid`` or v2 ``metadata.guid``); else :class:`BadResponseError` (exit 5)
+    naming what is wrong. A CC ``errors`` envelope sent with status 200 is an error too."""
+    where = f"[GET {target.split('?')[0]}]"
+    if not isinstance(body, dict):
+        kind = "an array" if isinstance(body, list) else type(body).__name__
+        raise BadResponseError(f"the API answered 200 with {kind}, not a list page {where}")
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and "resources" not in body:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        detail = first.get("detail") or first.get("title") or "no detail"
+        raise BadResponseError(f"the API answered 200 with an error: {detail} {where}")
+    items = body.get("resources")
+    if not isinstance(items, list):
+        shown = "missing" if items is None else f"a {type(items).__name__}"
+        raise BadResponseError(
+            f"the API answered 200 but 'resources' is {shown}, not a list {where}"
+        )
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(guid_of(item), str):
+            raise BadResponseError(f"the API answered 200 with an item that has no guid {where}")
+    return body
+
+
+def guid_of(item: dict[str, Any]) -> Any:
+    """The GUID of a v3 resource, or of a v2 one (``metadata.guid``)."""
+    guid = item.get("guid")
+    if guid is None and isinstance(item.get("metadata"), dict):
+        guid = item["metadata"].get("guid")
+    return guid
+
+
+class LoopGuard:
+    """Stops paging that does not advance: the same next link twice, or a page whose every
+    GUID was on an earlier page (kept: the last ``memory`` GUIDs). Drops single repeats."""
+
+    def __init__(self, target: str, memory: int = 20_000) -> None:
+        self.target = target.split("?")[0]
+        self.memory = memory
+        self.links: set[str] = set()
+        self.seen: set[str] = set()
+        self.order: deque[str] = deque()
+
+    def follow(self, link: str) -> None:
+        if link in self.links:
+            raise BadResponseError(
+                f"the API's next link does not advance (it repeats {link}); stopped paging "
+                f"[GET {self.target}]"
+            )
+        self.links.add(link)
+
+    def fresh(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The page without items already seen; an error if it held nothing new."""
+        items: list[dict[str, Any]] = body["resources"]
+        kept = [item for item in items if guid_of(item) not in self.seen]
+        if items and not kept:
+            raise BadResponseError(
+                f"the API sent a page of {len(items)} events all seen on earlier pages; "
+                f"stopped paging [GET {self.target}]"
+            )
+        for item in kept:
+            guid = str(guid_of(item))
+            self.seen.add(guid)
+            self.order.append(guid)
+            if len(self.order) > self.memory:
+                self.seen.discard(self.order.popleft())
+        if len(kept) < len(items):
+            body = {**body, "resources": kept}
+        return body
+
+
 def v3_pages(client: JsonGetter, path: str, params: Params) -> Iterator[dict[str, Any]]:
-    """Every page of a v3 list, following ``pagination.next.href``."""
-    body = client.get_json(path, params)
+    """Every page of a v3 list, following ``pagination.next.href`` (shapes checked, repeats
+    dropped, a link that does not advance stopped)."""
+    guard = LoopGuard(path)
+    body = guard.fresh(check_page(client.get_json(path, params), path))
     while True:
         yield body
         pagination = body.get("pagination") or {}
-        nxt = pagination.get("next")
+        nxt = pagination.get("next") if isinstance(pagination, dict) else None
         href = nxt.get("href") if isinstance(nxt, dict) else None
         if not href or not body.get("resources"):
             return
-        body = client.get_json(href)
+        guard.follow(str(href))
+        body = guard.fresh(check_page(client.get_json(href), path))
 
 
 def v2_pages(client: JsonGetter, path: str, params: Params) -> Iterator[dict[str, Any]]:
     """Every page of a v2 list, following the relative ``next_url``."""
-    body = client.get_json(path, params)
+    guard = LoopGuard(path)
+    body = guard.fresh(check_page(client.get_json(path, params), path))
     while True:
         yield body
         nxt = body.get("next_url")
         if not nxt or not body.get("resources"):
             return
-        body = client.get_json(nxt)
+        guard.follow(str(nxt))
+        body = guard.fresh(check_page(client.get_json(nxt), path))
 
 
 def resources(

@@ -21,7 +21,7 @@ from cfevents.cli.coercion import install as install_coercion
 from cfevents.cli.completion import COMPLETE_VAR
 from cfevents.cli.options import MARKUP_MODE
 from cfevents.cli.runtime import Runtime
-from cfevents.errors import CfEventsError, ExitCode
+from cfevents.errors import SIGNAL_WORDS, CfEventsError, ExitCode, StoppedBySignal
 
 _ClickException: type[Exception] = typer.BadParameter.__mro__[2]  # click's ClickException
 _UsageError: type[Exception] = typer.BadParameter.__mro__[1]  # click's UsageError
@@ -89,6 +89,9 @@ class CfEventsGroup(TyperGroup):
         except KeyboardInterrupt:
             _print_error("interrupted")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except StoppedBySignal as exc:  # SIGTERM/SIGHUP outside an export: like Ctrl-C
+            _print_error(SIGNAL_WORDS.get(exc.signum, f"signal {exc.signum}"))
+            raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(ExitCode.PIPE) from None
@@ -375,7 +378,24 @@ class LazyCommands(MutableMapping[str, Any]):
 def main() -> None:
     """Console-script entry point."""
     prepare_std_streams()
+    install_signal_handlers()
     app(prog_name="cfevents")
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM (cron, systemd, ``timeout``, Kubernetes) and SIGHUP stop a run the way Ctrl-C
+    does: :class:`StoppedBySignal` unwinds it (files closed, the JSON array closed, the
+    checkpoint at the last page written in full) and it exits 143 / 129 with one line. A second
+    signal while stopping gets the default action (the process ends at once)."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise StoppedBySignal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_DFL:  # not when the parent chose to ignore it
+            signal.signal(signum, stop)
 
 
 class ClosedStdout:

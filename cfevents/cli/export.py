@@ -79,6 +79,15 @@ def export_usage(
             rich_help_panel=INCREMENTAL,
         ),
     ] = "fail",
+    on_rotated: Annotated[
+        str,
+        typer.Option(
+            "--on-rotated",
+            metavar="fail|new-file",
+            help="When --out was rotated away or truncated under the checkpoint: fail (exit 9), or carry on in the file now there.",
+            rich_help_panel=INCREMENTAL,
+        ),
+    ] = "fail",
     follow: Annotated[
         bool,
         typer.Option(
@@ -163,6 +172,7 @@ def export_usage(
         checkpoint=checkpoint,
         min_age=min_age,
         on_lost_cursor=on_lost_cursor,  # type: ignore[arg-type]  # checked by the library
+        on_rotated=on_rotated,  # type: ignore[arg-type]  # checked by the library
         follow=follow,
         interval=interval,
         **window_args(since, until, created_after, created_before),

@@ -22,6 +22,8 @@ checkpoint was never written) before exporting it again, so every event lands ex
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import tempfile
@@ -29,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cfevents.errors import UsageError
+from cfevents.errors import ExportLockedError, OutputIOError, UsageError
 
 VERSION = 1
 
@@ -107,18 +109,27 @@ def load(path: Path) -> Checkpoint | None:
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
-    """Atomically replace ``path``: temp file + fsync + rename + directory fsync."""
+    """Atomically replace ``path``: temp file + fsync + rename + directory fsync.
+
+    A failure (disk full, EIO, a failed fsync) is :class:`OutputIOError` naming the file; the
+    previous checkpoint is left as it was.
+    """
     directory = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OutputIOError(f"cannot write the checkpoint {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(checkpoint.to_json())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputIOError(f"cannot write the checkpoint {path}: {exc.strerror}") from None
         raise
     with contextlib.suppress(OSError):  # not every platform lets a directory be fsynced
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -126,6 +137,68 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def probe(path: Path) -> None:
+    """Before any request: the checkpoint's directory exists and a file can be created there,
+    and the checkpoint itself (if any) is a regular file. Else a usage error, nothing written."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"--checkpoint: the directory {directory} does not exist")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--checkpoint: {path} is not a regular file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
+    except OSError as exc:
+        raise UsageError(
+            f"--checkpoint: cannot write in {directory}: {exc.strerror}; nothing was exported"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+class CheckpointLock:
+    """An exclusive ``fcntl.flock`` on ``<checkpoint>.lock``, held for the whole run.
+
+    The kernel drops it when the process dies (kill -9 included), so a crash never leaves a
+    stale lock; the pid written into the file only names the holder in the error message.
+    """
+
+    def __init__(self, checkpoint: Path) -> None:
+        self.checkpoint = checkpoint
+        self.path = checkpoint.with_name(checkpoint.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UsageError(f"--checkpoint: cannot create {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = b""
+            with contextlib.suppress(OSError):
+                holder = os.pread(fd, 32, 0)
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise OutputIOError(f"cannot lock {self.path}: {exc.strerror}") from None
+            pid = holder.decode("ascii", "replace").strip() or "unknown"
+            raise ExportLockedError(
+                f"another export holds {self.checkpoint} (pid {pid}); let it finish first "
+                f"(lock file {self.path})"
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # closing drops the flock; the file stays (harmless)
+            self._fd = None
 
 
 class CheckpointStore:

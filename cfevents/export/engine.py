@@ -12,8 +12,10 @@ and never moves its cursor past them.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,8 +24,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from cfevents.cc.paging import JsonGetter, Params, ReadsAhead
-from cfevents.errors import ApiError, CfEventsError, LostCursorError, UsageError
+from cfevents.cc.paging import JsonGetter, LoopGuard, Params, ReadsAhead, check_page
+from cfevents.errors import (
+    ApiError,
+    BadResponseError,
+    CfEventsError,
+    ExportStopped,
+    LostCursorError,
+    OutputIOError,
+    StoppedBySignal,
+    UsageError,
+)
 from cfevents.events.query import V3_MAX_PER_PAGE
 from cfevents.export import checkpoint as ckpt
 from cfevents.export.store import StoreSink
@@ -41,6 +52,7 @@ class ApiClient(JsonGetter, Protocol):
     api: str
 
 
+CLOCK_TOLERANCE_S = 5.0  # local clock vs the API's before --min-age trusts the API's
 # CC's 422 for an unknown cursor: "... a valid app usage event guid." (or service usage event)
 LOST_CURSOR_DETAIL = "After guid filter must be a valid"
 
@@ -122,6 +134,7 @@ def keyset_pages(
 
     cursor = after_guid
     request = page_params(cursor)
+    guard = LoopGuard(path, memory=2 * per_page)
     if ahead is not None and max_pages != 1:  # so the guess for page 2 starts with page 1
         ahead.read_ahead(path, request, then=guess)
     try:
@@ -137,10 +150,18 @@ def keyset_pages(
                     ) from None
                 raise
             fetched += 1
-            items = body.get("resources") or []
-            nxt = (body.get("pagination") or {}).get("next")
+            body = check_page(body, path)
+            items = body["resources"]
+            pagination = body.get("pagination")
+            nxt = pagination.get("next") if isinstance(pagination, dict) else None
             last = len(items) < per_page or not nxt or fetched == max_pages
+            body = guard.fresh(body)  # drops repeats; a page of nothing new is an error
             if not last:
+                if str(items[-1]["guid"]) == cursor:
+                    raise BadResponseError(
+                        f"the API's keyset cursor does not advance (the page after {cursor} "
+                        f"ends with {cursor} again); stopped paging [GET {path}]"
+                    )
                 cursor = str(items[-1]["guid"])
                 request = page_params(cursor)
                 if ahead is not None:  # confirms a guessed request, or starts the right one
@@ -224,6 +245,35 @@ class ExportPlan:
     store: str | None = None  # a history store (usage.db, postgresql://…): holds the cursor
     foundation: str | None = None  # the store's name for this foundation (default: the API URL)
     flat: bool = False  # write the store's snake_case columns (cfevents.stores.columns)
+    on_rotated: str = "fail"  # --out rotated away or truncated: "fail" or "new-file"
+
+
+class _Handle:
+    """The open ``--out`` file behind a Sink: writers bind its ``write`` once, and the file
+    under it can be replaced (``--on-rotated new-file`` while exporting)."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.encoding = handle.encoding
+
+    def write(self, text: str) -> int:
+        return self.handle.write(text)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self.handle.closed
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 class Sink:
@@ -235,13 +285,24 @@ class Sink:
         self.path = path  # the file's absolute path; None for a stream it does not own
 
     def sync(self) -> int | None:
-        """Flush and fsync; the file's size, or None for a pipe or terminal."""
+        """Flush and fsync; the file's size, or None for a pipe or terminal.
+
+        For a file the export opened, a failed flush or fsync is an :class:`OSError` the
+        caller reports (the checkpoint must not move past bytes that are not durable).
+        """
         self.stream.flush()
+        if self.path is not None:
+            os.fsync(self.stream.fileno())
+            return os.fstat(self.stream.fileno()).st_size
         try:
             os.fsync(self.stream.fileno())
             return os.fstat(self.stream.fileno()).st_size
         except (OSError, ValueError):
             return None  # a pipe or terminal cannot be fsynced
+
+    def inode(self) -> tuple[int, int]:
+        st = os.fstat(self.stream.fileno())
+        return st.st_dev, st.st_ino
 
     def close(self) -> None:
         if self.path is not None:
@@ -283,6 +344,9 @@ class ExportJob:
         self.store_sink: StoreSink | None = None  # plan.store, open while the job runs
         self.stored = 0  # events the store did not have yet
         self.store_display = ""  # the store's target without a password
+        self.lock = ckpt.CheckpointLock(plan.checkpoint) if plan.checkpoint else None
+        self._skew_noted = False
+        self._header = ""  # what a new --out file starts with (the header row of csv/tsv)
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -291,13 +355,27 @@ class ExportJob:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close_sink()
-        self.close_store()
+        self.close()
+
+    def close(self) -> None:
+        """Close the sink (or the store) and drop the checkpoint lock."""
+        try:
+            self.close_sink()
+            self.close_store()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     def open(self) -> None:
-        """Load the checkpoint (it must belong to this API) and place the cursor."""
+        """Check the checkpoint's location, take its lock, load it (it must belong to this API)
+        and place the cursor. All before any request; nothing is written if it fails."""
         if self._opened:
             return
+        if self.plan.checkpoint is not None:
+            self._check_paths(self.plan.checkpoint)
+            ckpt.probe(self.plan.checkpoint)
+            assert self.lock is not None
+            self.lock.acquire()
         self._opened = True
         if self.plan.store is not None:
             self._open_store(self.plan.store)
@@ -310,6 +388,11 @@ class ExportJob:
                     f"--checkpoint: {self.plan.checkpoint} belongs to {saved.api}, not {self.client.api}"
                 )
             self.cursor = Cursor(saved.after_guid, saved.last_created_at, saved.events)
+            if saved.after_guid:
+                self.note(
+                    f"resuming after event {saved.after_guid} ({saved.events:,} events already "
+                    "exported)"
+                )
         elif self.plan.after_guid:
             self.cursor = Cursor(self.plan.after_guid)
         self.start_events = self.cursor.events
@@ -338,6 +421,21 @@ class ExportJob:
             self.store_sink.close()
             self.store_sink = None
 
+    def _check_paths(self, checkpoint: Path) -> None:
+        out = self.plan.out
+        if out is None:
+            return
+        same = out.resolve() == checkpoint.resolve()
+        if not same and out.exists() and checkpoint.exists():
+            try:
+                same = os.path.samefile(out, checkpoint)
+            except OSError:
+                same = False
+        if same:
+            raise UsageError(
+                f"--checkpoint and --out name the same file ({checkpoint}); give each its own"
+            )
+
     def open_sink(self, stream: TextIO | None = None) -> Sink:
         """The plan's ``out`` file, else ``stream`` (default stdout)."""
         self.open()
@@ -353,8 +451,13 @@ class ExportJob:
             handle = open(out, "a" if incremental else "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(f"--out: cannot open {out}: {exc.strerror}") from None
-        fresh = os.fstat(handle.fileno()).st_size == 0
-        self.sink = Sink(handle, fresh=fresh, path=out.resolve())
+        size = os.fstat(handle.fileno()).st_size
+        wrapped: Any = _Handle(handle) if incremental else handle
+        self.sink = Sink(wrapped, fresh=size == 0, path=out.resolve())
+        if self.store is not None:
+            # Before the first byte: where --out starts, so a run killed before its first
+            # page's checkpoint is cut back to here on rerun (nothing twice).
+            self._save(size)
         return self.sink
 
     def _reconcile(self, out: Path) -> None:
@@ -365,17 +468,29 @@ class ExportJob:
         if Path(saved.output.path) != out.resolve():
             self.warn(f"the checkpoint last wrote to {saved.output.path}; now appending to {out}")
             return
+        new_file = self.plan.on_rotated == "new-file"
         try:
             size = out.stat().st_size
         except FileNotFoundError:
-            raise CfEventsError(
+            if new_file:
+                self.note(f"--out {out} was rotated away; starting a new file there")
+                return
+            raise OutputIOError(
                 f"--out {out} is missing but the checkpoint says {saved.output.bytes:,} bytes were "
-                "written to it; restore it, or start over with a new checkpoint file"
+                "written to it; restore it, rerun with --on-rotated new-file to carry on in a new "
+                "file, or start over with a new checkpoint file"
             ) from None
         if size < saved.output.bytes:
-            raise CfEventsError(
+            if new_file:
+                self.note(
+                    f"--out {out} is shorter ({size:,} bytes) than the checkpoint records "
+                    f"({saved.output.bytes:,}); carrying on at its end (--on-rotated new-file)"
+                )
+                return
+            raise OutputIOError(
                 f"--out {out} is shorter ({size:,} bytes) than the checkpoint records "
-                f"({saved.output.bytes:,}); it was changed outside cfevents, refusing to append"
+                f"({saved.output.bytes:,}); it was truncated or replaced outside cfevents: "
+                "rerun with --on-rotated new-file to carry on at its end"
             )
         if size > saved.output.bytes:
             os.truncate(out, saved.output.bytes)
@@ -412,17 +527,39 @@ class ExportJob:
         kind = kind_for_path(self.plan.path)
         columns = kind.column_names if self.plan.flat else (self.plan.columns or USAGE_COLUMNS)
         spec = spec or OutputSpec(fmt=self.plan.fmt, columns=columns)
+        if spec.headers and self.plan.fmt in ("csv", "tsv"):
+            header = io.StringIO()
+            write([], header, replace(spec, tty=False))
+            self._header = header.getvalue()
         spec = replace(spec, headers=sink.fresh and spec.headers)
         self.on_batch = on_batch
         records = flat_records(self.events(), kind) if self.plan.flat else self.events()
         try:
-            written = write(records, sink.stream, spec)
-            self.commit()
+            try:
+                written = write(records, sink.stream, spec)
+                self.commit()
+            finally:
+                self.close_sink()
+        except OutputIOError as exc:
+            exc.message = f"{exc.message}; {self.unrecorded_note()}"
+            raise
+        except (KeyboardInterrupt, StoppedBySignal) as exc:
+            # Ctrl-C, SIGTERM, SIGHUP: the sink is closed (a JSON array too) and the checkpoint
+            # points at the last page written in full; say so, and how far the export got.
+            signum = exc.signum if isinstance(exc, StoppedBySignal) else int(signal.SIGINT)
+            raise ExportStopped(signum, self.stopped_note()) from None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # disk full, EIO, a failed fsync: never swallowed
+            where = sink.path or "the output"
+            raise OutputIOError(
+                f"cannot write {where}: {exc.strerror or exc}; {self.unrecorded_note()}"
+            ) from None
         except CfEventsError as exc:
             exc.message = f"{exc.message}; {self.stopped_note()}"
             raise
         finally:
-            self.close_sink()
+            self.close()
         return written
 
     def _run_into_store(self, on_batch: Callable[[int, int, int | None], None] | None) -> int:
@@ -433,6 +570,10 @@ class ExportJob:
             for _ in self.events():
                 pass
             self.commit()
+        except (KeyboardInterrupt, StoppedBySignal) as exc:
+            # each page and its cursor commit together: the store holds every page read in full
+            signum = exc.signum if isinstance(exc, StoppedBySignal) else int(signal.SIGINT)
+            raise ExportStopped(signum, self.stopped_note()) from None
         except CfEventsError as exc:
             exc.message = f"{exc.message}; {self.stopped_note()}"
             raise
@@ -476,7 +617,7 @@ class ExportJob:
         pages = keyset_pages(
             self.client, plan.path, list(plan.params), self.cursor.after_guid, plan.per_page
         )
-        for batch in batches(pages, min_age=plan.min_age, now=utcnow):
+        for batch in batches(pages, min_age=plan.min_age, now=self._server_now):
             self.pages += 1
             self.pending = batch
             yield from batch.events
@@ -486,6 +627,21 @@ class ExportJob:
             if batch.stopped_by_age:
                 self.held_back = True
             del batch  # not kept alive while the next page is fetched and decoded
+
+    def _server_now(self) -> datetime:
+        """Now, by the API's clock when ours is off by more than CLOCK_TOLERANCE_S (the min-age
+        guard compares with ``created_at``, which CC stamps with its own clock)."""
+        skew = getattr(self.client, "clock_skew", None)
+        if not isinstance(skew, int | float) or abs(skew) <= CLOCK_TOLERANCE_S:
+            return utcnow()
+        if not self._skew_noted:
+            self._skew_noted = True
+            way = "behind" if skew > 0 else "ahead of"
+            self.note(
+                f"the local clock is {abs(skew):.0f}s {way} the API's (its HTTP Date header); "
+                "--min-age uses the API's clock"
+            )
+        return utcnow() + timedelta(seconds=skew)
 
     def _total(self, batch: Batch) -> int | None:
         if batch.total_results is None:
@@ -502,22 +658,57 @@ class ExportJob:
         sink = self.sink
         size = sink.sync() if sink is not None else None
         self.cursor.advance(batch)
-        if self.store is not None:
-            output = (
-                ckpt.OutputState(str(sink.path), self.plan.fmt, size)
-                if sink is not None and sink.path is not None and size is not None
-                else None
+        if sink is not None and sink.path is not None and self.store is not None:
+            size = self._follow_rotation(sink, size)
+        self._save(size)
+
+    def _save(self, size: int | None) -> None:
+        if self.store is None:
+            return
+        sink = self.sink
+        output = (
+            ckpt.OutputState(str(sink.path), self.plan.fmt, size)
+            if sink is not None and sink.path is not None and size is not None
+            else None
+        )
+        self.store.save(
+            ckpt.Checkpoint(
+                api=self.client.api,
+                after_guid=self.cursor.after_guid,
+                last_created_at=self.cursor.last_created_at,
+                events=self.cursor.events,
+                output=output,
+                updated_at=format_cc(utcnow()),
+            ),
+        )
+
+    def _follow_rotation(self, sink: Sink, size: int | None) -> int | None:
+        """The batch just made durable went into the file this run opened. If ``--out`` now
+        names another file (rotated away) or a shorter one (truncated), fail or, with
+        ``--on-rotated new-file``, carry on in the file that is there now."""
+        assert sink.path is not None
+        try:
+            st = os.stat(sink.path)
+            moved = (st.st_dev, st.st_ino) != sink.inode() or st.st_size < (size or 0)
+        except FileNotFoundError:
+            moved = True
+        if not moved:
+            return size
+        if self.plan.on_rotated != "new-file":
+            raise OutputIOError(
+                f"--out {sink.path} was rotated away or truncated while exporting (events up to "
+                f"{self.cursor.events:,} are in the file this run opened); rerun with "
+                "--on-rotated new-file to carry on in a new file"
             )
-            self.store.save(
-                ckpt.Checkpoint(
-                    api=self.client.api,
-                    after_guid=self.cursor.after_guid,
-                    last_created_at=self.cursor.last_created_at,
-                    events=self.cursor.events,
-                    output=output,
-                    updated_at=format_cc(utcnow()),
-                ),
-            )
+        handle = open(sink.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        stream = sink.stream
+        assert isinstance(stream, _Handle)
+        old, stream.handle = stream.handle, handle
+        old.close()
+        if os.fstat(handle.fileno()).st_size == 0:
+            handle.write(self._header)
+        self.note(f"--out {sink.path} was rotated; carrying on in a new file there")
+        return sink.sync()
 
     def close_sink(self) -> None:
         if self.sink is not None:
@@ -529,6 +720,10 @@ class ExportJob:
     def events_read(self) -> int:
         """Events read past the cursor in this run (client-side filters may drop some)."""
         return self.cursor.events - self.start_events
+
+    def unrecorded_note(self) -> str:
+        where = f" ({self.cursor.after_guid})" if self.cursor.after_guid else ""
+        return f"nothing past event {self.cursor.events:,}{where} was recorded; rerun to resume"
 
     def stopped_note(self) -> str:
         where = (

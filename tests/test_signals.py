@@ -1,0 +1,140 @@
+"""SIGTERM and SIGHUP stop a run like Ctrl-C: a clean shutdown, one line, exit 143 / 129."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cfevents.export import checkpoint as ckpt
+
+
+def sandbox_guids(sb):
+    return [e["guid"] for e in sb.foundation.usage_events_v3()]
+
+
+def start(sb, home, *args):
+    env = {
+        **os.environ,
+        "CF_API": sb.url,
+        "CF_TOKEN": sb.admin_token(),
+        "CF_HOME": str(home),
+        "CFEVENTS_OUTPUT": "",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "cfevents", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up")],
+)
+def test_signal_stops_an_incremental_export_cleanly(tmp_path, signum, code, word):
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=6, end=None, latency_ms=40)).start() as sb:
+        out, cp = tmp_path / "u.ndjson", tmp_path / "c"
+        args = (
+            "usage",
+            "export",
+            "--checkpoint",
+            str(cp),
+            "--out",
+            str(out),
+            "--per-page",
+            "100",
+            "--min-age",
+            "0s",
+        )
+        proc = start(sb, tmp_path, *args)
+        wait_for(lambda: cp.exists() and ckpt.load(cp).events >= 200)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == code, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        saved = ckpt.load(cp)
+        assert word in lines[0] and f"{saved.events:,} events" in lines[0]
+        assert "rerun to resume" in lines[0]
+        written = [json.loads(x)["guid"] for x in out.read_text().splitlines()]
+        assert written == sandbox_guids(sb)[: saved.events]  # nothing past the checkpoint
+        proc = start(sb, tmp_path, *args)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert f"resuming after event {saved.after_guid}" in err
+        assert [json.loads(x)["guid"] for x in out.read_text().splitlines()] == sandbox_guids(sb)
+
+
+def test_sigterm_closes_the_json_array_on_stdout(tmp_path):
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=6, end=None, latency_ms=60)).start() as sb:
+        proc = start(sb, tmp_path, "usage", "export", "-o", "json", "--per-page", "50")
+        assert proc.stdout is not None
+        assert proc.stdout.read(1) == "["  # the export has started writing
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=20)
+        assert proc.returncode == 143, err
+        events = json.loads("[" + rest)
+        assert 0 < len(events) < len(sandbox_guids(sb))
+        assert "terminated (SIGTERM); the export stopped after reading" in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_sigterm_stops_follow_between_polls(tmp_path):
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=8, end=None)).start() as sb:
+        out, cp = tmp_path / "u.ndjson", tmp_path / "c"
+        args = (
+            "usage",
+            "export",
+            "--checkpoint",
+            str(cp),
+            "--out",
+            str(out),
+            "--follow",
+            "--interval",
+            "30s",
+            "--min-age",
+            "0s",
+        )
+        proc = start(sb, tmp_path, *args)
+        total = len(sandbox_guids(sb))
+        wait_for(lambda: cp.exists() and ckpt.load(cp).events == total)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        assert time.monotonic() - started < 10  # not after the 30s sleep
+        assert proc.returncode == 143, err
+        assert len(err.strip().splitlines()) == 1 and "terminated" in err
+
+
+def test_sigterm_outside_an_export_exits_143(tmp_path):
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=6, end=None, latency_ms=3000)).start() as sb:
+        proc = start(sb, tmp_path, "usage", "list", "-n", "5")
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 143, err
+        assert err.strip() == "cfevents: error: terminated (SIGTERM)"
