@@ -46,35 +46,58 @@ TABLE_FIGURES = (
 )
 
 
+MonthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--month",
+        metavar="YYYY-MM",
+        help="The calendar month (UTC) [default: this month so far].",
+        rich_help_panel=TIME_PANEL,
+    ),
+]
+WindowStartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="T",
+        help="Window start T0 (RFC 3339, a date, or an age like 7d).",
+        rich_help_panel=TIME_PANEL,
+    ),
+]
+WindowEndOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="T",
+        help="Window end T1, exclusive [default: now].",
+        rich_help_panel=TIME_PANEL,
+    ),
+]
+ReportMinAgeOpt = Annotated[
+    str,
+    typer.Option(
+        "--min-age",
+        metavar="DURATION",
+        help="Count only up to now minus DURATION (younger events may still change).",
+        rich_help_panel=REPORT_PANEL,
+    ),
+]
+AllowIncompleteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-incomplete",
+        help="Report even when events the window needs are gone (rows flagged incomplete) "
+        "instead of exit 7.",
+        rich_help_panel=REPORT_PANEL,
+    ),
+]
+
+
 def report_usage(
     ctx: typer.Context,
-    month: Annotated[
-        str | None,
-        typer.Option(
-            "--month",
-            metavar="YYYY-MM",
-            help="The calendar month (UTC) [default: this month so far].",
-            rich_help_panel=TIME_PANEL,
-        ),
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            "--since",
-            metavar="T",
-            help="Window start T0 (RFC 3339, a date, or an age like 7d).",
-            rich_help_panel=TIME_PANEL,
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            "--until",
-            metavar="T",
-            help="Window end T1, exclusive [default: now].",
-            rich_help_panel=TIME_PANEL,
-        ),
-    ] = None,
+    month: MonthOpt = None,
+    since: WindowStartOpt = None,
+    until: WindowEndOpt = None,
     by: Annotated[
         str,
         typer.Option(
@@ -110,24 +133,8 @@ def report_usage(
             rich_help_panel=REPORT_PANEL,
         ),
     ] = None,
-    min_age: Annotated[
-        str,
-        typer.Option(
-            "--min-age",
-            metavar="DURATION",
-            help="Count only up to now minus DURATION (younger events may still change).",
-            rich_help_panel=REPORT_PANEL,
-        ),
-    ] = "5m",
-    allow_incomplete: Annotated[
-        bool,
-        typer.Option(
-            "--allow-incomplete",
-            help="Report even when events the window needs are gone (rows flagged incomplete) "
-            "instead of exit 7.",
-            rich_help_panel=REPORT_PANEL,
-        ),
-    ] = False,
+    min_age: ReportMinAgeOpt = "5m",
+    allow_incomplete: AllowIncompleteOpt = False,
     input_: Annotated[
         str | None,
         typer.Option(
@@ -290,33 +297,9 @@ SERVICE_TABLE = (
 
 def report_services(
     ctx: typer.Context,
-    month: Annotated[
-        str | None,
-        typer.Option(
-            "--month",
-            metavar="YYYY-MM",
-            help="The calendar month (UTC) [default: this month so far].",
-            rich_help_panel=TIME_PANEL,
-        ),
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            "--since",
-            metavar="T",
-            help="Window start T0 (RFC 3339, a date, or an age like 7d).",
-            rich_help_panel=TIME_PANEL,
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            "--until",
-            metavar="T",
-            help="Window end T1, exclusive [default: now].",
-            rich_help_panel=TIME_PANEL,
-        ),
-    ] = None,
+    month: MonthOpt = None,
+    since: WindowStartOpt = None,
+    until: WindowEndOpt = None,
     by: Annotated[
         str,
         typer.Option(
@@ -334,24 +317,8 @@ def report_services(
             rich_help_panel=REPORT_PANEL,
         ),
     ] = False,
-    min_age: Annotated[
-        str,
-        typer.Option(
-            "--min-age",
-            metavar="DURATION",
-            help="Count only up to now minus DURATION (younger events may still change).",
-            rich_help_panel=REPORT_PANEL,
-        ),
-    ] = "5m",
-    allow_incomplete: Annotated[
-        bool,
-        typer.Option(
-            "--allow-incomplete",
-            help="Report even when events the window needs are gone (rows flagged incomplete) "
-            "instead of exit 7.",
-            rich_help_panel=REPORT_PANEL,
-        ),
-    ] = False,
+    min_age: ReportMinAgeOpt = "5m",
+    allow_incomplete: AllowIncompleteOpt = False,
     output: OutputOpt = None,
     fields: Annotated[
         str | None,
