@@ -41,6 +41,7 @@ GLOBAL_FLAGS = frozenset(
         "--skip-ssl-validation",
         "--trust-login-link",
         "--safe-csv",
+        "--local-time",
     }
 )
 GLOBAL_VALUED = frozenset({"--api", "--token", "--timeout", "--retries"})
@@ -344,8 +345,17 @@ def root(
         bool,
         typer.Option(
             "--safe-csv",
+            "--local-time",
             help="Prefix ' to csv/tsv cells starting with = + - @ TAB or CR, so spreadsheets "
             "do not run them as formulas (changes the data; see README).",
+        ),
+    ] = False,
+    local_time: Annotated[
+        bool,
+        typer.Option(
+            "--local-time",
+            help="Show table timestamps in this machine's time zone (as 'cf events' does); "
+            "other formats keep UTC.",
         ),
     ] = False,
     version: Annotated[
@@ -363,7 +373,7 @@ def root(
     """
     from cfevents.cli import output
 
-    output.configure(safe_csv=safe_csv)
+    output.configure(safe_csv=safe_csv, local_time=local_time)
     ctx.obj = Runtime(
         api=api,
         token=token,

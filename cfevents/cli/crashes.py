@@ -73,7 +73,7 @@ def crashes(
 
         cfevents crashes --since 30d --summary
     """
-    from cfevents.cli.output import build_spec, needs_names, show
+    from cfevents.cli.output import build_spec, needs_names, nothing_found, show
 
     rt: Runtime = ctx.obj
     kind = "crash-summary" if summary else "crashes"
@@ -91,4 +91,7 @@ def crashes(
         limit=lim,
         names=needs_names(spec),
     )
-    show(rt, listing, spec, default_limit=default_limit)
+    nothing = nothing_found(
+        ("crash summaries" if summary else "crashes"), since, until, created_after, created_before
+    )
+    show(rt, listing, spec, default_limit=default_limit, nothing=nothing)

@@ -20,12 +20,14 @@ from cfevents.cli.options import (
     GuidOpt,
     NoHeadersOpt,
     OutputOpt,
+    RequireCompleteOpt,
     SinceOpt,
     StateOpt,
     UntilOpt,
     UsageAppOpt,
     UsageOrgOpt,
     UsageSpaceOpt,
+    check_coverage,
     scope_args,
     window_args,
 )
@@ -45,7 +47,8 @@ def export_usage(
         typer.Option(
             "--out",
             metavar="FILE",
-            help="Write to FILE (format from its extension unless -o): appended with --checkpoint.",
+            help="Write to FILE (format from its extension unless -o): appended with --checkpoint. "
+            "strftime patterns make dated files: usage-%Y-%m-%d.csv.",
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
@@ -127,6 +130,15 @@ def export_usage(
     output: OutputOpt = None,
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
+    require_complete: RequireCompleteOpt = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite a non-empty --out FILE (without --checkpoint it is replaced).",
+            rich_help_panel=INCREMENTAL,
+        ),
+    ] = False,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -150,6 +162,7 @@ def export_usage(
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
     rt: Runtime = ctx.obj
+    out = check_out(out, output=output, checkpoint=checkpoint, force=force)
     job = rt.cf().usage_export(
         out=out,
         format=output,
@@ -167,12 +180,56 @@ def export_usage(
         **scope_args(org, space, app_),
         per_page=per_page,
     )
+    check_coverage(rt, window_args(since, until, created_after, created_before), require_complete)
     spec = build_spec(
         rt, "usage", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
     )
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
     rt.note(job.summary(written))
+
+
+# What --out can name besides the export formats' files: the history stores' databases.
+STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+STORE_SCHEMES = ("postgresql://", "postgres://")
+
+
+def check_out(
+    out: Path | None, *, output: str | None, checkpoint: Path | None, force: bool
+) -> Path | None:
+    """--out as the export will use it: strftime patterns expanded (local time, as cron's
+    ``date``), an extension cfevents cannot write refused (unless -o names the format), and an
+    existing non-empty file kept unless --checkpoint appends to it or --force replaces it."""
+    from datetime import datetime
+
+    from cfevents.api import EXPORT_EXTENSIONS
+    from cfevents.errors import UsageError
+
+    if out is None or str(out) == "-":
+        return out
+    text = str(out)
+    if text.startswith(STORE_SCHEMES):
+        return out
+    if "%" in text:
+        try:
+            out = Path(datetime.now().strftime(text))
+        except ValueError as exc:
+            raise UsageError(f"--out: bad strftime pattern in {text!r}: {exc}") from None
+    suffix = out.suffix.lower()
+    if suffix in STORE_SUFFIXES:
+        return out
+    if suffix and suffix not in EXPORT_EXTENSIONS and output is None:
+        known = ", ".join(EXPORT_EXTENSIONS)
+        raise UsageError(
+            f"--out: cfevents cannot write {suffix} files; name a {known} file "
+            f"(or give -o FORMAT to write {out.name} anyway)"
+        )
+    if checkpoint is None and not force and out.is_file() and out.stat().st_size > 0:
+        raise UsageError(
+            f"--out: {out} exists and is not empty; --force replaces it, "
+            "--checkpoint appends to it incrementally"
+        )
+    return out
 
 
 def _env_format(rt: Runtime) -> str:

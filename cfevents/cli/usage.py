@@ -19,6 +19,7 @@ from cfevents.cli.options import (
     LimitOpt,
     NoHeadersOpt,
     OutputOpt,
+    RequireCompleteOpt,
     SinceOpt,
     StateOpt,
     TableFormatOpt,
@@ -26,6 +27,7 @@ from cfevents.cli.options import (
     UsageAppOpt,
     UsageOrgOpt,
     UsageSpaceOpt,
+    check_coverage,
     effective_limit,
     scope_args,
     window_args,
@@ -102,6 +104,7 @@ def list_usage(
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
+    require_complete: RequireCompleteOpt = False,
 ) -> None:
     """List app usage events (GET /v3/app_usage_events).
 
@@ -117,7 +120,7 @@ def list_usage(
 
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
-    from cfevents.cli.output import build_spec, show
+    from cfevents.cli.output import build_spec, nothing_found, show
 
     rt: Runtime = ctx.obj
     spec = build_spec(
@@ -137,7 +140,13 @@ def list_usage(
         **scope_args(org, space, app_),
         state=state or (),
     )
-    show(rt, listing, spec, default_limit=default_limit)
+    time = window_args(since, until, created_after, created_before)
+    if require_complete:  # refuse before printing anything
+        check_coverage(rt, time, require_complete)
+    nothing = nothing_found("usage events", since, until, created_after, created_before)
+    show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
+    if not require_complete:  # the warning follows the rows, with the other notes
+        check_coverage(rt, time, require_complete)
 
 
 @app.command("get")
