@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -523,6 +524,56 @@ class Client:
 
         return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
 
+    def follow_crashes(
+        self,
+        *,
+        interval: float = 30.0,
+        stop: threading.Event | None = None,
+        lag: float = 60.0,
+        **args: Unpack[CrashArgs],
+    ) -> Iterator[Crash]:
+        """Crashes as they arrive, oldest first, each once, until ``stop`` is set.
+
+        Starts at ``since`` (or now) and polls every ``interval`` seconds. Each poll re-reads
+        from ``lag`` seconds before the newest crash seen (CC may commit an event a little
+        after its created_at) and keyset-skips what it has handed out by (created_at, guid),
+        so a crash is never yielded twice, even when its two events arrive in different polls.
+        """
+        from datetime import UTC, timedelta
+
+        from cfevents.timeparse import format_cc, utcnow
+
+        stop = stop or threading.Event()
+        start = time_window(utcnow(), args).gte or utcnow()
+        start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
+        cursor = start
+        seen: dict[str, str] = {}  # guid -> created_at, for crashes at or after cursor - lag
+        query = cast("CrashArgs", dict(args))
+        for bound in ("until", "created_after", "created_before"):
+            query.pop(bound, None)  # type: ignore[misc]
+        query["order"], query["limit"] = "asc", None
+        while not stop.is_set():
+            query["since"] = format_cc(max(start, cursor - timedelta(seconds=lag)))
+            for crash in self.crashes(**query):
+                created = str(crash.get("created_at") or "")
+                guids = [
+                    g for g in (crash.get("process_crash_guid"), crash.get("app_crash_guid")) if g
+                ]
+                if any(g in seen for g in guids):
+                    for g in guids:
+                        seen[g] = created
+                    continue
+                for g in guids:
+                    seen[g] = created
+                moment = _parse_cc_time(created)
+                if moment is not None and moment > cursor:
+                    cursor = moment
+                yield crash
+            floor = format_cc(cursor - timedelta(seconds=lag))
+            for g in [g for g, at in seen.items() if at < floor]:
+                del seen[g]
+            stop.wait(interval)
+
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
         """One row per app that crashed: count, first and last crash, the last exit reason.
 
@@ -774,6 +825,13 @@ def audit_types(values: Sequence[str]) -> tuple[str, ...]:
             )
         types.extend(t for t in expanded if t not in types)
     return tuple(types)
+
+
+def _parse_cc_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def usage_filter(scope: Scope, states: set[str]) -> Callable[[dict[str, Any]], bool]:
