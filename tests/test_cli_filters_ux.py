@@ -108,3 +108,16 @@ def test_unknown_short_type_is_rejected_with_the_valid_list(cli):
     assert result.exit_code == 2
     line = one_line_error(result)
     assert "unknown type 'update'" in line and "crash" in line
+
+
+def test_a_client_side_scan_that_matches_nothing_says_how_much_it_read(cli):
+    window = ("--until", "2026-01-05")
+    rows = cli("usage", "list", *window, "--all", "-o", "csv", "--fields", "app.guid,state.current")
+    pairs = [tuple(line.split(",")) for line in rows.stdout.splitlines()[1:]]
+    app, state = next(
+        (a, s) for a in sorted({a for a, _ in pairs}) for s in USAGE_STATES if (a, s) not in pairs
+    )
+    result = cli("usage", "list", *window, "--app", app, "--state", state, "-o", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1  # the header only
+    assert f"scanned {len(pairs):,} usage events, none matched --app/--state" in result.stderr

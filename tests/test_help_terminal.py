@@ -72,10 +72,14 @@ def test_bare_cfevents_on_a_terminal_is_help_without_error(sandbox, tmp_path):
 
 
 def test_global_options_after_the_subcommand(cli):
-    before = cli("--demo", "crashes", "--limit", "2")
-    after = cli("crashes", "--limit", "2", "--demo")
+    before = cli("--local-time", "--retries", "0", "crashes", "--limit", "2")
+    after = cli("crashes", "--limit", "2", "--local-time", "--retries=0")
     assert after.exit_code == 0, after.stderr
     assert after.stdout == before.stdout
+    assert re.search(r"T\d\d:\d\d:\d\d[+-]\d\d:\d\d ", after.stdout)  # --local-time applied
+    demo = cli("crashes", "--limit", "1", "--demo")
+    assert demo.exit_code == 0, demo.stderr
+    assert "demo: using the built-in sandbox" in demo.stderr
     verbose = cli("usage", "list", "--limit", "1", "--demo", "-v")
     assert verbose.exit_code == 0, verbose.stderr
     assert "GET " in verbose.stderr  # -v logged the requests

@@ -104,13 +104,18 @@ def show(
     *,
     default_limit: bool,
     nothing: str | None = None,
+    filtered: str = "",
+    noun: str = "events",
 ) -> None:
     """Write a listing, then the stderr notes: why it is empty, or what the default limit cut.
-    ``nothing`` is what an empty result on a terminal says ("no crashes since 7d")."""
+    ``nothing`` is what an empty result on a terminal says ("no crashes since 7d"); ``filtered``
+    names the filters applied after fetching, which an empty result reports as "scanned N."""
     count = emit(rt, listing, spec)
     hint = listing.empty_hint()
     if hint:
         rt.warn(hint)
+    elif count == 0 and filtered:  # a client-side scan: say how much it read
+        rt.note(f"scanned {listing.info.resources:,} {noun}, none matched {filtered}")
     elif count == 0 and nothing and rt.env.stdout_isatty():
         rt.note(nothing)
     cut = listing.truncation() if default_limit else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -120,7 +120,7 @@ def list_usage(
 
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
-    from cfevents.cli.output import build_spec, nothing_found, show
+    from cfevents.cli.output import build_spec
 
     rt: Runtime = ctx.obj
     spec = build_spec(
@@ -140,13 +140,31 @@ def list_usage(
         **scope_args(org, space, app_),
         state=state or (),
     )
-    time = window_args(since, until, created_after, created_before)
-    if require_complete:  # refuse before printing anything
-        check_coverage(rt, time, require_complete)
-    nothing = nothing_found("usage events", since, until, created_after, created_before)
-    show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
-    if not require_complete:  # the warning follows the rows, with the other notes
-        check_coverage(rt, time, require_complete)
+    _show(rt, listing, spec, default_limit, ctx.params)
+
+
+def _show(rt: Runtime, listing: Any, spec: Any, default_limit: bool, p: dict[str, Any]) -> None:
+    """usage list's output and notes: the rows; an empty result worded (how much a client-side
+    scan read); a window CC has partly pruned warned about after the rows, or with
+    --require-complete refused (exit 7) before any."""
+    from cfevents.cli.output import nothing_found, show
+
+    bounds = (p["since"], p["until"], p["created_after"], p["created_before"])
+    time = window_args(*bounds)
+    if p["require_complete"]:
+        check_coverage(rt, time, True)
+    scan = {"--org": p["org"], "--space": p["space"], "--app": p["app_"], "--state": p["state"]}
+    show(
+        rt,
+        listing,
+        spec,
+        default_limit=default_limit,
+        nothing=nothing_found("usage events", *bounds),
+        filtered="/".join(flag for flag, value in scan.items() if value),
+        noun="usage events",
+    )
+    if not p["require_complete"]:
+        check_coverage(rt, time, False)
 
 
 @app.command("get")
