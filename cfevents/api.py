@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -410,6 +411,35 @@ class Client:
         target = f"{USAGE_V2_PATH if v2 else USAGE_PATH}/{quote(_one_guid(guid))}"
         return cast("UsageEvent", self.http.get_json(target))
 
+    def usage_coverage(self, **args: Unpack[TimeArgs]) -> str | None:
+        """When the window starts before the oldest app usage event Cloud Controller still
+        holds (it prunes them: 31 days by default), the span actually covered, in words, for a
+        warning; else None. One request (the oldest event)."""
+        from cfevents.timeparse import format_cc, utcnow
+
+        now = utcnow()
+        window = time_window(now, args)
+        start = window.gte or window.gt
+        if start is None:
+            return None
+        body = self.http.get_json(USAGE_PATH, [("order_by", "created_at"), ("per_page", "1")])
+        resources = body.get("resources") if isinstance(body, dict) else None
+        if not resources or not isinstance(resources[0], dict):
+            return None
+        oldest_text = str(resources[0].get("created_at") or "")
+        try:
+            oldest = datetime.fromisoformat(oldest_text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if oldest <= start:
+            return None
+        end = format_cc(window.lt) if window.lt is not None else "now"
+        return (
+            f"the window starts {format_cc(start)} but Cloud Controller holds no usage events "
+            f"before {format_cc(oldest)} (it prunes old ones): this covers only "
+            f"{format_cc(oldest)} to {end}"
+        )
+
     def usage_export(self, **args: Unpack[UsageExportArgs]) -> ExportJob:
         """The export engine for every matching event in id order (a context manager).
 
@@ -697,7 +727,7 @@ class Client:
         limit = args.get("limit")
         resolver, query, src = self._event_query(
             args,
-            types=tuple(split_commas(_values(args.get("types", ())), unique=True)),
+            types=audit_types(split_commas(_values(args.get("types", ())), unique=True)),
             actees=split_commas(_values(args.get("actees", ())), unique=True),
             q=args.get("q", ()),
             limit=limit,
@@ -767,6 +797,56 @@ class Client:
             return Truncation(count, "crashes", end=end, counted=info.total_results or None)
 
         return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
+
+    def follow_crashes(
+        self,
+        *,
+        interval: float = 30.0,
+        stop: threading.Event | None = None,
+        lag: float = 60.0,
+        **args: Unpack[CrashArgs],
+    ) -> Iterator[Crash]:
+        """Crashes as they arrive, oldest first, each once, until ``stop`` is set.
+
+        Starts at ``since`` (or now) and polls every ``interval`` seconds. Each poll re-reads
+        from ``lag`` seconds before the newest crash seen (CC may commit an event a little
+        after its created_at) and keyset-skips what it has handed out by (created_at, guid),
+        so a crash is never yielded twice, even when its two events arrive in different polls.
+        """
+        from datetime import UTC, timedelta
+
+        from cfevents.timeparse import format_cc, utcnow
+
+        stop = stop or threading.Event()
+        start = time_window(utcnow(), args).gte or utcnow()
+        start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
+        cursor = start
+        seen: dict[str, str] = {}  # guid -> created_at, for crashes at or after cursor - lag
+        query = cast("CrashArgs", dict(args))
+        for bound in ("until", "created_after", "created_before"):
+            query.pop(bound, None)  # type: ignore[misc]
+        query["order"], query["limit"] = "asc", None
+        while not stop.is_set():
+            query["since"] = format_cc(max(start, cursor - timedelta(seconds=lag)))
+            for crash in self.crashes(**query):
+                created = str(crash.get("created_at") or "")
+                guids = [
+                    g for g in (crash.get("process_crash_guid"), crash.get("app_crash_guid")) if g
+                ]
+                if any(g in seen for g in guids):
+                    for g in guids:
+                        seen[g] = created
+                    continue
+                for g in guids:
+                    seen[g] = created
+                moment = _parse_cc_time(created)
+                if moment is not None and moment > cursor:
+                    cursor = moment
+                yield crash
+            floor = format_cc(cursor - timedelta(seconds=lag))
+            for g in [g for g, at in seen.items() if at < floor]:
+                del seen[g]
+            stop.wait(interval)
 
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
         """One row per app that crashed: count, first and last crash, the last exit reason.
@@ -886,7 +966,7 @@ class _UsageFilters:
             window=window,
             guids=tuple(split_commas(_values(args.get("guids", ())))),
             after_guid=after_guid.strip() if after_guid else None,
-            states=frozenset(s.upper() for s in split_commas(_values(args.get("state", ())))),
+            states=usage_states(split_commas(_values(args.get("state", ())))),
             scope_values=_scope_values(args),
         )
 
@@ -1053,6 +1133,57 @@ def _page_info() -> PageInfo:
     from cfevents.cc.paging import PageInfo
 
     return PageInfo()
+
+
+# The states Cloud Controller writes on app usage events (state.current).
+USAGE_STATES = (
+    "STARTED",
+    "STOPPED",
+    "BUILDPACK_SET",
+    "STAGING_STARTED",
+    "STAGING_STOPPED",
+    "TASK_STARTED",
+    "TASK_STOPPED",
+)
+# Short audit event types: `--type crash` means both records CC writes for a crash.
+AUDIT_SHORT_TYPES = {"crash": ("audit.app.process.crash", "app.crash")}
+
+
+def usage_states(values: Sequence[str]) -> frozenset[str]:
+    """``--state`` values upper-cased; one CC never emits is a usage error naming the valid ones
+    (a typo would otherwise scan every event and match none)."""
+    states = frozenset(v.strip().upper() for v in values)
+    unknown = sorted(states - set(USAGE_STATES))
+    if unknown:
+        raise UsageError(
+            f"--state: unknown state {', '.join(unknown)}; CC emits {', '.join(USAGE_STATES)}"
+        )
+    return states
+
+
+def audit_types(values: Sequence[str]) -> tuple[str, ...]:
+    """``--type`` values with the short ones expanded (``crash``: both crash records); a short
+    type that is not one of them is a usage error (CC's types all hold a dot)."""
+    types: list[str] = []
+    for value in values:
+        if "." in value:
+            expanded: tuple[str, ...] = (value,)
+        elif value.lower() in AUDIT_SHORT_TYPES:
+            expanded = AUDIT_SHORT_TYPES[value.lower()]
+        else:
+            raise UsageError(
+                f"--type: unknown type {value!r}; give a full CC type (audit.app.update, "
+                f"app.crash, ...) or a short one: {', '.join(AUDIT_SHORT_TYPES)}"
+            )
+        types.extend(t for t in expanded if t not in types)
+    return tuple(types)
+
+
+def _parse_cc_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def usage_filter(scope: Scope, states: set[str]) -> Callable[[dict[str, Any]], bool]:

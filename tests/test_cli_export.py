@@ -258,12 +258,13 @@ def test_failure_midway_says_how_far_it_got(cli, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fmt", ["csv", "ndjson"])
 def test_fresh_output_file_is_overwritten_without_checkpoint(cli, tmp_path, fmt):
+    """Replacing a non-empty file takes --force (test_cli_export_out.py checks the refusal)."""
     out = tmp_path / f"o.{fmt}"
     out.write_text("old junk\n")
-    cli("usage", "export", "--out", str(out), "--until", "2026-01-03")
+    cli("usage", "export", "--out", str(out), "--until", "2026-01-03", "--force")
     assert "old junk" not in out.read_text()
     first = out.read_text()
-    cli("usage", "export", "--out", str(out), "--until", "2026-01-03")
+    cli("usage", "export", "--out", str(out), "--until", "2026-01-03", "--force")
     assert out.read_text() == first
     assert io.StringIO(first).readline()
 

@@ -31,6 +31,7 @@ from cfevents.cc.config import Settings, login_link_trusted, origin
 from cfevents.cc.paging import Params
 from cfevents.cc.readahead import Background
 from cfevents.cc.retry import RetryPolicy
+from cfevents.cc.trust import use_system_trust
 from cfevents.errors import (
     ApiError,
     AuthError,
@@ -82,7 +83,7 @@ class CFClient:
         self._log = log
         self._notify = notify
         self._sleep = sleep
-        self.session = session or requests.Session()
+        self.session = session or use_system_trust(requests.Session())
         self.session.trust_env = True
         self.session.headers["User-Agent"] = f"cfevents/{__version__}"
         self.session.headers["Accept"] = "application/json"

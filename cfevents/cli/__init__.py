@@ -25,6 +25,93 @@ from cfevents.errors import SIGNAL_WORDS, CfEventsError, ExitCode, StoppedBySign
 
 _ClickException: type[Exception] = typer.BadParameter.__mro__[2]  # click's ClickException
 _UsageError: type[Exception] = typer.BadParameter.__mro__[1]  # click's UsageError
+_NoArgsIsHelpError: type[Exception] = next(
+    c for c in _UsageError.__subclasses__() if c.__name__ == "NoArgsIsHelpError"
+)
+
+# The root's options, also accepted after the subcommand (`cfevents crashes -v`): flags, and
+# options that take a value (`--api URL` or `--api=URL`).
+GLOBAL_FLAGS = frozenset(
+    {
+        "--demo",
+        "-v",
+        "--verbose",
+        "-q",
+        "--quiet",
+        "--skip-ssl-validation",
+        "--trust-login-link",
+        "--safe-csv",
+        "--local-time",
+    }
+)
+GLOBAL_VALUED = frozenset({"--api", "--token", "--timeout", "--retries"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move the root's options that follow the subcommand to before it, as `cf` and `kubectl`
+    users expect: ``crashes -v --app x`` is ``-v crashes --app x``. Nothing after ``--`` moves,
+    and no subcommand has an option of the same name (tests/test_cli_help.py checks)."""
+    position = 0
+    while position < len(args):  # skip the root's own options to find the subcommand
+        token = args[position]
+        if token in GLOBAL_VALUED:
+            position += 2
+        elif token.startswith("-"):
+            position += 1
+        else:
+            break
+    if position >= len(args):
+        return args
+    head, rest = args[: position + 1], args[position + 1 :]
+    hoisted: list[str] = []
+    kept: list[str] = []
+    index = 0
+    while index < len(rest):
+        token = rest[index]
+        if token == "--":
+            kept.extend(rest[index:])
+            break
+        if token in GLOBAL_FLAGS:
+            hoisted.append(token)
+        elif token in GLOBAL_VALUED and index + 1 < len(rest):
+            hoisted.extend(rest[index : index + 2])
+            index += 1
+        elif token.split("=", 1)[0] in GLOBAL_VALUED and "=" in token:
+            hoisted.append(token)
+        else:
+            kept.append(token)
+        index += 1
+    if not hoisted:
+        return args
+    return [*head[:-1], *hoisted, head[-1], *kept]
+
+
+def escape_help_markup(command: Any) -> None:
+    """On a terminal the help is rendered as rich markup, which would swallow every ``[...]``
+    (``created_ats[gte]``, ``[default: $CF_API]``): escape the help texts of ``command``, its
+    options and its loaded subcommands so they show as written."""
+    if MARKUP_MODE != "rich":
+        return
+    for attribute in ("help", "short_help", "epilog"):
+        text = getattr(command, attribute, None)
+        if isinstance(text, str):
+            setattr(command, attribute, _escape_brackets(text))
+    for param in getattr(command, "params", []):
+        text = getattr(param, "help", None)
+        if isinstance(text, str):
+            param.help = _escape_brackets(text)
+    commands = getattr(command, "commands", {})
+    loaded = getattr(commands, "_loaded", commands)  # a lazy group: only what is loaded
+    for sub in list(loaded.values()):
+        escape_help_markup(sub)
+
+
+def _escape_brackets(text: str) -> str:
+    """Every ``[`` escaped for rich markup (rich's own escape() leaves ``[`` that does not look
+    like a tag, but Typer's help parses more), backslashes before it doubled."""
+    import re
+
+    return re.sub(r"(\\*)\[", lambda m: m.group(1) * 2 + "\\[", text)
 
 
 class CfEventsGroup(TyperGroup):
@@ -38,6 +125,7 @@ class CfEventsGroup(TyperGroup):
         super().__init__(**attrs)
         self.commands = LazyCommands(self.commands, SUBCOMMANDS)
         install_coercion(self, subcommands=False)  # the subcommands get it as they load
+        escape_help_markup(self)
         self._summarising = False
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -67,10 +155,16 @@ class CfEventsGroup(TyperGroup):
             from typer._completion_classes import completion_init
 
             completion_init()
+        if args is None:
+            args = sys.argv[1:]
+        args = hoist_global_options(list(args))
         try:
             rv = super().main(
                 args, prog_name or "cfevents", complete_var, standalone_mode=False, **extra
             )
+        except _NoArgsIsHelpError as exc:  # bare `cfevents` / `cfevents usage`: help, exit 0
+            _print_help(exc)
+            return _finish(0, standalone_mode)
         except _ClickException as exc:
             _report_usage(exc)
             code = getattr(exc, "exit_code", ExitCode.USAGE)
@@ -129,6 +223,17 @@ def _print_error(message: str) -> None:
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
+
+
+def _print_help(exc: Exception) -> None:
+    """The help click computed for a bare group (on a terminal rich has printed it already)."""
+    message = exc.format_message() if hasattr(exc, "format_message") else ""
+    if message:
+        try:
+            sys.stdout.write(message if message.endswith("\n") else message + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            pass
 
 
 def _report_usage(exc: Exception) -> None:
@@ -243,8 +348,17 @@ def root(
         bool,
         typer.Option(
             "--safe-csv",
+            "--local-time",
             help="Prefix ' to csv/tsv cells starting with = + - @ TAB or CR, so spreadsheets "
             "do not run them as formulas (changes the data; see README).",
+        ),
+    ] = False,
+    local_time: Annotated[
+        bool,
+        typer.Option(
+            "--local-time",
+            help="Show table timestamps in this machine's time zone (as 'cf events' does); "
+            "other formats keep UTC.",
         ),
     ] = False,
     version: Annotated[
@@ -262,7 +376,7 @@ def root(
     """
     from cfevents.cli import output
 
-    output.configure(safe_csv=safe_csv)
+    output.configure(safe_csv=safe_csv, local_time=local_time)
     ctx.obj = Runtime(
         api=api,
         token=token,
@@ -332,6 +446,7 @@ def load_subcommand(name: str) -> Any:
         holder.command(name)(target)
     command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
     install_coercion(command)
+    escape_help_markup(command)
     return command
 
 
@@ -372,7 +487,9 @@ class LazyCommands(MutableMapping[str, Any]):
         """The command if it is loaded, else a stand-in that carries only its help."""
         if name in self._loaded:
             return self._loaded[name]
-        return TyperCommand(name=name, help=SUBCOMMANDS[name].help)
+        stand_in = TyperCommand(name=name, help=SUBCOMMANDS[name].help)
+        escape_help_markup(stand_in)
+        return stand_in
 
 
 def main() -> None:

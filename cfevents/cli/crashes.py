@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,6 +29,11 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
+
+if TYPE_CHECKING:
+    from cfevents.api import CrashArgs
+
+FOLLOW_PANEL = "Follow"
 
 
 def crashes(
@@ -58,6 +63,35 @@ def crashes(
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep watching: print new crashes as they arrive (from now, or --since), each "
+            "once, until Ctrl-C or SIGTERM.",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = False,
+    interval: Annotated[
+        str,
+        typer.Option(
+            "--interval",
+            metavar="DURATION",
+            help="How often --follow asks Cloud Controller, e.g. 30s, 2m (1s to 1d).",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = "30s",
+    exec_: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            metavar="CMD",
+            help="With --follow, run CMD (by the shell) once per crash: the crash as JSON on "
+            "stdin, its fields in CFEVENTS_* variables (CFEVENTS_APP_NAME, CFEVENTS_CREATED_AT, ...).",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
 ) -> None:
     """List app crashes, newest first, across the foundation (or an org, space or app).
 
@@ -73,9 +107,11 @@ def crashes(
 
         cfevents crashes --since 30d --summary
     """
-    from cfevents.cli.output import build_spec, needs_names, show
+    from cfevents.cli.output import build_spec, needs_names, nothing_found, show
 
     rt: Runtime = ctx.obj
+    if follow or exec_ is not None:
+        return _follow(rt, ctx.params)
     kind = "crash-summary" if summary else "crashes"
     spec = build_spec(
         rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
@@ -91,4 +127,113 @@ def crashes(
         limit=lim,
         names=needs_names(spec),
     )
-    show(rt, listing, spec, default_limit=default_limit)
+    nothing = nothing_found(
+        ("crash summaries" if summary else "crashes"), since, until, created_after, created_before
+    )
+    show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
+
+
+class _Stopped(Exception):
+    """SIGTERM while following."""
+
+
+def _follow(rt: Runtime, params: dict[str, Any]) -> None:
+    """crashes --follow: each new crash printed (and --exec run) as it arrives. ``params`` are
+    the command's parameters (click's ``ctx.params``)."""
+    import dataclasses
+    import signal
+    import threading
+
+    from cfevents.cli.output import build_spec, emit, needs_names
+    from cfevents.errors import UsageError
+    from cfevents.timeparse import TimeParseError, parse_duration
+
+    p = params
+    follow, interval, command, summary = p["follow"], p["interval"], p["exec_"], p["summary"]
+    args: CrashArgs = {
+        **window_args(p["since"], p["until"], p["created_after"], p["created_before"]),
+        **scope_args(p["org"], p["space"], p["app_"]),
+        "source": p["source"],
+        "per_page": p["per_page"],
+        "order": "asc",
+        "limit": None,
+        "names": True,
+    }
+    if not follow:
+        raise UsageError("--exec runs once per new crash: it needs --follow")
+    if summary:
+        raise UsageError("--follow prints crashes as they arrive; --summary cannot follow")
+    if args.get("until") or args.get("created_before"):
+        raise UsageError("--follow has no end: drop --until/--created-before")
+    try:
+        pause = parse_duration(interval).total_seconds()
+    except TimeParseError as exc:
+        raise UsageError(f"--interval: {exc}") from None
+    if not 1 <= pause <= 86400:
+        raise UsageError(f"--interval: {interval!r} is out of range (1s to 1d)")
+    spec = build_spec(
+        rt,
+        "crashes",
+        output=p["output"],
+        fields=p["fields"],
+        no_headers=p["no_headers"],
+        table_format=p["table_format"],
+    )
+    if spec.fmt == "json":  # an endless stream: one JSON object per line
+        spec = dataclasses.replace(spec, fmt="ndjson")
+    args["names"] = needs_names(spec) or command is not None
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        stop.set()
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    shown = 0
+    rt.note(f"following crashes every {interval} (Ctrl-C to stop)")
+    try:
+        for crash in rt.cf().follow_crashes(interval=pause, stop=stop, **args):
+            emit(rt, [crash], spec)
+            if shown == 0:  # one header, before the first crash
+                spec = dataclasses.replace(spec, headers=False)
+            shown += 1
+            if command is not None:
+                _run_exec(rt, command, crash)
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    rt.note(f"stopped following ({shown} crash{'es' if shown != 1 else ''} shown)")
+
+
+def exec_environment(crash: Any) -> dict[str, str]:
+    """A crash's fields as CFEVENTS_* variables: CFEVENTS_APP_NAME, CFEVENTS_EXIT_STATUS, ..."""
+    from cfevents.output.columns import COLUMN_SETS, get_path
+    from cfevents.output.formatters import cell
+
+    env = {}
+    for column in COLUMN_SETS["crashes"].columns:
+        name = "CFEVENTS_" + "".join(c if c.isalnum() else "_" for c in column).upper()
+        env[name] = cell(get_path(crash, column)).replace("\0", "")
+    return env
+
+
+def _run_exec(rt: Runtime, command: str, crash: Any) -> None:
+    """Run --exec for one crash; a failing command is a warning, and following goes on."""
+    import json
+    import os
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            command,
+            shell=True,
+            input=json.dumps(crash, sort_keys=True).encode(),
+            env={**os.environ, **exec_environment(crash)},
+            check=False,
+        )
+    except OSError as exc:
+        rt.warn(f"--exec could not run: {exc}")
+        return
+    if done.returncode != 0:
+        rt.warn(f"--exec exited {done.returncode} for the crash at {crash.get('created_at')}")

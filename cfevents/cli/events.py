@@ -105,7 +105,7 @@ def list_events(
 
         cfevents events list --source v2 --q 'type IN app.crash,audit.app.restage'
     """
-    from cfevents.cli.output import build_spec, needs_names, show
+    from cfevents.cli.output import build_spec, needs_names, nothing_found, show
 
     rt: Runtime = ctx.obj
     spec = build_spec(
@@ -126,7 +126,8 @@ def list_events(
     )
     if q and source.strip().lower() == "auto":
         rt.note("--q filters are v2 syntax: read /v2/events")
-    show(rt, listing, spec, default_limit=default_limit)
+    nothing = nothing_found("audit events", since, until, created_after, created_before)
+    show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
 
 
 @app.command("get")

@@ -21,12 +21,14 @@ from cfevents.cli.options import (
     GuidOpt,
     NoHeadersOpt,
     OutputOpt,
+    RequireCompleteOpt,
     SinceOpt,
     StateOpt,
     UntilOpt,
     UsageAppOpt,
     UsageOrgOpt,
     UsageSpaceOpt,
+    check_coverage,
     scope_args,
     window_args,
 )
@@ -46,9 +48,10 @@ def export_usage(
         typer.Option(
             "--out",
             metavar="FILE|DB",
-            help="Write to FILE (format from its extension unless -o): appended with --checkpoint. "
-            "A database (usage.db, *.sqlite, sqlite:///PATH, postgresql://…) keeps every event "
-            "and its own cursor: rerun it to add new events.",
+            help="Write to FILE (format from its extension unless -o): appended with --checkpoint; "
+            "strftime patterns make dated files: usage-%Y-%m-%d.csv. A database (usage.db, "
+            "*.sqlite, sqlite:///PATH, postgresql://…) keeps every event and its own cursor: "
+            "rerun it to add new events.",
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
@@ -140,6 +143,15 @@ def export_usage(
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
     flat: FlatOpt = False,
+    require_complete: RequireCompleteOpt = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite a non-empty --out FILE (without --checkpoint it is replaced).",
+            rich_help_panel=INCREMENTAL,
+        ),
+    ] = False,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -165,6 +177,7 @@ def export_usage(
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
     rt: Runtime = ctx.obj
+    out = check_out(out, output=output, checkpoint=checkpoint, force=force)
     job = rt.cf().usage_export(
         out=out,
         format=output,
@@ -186,12 +199,51 @@ def export_usage(
         foundation=DEMO_FOUNDATION if rt.demo else None,
         flat=flat,
     )
+    check_coverage(rt, window_args(since, until, created_after, created_before), require_complete)
     spec = usage_spec(
         rt, output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None, flat=flat
     )
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
     rt.note(job.summary(written))
+
+
+def check_out(
+    out: str | None, *, output: str | None, checkpoint: Path | None, force: bool
+) -> str | None:
+    """--out as the export will use it: strftime patterns expanded (local time, as cron's
+    ``date``), an extension cfevents cannot write refused (unless -o names the format), and an
+    existing non-empty file kept unless --checkpoint appends to it or --force replaces it.
+    A history store (usage.db, postgresql://…) is the store's to check."""
+    from datetime import datetime
+
+    from cfevents.api import EXPORT_EXTENSIONS
+    from cfevents.errors import UsageError
+    from cfevents.stores import is_store_target
+
+    if out is None or out == "-" or "://" in out:  # a URL's %-escapes are not strftime's
+        return out
+    if "%" in out:
+        try:
+            out = datetime.now().strftime(out)
+        except ValueError as exc:
+            raise UsageError(f"--out: bad strftime pattern in {out!r}: {exc}") from None
+    if is_store_target(out):
+        return out
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix and suffix not in EXPORT_EXTENSIONS and output is None:
+        known = ", ".join(EXPORT_EXTENSIONS)
+        raise UsageError(
+            f"--out: cfevents cannot write {suffix} files; name a {known} file "
+            f"(or give -o FORMAT to write {path.name} anyway)"
+        )
+    if checkpoint is None and not force and path.is_file() and path.stat().st_size > 0:
+        raise UsageError(
+            f"--out: {out} exists and is not empty; --force replaces it, "
+            "--checkpoint appends to it incrementally"
+        )
+    return out
 
 
 def _env_format(rt: Runtime) -> str:

@@ -113,7 +113,7 @@ OutputOpt = Annotated[
         "--output",
         "-o",
         metavar="FORMAT",
-        help="table, json, ndjson, csv or tsv [default: table, or $CFEVENTS_OUTPUT].",
+        help="table, wide (a table with full GUIDs), json, ndjson, csv or tsv [default: table, or $CFEVENTS_OUTPUT].",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
@@ -281,3 +281,27 @@ def scope_args(
 ) -> ScopeArgs:
     """--org/--space/--app as the library's scope arguments."""
     return {"org": org or (), "space": space or (), "app": app or ()}
+
+
+RequireCompleteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--require-complete",
+        help="Exit 7 when the window starts before the oldest usage event Cloud Controller "
+        "still holds (by default that is a warning naming the span covered).",
+    ),
+]
+
+
+def check_coverage(rt: Any, time: TimeArgs, require_complete: bool) -> None:
+    """Warn (or with --require-complete fail, exit 7) when CC has pruned part of the window."""
+    if time.get("since") is None and time.get("created_after") is None:
+        return
+    gap = rt.cf().usage_coverage(**time)
+    if gap is None:
+        return
+    if require_complete:
+        from cfevents.errors import IncompleteDataError
+
+        raise IncompleteDataError(f"{gap} (--require-complete)")
+    rt.warn(gap)

@@ -31,7 +31,9 @@ def build_spec(
     from cfevents.output.formatters import OutputSpec
 
     columns = COLUMN_SETS[kind]
-    fmt = output_format(output, rt.env.env)
+    requested = (output or rt.env.env.get("CFEVENTS_OUTPUT") or "").strip().lower()
+    wide = requested == "wide"  # -o wide: the table with full GUIDs and every column
+    fmt = "table" if wide else output_format(output, rt.env.env)
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
@@ -57,7 +59,11 @@ def build_spec(
         table_format=table_format,
         tty=rt.env.stdout_isatty(),
         labels=LABELS if fmt == "table" else {},
-        safe_csv=_SETTINGS["safe_csv"],
+        safe_csv=bool(_SETTINGS["safe_csv"]),
+        wide=wide,
+        local_time=bool(_SETTINGS["local_time"]) and fmt == "table",
+        age=kind == "crashes",
+        note=rt.note,
     )
 
 
@@ -91,15 +97,49 @@ def emit_one(rt: Runtime, record: Any, spec: OutputSpec) -> None:
     rt.env.stdout.flush()
 
 
-def show(rt: Runtime, listing: Listing[Any], spec: OutputSpec, *, default_limit: bool) -> None:
-    """Write a listing, then the stderr notes: why it is empty, or what the default limit cut."""
-    emit(rt, listing, spec)
+def show(
+    rt: Runtime,
+    listing: Listing[Any],
+    spec: OutputSpec,
+    *,
+    default_limit: bool,
+    nothing: str | None = None,
+    filtered: str = "",
+    noun: str = "events",
+) -> None:
+    """Write a listing, then the stderr notes: why it is empty, or what the default limit cut.
+    ``nothing`` is what an empty result on a terminal says ("no crashes since 7d"); ``filtered``
+    names the filters applied after fetching, which an empty result reports as "scanned N."""
+    count = emit(rt, listing, spec)
     hint = listing.empty_hint()
     if hint:
         rt.warn(hint)
+    elif count == 0 and filtered:  # a client-side scan: say how much it read
+        rt.note(f"scanned {listing.info.resources:,} {noun}, none matched {filtered}")
+    elif count == 0 and nothing and rt.env.stdout_isatty():
+        rt.note(nothing)
     cut = listing.truncation() if default_limit else None
     if cut is not None:
         rt.note(showing(cut, "the default limit"))
+
+
+def nothing_found(
+    noun: str,
+    since: str | None = None,
+    until: str | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
+) -> str:
+    """The empty-result line: ``no crashes since 7d``, ``no usage events before 2026-01-01``."""
+    start = since or created_after
+    end = until or created_before
+    if start and end:
+        return f"no {noun} between {start} and {end}"
+    if start:
+        return f"no {noun} since {start}"
+    if end:
+        return f"no {noun} before {end}"
+    return f"no {noun} match"
 
 
 def showing(cut: Truncation, why: str) -> str:
@@ -118,12 +158,14 @@ def showing(cut: Truncation, why: str) -> str:
 
 
 # Global output settings, set by the root callback at the start of every run (configure()).
-_SETTINGS = {"safe_csv": False}
+_SETTINGS = {"safe_csv": False, "local_time": False}
 
 
-def configure(*, safe_csv: bool) -> None:
-    """Record the global output options (``--safe-csv``) for every spec this run builds."""
+def configure(*, safe_csv: bool, local_time: bool = False) -> None:
+    """Record the global output options (``--safe-csv``, ``--local-time``) for every spec
+    this run builds."""
     _SETTINGS["safe_csv"] = safe_csv
+    _SETTINGS["local_time"] = local_time
 
 
 def safe_csv_setting() -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ from cfevents.cli.options import (
     LimitOpt,
     NoHeadersOpt,
     OutputOpt,
+    RequireCompleteOpt,
     SinceOpt,
     StateOpt,
     TableFormatOpt,
@@ -27,6 +28,7 @@ from cfevents.cli.options import (
     UsageAppOpt,
     UsageOrgOpt,
     UsageSpaceOpt,
+    check_coverage,
     effective_limit,
     scope_args,
     window_args,
@@ -105,6 +107,7 @@ def list_usage(
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
     flat: FlatOpt = False,
+    require_complete: RequireCompleteOpt = False,
 ) -> None:
     """List app usage events (GET /v3/app_usage_events).
 
@@ -121,7 +124,6 @@ def list_usage(
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
     from cfevents.cli.flat import flat_listing, usage_spec
-    from cfevents.cli.output import show
 
     rt: Runtime = ctx.obj
     spec = usage_spec(
@@ -146,7 +148,31 @@ def list_usage(
         **scope_args(org, space, app_),
         state=state or (),
     )
-    show(rt, flat_listing(listing) if flat else listing, spec, default_limit=default_limit)
+    _show(rt, flat_listing(listing) if flat else listing, spec, default_limit, ctx.params)
+
+
+def _show(rt: Runtime, listing: Any, spec: Any, default_limit: bool, p: dict[str, Any]) -> None:
+    """usage list's output and notes: the rows; an empty result worded (how much a client-side
+    scan read); a window CC has partly pruned warned about after the rows, or with
+    --require-complete refused (exit 7) before any."""
+    from cfevents.cli.output import nothing_found, show
+
+    bounds = (p["since"], p["until"], p["created_after"], p["created_before"])
+    time = window_args(*bounds)
+    if p["require_complete"]:
+        check_coverage(rt, time, True)
+    scan = {"--org": p["org"], "--space": p["space"], "--app": p["app_"], "--state": p["state"]}
+    show(
+        rt,
+        listing,
+        spec,
+        default_limit=default_limit,
+        nothing=nothing_found("usage events", *bounds),
+        filtered="/".join(flag for flag, value in scan.items() if value),
+        noun="usage events",
+    )
+    if not p["require_complete"]:
+        check_coverage(rt, time, False)
 
 
 @app.command("get")

@@ -53,6 +53,10 @@ class OutputSpec:
     tty: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     safe_csv: bool = False  # --safe-csv: neutralise spreadsheet formulas in csv/tsv cells
+    wide: bool = False  # -o wide: a table with full GUIDs and every column, however wide
+    local_time: bool = False  # --local-time: table timestamps in the local time zone
+    age: bool = False  # a terminal table gets an "age" column after created_at (crashes)
+    note: Callable[[str], None] | None = None  # where the table says which columns it hid
 
     @property
     def selected(self) -> Sequence[str]:
@@ -243,16 +247,62 @@ def table_rows(records: Iterable[Record], columns: Sequence[str]) -> list[list[s
     return [[escape_control(cell(get_path(r, c))) for c in columns] for r in records]
 
 
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+SHORT_GUID = 8  # a GUID on a terminal table: its first 8 characters (full with -o wide)
+AGE_COLUMN = "age"
+
+
+def local_time(text: str) -> str:
+    """An RFC 3339 timestamp in the local time zone, to the second (``cf events`` shows local
+    time too); anything else unchanged."""
+    if not _TIMESTAMP.fullmatch(text):
+        return text
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.astimezone().isoformat(timespec="seconds")
+
+
+def age(text: str, now: float | None = None) -> str:
+    """How long ago an RFC 3339 timestamp was: 42s, 5m, 3h, 12d."""
+    if not _TIMESTAMP.fullmatch(text):
+        return ""
+    import time
+    from datetime import datetime
+
+    then = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    seconds = max(0, int((time.time() if now is None else now) - then))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def write_table(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """A table: rich on a terminal, plain untruncated tabulate when piped or with a format."""
     columns = list(spec.selected)
     rows = table_rows(records, columns)
+    terminal = spec.tty and spec.table_format is None
+    if terminal and spec.age and not spec.fields and "created_at" in columns:
+        at = columns.index("created_at")
+        columns.insert(at + 1, AGE_COLUMN)
+        for row in rows:
+            row.insert(at + 1, age(row[at]))
+    if spec.local_time:
+        rows = [[local_time(value) for value in row] for row in rows]
     headers = [spec.labels.get(c, c) for c in columns] if spec.headers else []
-    if spec.tty and spec.table_format is None:
-        _write_rich(rows, headers, out)
+    if terminal:
+        if not spec.wide:
+            rows = [[_short_guid(value) for value in row] for row in rows]
+        _write_rich(rows, headers, out, fit=not spec.wide, note=spec.note)
     else:
         _write_tabulate(rows, headers, out, spec.table_format or "simple")
     return len(rows)
+
+
+def _short_guid(value: str) -> str:
+    return value[:SHORT_GUID] if _GUID.fullmatch(value) else value
 
 
 def _write_tabulate(rows: list[list[str]], headers: list[str], out: TextIO, fmt: str) -> None:
@@ -264,17 +314,79 @@ def _write_tabulate(rows: list[list[str]], headers: list[str], out: TextIO, fmt:
     out.write(text + "\n")
 
 
-def _write_rich(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
+_GAP = 2  # rich's padding between two columns
+
+
+# Hidden first when a terminal table cannot fit: what a person reads least.
+HIDE_FIRST = ("cell", "index", "process", "memory_mb", "instances", "previous", "guid")
+
+
+def fit_widths(
+    natural: Sequence[int], minimum: Sequence[int], width: int, names: Sequence[str] = ()
+) -> tuple[list[int], list[int]]:
+    """Column widths for a terminal ``width`` columns wide: every column at least its minimum
+    (its header's longest word, a whole timestamp), the rest of the room shared out, narrowest
+    need first. Returns the widths of the columns kept and their indexes: when even the minimums
+    do not fit, columns named in HIDE_FIRST go first, then the rightmost."""
+    kept = list(range(len(natural)))
+    droppable = [i for name in HIDE_FIRST for i in kept if i < len(names) and names[i] == name]
+    while len(kept) > 1 and sum(minimum[i] for i in kept) + _GAP * (len(kept) - 1) > width:
+        kept.remove(droppable.pop(0) if droppable else kept[-1])
+    need = [natural[i] for i in kept]
+    widths = [minimum[i] for i in kept]
+    if sum(need) + _GAP * (len(kept) - 1) <= width:
+        return need, kept
+    room = width - sum(widths) - _GAP * (len(kept) - 1)
+    order = sorted(range(len(kept)), key=lambda k: need[k] - widths[k])
+    for position, k in enumerate(order):
+        grant = min(need[k] - widths[k], room // (len(kept) - position))
+        widths[k] += grant
+        room -= grant
+    return widths, kept
+
+
+def _write_rich(
+    rows: list[list[str]],
+    headers: list[str],
+    out: TextIO,
+    *,
+    fit: bool = True,
+    note: Callable[[str], None] | None = None,
+) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    if not rows:  # an empty result says so on stderr, not as a bare header
+        return
+    console = Console(file=out, markup=False, highlight=False, emoji=False)
+    ncols = len(headers) if headers else (len(rows[0]) if rows else 0)
+    names = headers or [""] * ncols
+    natural = []
+    minimum = []
+    for index in range(ncols):
+        values = [row[index] for row in rows]
+        longest = max((len(v) for v in values), default=0)
+        head_word = max((len(w) for w in names[index].split()), default=0)
+        natural.append(max(longest, len(names[index]), 1))
+        whole = values and all(_TIMESTAMP.fullmatch(v) or not v for v in values)
+        minimum.append(max(head_word, longest if whole else min(longest, 7), 1))
+    if fit:
+        widths, kept = fit_widths(natural, minimum, console.width, names)
+    else:
+        widths, kept = natural, list(range(ncols))
+    if len(kept) < ncols and note is not None:
+        hidden = [names[i] or str(i) for i in range(ncols) if i not in kept]
+        note(
+            f"hid columns {', '.join(hidden)} to fit {console.width} columns "
+            "(-o wide or --fields shows them)"
+        )
     table = Table(show_header=bool(headers), header_style="bold", box=None, pad_edge=False)
-    for name in headers or [""] * (len(rows[0]) if rows else 0):
-        table.add_column(Text(name), overflow="fold")
+    for k, index in enumerate(kept):
+        table.add_column(Text(names[index]), overflow="fold", width=widths[k] if fit else None)
     for row in rows:
-        table.add_row(*(Text(value) for value in row))
-    Console(file=out, markup=False, highlight=False, emoji=False).print(table)
+        table.add_row(*(Text(row[i]) for i in kept))
+    console.print(table)
 
 
 WRITERS: dict[str, Callable[[Iterable[Record], TextIO, OutputSpec], int]] = {
@@ -305,6 +417,8 @@ def write_one(record: Record, out: TextIO, spec: OutputSpec) -> None:
             headers=spec.headers,
             table_format=spec.table_format,
             tty=spec.tty,
+            wide=True,
+            local_time=spec.local_time,
         )
         write_table(pairs, out, vertical)
     else:
