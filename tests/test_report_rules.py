@@ -520,6 +520,83 @@ def test_memory_does_not_grow_with_events():
     assert large < small * 1.5 + 64_000
 
 
+def _short_lived(count, apps):
+    """``count`` processes and ``count`` tasks, each with its own guid, each living a minute
+    (every 10th process restarts once later): a rolling-deploy-heavy foundation."""
+    t0 = epoch(T0)
+
+    def event(t, state, prev, i, *, proc=None, task=None, n=2, mem=256):
+        app = f"app-{i % apps}"
+        return {
+            "guid": f"ev-{i}-{state}-{t}",
+            "created_at": _iso(t),
+            "state": {"current": state, "previous": prev},
+            "process": {"guid": proc, "type": "web" if proc else None},
+            "app": {"guid": app, "name": app},
+            "space": {"guid": "S", "name": "s"},
+            "organization": {"guid": "O"},
+            "task": {"guid": task, "name": "t" if task else None},
+            "instance_count": {"previous": n, "current": n},
+            "memory_in_mb_per_instance": {"previous": mem, "current": mem},
+        }
+
+    for i in range(count):
+        t, proc, task = t0 + 2 * i, f"proc-{i:08d}", f"task-{i:08d}"
+        yield event(t, "STARTED", "STOPPED", i, proc=proc)
+        yield event(t, "TASK_STARTED", None, i, task=task, n=1, mem=128)
+        yield event(t + 30, "TASK_STOPPED", "RUNNING", i, task=task, n=1, mem=128)
+        yield event(t + 60, "STOPPED", "STARTED", i, proc=proc)
+        if i % 10 == 0 and i >= 100:
+            # an earlier process starts again (and stops), and a duplicate task stop
+            old = f"proc-{i - 100:08d}"
+            yield event(t + 1, "STARTED", "STOPPED", i - 100, proc=old)
+            yield event(t + 11, "STOPPED", "STARTED", i - 100, proc=old)
+            yield event(t + 11, "TASK_STOPPED", "RUNNING", i, task=f"task-{i - 100:08d}", n=1)
+
+
+def test_memory_grows_with_live_processes_and_groups_not_with_keys_ever_seen():
+    # the engine folds a stopped process / an ended task into its group and keeps only a
+    # small marker; before, it kept ~1.6 KB per process and task ever seen (13 MB here)
+    count, apps = 8_000, 10
+    engine = Accountant(epoch(T0), epoch(T0) + 86400, mode="events", by="app")
+    tracemalloc.start()
+    engine.feed_all(_short_lived(count, apps))
+    result = engine.finish()
+    _size, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 500 * count, peak
+    # the figures are those of a straightforward computation
+    rows = {r["app_guid"]: r for r in report_rows(result)}
+    assert len(rows) == apps
+    for a in range(apps):
+        mine = range(a, count, apps)
+        restarts = sum(1 for i in mine if i % 10 == 0 and i >= 100)
+        want = {
+            "instance_seconds": sum(2 * 60 for _ in mine) + restarts * 2 * 10,
+            "memory_mb_seconds": sum(2 * 256 * 60 for _ in mine) + restarts * 2 * 256 * 10,
+            "starts": len(mine) + restarts,
+            "stops": len(mine) + restarts,
+            "task_runs": len(mine),
+            "task_seconds": 30 * len(mine),
+            "task_memory_mb_seconds": 128 * 30 * len(mine),
+        }
+        got = rows[f"app-{a}"]
+        assert {k: got[k] for k in want} == want, a
+        assert got["max_instances"] == 2
+        assert got["flags"] == (["duplicate_task_stop"] if a == 0 else [])
+    assert result.flag_counts == {"duplicate_task_stop": 1}
+    assert result.closing.processes == {} and result.closing.tasks == {}
+    assert len(result.final_processes) == count
+    assert result.final_processes["proc-00000000"][0] is False
+
+
+def report_rows(result):
+    from cfevents.report.rows import build_rows
+
+    t0 = epoch(T0)
+    return build_rows(result, by="app", daily=False, t0=t0, end=t0 + 86400, org_names={})
+
+
 def test_report_package_imports_no_cli_or_http_libraries():
     code = (
         "import sys, cfevents.report; "

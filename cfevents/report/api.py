@@ -248,7 +248,7 @@ def usage_report(
             "does not show (lost events, a purge, or changes during the read)"
         )
 
-    org_guids = {u.attrs.org_guid for u in result.units if u.attrs.org_guid}
+    org_guids = {s[3].org_guid for u in result.units for s in u.day_src.values() if s[3].org_guid}
     org_names = dict(source.org_names(sorted(org_guids))) if org_guids else {}
     rows = build_rows(
         result,
@@ -259,7 +259,7 @@ def usage_report(
         org_names=org_names,
         extra_flags=("incomplete",) if incomplete else (),
     )
-    flag_counts = Counter(f for u in result.units for f in u.flags)
+    flag_counts = Counter(result.flag_counts)
     closing = state_to_json(result.closing)
     meta: dict[str, Any] = {
         "window": {"start": iso(t0), "end": iso(t1)},

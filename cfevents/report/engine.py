@@ -1,7 +1,9 @@
 """The accounting engine: v3 app usage events in CC list order -> exact instance-seconds.
 
-Pure (no I/O) and one pass: memory grows with the processes and tasks seen, never with the
-number of events. The model is reference §3 (``usage-accounting.md``):
+Pure (no I/O) and one pass: memory grows with the LIVE processes and tasks and the output
+groups, never with the number of events. A process that stops (or a task that ends) is folded
+into its group's accumulators and kept only as a small tuple (what later events can still need:
+its last time, instances, memory, flags, days); a finished task only as its last time. The model is reference §3 (``usage-accounting.md``):
 
 - key by ``process.guid`` (tasks by ``task.guid``, staging by ``app.guid``);
 - the sequence is the list order; ``t_eff`` = running max of ``created_at`` per key;
@@ -13,7 +15,7 @@ number of events. The model is reference §3 (``usage-accounting.md``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,11 @@ class Unit:
     group: str | None
     flags: set[str] = field(default_factory=set)
     accs: dict[int | None, Acc] = field(default_factory=dict)
+    seq: int = 0  # creation order of its key (a group's attributes come from its first key)
+    # group units only: the flags of the keys that had figures on each day (None: no daily)
+    day_flags: dict[int | None, set[str]] = field(default_factory=dict)
+    # group units only: per row (day), the first key with figures: (seq, kind, guid, attrs)
+    day_src: dict[int | None, tuple[int, str, str, Attrs]] = field(default_factory=dict)
 
     def acc(self, day: int | None) -> Acc:
         found = self.accs.get(day)
@@ -80,6 +87,27 @@ class _Proc:
     seen: bool = False  # had an event in the fetch
     tentative: bool = False  # opening from the snapshot, overridden by the first event
     closing: ProcessOpening | None = None  # captured at E (for --save-state)
+    prior_flags: frozenset[str] = frozenset()  # flags already folded into its group
+    prior_days: frozenset[int | None] = frozenset()  # days it already had figures on
+
+
+# What a stopped process shares with many others (interned): n, m, flags, days with figures,
+# group, captured at E (stopped there), attrs
+_Profile = tuple[
+    int | None,
+    int | None,
+    frozenset[str],
+    frozenset[int | None],
+    str | None,
+    bool,
+    Attrs,
+]
+# A stopped process, folded: (last_t, seq, profile)
+_Dead = tuple[int | None, int, _Profile]
+_NO_FLAGS: frozenset[str] = frozenset()
+_NO_DAYS: frozenset[int | None] = frozenset()
+_FIELDS: tuple[str, ...] = tuple(Acc.__slots__)
+_STOPPED_AT_END = ProcessOpening(False, None, None, Attrs())  # a folded process stopped at E
 
 
 @dataclass(slots=True)
@@ -96,19 +124,47 @@ class _Task:
     last_stop: int | None = None
 
 
+_Final = tuple[bool | None, int | None, int | None, int | None]
+
+
+class FinalStates(Mapping[str, _Final]):
+    """Every process's replayed state at the end of the read: (running, n, m, last time).
+
+    A view over the live processes and the folded stopped ones (no copy of either)."""
+
+    def __init__(self, live: dict[str, _Final], dead: dict[str, _Dead]) -> None:
+        self._live = live
+        self._dead = dead
+
+    def __getitem__(self, guid: str) -> _Final:
+        found = self._live.get(guid)
+        if found is not None:
+            return found
+        last_t, _seq, profile = self._dead[guid]
+        return (False, profile[0], profile[1], last_t)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._live
+        yield from self._dead
+
+    def __len__(self) -> int:
+        return len(self._live) + len(self._dead)
+
+
 @dataclass
 class EngineResult:
     """Everything the rows and the meta are built from."""
 
-    units: list[Unit]
+    units: list[Unit]  # one per output group, figures of all its keys summed
     counters: dict[str, int]
     gaps: list[dict[str, Any]]
     peaks: dict[tuple[str | None, int | None], int]
     closing: Opening
-    final_processes: dict[str, tuple[bool | None, int | None, int | None, int | None]]
+    final_processes: Mapping[str, _Final]
     open_tasks: set[str]
     unseen_started: list[str]  # processes the snapshot shows started that had no event
     names: dict[str, dict[Any, str]]
+    flag_counts: dict[str, int] = field(default_factory=dict)  # keys (processes/apps) per flag
 
 
 def _get(event: Mapping[str, Any], outer: str, inner: str) -> Any:
@@ -160,9 +216,17 @@ class Accountant:
         self.reseed_policy = reseed_in_window
         self.fetch_start = fetch_start if fetch_start is not None else t0
         self.opening = opening or Opening(source=mode, tentative=False)
-        self.units: dict[str, Unit] = {}
+        self.units: dict[str, Unit] = {}  # live keys
+        self.groups: dict[str | None, Unit] = {}  # output groups
+        self.flag_counts: dict[str, int] = {}
+        self.seq = 0
+        self.attrs_cache: dict[tuple[Any, ...], Attrs] = {}
         self.procs: dict[str, _Proc] = {}
+        self.dead: dict[str, _Dead] = {}  # stopped processes, folded
+        self.profiles: dict[tuple[Any, ...], _Profile] = {}
         self.tasks: dict[str, _Task] = {}
+        self.ended_tasks: dict[str, int] = {}  # finished tasks, folded: their last time
+        self.ended_task_closing: dict[str, TaskOpening] = {}  # ran at E, ended after it
         self.staging: dict[str, list[int]] = {}
         self.counters: dict[str, int] = {
             "events_read": 0,
@@ -210,13 +274,74 @@ class Accountant:
             return attrs.app_guid
         return guid if kind == "process" else f"tasks:{attrs.app_guid}"
 
-    def _unit(self, kind: str, guid: str, attrs: Attrs) -> Unit:
+    def _unit(self, kind: str, guid: str, attrs: Attrs, dead: _Dead | None = None) -> Unit:
         key = f"{kind}:{guid}"
         unit = self.units.get(key)
         if unit is None:
-            unit = Unit(kind, guid, attrs, self._group_of(kind, guid, attrs))
+            if dead is not None:
+                group, seq, flags = dead[2][4], dead[1], set(dead[2][2])
+            else:
+                group, seq, flags = self._group_of(kind, guid, attrs), self.seq, set()
+                self.seq += 1
+            unit = Unit(kind, guid, attrs, group, flags, seq=seq)
             self.units[key] = unit
         return unit
+
+    def _fold(
+        self, unit: Unit, prior_flags: frozenset[str], prior_days: frozenset[int | None]
+    ) -> tuple[frozenset[str], frozenset[int | None]]:
+        """Add a key's figures and flags to its group; returns its flags and days so far."""
+        group = self.groups.get(unit.group)
+        days = prior_days | frozenset(unit.accs) if unit.accs else prior_days
+        used = bool(days) or (bool(unit.flags) and not self.daily)
+        if group is None:
+            group = Unit(unit.kind, unit.guid, unit.attrs, unit.group, seq=unit.seq if used else -1)
+            self.groups[unit.group] = group
+        elif used and (group.seq < 0 or unit.seq < group.seq):
+            group.kind, group.guid, group.attrs, group.seq = (
+                unit.kind,
+                unit.guid,
+                unit.attrs,
+                unit.seq,
+            )
+        for day in unit.accs if self.daily else ((None,) if used else ()):
+            src = group.day_src.get(day)
+            if src is None or unit.seq < src[0]:
+                group.day_src[day] = (unit.seq, unit.kind, unit.guid, unit.attrs)
+        for flag in unit.flags:
+            if flag not in prior_flags:
+                self.flag_counts[flag] = self.flag_counts.get(flag, 0) + 1
+        for day, acc in unit.accs.items():
+            into = group.acc(day)
+            for name in _FIELDS:
+                setattr(into, name, getattr(into, name) + getattr(acc, name))
+        if unit.flags:
+            group.flags |= unit.flags
+            for day in days if self.daily else (None,):
+                group.day_flags.setdefault(day, set()).update(unit.flags)
+        unit.accs = {}
+        return (frozenset(unit.flags) if unit.flags else _NO_FLAGS), days
+
+    def _retire(self, guid: str, proc: _Proc) -> None:
+        """A stopped process: fold it into its group, keep only what later events need."""
+        unit = proc.unit
+        flags, days = self._fold(unit, proc.prior_flags, proc.prior_days)
+        del self.units[f"process:{guid}"]
+        del self.procs[guid]
+        key = (proc.n, proc.m, flags, days, unit.group, proc.closing is not None, id(unit.attrs))
+        profile = self.profiles.get(key)
+        if profile is None:
+            profile = (
+                proc.n,
+                proc.m,
+                flags,
+                days,
+                unit.group,
+                proc.closing is not None,
+                unit.attrs,
+            )
+            self.profiles[key] = profile
+        self.dead[guid] = (proc.last_t, unit.seq, profile)
 
     def _load_opening(self) -> None:
         op = self.opening
@@ -385,11 +510,13 @@ class Accountant:
             self.app_names[app.get("guid")] = name
         if pguid is not None and state in PROCESS_STATES:
             self._process_event(event, pguid, state, state_obj, t_raw, reseed)
+            self._maybe_retire(pguid)
         elif pguid is None and state in ("STARTED", "STOPPED") and app.get("guid"):
             # no process guid (old rows): key by app and type, flagged (§3.2)
             key = f"{app.get('guid')}:{_get(event, 'process', 'type') or 'web'}"
             self._process_event(event, key, state, state_obj, t_raw, False)
             self._flag(self.procs[key].unit, "no_process_guid")
+            self._maybe_retire(key)
         elif state in ("TASK_STARTED", "TASK_STOPPED") and _get(event, "task", "guid"):
             self._task_event(event, str(_get(event, "task", "guid")), state, t_raw)
         elif state in ("STAGING_STARTED", "STAGING_STOPPED"):
@@ -400,9 +527,9 @@ class Accountant:
         else:
             self.counters["ignored_events"] += 1
 
-    @staticmethod
-    def _attrs(event: Mapping[str, Any], with_type: bool = True) -> Attrs:
-        return Attrs(
+    def _attrs(self, event: Mapping[str, Any], with_type: bool = True) -> Attrs:
+        """The event's grouping attributes; equal ones are one shared (never mutated) object."""
+        key = (
             _get(event, "organization", "guid"),
             _get(event, "space", "guid"),
             _get(event, "space", "name"),
@@ -410,6 +537,22 @@ class Accountant:
             _get(event, "app", "name"),
             _get(event, "process", "type") if with_type else None,
         )
+        found = self.attrs_cache.get(key)
+        if found is None:
+            found = self.attrs_cache[key] = Attrs(*key)
+        return found
+
+    def _maybe_retire(self, guid: str) -> None:
+        proc = self.procs.get(guid)
+        if (
+            proc is not None
+            and proc.running is False
+            and proc.seen
+            and not proc.tentative
+            and (proc.closing is None or not proc.closing.running)
+            and self.reseed_t is None  # a reseed batch being read still needs every process
+        ):
+            self._retire(guid, proc)
 
     def _batch(self, t: int) -> None:
         if t != self.batch_t:
@@ -449,8 +592,17 @@ class Accountant:
         proc = self.procs.get(guid)
         if proc is None:
             attrs = self._attrs(event)
-            proc = _Proc(self._unit("process", guid, attrs), False, None, None, self.fetch_start)
-            proc.running = None if self.mode == "none" else False
+            dead = self.dead.pop(guid, None)
+            unit = self._unit("process", guid, attrs if dead is None else dead[2][6], dead)
+            if dead is not None:
+                profile = dead[2]
+                proc = _Proc(unit, False, profile[0], profile[1], self.fetch_start, dead[0], True)
+                proc.prior_flags, proc.prior_days = profile[2], profile[3]
+                if profile[5]:
+                    proc.closing = _STOPPED_AT_END
+            else:
+                proc = _Proc(unit, False, None, None, self.fetch_start)
+                proc.running = None if self.mode == "none" else False
             self.procs[guid] = proc
         t = self._clamp(proc.last_t, t_raw)
         proc.last_t = t
@@ -639,6 +791,20 @@ class Accountant:
 
     def _task_event(self, event: Mapping[str, Any], guid: str, state: str, t_raw: int) -> None:
         task = self.tasks.get(guid)
+        if task is None and guid in self.ended_tasks:
+            # it ended earlier: any further event of it is a duplicate
+            t = self._clamp(self.ended_tasks[guid], t_raw)
+            self.ended_tasks[guid] = t
+            if self.mode == "file" and t < self.t0:
+                return
+            attrs = self._attrs(event, with_type=False)
+            unit = self._unit("tasks", attrs.app_guid or "", attrs)
+            self._flag(
+                unit,
+                "duplicate_task_start" if state == "TASK_STARTED" else "duplicate_task_stop",
+                t,
+            )
+            return
         mem = _get(event, "memory_in_mb_per_instance", "current")
         if task is None:
             attrs = self._attrs(event, with_type=False)
@@ -686,6 +852,12 @@ class Accountant:
             if self._in_window(t):
                 self.counters["tasks_stopped_without_start"] += 1
             task.last_stop = t
+        # ended: keep only its last time (and its closing, if it ran at E)
+        del self.tasks[guid]
+        self.ended_tasks[guid] = t
+        if task.closing is not None:
+            self._flag(unit, "open_at_end")
+            self.ended_task_closing[guid] = task.closing
 
     def _capture_task(self, task: _Task) -> None:
         task.captured = True
@@ -727,7 +899,7 @@ class Accountant:
             foundation=self.opening.foundation,
             last_event_guid=self.last_event_guid,
         )
-        final: dict[str, tuple[bool | None, int | None, int | None, int | None]] = {}
+        final: dict[str, _Final] = {}
         unseen_started: list[str] = []
         for guid, proc in self.procs.items():
             final[guid] = (proc.running, proc.n, proc.m, proc.last_t)
@@ -765,22 +937,31 @@ class Accountant:
                 self._flag(task.unit, "open_at_end")
             if task.closing is not None:
                 closing.tasks[guid] = task.closing
+        closing.tasks.update(self.ended_task_closing)
+        for key, unit in list(self.units.items()):
+            live = self.procs.get(key[len("process:") :]) if unit.kind == "process" else None
+            if live is not None:
+                self._fold(unit, live.prior_flags, live.prior_days)
+            else:
+                self._fold(unit, _NO_FLAGS, _NO_DAYS)
+        groups = sorted(self.groups.values(), key=lambda g: g.seq if g.seq >= 0 else 1 << 62)
         self.counters["events_read"] = self.events_read
         self.counters["unmatched_staging_starts"] = sum(
             1 for queue in self.staging.values() for start in queue if start < end
         )
         for name in ("noop_updates", "unknown_memory_instance_seconds"):
             self.counters[name] = sum(
-                getattr(acc, name) for unit in self.units.values() for acc in unit.accs.values()
+                getattr(acc, name) for unit in groups for acc in unit.accs.values()
             )
         return EngineResult(
-            units=list(self.units.values()),
+            units=groups,
             counters=dict(self.counters),
             gaps=list(self.gaps),
             peaks=dict(self.peaks),
             closing=closing,
-            final_processes=final,
+            final_processes=FinalStates(final, self.dead),
             open_tasks=open_tasks,
             unseen_started=unseen_started,
             names=self.names,
+            flag_counts=dict(self.flag_counts),
         )

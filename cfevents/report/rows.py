@@ -85,7 +85,7 @@ def build_rows(
     fields = row_fields(by, daily)
     grouped: dict[tuple[str | None, int | None], dict[str, Any]] = {}
     flags: dict[tuple[str | None, int | None], set[str]] = {}
-    for unit in result.units:
+    for unit in result.units:  # one per group: its keys' figures summed, their flags per day
         days: list[int | None] = list(unit.accs)
         if not days:
             if not unit.flags or daily:
@@ -97,7 +97,7 @@ def build_rows(
             if row is None:
                 row = grouped[key] = _new_row(unit, by, day, result, org_names)
                 flags[key] = set(extra_flags)
-            flags[key] |= unit.flags
+            flags[key] |= unit.day_flags.get(day, set())
             acc = unit.accs.get(day)
             if acc is not None:
                 for name in SUM_FIELDS:
@@ -119,7 +119,7 @@ def _new_row(
     result: EngineResult,
     org_names: Mapping[str, str],
 ) -> dict[str, Any]:
-    a = unit.attrs
+    _seq, kind, guid, a = unit.day_src.get(day, (0, unit.kind, unit.guid, unit.attrs))
     row: dict[str, Any] = {
         "org_guid": a.org_guid,
         "org_name": org_names.get(a.org_guid or ""),
@@ -127,8 +127,8 @@ def _new_row(
         "space_name": result.names["space"].get(a.space_guid or "", a.space_name),
         "app_guid": a.app_guid,
         "app_name": result.names["app"].get(a.app_guid or "", a.app_name),
-        "process_type": a.process_type if unit.kind == "process" else TASK_PROCESS_TYPE,
-        "process_guid": unit.guid if unit.kind == "process" else None,
+        "process_type": a.process_type if kind == "process" else TASK_PROCESS_TYPE,
+        "process_guid": guid if kind == "process" else None,
         "day": day_label(day) if day is not None else None,
         "max_instances": 0,
         "flags": [],
