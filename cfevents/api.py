@@ -704,7 +704,9 @@ class Client:
         )
         direction, raw_q = query.order, query.raw_q
         info = _page_info()
-        events = audit.settle_ties(self._read_events(query, src, info, bool(raw_q)), direction)
+        events = audit.settle_ties(
+            self._read_events(query, src, info, bool(raw_q), ahead=limit is None), direction
+        )
         if limit is not None:
             events = itertools.islice(events, limit)
         if args.get("names", True):
@@ -750,7 +752,8 @@ class Client:
         limit = args.get("limit")
         resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
         info = _page_info()
-        records = audit.crash_records(self._read_events(query, src, info), query.order)
+        reading = self._read_events(query, src, info, ahead=limit is None)
+        records = audit.crash_records(reading, query.order)
         shown = itertools.islice(records, limit) if limit is not None else records
         if args.get("names", True):
             shown = with_names(shown, resolver)
@@ -833,14 +836,24 @@ class Client:
         return resolver, query, src
 
     def _read_events(
-        self, query: EventQuery, source: str, info: PageInfo, raw_q: bool = False
+        self,
+        query: EventQuery,
+        source: str,
+        info: PageInfo,
+        raw_q: bool = False,
+        *,
+        ahead: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Normalised events from either API, each once, in time order.
 
         The first page is fetched here, before anything is handed out, so a refused request
-        (v2 off, a 400) is one error and not a half-written document.
+        (v2 off, a 400) is one error and not a half-written document. With ``ahead`` (no limit:
+        every page is needed) the next page downloads in a background thread while this one is
+        written, as for usage exports; a limited listing sizes its first page to the limit and
+        never asks for a page it may not need.
         """
         from cfevents.cc.paging import resources, v2_pages, v3_pages
+        from cfevents.cc.readahead import read_ahead
         from cfevents.events import audit
 
         if source == "v2":
@@ -854,7 +867,8 @@ class Client:
             first = next(pages)
         except V2DisabledError:
             raise V2DisabledError(v2_off_message(raw_q)) from None
-        events = (normalise(r) for r in resources(itertools.chain([first], pages), info))
+        rest = read_ahead(pages) if ahead else pages
+        events = (normalise(r) for r in resources(itertools.chain([first], rest), info))
         return audit.unique(events)
 
     def _resolver(self) -> Resolver:
