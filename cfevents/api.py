@@ -108,6 +108,7 @@ class ExportArgs(TypedDict, total=False):
     per_page: int
     foundation: str | None  # a database out files events under this name (default: the API URL)
     flat: bool  # csv/tsv/ndjson/json with the stores' snake_case columns (cfevents.stores.columns)
+    parallel: int  # 1..8 sub-ranges of the settled range paged at once (default 1: serial)
 
 
 class UsageExportArgs(UsageFilterArgs, ExportArgs, total=False):
@@ -532,6 +533,7 @@ class Client:
         if store is not None:
             _check_store_export(args)
             out = None
+        parallel = _parallel(args, store)
         out_path = Path(out) if out is not None else None
         checkpoint_path = Path(checkpoint) if checkpoint is not None else None
         suffix = EXPORT_EXTENSIONS.get(out_path.suffix.lower()) if out_path else None
@@ -599,6 +601,7 @@ class Client:
             store=store,
             foundation=args.get("foundation"),
             flat=flat,
+            parallel=parallel,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
@@ -1061,6 +1064,18 @@ def _one_guid(guid: str) -> str:
     if not guid.strip() or "/" in guid:
         raise UsageError(f"not an event GUID: {guid!r}")
     return guid.strip()
+
+
+def _parallel(args: ExportArgs, store: str | None) -> int:
+    """The checked ``parallel`` of an export: 1..8, and 1 with a database ``out`` or ``follow``."""
+    from cfevents.export.parallel import check_parallel
+
+    parallel = check_parallel(args.get("parallel", 1))
+    if parallel > 1 and store is not None:
+        raise UsageError("--parallel writes files and streams; a database --out pages serially")
+    if parallel > 1 and args.get("follow", False):
+        raise UsageError("--parallel is for bounded backfills; --follow pages serially")
+    return parallel
 
 
 def _page_info() -> PageInfo:
