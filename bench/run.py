@@ -21,6 +21,9 @@ Floors:
               same events (same sandbox); its peak RSS at 1M events against 10k events
   store       usage export -o ndjson > /dev/null: the same events loaded into a new SQLite file
               with usage export --out x.db (issue 12: at least 70% of its rate, ratio <= 1.43)
+  audit       bench/floor_audit.py: crashes --all -o csv's pages fetched one after the other,
+              paired and written as the same CSV (bytes compared), on a sandbox whose list
+              pages take --audit-latency-ms + 0.05 ms per event (issue 14: ratio <= 1.05)
 """
 
 from __future__ import annotations
@@ -46,7 +49,18 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 END = "2026-01-01T00:00:00Z"  # a fixed data set: the same events on every run
 PER_PAGE = 5000
-SCENARIOS = ("startup", "page", "throughput", "latency", "memory", "naive", "report", "store")
+SCENARIOS = (
+    "startup",
+    "page",
+    "throughput",
+    "latency",
+    "memory",
+    "naive",
+    "report",
+    "store",
+    "audit",
+)
+AUDIT_PER_PAGE = 20  # the sandbox's 30 days hold ~270 crash events: 14 pages at 20
 # usage report: a window inside every data set's 30 days (which end at END); the report reads
 # from 15 minutes before it, and the export it is compared with reads the same events
 REPORT_SINCE = "2025-12-03T00:00:00Z"
@@ -509,6 +523,36 @@ class Bench:
                 self.warm_up(cmd, kw["env"])
             interleaved(jobs, self.args.repeats)
 
+    # audit events: reading ahead -------------------------------------------------------
+
+    def audit(self, server: Server) -> None:
+        """``crashes --all -o csv`` (pages read ahead) against the serial floor, same bytes."""
+        env = self.env(server)
+        size = str(AUDIT_PER_PAGE)
+        floor_cmd = self.script("floor_audit.py", "--per-page", size)
+        cmd = self.cli("crashes", "--all", "-o", "csv", "--per-page", size)
+        with tempfile.TemporaryDirectory() as tmp:
+            outputs = []
+            for name, argv in (("floor", floor_cmd), ("cfevents", cmd)):
+                target = Path(tmp) / name
+                with open(target, "wb") as out:
+                    subprocess.run(argv, env=env, stdout=out, check=True)
+                outputs.append(target.read_bytes())
+        same = "identical" if outputs[0] == outputs[1] else "DIFFERENT"
+        floor = self.add(Row("audit", f"floor_audit.py --per-page {size}"))
+        row = self.add(
+            Row(
+                "audit",
+                f"crashes --all -o csv --per-page {size}",
+                floor=floor.name,
+                target=1.05,
+                note=f"output {same} to the floor's ({len(outputs[1])} bytes); "
+                f"{server.latency_ms:g} ms + {server.per_event_ms:g} ms/event per page",
+            )
+        )
+        jobs: list[Job] = [(floor, floor_cmd, {"env": env}), (row, cmd, {"env": env})]
+        interleaved(jobs, self.args.audit_runs)
+
     # -----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -544,6 +588,9 @@ class Bench:
         if "latency" in only:
             with sandbox(self.python, a.latency_events, 200.0, 0.05) as slow:
                 self.latency(slow)
+        if "audit" in only:
+            with sandbox(self.python, a.memory_small, a.audit_latency_ms, 0.05) as audited:
+                self.audit(audited)
 
 
 # -- reporting --------------------------------------------------------------------------------
@@ -662,6 +709,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--cfevents-path",
         help="run the cfevents found in this directory (another checkout: before/after figures)",
     )
+    parser.add_argument("--audit-runs", type=int, help="runs of each audit command [6]")
+    parser.add_argument(
+        "--audit-latency-ms",
+        type=float,
+        default=300.0,
+        help="the audit sandbox's delay per list page [300: a real CC's order]",
+    )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -674,6 +728,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "memory_repeats": 1 if quick else 2,
         "naive_events": 0,  # 0: the whole throughput data set
         "naive_repeats": 1 if quick else 2,
+        "audit_runs": 3 if quick else 6,
     }
     for key, value in defaults.items():
         if getattr(args, key) is None:

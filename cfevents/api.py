@@ -109,6 +109,7 @@ class ExportArgs(TypedDict, total=False):
     per_page: int
     foundation: str | None  # a database out files events under this name (default: the API URL)
     flat: bool  # csv/tsv/ndjson/json with the stores' snake_case columns (cfevents.stores.columns)
+    parallel: int  # 1..8 sub-ranges of the settled range paged at once (default 1: serial)
 
 
 class UsageExportArgs(UsageFilterArgs, ExportArgs, total=False):
@@ -562,6 +563,7 @@ class Client:
         if store is not None:
             _check_store_export(args)
             out = None
+        parallel = _parallel(args, store)
         out_path = Path(out) if out is not None else None
         checkpoint_path = Path(checkpoint) if checkpoint is not None else None
         suffix = EXPORT_EXTENSIONS.get(out_path.suffix.lower()) if out_path else None
@@ -629,6 +631,7 @@ class Client:
             store=store,
             foundation=args.get("foundation"),
             flat=flat,
+            parallel=parallel,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
@@ -734,7 +737,9 @@ class Client:
         )
         direction, raw_q = query.order, query.raw_q
         info = _page_info()
-        events = audit.settle_ties(self._read_events(query, src, info, bool(raw_q)), direction)
+        events = audit.settle_ties(
+            self._read_events(query, src, info, bool(raw_q), ahead=limit is None), direction
+        )
         if limit is not None:
             events = itertools.islice(events, limit)
         if args.get("names", True):
@@ -780,7 +785,8 @@ class Client:
         limit = args.get("limit")
         resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
         info = _page_info()
-        records = audit.crash_records(self._read_events(query, src, info), query.order)
+        reading = self._read_events(query, src, info, ahead=limit is None)
+        records = audit.crash_records(reading, query.order)
         shown = itertools.islice(records, limit) if limit is not None else records
         if args.get("names", True):
             shown = with_names(shown, resolver)
@@ -913,14 +919,24 @@ class Client:
         return resolver, query, src
 
     def _read_events(
-        self, query: EventQuery, source: str, info: PageInfo, raw_q: bool = False
+        self,
+        query: EventQuery,
+        source: str,
+        info: PageInfo,
+        raw_q: bool = False,
+        *,
+        ahead: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Normalised events from either API, each once, in time order.
 
         The first page is fetched here, before anything is handed out, so a refused request
-        (v2 off, a 400) is one error and not a half-written document.
+        (v2 off, a 400) is one error and not a half-written document. With ``ahead`` (no limit:
+        every page is needed) the next page downloads in a background thread while this one is
+        written, as for usage exports; a limited listing sizes its first page to the limit and
+        never asks for a page it may not need.
         """
         from cfevents.cc.paging import resources, v2_pages, v3_pages
+        from cfevents.cc.readahead import read_ahead
         from cfevents.events import audit
 
         if source == "v2":
@@ -934,7 +950,8 @@ class Client:
             first = next(pages)
         except V2DisabledError:
             raise V2DisabledError(v2_off_message(raw_q)) from None
-        events = (normalise(r) for r in resources(itertools.chain([first], pages), info))
+        rest = read_ahead(pages) if ahead else pages
+        events = (normalise(r) for r in resources(itertools.chain([first], rest), info))
         return audit.unique(events)
 
     def _resolver(self) -> Resolver:
@@ -1127,6 +1144,18 @@ def _one_guid(guid: str) -> str:
     if not guid.strip() or "/" in guid:
         raise UsageError(f"not an event GUID: {guid!r}")
     return guid.strip()
+
+
+def _parallel(args: ExportArgs, store: str | None) -> int:
+    """The checked ``parallel`` of an export: 1..8, and 1 with a database ``out`` or ``follow``."""
+    from cfevents.export.parallel import check_parallel
+
+    parallel = check_parallel(args.get("parallel", 1))
+    if parallel > 1 and store is not None:
+        raise UsageError("--parallel writes files and streams; a database --out pages serially")
+    if parallel > 1 and args.get("follow", False):
+        raise UsageError("--parallel is for bounded backfills; --follow pages serially")
+    return parallel
 
 
 def _page_info() -> PageInfo:

@@ -186,3 +186,92 @@ def test_export_lets_each_page_go_before_fetching_the_next():
     written = [event["guid"] for event in job.stream()]
     assert written == [f"g{i}" for i in range(10)]
     assert client.alive_at_request == [0, 0, 0, 0]
+
+
+# -- audit events and crashes read ahead too ------------------------------------------------
+
+
+def _record_threads(monkeypatch):
+    """Each audit-event request's thread name, in order."""
+    from cfevents.cc import client as client_module
+
+    seen: list[str] = []
+    real = client_module.CFClient.get_json
+
+    def get_json(self, target, params=None, *, auth=True):
+        if "events" in target and "usage" not in target:
+            seen.append(threading.current_thread().name)
+        return real(self, target, params, auth=auth)
+
+    monkeypatch.setattr(client_module.CFClient, "get_json", get_json)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("crashes", "--all", "-o", "csv", "--per-page", "7"),
+        ("crashes", "--all", "-o", "csv", "--per-page", "5", "--source", "v2"),
+        ("events", "list", "--all", "-o", "csv", "--per-page", "50"),
+        ("crashes", "--summary", "--all", "-o", "csv", "--per-page", "7"),
+    ],
+)
+def test_audit_listings_read_the_next_page_ahead_with_the_same_bytes(cli, monkeypatch, command):
+    import cfevents.cc.readahead as readahead
+
+    threads = _record_threads(monkeypatch)
+    ahead = cli(*command)
+    assert ahead.exit_code == 0, ahead.output
+    assert threads[0] != "cfevents-read-ahead"  # the first page: errors before any output
+    assert len(threads) > 3
+    assert set(threads[1:]) == {"cfevents-read-ahead"}
+
+    threads.clear()
+    monkeypatch.setattr(readahead, "read_ahead", lambda pages, depth=1: pages)
+    serial = cli(*command)
+    assert serial.exit_code == 0, serial.output
+    assert "cfevents-read-ahead" not in threads
+    assert ahead.stdout_bytes == serial.stdout_bytes
+
+
+def test_a_limited_listing_never_reads_ahead(cli, monkeypatch):
+    threads = _record_threads(monkeypatch)
+    result = cli("crashes", "-n", "3", "-o", "csv")
+    assert result.exit_code == 0, result.output
+    assert threads and "cfevents-read-ahead" not in threads
+
+
+def test_audit_read_ahead_lets_each_page_go():
+    """At most the page being written and the one downloaded ahead are alive at a request."""
+    from cfevents.api import Client
+    from cfevents.cc.paging import PageInfo
+    from cfevents.events.audit import EventQuery
+
+    served: list[weakref.ref] = []
+    alive: list[int] = []
+    total, size = 40, 4
+
+    def event(i):
+        return {"guid": f"e{i:03d}", "created_at": f"2024-05-01T00:00:{i:02d}Z", "data": {}}
+
+    class Http:
+        def get_json(self, target, params=None):
+            alive.append(sum(ref() is not None for ref in served))
+            page = 1 if params is not None else int(target.rsplit("=", 1)[1])
+            items = Events(event(i) for i in range((page - 1) * size, min(page * size, total)))
+            more = page * size < total
+            body = Page(
+                pagination={"next": {"href": f"/x?page={page + 1}"} if more else None},
+                resources=items,
+            )
+            served.append(weakref.ref(body))
+            return body
+
+    class Offline(Client):
+        http = Http()  # type: ignore[assignment]
+
+    client = Offline.__new__(Offline)
+    got = [e["guid"] for e in client._read_events(EventQuery(order="asc"), "v3", PageInfo())]
+    assert got == [f"e{i:03d}" for i in range(total)]
+    assert len(alive) == total // size
+    assert max(alive) <= 2, alive

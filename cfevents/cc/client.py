@@ -83,6 +83,9 @@ class CFClient:
         self._log = log
         self._notify = notify
         self._sleep = sleep
+        # called with (status, delay) before waiting out a 429/503: the parallel export's
+        # shared back-off (cfevents.export.parallel) listens here
+        self.on_throttle: Callable[[int, float], None] | None = None
         self.session = session or use_system_trust(requests.Session())
         self.session.trust_env = True
         self.session.headers["User-Agent"] = f"cfevents/{__version__}"
@@ -246,7 +249,10 @@ class CFClient:
             if self.retry.retries_status(resp.status_code) and attempt < self.retry.retries:
                 attempt += 1
                 why = f"HTTP {resp.status_code}; retry {attempt}/{self.retry.retries}"
-                self._wait(self.retry.delay(attempt, resp.headers), why)
+                delay = self.retry.delay(attempt, resp.headers)
+                if self.on_throttle is not None and resp.status_code in (429, 503):
+                    self.on_throttle(resp.status_code, delay)
+                self._wait(delay, why)
                 continue
             raise self._final_error(resp, attempt)
 

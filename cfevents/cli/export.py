@@ -139,6 +139,18 @@ def export_usage(
             rich_help_panel="Paging",
         ),
     ] = 5000,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel",
+            metavar="N",
+            min=1,
+            max=8,
+            help="Page the settled range (older than --min-age, up to --until) as N id-ordered "
+            "sub-ranges at once; the same bytes as a serial export (a backfill: 4).",
+            rich_help_panel="Paging",
+        ),
+    ] = 1,
     output: OutputOpt = None,
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
@@ -198,6 +210,7 @@ def export_usage(
         # the demo sandbox listens on a new port each run: one name, so reruns add to one history
         foundation=DEMO_FOUNDATION if rt.demo else None,
         flat=flat,
+        parallel=parallel,
     )
     check_coverage(rt, window_args(since, until, created_after, created_before), require_complete)
     spec = usage_spec(

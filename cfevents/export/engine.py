@@ -246,6 +246,7 @@ class ExportPlan:
     foundation: str | None = None  # the store's name for this foundation (default: the API URL)
     flat: bool = False  # write the store's snake_case columns (cfevents.stores.columns)
     on_rotated: str = "fail"  # --out rotated away or truncated: "fail" or "new-file"
+    parallel: int = 1  # sub-ranges of the settled range paged at once (cfevents.export.parallel)
 
 
 class _Handle:
@@ -612,11 +613,32 @@ class ExportJob:
                 return
             self.sleep(self.plan.interval)
 
+    def _pages(self) -> Iterator[dict[str, Any]]:
+        """Keyset pages from the cursor; with ``parallel`` the settled range in sub-ranges at
+        once (the same pages' events in the same order: cfevents.export.parallel)."""
+        plan = self.plan
+        params = list(plan.params)
+        if plan.parallel <= 1:
+            return keyset_pages(
+                self.client, plan.path, params, self.cursor.after_guid, plan.per_page
+            )
+        from cfevents.export.parallel import parallel_pages
+
+        guard = max(plan.min_age or timedelta(0), timedelta(seconds=60))
+        return parallel_pages(
+            self.client,
+            plan.path,
+            params,
+            self.cursor.after_guid,
+            plan.per_page,
+            parallel=plan.parallel,
+            end=format_cc(self._server_now() - guard),
+            warn=self.warn,
+        )
+
     def _one_pass(self) -> Iterator[dict[str, Any]]:
         plan = self.plan
-        pages = keyset_pages(
-            self.client, plan.path, list(plan.params), self.cursor.after_guid, plan.per_page
-        )
+        pages = self._pages()
         for batch in batches(pages, min_age=plan.min_age, now=self._server_now):
             self.pages += 1
             self.pending = batch

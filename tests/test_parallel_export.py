@@ -1,0 +1,237 @@
+"""usage export --parallel N: the settled range in id-ordered sub-ranges at once, the serial
+export's bytes (csv and ndjson), exact after kill -9 and rerun, identical under faults; the
+shared back-off; a sub-range that does not hold its count falls back to serial paging."""
+
+import signal
+import threading
+
+import pytest
+from test_cli_export import csv_guids, run_cli, sandbox_guids, wait_for
+
+from cfevents.errors import ApiError
+from cfevents.export import checkpoint as ckpt
+from cfevents.export.parallel import Gate, parallel_pages, plan_ranges
+
+
+def probes(sb):
+    """The boundary probes (per_page=1) among the usage list requests."""
+    return [
+        dict(r.params)
+        for r in sb.requests
+        if r.path == "/v3/app_usage_events" and dict(r.params).get("per_page") == "1"
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+@pytest.mark.parametrize("parallel", ["2", "4", "8"])
+def test_parallel_export_is_byte_identical_to_serial(cli, fmt, parallel):
+    args = ("usage", "export", "-o", fmt, "--per-page", "100", "--until", "2026-01-20")
+    serial = cli(*args)
+    assert serial.exit_code == 0, serial.output
+    cli.sandbox.clear_requests()
+    fast = cli(*args, "--parallel", parallel)
+    assert fast.exit_code == 0, fast.output
+    assert fast.stdout_bytes == serial.stdout_bytes
+    found = probes(cli.sandbox)
+    assert len(found) == 1 + int(parallel)  # the count, then one probe per boundary
+    assert {p["created_ats[lt]"] for p in found} == {"2026-01-20T00:00:00Z"}
+    assert "carrying on serially" not in fast.stderr
+
+
+def test_a_small_range_is_never_split(cli):
+    args = ("usage", "export", "-o", "csv", "--until", "2026-01-20")
+    serial = cli(*args)
+    cli.sandbox.clear_requests()
+    fast = cli(*args, "--parallel", "4")  # one page of 5000: not worth splitting
+    assert fast.stdout_bytes == serial.stdout_bytes
+    assert len(probes(cli.sandbox)) == 1
+
+
+def test_parallel_is_refused_where_it_cannot_hold(cli, tmp_path):
+    db = cli("usage", "export", "--out", str(tmp_path / "u.db"), "--parallel", "2")
+    assert db.exit_code == 2 and "--parallel" in db.stderr and "Traceback" not in db.output
+    follow = cli("usage", "export", "--follow", "--parallel", "2", "--checkpoint", "c")
+    assert follow.exit_code == 2 and "--follow" in follow.stderr
+    many = cli("usage", "export", "--parallel", "9")
+    assert many.exit_code == 2 and "--parallel" in many.stderr
+
+
+def test_library_usage_export_parallel(cli, monkeypatch):
+    from cfevents import connect
+    from cfevents.errors import UsageError
+
+    for key, value in cli.env().items():
+        monkeypatch.setenv(key, value)
+    with connect() as cf:
+        with pytest.raises(UsageError, match=r"1\.\.8"):
+            cf.usage_export(parallel=0)
+        with cf.usage_export(until="2026-01-20", per_page=100) as job:
+            serial = list(job)
+        with cf.usage_export(until="2026-01-20", per_page=100, parallel=4) as job:
+            fast = list(job)
+    assert fast == serial and len(serial) > 400
+
+
+def test_killed_parallel_export_rerun_gives_the_exact_file(tmp_path):
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=5, end=None, latency_ms=120)).start() as sb:
+        out, cp = tmp_path / "u.csv", tmp_path / "c"
+        args = ("usage", "export", "--checkpoint", str(cp), "--out", str(out), "--per-page", "100")
+        code, _, err = run_cli(
+            sb,
+            tmp_path / "serial",
+            "usage",
+            "export",
+            "-o",
+            "csv",
+            "--per-page",
+            "100",
+            "--out",
+            str(tmp_path / "serial.csv"),
+        )
+        assert code == 0, err
+        proc = run_cli(sb, tmp_path, *args, "--parallel", "4", wait=False)
+        wait_for(lambda: cp.exists() and ckpt.load(cp).events >= 300)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        partial = ckpt.load(cp).events
+        assert 0 < partial < len(sandbox_guids(sb))
+        code, _, err = run_cli(sb, tmp_path, *args, "--parallel", "4")
+        assert code == 0, err
+        assert csv_guids(out) == sandbox_guids(sb)
+        assert out.read_bytes() == (tmp_path / "serial.csv").read_bytes()
+
+
+def test_parallel_export_under_faults_is_still_identical(tmp_path):
+    from cfevents.sandbox import Sandbox, SandboxConfig
+    from cfevents.sandbox.faults import FaultConfig
+
+    faults = FaultConfig(rate=0.15, kinds=("502", "503", "429", "drop"), seed=3, retry_after=0)
+    from conftest import END, EXTERNAL
+
+    args = ("usage", "export", "-o", "ndjson", "--per-page", "250", "--until", "2026-01-31")
+    with Sandbox(SandboxConfig(seed=7, end=END, external_url=EXTERNAL)).start() as clean:
+        code, serial, err = run_cli(clean, tmp_path / "a", *args)
+        assert code == 0, err
+    with Sandbox(
+        SandboxConfig(seed=7, end=END, external_url=EXTERNAL, faults=faults)
+    ).start() as sb:
+        code, fast, err = run_cli(sb, tmp_path / "b", *args, "--parallel", "4")
+        assert code == 0, err
+        assert sum(sb.faults.injected.values()) > 0
+    assert fast == serial
+
+
+# -- the pieces, offline ---------------------------------------------------------------------
+
+
+class FakeCC:
+    """Keyset and OFFSET paging over a list of events, with total_results; ``after_probes``
+    runs once all boundary probes are answered (to change the data under the workers)."""
+
+    def __init__(self, n, after_probes=None):
+        self.events = [
+            {"guid": f"g{i:04d}", "created_at": f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z"}
+            for i in range(n)
+        ]
+        self.after_probes = after_probes
+        self.probed = 0
+        self.lock = threading.Lock()
+
+    def get_json(self, path, params=None):
+        p = dict(params or [])
+        with self.lock:
+            events = list(self.events)
+            if p.get("per_page") == "1":
+                self.probed += 1
+        if "after_guid" in p:
+            guids = [e["guid"] for e in events]
+            if p["after_guid"] not in guids:
+                raise ApiError(422, "After guid filter must be a valid app usage event guid.")
+            events = events[guids.index(p["after_guid"]) + 1 :]
+        if "created_ats[lt]" in p:
+            events = [e for e in events if e["created_at"] < p["created_ats[lt]"]]
+        size, page = int(p.get("per_page", 50)), int(p.get("page", 1))
+        items = events[(page - 1) * size : page * size]
+        more = page * size < len(events)
+        return {
+            "pagination": {"total_results": len(events), "next": {"href": "x"} if more else None},
+            "resources": [dict(e) for e in items],
+        }
+
+
+def pages_of(cc, parallel, per_page=10, warn=None):
+    got = parallel_pages(
+        cc,
+        "/v3/app_usage_events",
+        [],
+        None,
+        per_page,
+        parallel=parallel,
+        end="2030-01-01T00:00:00Z",
+        warn=warn or (lambda _: None),
+    )
+    return [e["guid"] for page in got for e in page["resources"]]
+
+
+def test_offline_parallel_pages_equal_serial_pages():
+    cc = FakeCC(137)
+    assert pages_of(cc, 4) == [e["guid"] for e in cc.events]
+    assert cc.probed == 5
+
+
+def test_a_sub_range_that_does_not_hold_its_count_falls_back_to_serial():
+    cc = FakeCC(200)
+    warnings = []
+    # an event disappears from the middle of the second sub-range after the probes counted it
+    planned = plan_ranges(cc, "/x", [], None, 10, 4, "2030-01-01T00:00:00Z", Gate(4))
+    assert planned is not None
+    ranges, total = planned
+    assert total == 200 and [r.count for r in ranges] == [50, 50, 50, 50]
+    del cc.events[70]
+    got = pages_of(cc, 4, warn=warnings.append)
+    assert got == [e["guid"] for e in cc.events]
+    assert len(got) == 199
+
+
+def test_a_count_mismatch_after_planning_is_caught_and_paged_serially(monkeypatch):
+    from cfevents.export import parallel as mod
+
+    cc = FakeCC(200)
+    warnings = []
+    real = mod.plan_ranges
+
+    def plan_then_prune(*args, **kwargs):
+        planned = real(*args, **kwargs)
+        del cc.events[120]  # pruned between the probes and the workers
+        return planned
+
+    monkeypatch.setattr(mod, "plan_ranges", plan_then_prune)
+    got = pages_of(cc, 4, warn=warnings.append)
+    assert got == [e["guid"] for e in cc.events]
+    assert warnings and "carrying on serially" in warnings[0]
+
+
+def test_gate_halves_the_concurrency_and_pauses_everyone_on_a_throttle():
+    now = [100.0]
+    gate = Gate(8, clock=lambda: now[0])
+    gate.throttled(429, 2.0)
+    assert gate.limit == 4 and gate.resume_at == 102.0
+    gate.throttled(503, 1.0)
+    assert gate.limit == 2 and gate.resume_at == 102.0
+    for _ in range(5):
+        gate.throttled(429, 0)
+    assert gate.limit == 1
+    entered = threading.Event()
+
+    def worker():
+        with gate.slot():
+            entered.set()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    assert not entered.wait(0.2)  # paused until the clock passes resume_at
+    now[0] = 103.0
+    assert entered.wait(2)
+    thread.join(2)
