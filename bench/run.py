@@ -21,6 +21,9 @@ Floors:
               same events (same sandbox); its peak RSS at 1M events against 10k events
   store       usage export -o ndjson > /dev/null: the same events loaded into a new SQLite file
               with usage export --out x.db (issue 12: at least 70% of its rate, ratio <= 1.43)
+  parallel    usage export --parallel 1/2/4/8 against the serial export of the same range on a
+              sandbox modelling a real CC page (--parallel-latency-ms + 0.05 ms per event;
+              issue 14: --parallel 4 on 100k events <= 0.45x), every output compared byte for byte
   audit       bench/floor_audit.py: crashes --all -o csv's pages fetched one after the other,
               paired and written as the same CSV (bytes compared), on a sandbox whose list
               pages take --audit-latency-ms + 0.05 ms per event (issue 14: ratio <= 1.05)
@@ -59,6 +62,7 @@ SCENARIOS = (
     "report",
     "store",
     "audit",
+    "parallel",
 )
 AUDIT_PER_PAGE = 20  # the sandbox's 30 days hold ~270 crash events: 14 pages at 20
 # usage report: a window inside every data set's 30 days (which end at END); the report reads
@@ -553,6 +557,40 @@ class Bench:
         jobs: list[Job] = [(floor, floor_cmd, {"env": env}), (row, cmd, {"env": env})]
         interleaved(jobs, self.args.audit_runs)
 
+    # parallel backfill -------------------------------------------------------------------
+
+    def parallel(self, server: Server) -> None:
+        """``usage export --parallel N`` vs serial on a slow sandbox; the bytes compared once."""
+        n = server.events
+        env = self.env(server, orjson=bool(self.orjson_env) or None)
+        base = ("-q", "usage", "export", "-o", "csv", "--until", END)
+        serial = self.add(Row("parallel", "usage export -o csv (serial)", events=n))
+        jobs: list[Job] = [(serial, self.cli(*base), {"env": env})]
+        with tempfile.TemporaryDirectory() as tmp:
+            reference = Path(tmp) / "serial.csv"
+            with open(reference, "wb") as out:
+                subprocess.run(self.cli(*base), env=env, stdout=out, check=True)
+            for width in (1, 2, 4, 8):
+                cmd = self.cli(*base, "--parallel", str(width))
+                target = Path(tmp) / f"p{width}.csv"
+                with open(target, "wb") as out:
+                    subprocess.run(cmd, env=env, stdout=out, check=True)
+                same = target.read_bytes() == reference.read_bytes()
+                row = self.add(
+                    Row(
+                        "parallel",
+                        f"usage export -o csv --parallel {width}",
+                        floor=serial.name,
+                        target=0.45 if width == 4 else None,
+                        events=n,
+                        note=f"output {'identical to' if same else 'DIFFERENT from'} the serial "
+                        f"export ({target.stat().st_size:,} bytes); {server.latency_ms:g} ms + "
+                        f"{server.per_event_ms:g} ms/event per page",
+                    )
+                )
+                jobs.append((row, cmd, {"env": env}))
+        interleaved(jobs, self.args.repeats)
+
     # -----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -588,6 +626,10 @@ class Bench:
         if "latency" in only:
             with sandbox(self.python, a.latency_events, 200.0, 0.05) as slow:
                 self.latency(slow)
+        if "parallel" in only:
+            events, latency = a.parallel_events, a.parallel_latency_ms
+            with sandbox(self.python, events, latency, 0.05) as slow:
+                self.parallel(slow)
         if "audit" in only:
             with sandbox(self.python, a.memory_small, a.audit_latency_ms, 0.05) as audited:
                 self.audit(audited)
@@ -709,6 +751,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--cfevents-path",
         help="run the cfevents found in this directory (another checkout: before/after figures)",
     )
+    parser.add_argument(
+        "--parallel-events", type=int, help="usage events for the parallel run [100000]"
+    )
+    parser.add_argument(
+        "--parallel-latency-ms",
+        type=float,
+        default=300.0,
+        help="the parallel sandbox's delay per list page [300]",
+    )
     parser.add_argument("--audit-runs", type=int, help="runs of each audit command [6]")
     parser.add_argument(
         "--audit-latency-ms",
@@ -729,6 +780,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "naive_events": 0,  # 0: the whole throughput data set
         "naive_repeats": 1 if quick else 2,
         "audit_runs": 3 if quick else 6,
+        "parallel_events": 50_000 if quick else 100_000,
     }
     for key, value in defaults.items():
         if getattr(args, key) is None:

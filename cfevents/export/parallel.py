@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfevents.cc.paging import JsonGetter, Params, check_page, guid_of
-from cfevents.errors import ApiError
+from cfevents.cc.paging import JsonGetter, Params, ReadsAhead, check_page, guid_of
+from cfevents.errors import ApiError, BadResponseError
 
 MAX_PARALLEL = 8
 MIN_SPLIT_PAGES = 4  # a range of fewer full pages is paged serially (hourly runs never split)
@@ -107,16 +107,18 @@ class Gate:
 
 
 def _decoder() -> Callable[[bytes], Any]:
+    from cfevents.cc.client import decode_json
+
+    return decode_json
+
+
+def _encoder() -> Callable[[list[dict[str, Any]]], bytes]:
     try:
         import orjson  # type: ignore[import-not-found,unused-ignore]
 
-        return orjson.loads  # type: ignore[no-any-return]
+        return lambda items: orjson.dumps(items) + b"\n"
     except ImportError:  # pragma: no cover - orjson is optional
-        return json.loads
-
-
-def _encode(items: list[dict[str, Any]]) -> bytes:
-    return json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        return lambda items: json.dumps(items, separators=(",", ":")).encode() + b"\n"
 
 
 class _Spool:
@@ -148,6 +150,7 @@ class Pool:
         self.base = base
         self.per_page = per_page
         self.gate = gate
+        self.encode = _encoder()
         self.changed = threading.Condition()
         self.spools = [_Spool(folder / f"range-{r.index}.ndjson") for r in ranges]
         self.threads = [
@@ -176,7 +179,18 @@ class Pool:
                 spool.done = True
                 self.changed.notify_all()
 
+    def _raw(self, query: Params) -> bytes:
+        """One page's body as the server sent it (CFClient), or re-encoded (any JsonGetter)."""
+        if isinstance(self.client, ReadsAhead):  # CFClient: retries, token refresh, no decode
+            get = self.client.get  # type: ignore[attr-defined]
+            return bytes(get(self.path, query).content)
+        return self.encode(self.client.get_json(self.path, query))
+
     def _fetch(self, r: SubRange, spool: _Spool) -> None:
+        """Spool the raw pages of ``r``; the writer decodes and checks them (one decode per
+        page, as serial paging). The next cursor is read off the body's last self link."""
+        from cfevents.export.engine import guess_last_guid
+
         cursor, remaining = r.anchor, r.count
         while remaining > 0:
             size = min(self.per_page, remaining)
@@ -185,31 +199,37 @@ class Pool:
                 query.append(("after_guid", cursor))
             query += [("page", "1"), ("per_page", str(size))]
             with self.gate.slot():
-                body = check_page(self.client.get_json(self.path, query), self.path)
-            items: list[dict[str, Any]] = body["resources"]
-            del body
-            guids = [str(guid_of(item)) for item in items]
-            early = r.stop in guids[:-1]
-            if len(items) < size or early or (len(items) == remaining and guids[-1] != r.stop):
-                raise RangeMismatch(
-                    f"sub-range {r.index + 1} does not hold the {r.count:,} events counted up "
-                    f"to event {r.stop}"
-                )
-            spool.file.write(_encode(items))
+                raw = self._raw(query)
+            header = {"after": cursor, "size": size, "bytes": len(raw)}
+            spool.file.write(json.dumps(header).encode() + b"\n")
+            spool.file.write(raw)
             spool.file.flush()
-            remaining -= len(items)
-            cursor = guids[-1]
-            del items
+            remaining -= size
             with self.changed:
                 spool.ready += 1
                 self.changed.notify_all()
+            if remaining > 0:
+                cursor = guess_last_guid(raw, self.path) or self._last_guid(raw)
+                if cursor is None:
+                    return  # an empty or odd page: the writer finds the mismatch
+            del raw
 
-    def pages(self, index: int) -> Iterator[list[dict[str, Any]]]:
-        """Sub-range ``index``'s pages in order as its worker spools them; its error at the end
-        of what it spooled."""
-        spool = self.spools[index]
+    def _last_guid(self, raw: bytes) -> str | None:
+        items = _decoder()(raw).get("resources") or []
+        return str(guid_of(items[-1])) if items else None
+
+    def pages(self, r: SubRange) -> Iterator[list[dict[str, Any]]]:
+        """``r``'s pages in order as its worker spools them, each checked: it follows the page
+        before, holds the events asked for, and the last ends at ``r.stop`` (else
+        :class:`RangeMismatch`). The worker's error comes after what it spooled."""
+        spool = self.spools[r.index]
         decode = _decoder()
         read = 0
+        after = r.anchor
+        mismatch = RangeMismatch(
+            f"sub-range {r.index + 1} does not hold the {r.count:,} events counted up to "
+            f"event {r.stop}"
+        )
         with open(spool.path, "rb") as handle:
             while True:
                 with self.changed:
@@ -217,15 +237,34 @@ class Pool:
                         self.changed.wait(timeout=0.5)
                     ready, done = spool.ready, spool.done
                 if read < ready:
-                    line = handle.readline()
+                    header = json.loads(handle.readline())
+                    raw = handle.read(header["bytes"])
                     read += 1
-                    yield decode(line)
+                    try:
+                        body = check_page(decode(raw), self.path)
+                    except ValueError:
+                        raise BadResponseError(
+                            f"the API answered 200 without JSON [GET {self.path}]"
+                        ) from None
+                    del raw
+                    items: list[dict[str, Any]] = body["resources"]
+                    del body
+                    guids = [str(guid_of(item)) for item in items]
+                    if header["after"] != after or len(items) != header["size"]:
+                        raise mismatch
+                    if r.stop in guids[:-1]:
+                        raise mismatch
+                    after = guids[-1]
+                    yield items
+                    del items
                     continue
                 if done:
                     break
         spool.path.unlink(missing_ok=True)
         if spool.error is not None:
             raise spool.error
+        if after != r.stop:
+            raise mismatch
 
 
 def plan_ranges(
@@ -326,7 +365,7 @@ def parallel_pages(
                 pool = Pool(client, path, base, per_page, ranges, gate, Path(tmp))
                 try:
                     for r in ranges:
-                        for items in pool.pages(r.index):
+                        for items in pool.pages(r):
                             last = str(guid_of(items[-1]))
                             page = {"resources": items, "pagination": {"total_results": left}}
                             left -= len(items)
