@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from cfevents.cli.progress import ExportProgress
 
 INCREMENTAL = "Incremental export"
+# the demo sandbox listens on a new port each run: one name, so reruns add to one history
 DEMO_FOUNDATION = "demo:sandbox"
 
 
@@ -195,9 +196,9 @@ def export_usage(
         state=state or (),
         **scope_args(org, space, app_),
         per_page=per_page,
-        # the demo sandbox listens on a new port each run: one name, so reruns add to one history
         foundation=DEMO_FOUNDATION if rt.demo else None,
         flat=flat,
+        names=_shows_org_name(fields),
     )
     check_coverage(rt, window_args(since, until, created_after, created_before), require_complete)
     spec = usage_spec(
@@ -244,6 +245,15 @@ def check_out(
             "--checkpoint appends to it incrementally"
         )
     return out
+
+
+def _shows_org_name(fields: str | None) -> bool:
+    """Whether the export's output shows organization.name (every format does by default)."""
+    from cfevents.output.columns import parse_fields
+
+    if fields is None:
+        return True
+    return any(f == "organization.name" or f == "organization" for f in parse_fields(fields))
 
 
 def _env_format(rt: Runtime) -> str:
