@@ -82,6 +82,7 @@ class UsageFilterArgs(TimeArgs, ScopeArgs, total=False):
     guids: Names
     after_guid: str | None
     state: Names
+    names: bool  # fill in organization.name (default True; False saves the lookups)
 
 
 class UsageEventArgs(UsageFilterArgs, total=False):
@@ -313,6 +314,10 @@ class Client:
         id order, paged by keyset; ``page`` fetches only that page. ``org``, ``space``, ``app``
         and ``state`` filter after fetching (the endpoint cannot). ``limit`` None means every
         matching event.
+
+        CC's events carry only ``organization.guid``: each event comes with
+        ``organization.name`` filled in (one ``/v3/organizations`` request per org GUID not
+        seen before in this call, cached; still streamed), unless ``names=False``.
         """
         from cfevents.cc.paging import PageInfo, resources
 
@@ -343,6 +348,8 @@ class Client:
             events = filter(keep, events)
         if limit is not None:
             events = itertools.islice(events, limit)
+        if args.get("names", True):
+            events = map(org_namer(self._resolver()), events)
 
         def truncation(shown: int) -> Truncation | None:
             if limit is None or shown < limit:
@@ -405,12 +412,16 @@ class Client:
             pages = itertools.islice(pages, max_pages)
         return read_ahead(pages) if several else pages
 
-    def usage_event(self, guid: str, v2: bool = False) -> UsageEvent:
-        """One app usage event: v3 shape, or v2's ``metadata``/``entity`` shape with ``v2``."""
+    def usage_event(self, guid: str, v2: bool = False, names: bool = True) -> UsageEvent:
+        """One app usage event: v3 shape (with ``organization.name`` filled in, unless
+        ``names=False``), or v2's ``metadata``/``entity`` shape with ``v2``."""
         from urllib.parse import quote
 
         target = f"{USAGE_V2_PATH if v2 else USAGE_PATH}/{quote(_one_guid(guid))}"
-        return cast("UsageEvent", self.http.get_json(target))
+        event = self.http.get_json(target)
+        if names and not v2 and isinstance(event, dict):
+            event = org_namer(self._resolver())(event)
+        return cast("UsageEvent", event)
 
     def usage_coverage(self, **args: Unpack[TimeArgs]) -> str | None:
         """When the window starts before the oldest app usage event Cloud Controller still
@@ -450,6 +461,10 @@ class Client:
         NDJSON). With ``checkpoint`` it is incremental: rerun it and every event is delivered
         exactly once, even after a crash. Events younger than ``min_age`` (default 60s with a
         checkpoint or ``follow``) wait for the next run; ``follow`` polls every ``interval``.
+
+        Events written to a file or stdout, and those you iterate, have ``organization.name``
+        filled in (one ``/v3/organizations`` request per org GUID not seen before, cached),
+        unless ``names=False``; a database ``out`` keeps CC's event as sent.
         """
         from cfevents.stores import is_store_target
 
@@ -458,8 +473,16 @@ class Client:
             _check_store_export(args)  # before any name is resolved against the API
         filters = _UsageFilters.parse(args)
         params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
+        resolver = self._resolver()
+        store = out is not None and is_store_target(str(out))
+        names = args.get("names", True) and not store and not args.get("flat", False)
         return self._export_job(
-            args, USAGE_PATH, params, filters.after_guid, filters.keep(self._resolver())
+            args,
+            USAGE_PATH,
+            params,
+            filters.after_guid,
+            filters.keep(resolver),
+            enrich=org_namer(resolver) if names else None,
         )
 
     def service_usage_events(self, **args: Unpack[ServiceEventArgs]) -> Listing[ServiceUsageEvent]:
@@ -549,6 +572,7 @@ class Client:
         keep: Callable[[dict[str, Any]], bool] | None,
         noun: str = "app usage event",
         columns: tuple[str, ...] | None = None,
+        enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> ExportJob:
         """The checked export options of ``args`` and an ExportJob over ``path``."""
         from cfevents.export.engine import ExportJob, ExportPlan
@@ -626,6 +650,7 @@ class Client:
             out=out_path,
             fmt=fmt,
             keep=keep,
+            enrich=enrich,
             noun=noun,
             columns=columns,
             store=store,
@@ -1289,6 +1314,24 @@ def require_v2(client: CFClient, raw_q: bool = False) -> None:
         return  # the events request itself will tell (nginx's 'V2 endpoints disabled' 404)
     if not available:
         raise V2DisabledError(v2_off_message(raw_q))
+
+
+def org_namer(resolver: Resolver) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function filling in a usage event's ``organization.name`` (CC sends only the GUID).
+
+    Each org GUID is looked up once (``/v3/organizations?guids=``) the first time it is seen
+    and cached in ``resolver``; nothing is read ahead, so an export's checkpoint still
+    commits only events already written.
+    """
+
+    def fill(event: dict[str, Any]) -> dict[str, Any]:
+        org = event.get("organization")
+        if isinstance(org, dict):
+            guid = org.get("guid")
+            org["name"] = resolver.name("organizations", guid) if isinstance(guid, str) else None
+        return event
+
+    return fill
 
 
 def with_names(

@@ -282,7 +282,11 @@ def test_output_env_default(cli):
 def test_get_v3_and_v2_shapes(cli):
     event = all_events(cli.sandbox)[5]
     result = cli("usage", "get", event["guid"], "-o", "json")
-    assert json.loads(result.stdout) == event
+    shown = json.loads(result.stdout)
+    assert (
+        shown["organization"].pop("name") == org_names(cli.sandbox)[event["organization"]["guid"]]
+    )
+    assert shown == event
     result = cli("usage", "get", event["guid"], "--v2", "-o", "json")
     v2 = json.loads(result.stdout)
     assert v2["metadata"]["guid"] == event["guid"]
@@ -400,3 +404,53 @@ def test_demo_mode(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(list(csv.reader(io.StringIO(result.stdout)))) == 4
+
+
+def org_names(sb):
+    return {org.guid: org.name for org in sb.foundation.orgs}
+
+
+def org_requests(sb):
+    return [r for r in sb.requests if r.path == "/v3/organizations"]
+
+
+def test_usage_events_carry_the_org_name_looked_up_once_per_org(fresh_cli, tmp_path):
+    sb = fresh_cli.sandbox
+    names = org_names(sb)
+    events = all_events(sb)
+    orgs = {e["organization"]["guid"] for e in events}
+    assert len(orgs) > 1 and len(events) > 3 * len(orgs)
+    out = tmp_path / "usage.csv"
+    result = fresh_cli("usage", "export", "--out", str(out), "--per-page", "100")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == len(events)
+    assert all(r["organization.name"] == names[r["organization.guid"]] for r in rows)
+    assert len(org_requests(sb)) == len(orgs)  # one lookup per new org GUID, cached
+    listed = fresh_cli("usage", "list", "--limit", "20", "-o", "ndjson")
+    for line in listed.stdout.splitlines():
+        event = json.loads(line)
+        assert event["organization"]["name"] == names[event["organization"]["guid"]]
+    table = fresh_cli("usage", "list", "--limit", "5")
+    assert " org " in table.stdout.splitlines()[0] + " "
+
+
+def test_no_org_lookup_when_the_fields_do_not_show_it(fresh_cli):
+    sb = fresh_cli.sandbox
+    for args in (["usage", "list", "--all"], ["usage", "export"]):
+        result = fresh_cli(*args, "-o", "csv", "--fields", "guid,organization.guid")
+        assert result.exit_code == 0, result.stderr
+        assert "organization.name" not in result.stdout
+    assert org_requests(sb) == []
+    fresh_cli("usage", "list", "--limit", "1", "-o", "csv", "--fields", "organization")
+    assert len(org_requests(sb)) == 1
+
+
+@pytest.mark.parametrize("command", [["usage", "list"], ["usage", "export"], ["usage", "get", "x"]])
+def test_fields_that_can_never_exist_are_refused(cli, command):
+    result = cli(*command, "--fields", "guid,app.nmae")
+    assert result.exit_code == 2
+    assert "'app.nmae'" in result.stderr and "organization.name" in result.stderr
+    assert "Traceback" not in result.stderr
+    ok = cli("usage", "list", "--limit", "1", "-o", "csv", "--fields", "state,links.self.href")
+    assert ok.exit_code == 0, ok.stderr

@@ -36,8 +36,11 @@ from cfevents.cli.runtime import Runtime
 
 if TYPE_CHECKING:
     from cfevents.cli.progress import ExportProgress
+    from cfevents.export.engine import ExportJob
+    from cfevents.output.formatters import OutputSpec
 
 INCREMENTAL = "Incremental export"
+# the demo sandbox listens on a new port each run: one name, so reruns add to one history
 DEMO_FOUNDATION = "demo:sandbox"
 
 
@@ -189,9 +192,8 @@ def export_usage(
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
     rt: Runtime = ctx.obj
-    out = check_out(out, output=output, checkpoint=checkpoint, force=force)
     job = rt.cf().usage_export(
-        out=out,
+        out=check_out(out, output=output, checkpoint=checkpoint, force=force),
         format=output,
         default_format=_env_format(rt),
         checkpoint=checkpoint,
@@ -207,15 +209,20 @@ def export_usage(
         state=state or (),
         **scope_args(org, space, app_),
         per_page=per_page,
-        # the demo sandbox listens on a new port each run: one name, so reruns add to one history
         foundation=DEMO_FOUNDATION if rt.demo else None,
         flat=flat,
         parallel=parallel,
+        names=_shows_org_name(fields),
     )
     check_coverage(rt, window_args(since, until, created_after, created_before), require_complete)
     spec = usage_spec(
         rt, output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None, flat=flat
     )
+    run_export(rt, job, spec, progress)
+
+
+def run_export(rt: Runtime, job: ExportJob, spec: OutputSpec, progress: bool | None) -> None:
+    """Run an export job with its progress bar (stderr), then say what it did."""
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
     rt.note(job.summary(written))
@@ -257,6 +264,15 @@ def check_out(
             "--checkpoint appends to it incrementally"
         )
     return out
+
+
+def _shows_org_name(fields: str | None) -> bool:
+    """Whether the export's output shows organization.name (every format does by default)."""
+    from cfevents.output.columns import parse_fields
+
+    if fields is None:
+        return True
+    return any(f == "organization.name" or f == "organization" for f in parse_fields(fields))
 
 
 def _env_format(rt: Runtime) -> str:

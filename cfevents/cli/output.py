@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from cfevents.output.formatters import OutputSpec
 
 
+def shows(spec: OutputSpec, path: str) -> bool:
+    """Whether output with ``spec`` shows ``path`` (a whole-record JSON format shows all)."""
+    if spec.fields is not None:
+        names = spec.fields
+    elif spec.fmt in ("json", "ndjson", "yaml"):
+        return True
+    else:
+        names = spec.columns
+    return any(path == name or path.startswith(name + ".") for name in names)
+
+
 def build_spec(
     rt: Runtime,
     kind: str,
@@ -38,7 +49,11 @@ def build_spec(
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
     if selected:
-        problem = check_fields(selected, columns.known)
+        problem = check_fields(
+            selected,
+            columns.columns if columns.strict else columns.known,
+            columns.extra if columns.strict else None,
+        )
         if problem:
             raise UsageError(f"--fields: {problem}")
     if table_format is not None:

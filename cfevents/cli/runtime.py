@@ -98,7 +98,8 @@ class Runtime:
 
         # two months of events: `usage report` of this month (so far) and of last month both
         # find every event they need, whatever the day of the month
-        sandbox = Sandbox(SandboxConfig(days=DEMO_DAYS)).start()
+        # the data ends now, with one app in a crash loop through the last hour
+        sandbox = Sandbox(SandboxConfig(days=DEMO_DAYS, recent_crash_loop=True)).start()
         self._sandbox = sandbox
         self.note(f"demo: using the built-in sandbox foundation at {sandbox.url}")
         creds = Credentials(

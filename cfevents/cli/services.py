@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cfevents.cli.export import INCREMENTAL, _env_format, _progress_bar
+from cfevents.cli.export import INCREMENTAL, _env_format, run_export
 from cfevents.cli.options import (
     FILTER_PANEL,
     MARKUP_MODE,
@@ -260,9 +260,7 @@ def export_services(
     spec = build_spec(
         rt, "services", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
     )
-    with job, _progress_bar(rt, progress) as bar:
-        written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
-    rt.note(job.summary(written))
+    run_export(rt, job, spec, progress)
 
 
 app.command("report")(report_services)

@@ -124,6 +124,7 @@ def list_usage(
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
     from cfevents.cli.flat import flat_listing, usage_spec
+    from cfevents.cli.output import shows
 
     rt: Runtime = ctx.obj
     spec = usage_spec(
@@ -147,6 +148,7 @@ def list_usage(
         limit=lim,
         **scope_args(org, space, app_),
         state=state or (),
+        names=not flat and shows(spec, "organization.name"),  # no lookup unless it is shown
     )
     _show(rt, flat_listing(listing) if flat else listing, spec, default_limit, ctx.params)
 
@@ -197,14 +199,15 @@ def get_usage(
 
         cfevents usage get 20822a88-759b-4c64-8001-eb8a77db106b -o json
     """
-    from cfevents.cli.output import build_spec, emit_one
+    from cfevents.cli.output import build_spec, emit_one, shows
 
     rt: Runtime = ctx.obj
     kind = "usage-v2" if v2 else "usage-one"
     spec = build_spec(
         rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
-    emit_one(rt, rt.cf().usage_event(guid, v2=v2), spec)
+    event = rt.cf().usage_event(guid, v2=v2, names=shows(spec, "organization.name"))
+    emit_one(rt, event, spec)
 
 
 # `usage export` lives in its own module; it is one more command of this group.

@@ -240,6 +240,7 @@ class ExportPlan:
     out: Path | None = None
     fmt: str = "ndjson"
     keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
+    enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # e.g. org names, per event
     noun: str = "app usage event"  # what the path lists, for messages
     columns: tuple[str, ...] | None = None  # CSV/TSV columns of run() without a spec (usage's)
     store: str | None = None  # a history store (usage.db, postgresql://…): holds the cursor
@@ -585,8 +586,9 @@ class ExportJob:
     def events(self) -> Iterator[dict[str, Any]]:
         """The events that pass the plan's filter (committed page by page)."""
         self.open()
-        keep = self.plan.keep
-        return self.stream() if keep is None else filter(keep, self.stream())
+        keep, enrich = self.plan.keep, self.plan.enrich
+        events = self.stream() if keep is None else filter(keep, self.stream())
+        return events if enrich is None else map(enrich, events)
 
     def stream(self) -> Iterator[dict[str, Any]]:
         """Every event read; the previous batch is committed before the next one starts."""

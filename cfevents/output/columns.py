@@ -26,6 +26,7 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "space.guid",
     "space.name",
     "organization.guid",
+    "organization.name",  # not CC's: cfevents looks it up (cfevents.api.org_names)
     "buildpack.guid",
     "buildpack.name",
     "task.guid",
@@ -42,6 +43,7 @@ USAGE_TABLE_COLUMNS: tuple[str, ...] = (
     "state.previous",
     "app.name",
     "process.type",
+    "organization.name",
     "space.name",
     "instance_count.current",
     "memory_in_mb_per_instance.current",
@@ -153,14 +155,38 @@ def parse_fields(text: str) -> list[str]:
     return list(seen)
 
 
-def check_fields(fields: Sequence[str], known: Sequence[str]) -> str | None:
-    """Return an error message if a field's first segment is not a key these events have."""
+def check_fields(
+    fields: Sequence[str], known: Sequence[str], open_: Sequence[str] | None = None
+) -> str | None:
+    """Return an error message if a field's first segment is not a key these events have.
+
+    With ``open_`` (the paths whose contents are free-form, such as ``links``) the check is
+    whole-path: a field must be a column, a parent of columns (``state``) or lie under an
+    ``open_`` path (``links.self.href``); anything else can never exist in these records.
+    """
+    if open_ is not None:
+        return _check_paths(fields, known, open_)
     roots = {name.split(".")[0] for name in known}
     bad = [f for f in fields if f.split(".")[0] not in roots]
     if not bad:
         return None
     valid = ", ".join(sorted(roots))
     return f"unknown field(s) {', '.join(repr(b) for b in bad)}; fields start with one of: {valid}"
+
+
+def _check_paths(fields: Sequence[str], known: Sequence[str], open_: Sequence[str]) -> str | None:
+    def exists(path: str) -> bool:
+        return (
+            path in known
+            or any(name.startswith(path + ".") for name in known)
+            or any(path == o or path.startswith(o + ".") for o in open_)
+        )
+
+    bad = [f for f in fields if not exists(f)]
+    if not bad:
+        return None
+    valid = ", ".join([*(n for n in known if n not in open_), *(f"{o}.*" for o in open_)])
+    return f"no such field {', '.join(repr(b) for b in bad)} in these events; valid: {valid}"
 
 
 # -- audit events and crashes (cfevents events / cfevents crashes) ---------------------------
@@ -274,6 +300,7 @@ class ColumnSet:
     columns: tuple[str, ...]
     table: tuple[str, ...] | None = None  # the table's default columns; None: all of them
     extra: tuple[str, ...] = ()
+    strict: bool = False  # --fields must name whole paths that exist (``extra`` is free-form)
 
     @property
     def known(self) -> tuple[str, ...]:
@@ -311,8 +338,8 @@ SERVICE_USAGE_TABLE_COLUMNS: tuple[str, ...] = (
 )
 
 COLUMN_SETS: dict[str, ColumnSet] = {
-    "usage": ColumnSet(USAGE_COLUMNS, USAGE_TABLE_COLUMNS, ("links",)),
-    "usage-one": ColumnSet(USAGE_COLUMNS, None, ("links",)),
+    "usage": ColumnSet(USAGE_COLUMNS, USAGE_TABLE_COLUMNS, ("links",), strict=True),
+    "usage-one": ColumnSet(USAGE_COLUMNS, None, ("links",), strict=True),
     "usage-v2": ColumnSet(USAGE_V2_COLUMNS, None, ("metadata.url",)),
     "services": ColumnSet(SERVICE_USAGE_COLUMNS, SERVICE_USAGE_TABLE_COLUMNS, ("links",)),
     "services-one": ColumnSet(SERVICE_USAGE_COLUMNS, None, ("links",)),

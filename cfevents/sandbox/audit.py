@@ -130,7 +130,10 @@ class AuditWriter:
         uuid: Callable[..., str],
         resources: tuple[list[Org], list[Space], list[App]],
         window: tuple[int, int],
+        *,
+        recent_crash_loop: bool = False,
     ) -> None:
+        self.recent_crash_loop = recent_crash_loop
         self.rng = rng
         self.uuid = uuid
         self.orgs, self.spaces, self.apps = resources
@@ -151,6 +154,8 @@ class AuditWriter:
         crash_apps = rng.sample(range(len(self.apps)), min(len(self.apps), loops + 8))
         for n, a in enumerate(crash_apps):
             rows += self._crash_rows(self.apps[a], loop=n < loops)
+        if self.recent_crash_loop and self.apps:
+            rows += self._recent_loop_rows(self.apps[crash_apps[0]])
         rows += self._user_rows(self.days * 10)
         rows += self._platform_rows(self.days)
         rows.sort(key=lambda r: (r["timestamp_us"], r["seq"]))
@@ -195,6 +200,19 @@ class AuditWriter:
             index = rng.choice(index_choices)
             counts[index] = counts.get(index, 0) + 1 if loop else 1
             rows += self._crash_pair(app, (p_guid, p_type), t, index, counts[index], version)
+        return rows
+
+    def _recent_loop_rows(self, app: App) -> list[dict[str, Any]]:
+        """A crash loop in the hour before the end: a crash every 3 to 6 minutes."""
+        rng = random.Random(self.end_us)  # its own stream: the rest of the table is unchanged
+        p_guid, p_type = app.processes[0]
+        version = self.uuid("version", p_guid)
+        t = self.end_us - 3600 * SECOND_US
+        rows: list[dict[str, Any]] = []
+        count = 0
+        while (t := t + rng.randint(180, 360) * SECOND_US) < self.end_us - 30 * SECOND_US:
+            count += 1
+            rows += self._crash_pair(app, (p_guid, p_type), t, 0, count, version)
         return rows
 
     def _crash_pair(

@@ -169,9 +169,17 @@ class Foundation:
 
     @classmethod
     def generate(
-        cls, seed: int, end: datetime, days: int = 30, usage_events: int | None = None
+        cls,
+        seed: int,
+        end: datetime,
+        days: int = 30,
+        usage_events: int | None = None,
+        *,
+        recent_crash_loop: bool = False,
     ) -> Foundation:
-        """Build a foundation; `usage_events=None` means the natural simulated volume."""
+        """Build a foundation; `usage_events=None` means the natural simulated volume.
+
+        `recent_crash_loop` adds one app crashing every few minutes through the last hour."""
         foundation = cls(seed, end, days)
         foundation._build_resources()
         count = usage_events if usage_events is not None else int(days * len(foundation.apps) * 3.5)
@@ -181,6 +189,7 @@ class Foundation:
             foundation.uuid,
             (foundation.orgs, foundation.spaces, foundation.apps),
             (foundation.start_us, foundation.end_us),
+            recent_crash_loop=recent_crash_loop,
         )
         foundation.audit_events, foundation._crashes = writer.write()
         foundation.services = ServiceSimulation(

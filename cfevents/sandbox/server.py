@@ -109,6 +109,8 @@ class SandboxConfig:
     rate_limit: int | None = None
     #: Seeded failures (502/503/429/dropped/slow answers, expiring tokens); off by default.
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: One app crashing every few minutes through the last hour (the --demo foundation's).
+    recent_crash_loop: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,11 @@ class Sandbox:
         self.config = config or SandboxConfig()
         end = self.config.end or datetime.now(UTC).replace(microsecond=0)
         self.foundation = Foundation.generate(
-            self.config.seed, end, self.config.days, self.config.usage_events
+            self.config.seed,
+            end,
+            self.config.days,
+            self.config.usage_events,
+            recent_crash_loop=self.config.recent_crash_loop,
         )
         self.tokens = TokenAuthority(self.config.token_ttl)
         self.v2_enabled = self.config.v2_enabled
