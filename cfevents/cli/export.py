@@ -44,6 +44,60 @@ INCREMENTAL = "Incremental export"
 DEMO_FOUNDATION = "demo:sandbox"
 
 
+CheckpointOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        metavar="FILE",
+        help="Incremental: start after the event recorded in FILE, record the new last event after each batch.",
+        rich_help_panel=INCREMENTAL,
+    ),
+]
+ExportMinAgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--min-age",
+        metavar="DURATION",
+        help="Leave events younger than this for the next run [default: 60s with --checkpoint/--follow].",
+        rich_help_panel=INCREMENTAL,
+    ),
+]
+OnLostCursorOpt = Annotated[
+    str,
+    typer.Option(
+        "--on-lost-cursor",
+        metavar="fail|restart",
+        help="When CC no longer knows the checkpoint's cursor: fail (exit 5), or restart from the oldest event.",
+        rich_help_panel=INCREMENTAL,
+    ),
+]
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        "-f",
+        help="Keep polling for new events until interrupted.",
+        rich_help_panel=INCREMENTAL,
+    ),
+]
+IntervalOpt = Annotated[
+    str,
+    typer.Option(
+        "--interval",
+        metavar="DURATION",
+        help="With --follow: time between polls.",
+        rich_help_panel=INCREMENTAL,
+    ),
+]
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Progress bar on stderr [default: on when stderr is a terminal].",
+    ),
+]
+
+
 def export_usage(
     ctx: typer.Context,
     out: Annotated[
@@ -58,33 +112,9 @@ def export_usage(
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
-    checkpoint: Annotated[
-        Path | None,
-        typer.Option(
-            "--checkpoint",
-            metavar="FILE",
-            help="Incremental: start after the event recorded in FILE, record the new last event after each batch.",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = None,
-    min_age: Annotated[
-        str | None,
-        typer.Option(
-            "--min-age",
-            metavar="DURATION",
-            help="Leave events younger than this for the next run [default: 60s with --checkpoint/--follow].",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = None,
-    on_lost_cursor: Annotated[
-        str,
-        typer.Option(
-            "--on-lost-cursor",
-            metavar="fail|restart",
-            help="When CC no longer knows the checkpoint's cursor: fail (exit 5), or restart from the oldest event.",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = "fail",
+    checkpoint: CheckpointOpt = None,
+    min_age: ExportMinAgeOpt = None,
+    on_lost_cursor: OnLostCursorOpt = "fail",
     on_rotated: Annotated[
         str,
         typer.Option(
@@ -94,24 +124,8 @@ def export_usage(
             rich_help_panel=INCREMENTAL,
         ),
     ] = "fail",
-    follow: Annotated[
-        bool,
-        typer.Option(
-            "--follow",
-            "-f",
-            help="Keep polling for new events until interrupted.",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = False,
-    interval: Annotated[
-        str,
-        typer.Option(
-            "--interval",
-            metavar="DURATION",
-            help="With --follow: time between polls.",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = "60s",
+    follow: FollowOpt = False,
+    interval: IntervalOpt = "60s",
     since: SinceOpt = None,
     until: UntilOpt = None,
     created_after: CreatedAfterOpt = None,
@@ -167,13 +181,7 @@ def export_usage(
             rich_help_panel=INCREMENTAL,
         ),
     ] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            help="Progress bar on stderr [default: on when stderr is a terminal].",
-        ),
-    ] = None,
+    progress: ProgressOpt = None,
 ) -> None:
     """Export every matching app usage event, in the order CC recorded them.
 

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from cfevents.cli.export import INCREMENTAL, _env_format, run_export
+from cfevents.cli.export import (
+    INCREMENTAL,
+    CheckpointOpt,
+    ExportMinAgeOpt,
+    FollowOpt,
+    IntervalOpt,
+    OnLostCursorOpt,
+    ProgressOpt,
+    _env_format,
+    run_export,
+)
 from cfevents.cli.options import (
     FILTER_PANEL,
     MARKUP_MODE,
@@ -177,40 +187,11 @@ def export_services(
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
-    checkpoint: Annotated[
-        Path | None,
-        typer.Option(
-            "--checkpoint",
-            metavar="FILE",
-            help="Incremental: start after the event recorded in FILE, record the new last event after each batch.",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = None,
-    min_age: Annotated[
-        str | None,
-        typer.Option(
-            "--min-age",
-            metavar="DURATION",
-            help="Leave events younger than this for the next run [default: 60s with --checkpoint/--follow].",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = None,
-    on_lost_cursor: Annotated[
-        str,
-        typer.Option(
-            "--on-lost-cursor",
-            metavar="fail|restart",
-            help="When CC no longer knows the checkpoint's cursor: fail (exit 5), or restart from the oldest event.",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = "fail",
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep polling.", rich_help_panel=INCREMENTAL)
-    ] = False,
-    interval: Annotated[
-        str,
-        typer.Option("--interval", metavar="DURATION", help="With --follow: time between polls."),
-    ] = "60s",
+    checkpoint: CheckpointOpt = None,
+    min_age: ExportMinAgeOpt = None,
+    on_lost_cursor: OnLostCursorOpt = "fail",
+    follow: FollowOpt = False,
+    interval: IntervalOpt = "60s",
     since: SinceOpt = None,
     until: UntilOpt = None,
     created_after: CreatedAfterOpt = None,
@@ -226,7 +207,7 @@ def export_services(
     output: OutputOpt = None,
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
-    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+    progress: ProgressOpt = None,
 ) -> None:
     """Export every matching service usage event, in the order CC recorded them.
 
