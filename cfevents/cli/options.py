@@ -305,3 +305,14 @@ def check_coverage(rt: Any, time: TimeArgs, require_complete: bool) -> None:
 
         raise IncompleteDataError(f"{gap} (--require-complete)")
     rt.warn(gap)
+
+
+AfterGuidOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--after-guid",
+        metavar="GUID",
+        help="Only events recorded after this event (CC's id order).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]

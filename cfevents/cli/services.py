@@ -22,6 +22,7 @@ from cfevents.cli.options import (
     FILTER_PANEL,
     MARKUP_MODE,
     PAGING_PANEL,
+    AfterGuidOpt,
     AllOpt,
     CreatedAfterOpt,
     CreatedAtOpt,
@@ -61,15 +62,6 @@ OfferingOpt = Annotated[
         "--offering-guid",
         metavar="GUID",
         help="Only instances of these service offerings (repeatable or comma list).",
-        rich_help_panel=FILTER_PANEL,
-    ),
-]
-AfterGuidOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--after-guid",
-        metavar="GUID",
-        help="Only events recorded after this event (CC's id order).",
         rich_help_panel=FILTER_PANEL,
     ),
 ]

@@ -11,6 +11,7 @@ from cfevents.cli.flat import FlatOpt
 from cfevents.cli.options import (
     MARKUP_MODE,
     PAGING_PANEL,
+    AfterGuidOpt,
     AllOpt,
     CreatedAfterOpt,
     CreatedAtOpt,
@@ -52,15 +53,7 @@ def list_usage(
     created_before: CreatedBeforeOpt = None,
     created_at: CreatedAtOpt = None,
     guid: GuidOpt = None,
-    after_guid: Annotated[
-        str | None,
-        typer.Option(
-            "--after-guid",
-            metavar="GUID",
-            help="Only events recorded after this event (CC's id order).",
-            rich_help_panel="Filters",
-        ),
-    ] = None,
+    after_guid: AfterGuidOpt = None,
     order: Annotated[
         str | None,
         typer.Option(
