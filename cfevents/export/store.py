@@ -10,7 +10,7 @@ running tasks, spaces, orgs) BEFORE the first event page is read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from contextlib import ExitStack
 from typing import Any
 
@@ -69,8 +69,8 @@ class StoreSink:
         self.session.save_snapshot(taken_at, parts)
         note(
             f"recorded the opening snapshot of {self.session.foundation} at {taken_at} "
-            f"({len(parts['apps'])} apps, {len(parts['processes'])} processes, "
-            f"{len(parts['tasks'])} running tasks) in {self.store.display}"
+            f"({_count(parts['apps'], 'app')}, {_count(parts['processes'], 'process')}, "
+            f"{_count(parts['tasks'], 'running task')}) in {self.store.display}"
         )
 
     def write(self, events: Sequence[dict[str, Any]]) -> int:
@@ -79,3 +79,10 @@ class StoreSink:
 
     def close(self) -> None:
         self._stack.close()
+
+
+def _count(items: Sized, noun: str) -> str:
+    """``1 app``, ``2 apps``, ``1 process``, ``3 processes``."""
+    n = len(items)
+    plural = noun + ("es" if noun.endswith("s") else "s")
+    return f"{n} {noun if n == 1 else plural}"
