@@ -316,3 +316,33 @@ AfterGuidOpt = Annotated[
         rich_help_panel=FILTER_PANEL,
     ),
 ]
+# v3 event lists (usage and service usage events): order, page size, one page
+UsageOrderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--order",
+        metavar="desc|asc",
+        help="Sort by created_at: desc newest first, asc oldest first. Default: CC's id order, the order events happened in.",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+V3PerPageOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--per-page",
+        metavar="N",
+        help="Events per request, 1..5000 [default: follows --limit, 5000 with --all].",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+PageOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--page",
+        metavar="N",
+        min=1,
+        max=1_000_000_000,
+        help="Fetch only page N (of --per-page events).",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]

@@ -21,7 +21,6 @@ from cfevents.cli.export import (
 from cfevents.cli.options import (
     FILTER_PANEL,
     MARKUP_MODE,
-    PAGING_PANEL,
     AfterGuidOpt,
     AllOpt,
     CreatedAfterOpt,
@@ -32,9 +31,12 @@ from cfevents.cli.options import (
     LimitOpt,
     NoHeadersOpt,
     OutputOpt,
+    PageOpt,
     SinceOpt,
     TableFormatOpt,
     UntilOpt,
+    UsageOrderOpt,
+    V3PerPageOpt,
     effective_limit,
     window_args,
 )
@@ -79,28 +81,9 @@ def list_services(
     after_guid: AfterGuidOpt = None,
     type_: TypeOpt = None,
     offering_guid: OfferingOpt = None,
-    order: Annotated[
-        str | None,
-        typer.Option(
-            "--order",
-            metavar="desc|asc",
-            help="Sort by created_at. Default: CC's id order, the order events happened in.",
-            rich_help_panel=PAGING_PANEL,
-        ),
-    ] = None,
-    per_page: Annotated[
-        int | None,
-        typer.Option(
-            "--per-page",
-            metavar="N",
-            help="Events per request, 1..5000 [default: follows --limit].",
-            rich_help_panel=PAGING_PANEL,
-        ),
-    ] = None,
-    page: Annotated[
-        int | None,
-        typer.Option("--page", metavar="N", min=1, max=1_000_000_000, rich_help_panel=PAGING_PANEL),
-    ] = None,
+    order: UsageOrderOpt = None,
+    per_page: V3PerPageOpt = None,
+    page: PageOpt = None,
     limit: LimitOpt = None,
     all_: AllOpt = False,
     output: OutputOpt = None,

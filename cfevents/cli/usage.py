@@ -10,7 +10,6 @@ from cfevents.cli.export import export_usage
 from cfevents.cli.flat import FlatOpt
 from cfevents.cli.options import (
     MARKUP_MODE,
-    PAGING_PANEL,
     AfterGuidOpt,
     AllOpt,
     CreatedAfterOpt,
@@ -21,14 +20,17 @@ from cfevents.cli.options import (
     LimitOpt,
     NoHeadersOpt,
     OutputOpt,
+    PageOpt,
     RequireCompleteOpt,
     SinceOpt,
     StateOpt,
     TableFormatOpt,
     UntilOpt,
     UsageAppOpt,
+    UsageOrderOpt,
     UsageOrgOpt,
     UsageSpaceOpt,
+    V3PerPageOpt,
     check_coverage,
     effective_limit,
     scope_args,
@@ -54,41 +56,15 @@ def list_usage(
     created_at: CreatedAtOpt = None,
     guid: GuidOpt = None,
     after_guid: AfterGuidOpt = None,
-    order: Annotated[
-        str | None,
-        typer.Option(
-            "--order",
-            metavar="desc|asc",
-            help="Sort by created_at: desc newest first, asc oldest first. Default: CC's id order, the order events happened in.",
-            rich_help_panel=PAGING_PANEL,
-        ),
-    ] = None,
+    order: UsageOrderOpt = None,
     order_by: Annotated[
         str | None,
         typer.Option(
             "--order-by", hidden=True, help="CC's spelling of --order: created_at|-created_at."
         ),
     ] = None,
-    per_page: Annotated[
-        int | None,
-        typer.Option(
-            "--per-page",
-            metavar="N",
-            help="Events per request, 1..5000 [default: follows --limit, 5000 with --all].",
-            rich_help_panel=PAGING_PANEL,
-        ),
-    ] = None,
-    page: Annotated[
-        int | None,
-        typer.Option(
-            "--page",
-            metavar="N",
-            min=1,
-            max=1_000_000_000,
-            help="Fetch only page N (of --per-page events).",
-            rich_help_panel=PAGING_PANEL,
-        ),
-    ] = None,
+    per_page: V3PerPageOpt = None,
+    page: PageOpt = None,
     limit: LimitOpt = None,
     all_: AllOpt = False,
     org: UsageOrgOpt = None,
