@@ -47,12 +47,23 @@ class CfEventsError(Exception):
 
     default_exit_code: int = ExitCode.ERROR
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.detail_text = message
+        self.param = param  # the Python parameter at fault; the CLI names its flag instead
+        self.message = f"{param}: {message}" if param else message
 
     def __str__(self) -> str:
         return self.message
+
+    def extended(self, note: str) -> CfEventsError:
+        """A copy of this error with ``; note`` after its message (the caught one unchanged)."""
+        import copy
+
+        error = copy.copy(self)
+        error.detail_text = f"{self.detail_text}; {note}"
+        error.message = f"{self.message}; {note}"
+        return error
 
 
 class UsageError(CfEventsError):
