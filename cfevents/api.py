@@ -309,7 +309,7 @@ class Client:
             order_by = "created_at" if check_order(order) == "asc" else "-created_at"
         if order_by is not None and order_by not in USAGE_ORDERS:
             raise UsageError(
-                f"must be created_at or -created_at (got {order_by!r})", param="order_by"
+                f"`order_by` must be created_at or -created_at (got {order_by!r})", param="order_by"
             )
         client_filtered = filters.client_side
         size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
@@ -906,7 +906,7 @@ class _UsageFilters:
         window = time_window(utcnow(), args, args.get("created_at", ()))
         after_guid = args.get("after_guid")
         if after_guid is not None and ("," in after_guid or not after_guid.strip()):
-            raise UsageError("takes exactly one event GUID", param="after_guid")
+            raise UsageError("`after_guid` takes exactly one event GUID", param="after_guid")
         return cls(
             window=window,
             guids=tuple(split_commas(_values(args.get("guids", ())))),
@@ -942,12 +942,12 @@ class _ServiceFilters:
         window = time_window(utcnow(), args, args.get("created_at", ()))
         after_guid = args.get("after_guid")
         if after_guid is not None and ("," in after_guid or not after_guid.strip()):
-            raise UsageError("takes exactly one event GUID", param="after_guid")
+            raise UsageError("`after_guid` takes exactly one event GUID", param="after_guid")
         types = split_commas(_values(args.get("service_instance_types", ())))
         for kind in types:
             if kind not in SERVICE_INSTANCE_TYPES:
                 raise UsageError(
-                    "must be managed_service_instance or user_provided_service_instance "
+                    "`service_instance_types` must be managed_service_instance or user_provided_service_instance "
                     f"(got {kind!r})",
                     param="service_instance_types",
                 )
@@ -1125,7 +1125,7 @@ def check_order(order: str) -> str:
 
     value = order.strip().lower()
     if value not in ORDERS:
-        raise UsageError(f"must be desc or asc (got {order!r})", param="order")
+        raise UsageError(f"`order` must be desc or asc (got {order!r})", param="order")
     return value
 
 
@@ -1139,10 +1139,12 @@ def choose_source(source: str, *, raw_q: bool = False) -> str:
 
     value = source.strip().lower()
     if value not in SOURCES:
-        raise UsageError(f"must be one of {', '.join(SOURCES)} (got {source!r})", param="source")
+        raise UsageError(
+            f"`source` must be one of {', '.join(SOURCES)} (got {source!r})", param="source"
+        )
     if value == "v3" and raw_q:
         raise UsageError(
-            "filters are v2 syntax and need `source` v2; with v3 use `types`, `actees`, "
+            "`q` filters are v2 syntax and need `source` v2; with v3 use `types`, `actees`, "
             "`org`/`space`/`app` and `since`/`until`",
             param="q",
         )

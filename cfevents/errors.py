@@ -51,16 +51,18 @@ class CfEventsError(Exception):
         super().__init__(message)
         self.detail_text = message
         self.param = param  # the Python parameter at fault; the CLI names its flag instead
-        self.message = f"{param}: {message}" if param else message
+        # "`order` must be ..." names its parameter itself; anything else is prefixed with it
+        named = param is None or message.startswith(f"`{param}`")
+        self.message = message if named else f"{param}: {message}"
 
     def __str__(self) -> str:
         return self.message
 
     def extended(self, note: str) -> CfEventsError:
         """A copy of this error with ``; note`` after its message (the caught one unchanged)."""
-        import copy
-
-        error = copy.copy(self)
+        error = type(self).__new__(type(self))  # every attribute, whatever __init__ takes
+        error.__dict__.update(self.__dict__)
+        error.args = self.args
         error.detail_text = f"{self.detail_text}; {note}"
         error.message = f"{self.message}; {note}"
         return error

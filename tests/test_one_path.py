@@ -125,7 +125,7 @@ def test_per_page_zero_is_one_message_everywhere(cli, args):
     result = cli(*args, "--per-page", "0")
     assert result.exit_code == 2
     line = one_line_error(result)
-    assert line.startswith("cfevents: error: --per-page: must be between 1 and "), line
+    assert line.startswith("cfevents: error: --per-page must be between 1 and "), line
     assert "Input should be" not in line
 
 
@@ -136,7 +136,7 @@ def test_library_errors_name_the_python_parameter(cf_env, kind):
         getattr(cf, kind)(min_age="x")
     assert str(bad.value).startswith("min_age: ") and "--" not in str(bad.value)
     assert bad.value.param == "min_age"
-    with pytest.raises(UsageError, match=r"^per_page: must be between 1 and 5000"):
+    with pytest.raises(UsageError, match=r"^`per_page` must be between 1 and 5000"):
         getattr(cf, kind)(per_page=0)
 
 

@@ -36,6 +36,6 @@ def cli_message(exc: CfEventsError) -> str:
     if not isinstance(exc, UsageError):
         return exc.message
     text = _MENTION.sub(lambda match: flag(match.group(1)), exc.detail_text)
-    if exc.param is None:
+    if exc.param is None or exc.detail_text.startswith(f"`{exc.param}`"):
         return text
     return f"{', '.join(flag(p) for p in exc.param.split(', '))}: {text}"

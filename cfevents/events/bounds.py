@@ -70,7 +70,7 @@ def check_per_page(
         return
     if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= top:
         raise UsageError(
-            f"must be between 1 and {top} for {endpoint} (got {per_page!r})", param=param
+            f"`{param}` must be between 1 and {top} for {endpoint} (got {per_page!r})", param=param
         )
 
 

@@ -209,7 +209,7 @@ def _interval(args: ExportArgs) -> float:
 def _choice(args: ExportArgs, param: str, choices: Sequence[str]) -> str:
     value = str(cast("Mapping[str, Any]", args).get(param, choices[0]))
     if value not in choices:
-        raise UsageError(f"must be {' or '.join(choices)} (got {value!r})", param=param)
+        raise UsageError(f"`{param}` must be {' or '.join(choices)} (got {value!r})", param=param)
     return value
 
 
