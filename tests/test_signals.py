@@ -86,12 +86,16 @@ def test_sigterm_closes_the_json_array_on_stdout(tmp_path):
     from cfevents.sandbox import Sandbox, SandboxConfig
 
     with Sandbox(SandboxConfig(seed=6, end=None, latency_ms=60)).start() as sb:
+        sb.hold_lists_after(3)  # the fourth page waits: the signal lands mid-export
         proc = start(sb, tmp_path, "usage", "export", "-o", "json", "--per-page", "50")
         assert proc.stdout is not None
         assert proc.stdout.read(1) == "["  # the export has started writing
-        time.sleep(0.3)
+        wait_for(lambda: sb.held() == 1)
         proc.send_signal(signal.SIGTERM)
-        rest, err = proc.communicate(timeout=20)
+        try:
+            rest, err = proc.communicate(timeout=60)
+        finally:
+            sb.release_lists()
         assert proc.returncode == 143, err
         events = json.loads("[" + rest)
         assert 0 < len(events) < len(sandbox_guids(sb))
@@ -133,8 +137,8 @@ def test_sigterm_outside_an_export_exits_143(tmp_path):
 
     with Sandbox(SandboxConfig(seed=6, end=None, latency_ms=3000)).start() as sb:
         proc = start(sb, tmp_path, "usage", "list", "-n", "5")
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: any(r.path == "/v3/app_usage_events" for r in sb.requests))
+        proc.send_signal(signal.SIGTERM)  # while the answer is on its (3 s) way
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 143, err
         assert err.strip() == "cfevents: error: terminated (SIGTERM)"
