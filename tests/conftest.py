@@ -6,7 +6,6 @@ tests that add, purge or prune events use ``fresh_sandbox``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
