@@ -297,9 +297,27 @@ class Sandbox:
         """What `POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` does."""
         self.foundation.purge_and_reseed(time.time_ns() // 1000)
 
-    def prune_usage_events_before(self, cutoff: datetime) -> None:
-        """Retention cleanup: delete rows created before `cutoff`, never the newest row."""
-        self.foundation.prune_usage_events_before(to_us(cutoff))
+    def prune_usage_events_before(self, cutoff: datetime, *, keep_running: bool = False) -> None:
+        """Retention cleanup: delete rows created before `cutoff`, never the newest row.
+
+        `keep_running=True` is the cleanup cloud_controller_ng #5210 proposes: the newest
+        STARTED row of every process that runs now and the TASK_STARTED of every running
+        task survive, however old (`Foundation.running_baselines`).
+        """
+        self.foundation.prune_usage_events_before(to_us(cutoff), keep_running=keep_running)
+
+    def prune_service_usage_events_before(
+        self, cutoff: datetime, *, keep_running: bool = False
+    ) -> None:
+        """The service usage events cleanup; `keep_running` keeps existing instances' newest event."""
+        self.foundation.prune_service_usage_events_before(to_us(cutoff), keep_running=keep_running)
+
+    def cleanup(
+        self, now: datetime | None = None, days: int = 31, *, keep_running: bool = False
+    ) -> None:
+        """CC's daily clock jobs (`cutoff_age_in_days`, default 31) for both usage event tables."""
+        now_us = to_us(now) if now else time.time_ns() // 1000
+        self.foundation.cleanup(now_us, days, keep_running=keep_running)
 
     def set_v2_enabled(self, flag: bool) -> None:
         """Switch v2 on or off (as `cc.temporary_enable_v2` plus nginx do)."""
