@@ -133,7 +133,7 @@ def usage_report(
     allow_incomplete: bool = False,
     margin: timedelta = DEFAULT_MARGIN,
 ) -> Report:
-    """Instance-, memory- and task-seconds per group over ``window`` (reference §3).
+    """Instance-, memory- and task-seconds per group over ``window`` (docs/accounting.md §2).
 
     ``opening``: "snapshot" (default), "events", "none", a state-file path, or a loaded
     :class:`Opening`. Raises :class:`IncompleteDataError` (exit 7) when events the window
@@ -176,7 +176,7 @@ def usage_report(
     snapshot: Snapshot | None = None
     notes: list[str] = []
     if mode == "snapshot":
-        snapshot = source.snapshot()  # BEFORE the events (§3.3 step 1)
+        snapshot = source.snapshot()  # BEFORE the events (docs/accounting.md §2.3)
         loaded = snapshot.opening()
     elif mode == "events":
         try:  # only to say how much the events cannot see
@@ -312,7 +312,7 @@ def _opening(
 
 
 def _self_check(result: Any, snapshot: Snapshot, taken_at: datetime) -> list[dict[str, Any]]:
-    """Replaying to the end of the read must agree with the snapshot (§3.12)."""
+    """Replaying to the end of the read must agree with the snapshot (docs/accounting.md §2.11)."""
     expected = dict(snapshot.opening().processes.items())
     changed_after = to_epoch(taken_at) - 60  # events this young may post-date the snapshot
     out: list[dict[str, Any]] = []
