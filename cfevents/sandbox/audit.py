@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 DAY_US = 86_400 * SECOND_US
 USERS = (("alice", "alice@example.com"), ("bob", "bob@example.com"), ("carol", "carol@example.com"))
+#: `create_app_crash_event`: `droplet_exited_payload.slice(...)`, in the slice's order.
+APP_CRASH_SLICE = ("instance", "index", "cell_id", "exit_status", "exit_description", "reason")
 EXIT_DESCRIPTIONS = (
     "APP/PROC/{type}: Exited with status 137 (out of memory)",
     "APP/PROC/{type}: Exited with status 1",
@@ -225,24 +228,27 @@ class AuditWriter:
             t = t - t % SECOND_US + SECOND_US - rng.randint(1_000, 4_000)
         description = rng.choice(EXIT_DESCRIPTIONS).format(type=p_type.upper())
         instance, cell = self.uuid("instance", p_guid, t), self.uuid("cell", rng.randrange(12))
-        status = rng.choice((1, 137)) if rng.random() < 0.05 else None
-        # usually absent; a string in CC's docs, an integer from other Diego versions
-        exit_status: int | str | None = status if status is None or count % 2 else str(status)
+        reported = rng.choice((1, 137)) if rng.random() < 0.05 else None  # kept: the data stays put
+        exit_status = _exit_status(description, reported, count)
         since_ns = (t - rng.randint(50_000, 900_000)) * 1000 + rng.randrange(1000)
-        process_meta = {
+        # Diego's AppCrashed payload (exit_status omitempty), then CC adds the version: the
+        # process event gets all of it, app.crash a slice of the same dict.
+        payload: dict[str, Any] = {
             "instance": instance,
             "index": index,
             "cell_id": cell,
             "reason": "CRASHED",
+        }
+        if exit_status is not None:
+            payload["exit_status"] = exit_status
+        payload |= {
             "exit_description": description,
             "crash_count": count,
             "crash_timestamp": since_ns,
             "version": version,
         }
-        app_meta: dict[str, Any] = {"instance": instance, "index": index, "cell_id": cell}
-        if exit_status is not None:
-            app_meta["exit_status"] = exit_status
-        app_meta |= {"exit_description": description, "reason": "CRASHED"}
+        process_meta = dict(payload)
+        app_meta = {k: payload[k] for k in APP_CRASH_SLICE if k in payload}
         crash = {
             "app_guid": app.guid,
             "app_name": app.name,
@@ -448,3 +454,14 @@ class AuditWriter:
                 )
             rows.append(row)
         return rows
+
+
+def _exit_status(description: str, reported: int | None, count: int) -> int | str | None:
+    """The payload's exit_status: mostly absent (the tps watcher never sets it); when a Diego
+    version reports it, the status the description names (a string in CC's docs, an integer
+    from others), and absent for a health-check failure, which names none."""
+    match = re.search(r"Exited with status (\d+)", description)
+    if reported is None or match is None:
+        return None
+    status = int(match.group(1))
+    return status if count % 2 else str(status)

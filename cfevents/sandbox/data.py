@@ -124,6 +124,7 @@ class ProcessNow:
     memory_in_mb: int
     created_at_us: int
     updated_at_us: int
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,6 +483,7 @@ class Foundation:
                                 memory_in_mb=state.memory[p],
                                 created_at_us=self.timeline.time_us(created, i),
                                 updated_at_us=self.timeline.time_us(state.updated_tx[p], i),
+                                version=self.uuid("version", guid),
                             ),
                         )
                     )
