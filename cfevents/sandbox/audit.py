@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 DAY_US = 86_400 * SECOND_US
 USERS = (("alice", "alice@example.com"), ("bob", "bob@example.com"), ("carol", "carol@example.com"))
+#: The client id of the client-credentials actor (`SandboxConfig.client_actor_events`).
+CLIENT_ID = "ci-pipeline"
 #: `create_app_crash_event`: `droplet_exited_payload.slice(...)`, in the slice's order.
 APP_CRASH_SLICE = ("instance", "index", "cell_id", "exit_status", "exit_description", "reason")
 EXIT_DESCRIPTIONS = (
@@ -135,8 +137,10 @@ class AuditWriter:
         window: tuple[int, int],
         *,
         recent_crash_loop: bool = False,
+        client_actor: bool = False,
     ) -> None:
         self.recent_crash_loop = recent_crash_loop
+        self.client_actor = client_actor
         self.rng = rng
         self.uuid = uuid
         self.orgs, self.spaces, self.apps = resources
@@ -161,6 +165,8 @@ class AuditWriter:
             rows += self._recent_loop_rows(self.apps[crash_apps[0]])
         rows += self._user_rows(self.days * 10)
         rows += self._platform_rows(self.days)
+        if self.client_actor:  # drawn last: every other row stays as it was
+            rows += self._client_rows()
         rows.sort(key=lambda r: (r["timestamp_us"], r["seq"]))
         guids: dict[int, list[str]] = {}
         crashes: list[dict[str, Any]] = []
@@ -350,6 +356,21 @@ class AuditWriter:
                 "request": {"instances": rng.randint(1, 6)},
             }
         return {}
+
+    def _client_rows(self) -> list[dict[str, Any]]:
+        """A CI pipeline acting with a client-credentials token: `UserAuditInfo` makes its
+        email and user name `''` (no user), so actor_name and actor_username are empty and
+        the actor guid is the client id."""
+        rng = random.Random(self.end_us + 2)
+        actor = (CLIENT_ID, "user", "", "")
+        window = self.end_us - 10 * 60 * SECOND_US - self.start_us
+        rows = []
+        for _ in range(max(3, self.days)):
+            app = rng.choice(self.apps)
+            kind = rng.choice(("audit.app.restage", "audit.app.start", "audit.app.update"))
+            t = self.start_us + rng.randrange(window)
+            rows.append(self._row(kind, actor, app, t, self._user_metadata("audit.app.start", app)))
+        return rows
 
     def _space_and_org_rows(self) -> list[dict[str, Any]]:
         rng = self.rng

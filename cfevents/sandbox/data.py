@@ -177,20 +177,29 @@ class Foundation:
         usage_events: int | None = None,
         *,
         recent_crash_loop: bool = False,
+        appless_days: int = 0,
+        client_actor: bool = False,
     ) -> Foundation:
         """Build a foundation; `usage_events=None` means the natural simulated volume.
 
-        `recent_crash_loop` adds one app crashing every few minutes through the last hour."""
+        `recent_crash_loop` adds one app crashing every few minutes through the last hour;
+        `appless_days`: the usage events of the first days were written by an older CC (no
+        parent app); `client_actor` adds audit events of a client-credentials actor."""
         foundation = cls(seed, end, days)
         foundation._build_resources()
         count = usage_events if usage_events is not None else int(days * len(foundation.apps) * 3.5)
         foundation._build_usage_events(count)
+        if appless_days:
+            store, until = foundation.store, foundation.start_us + appless_days * DAY_US
+            first = next((p for p in range(len(store)) if store.created[p] >= until), None)
+            store.appless_before_id = store.ids[first] if first is not None else store.next_id
         writer = AuditWriter(
             random.Random(seed * 7919 + 104_729),  # its own stream: independent of the simulation
             foundation.uuid,
             (foundation.orgs, foundation.spaces, foundation.apps),
             (foundation.start_us, foundation.end_us),
             recent_crash_loop=recent_crash_loop,
+            client_actor=client_actor,
         )
         foundation.audit_events, foundation._crashes = writer.write()
         foundation.services = ServiceSimulation(

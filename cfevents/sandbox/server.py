@@ -111,6 +111,11 @@ class SandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: One app crashing every few minutes through the last hour (the --demo foundation's).
     recent_crash_loop: bool = False
+    #: Usage events of the first N days as older CCs wrote them: no parent app (v3 `app`
+    #: guid and name null, v2 `parent_app_guid`/`parent_app_name` null).
+    appless_usage_days: int = 0
+    #: Audit events by a client-credentials actor (actor_name and actor_username `''`).
+    client_actor_events: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +157,8 @@ class Sandbox:
             self.config.days,
             self.config.usage_events,
             recent_crash_loop=self.config.recent_crash_loop,
+            appless_days=self.config.appless_usage_days,
+            client_actor=self.config.client_actor_events,
         )
         self.tokens = TokenAuthority(self.config.token_ttl)
         self.v2_enabled = self.config.v2_enabled
