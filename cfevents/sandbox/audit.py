@@ -208,7 +208,7 @@ class AuditWriter:
             t += delay * SECOND_US + rng.randrange(SECOND_US)
             index = rng.choice(index_choices)
             counts[index] = counts.get(index, 0) + 1 if loop else 1
-            rows += self._crash_pair(app, (p_guid, p_type), t, index, counts[index], version)
+            rows += self.crash_pair(app, (p_guid, p_type), t, index, counts[index], version)
         return rows
 
     def _recent_loop_rows(self, app: App) -> list[dict[str, Any]]:
@@ -221,10 +221,10 @@ class AuditWriter:
         count = 0
         while (t := t + rng.randint(180, 360) * SECOND_US) < self.end_us - 30 * SECOND_US:
             count += 1
-            rows += self._crash_pair(app, (p_guid, p_type), t, 0, count, version)
+            rows += self.crash_pair(app, (p_guid, p_type), t, 0, count, version)
         return rows
 
-    def _crash_pair(
+    def crash_pair(
         self, app: App, process: tuple[str, str], t: int, index: int, count: int, version: str
     ) -> list[dict[str, Any]]:
         """The two rows CC writes for one crash: the process event, then app.crash."""

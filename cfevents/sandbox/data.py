@@ -18,7 +18,7 @@ import random
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -167,6 +167,10 @@ class Foundation:
         self.timeline = Timeline()
         self.simulator = Simulator(self.rng, self.store, [], self.timeline)
         self.services = ServiceSimulation(random.Random(seed), self.uuid, [])
+        #: Called with each mutation a request makes (a purge), so a live foundation can
+        #: journal it; None when nothing listens.
+        self.journal: Callable[[dict[str, Any]], None] | None = None
+        self.audit_high_id = 0  # ids continue after deleted rows, as a sequence does
 
     @classmethod
     def generate(
@@ -202,6 +206,7 @@ class Foundation:
             client_actor=client_actor,
         )
         foundation.audit_events, foundation._crashes = writer.write()
+        foundation.audit_high_id = len(foundation.audit_events)
         foundation.services = ServiceSimulation(
             random.Random(seed * 6_700_417 + 65_537),  # its own stream, like the audit writer's
             foundation.uuid,
@@ -563,6 +568,48 @@ class Foundation:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed`."""
         with self.lock:
             self.services.purge_and_reseed(now_us)
+            self._note({"do": "purge_services", "at_us": now_us})
+
+    def _note(self, entry: dict[str, Any]) -> None:
+        if self.journal is not None:
+            self.journal(entry)
+
+    def crash(self, app_guid: str, at_us: int, seed: int) -> Crash:
+        """Diego reports a crash of the app's web process at `at_us`: CC's two audit events.
+
+        `crash_count` continues the process's crashes of the hour before (a crash loop)."""
+        with self.lock:
+            app = next(a for a in self.apps if a.guid == app_guid)
+            p_guid, p_type = app.processes[0]
+            recent = [
+                c
+                for c in self._crashes
+                if c.process_guid == p_guid and to_us(c.timestamp) > at_us - 3600 * SECOND_US
+            ]
+            writer = AuditWriter(
+                random.Random(seed),
+                self.uuid,
+                (self.orgs, self.spaces, self.apps),
+                (self.start_us, self.end_us),
+            )
+            version = self.uuid("version", p_guid)
+            rows = writer.crash_pair(app, (p_guid, p_type), at_us, 0, len(recent) + 1, version)
+            guids = []
+            for row in rows:
+                row.pop("seq")
+                details = row.pop("crash")
+                self.audit_high_id += 1
+                event_id = self.audit_high_id
+                guids.append(self.uuid("event", event_id))
+                self.audit_events.append(AuditEvent(id=event_id, guid=guids[-1], **row))
+            crash = Crash(**details, process_event_guid=guids[0], app_event_guid=guids[1])
+            self._crashes.append(crash)
+            return crash
+
+    def prune_audit_events_before(self, cutoff_us: int) -> None:
+        """The audit events cleanup (`cc.audit_events.cutoff_age_in_days`): no row is kept."""
+        with self.lock:
+            self.audit_events = [e for e in self.audit_events if e.created_at_us >= cutoff_us]
 
     def append_usage_events(self, n: int, at_us: int) -> None:
         """Simulate `n` more events, all created at `at_us`, with new ids at the end."""
@@ -654,6 +701,7 @@ class Foundation:
                 store.reseeded[event_id] = guid
                 store.reseeded_by_guid[guid] = event_id
             store.stamp_new_rows(now_us)
+            self._note({"do": "purge", "at_us": now_us})
 
     def prune_usage_events_before(self, cutoff_us: int, *, keep_running: bool = False) -> None:
         """Retention cleanup: delete rows created before the cutoff, except the newest row.
