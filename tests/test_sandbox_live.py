@@ -33,7 +33,7 @@ from cfevents.sandbox.live import (
     start_live,
     stop_live,
 )
-from cfevents.sandbox.store import from_us
+from cfevents.sandbox.store import from_us, iso_second
 
 TIMEOUT = 60
 
@@ -276,3 +276,21 @@ def test_python_m_sandbox_live_stable_state_advance_endpoint_and_demo(tmp_path):
         assert len(guids) > count and len(set(guids)) == len(guids)
     finally:
         stop(proc)
+
+
+def test_the_wall_clock_moves_it(tmp_path):
+    """With --speed the foundation moves by itself, each change stamped when it happens."""
+    config = LiveConfig(state_dir=tmp_path / "state", seed=8, speed=3600, tick_s=0.2, port=0)
+    live = start_live(config)
+    try:
+        started = iso_second(time.time_ns() // 1000)
+
+        def newest() -> str | None:
+            stamp = list(live.foundation.usage_events_v3())[-1]["created_at"]
+            return stamp if stamp >= started else None
+
+        stamp = wait_for(newest, "usage events stamped after the start")
+        assert stamp <= iso_second(time.time_ns() // 1000)  # never in the future
+    finally:
+        stop_live(live)
+    assert (config.state_dir / JOURNAL_FILE).read_text().count('"do":"tick"') >= 1

@@ -72,6 +72,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma list of {', '.join(FAULT_KINDS)}",
     )
     parser.add_argument("--fault-seed", type=int, default=0)
+    _add_live_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def _add_live_arguments(parser: argparse.ArgumentParser) -> None:
     live = parser.add_argument_group(
         "live foundation",
         "--live: a stable address and state directory, and a foundation that keeps moving with "
@@ -110,7 +115,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="every Nth authenticated request finds its token expired (401)",
     )
-    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

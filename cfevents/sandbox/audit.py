@@ -253,7 +253,6 @@ class AuditWriter:
             "crash_timestamp": since_ns,
             "version": version,
         }
-        process_meta = dict(payload)
         app_meta = {k: payload[k] for k in APP_CRASH_SLICE if k in payload}
         crash = {
             "app_guid": app.guid,
@@ -274,7 +273,7 @@ class AuditWriter:
             "version": version,
         }
         first = self._row(
-            "audit.app.process.crash", (p_guid, "process", p_type, None), app, t, process_meta
+            "audit.app.process.crash", (p_guid, "process", p_type, None), app, t, dict(payload)
         )
         second = self._row(
             "app.crash",

@@ -78,46 +78,66 @@ def included_for_fields(
     fields = message.values.get("fields") if "fields" in message.requested else None
     if not isinstance(fields, dict):
         return None
-    sim = foundation.services
+    related = _related(foundation, resources)
+    included: dict[str, Any] = {}
+    for resource, keys in fields.items():
+        name, items = related[resource]
+        asked = keys if isinstance(keys, list) else [keys]
+        included[name] = [_pick(item, [str(k) for k in asked]) for item in items]
+    return included
+
+
+def _one(guid: str, kind: str) -> dict[str, Any]:
+    return {kind: {"data": {"guid": guid}}}
+
+
+def _related(
+    foundation: Foundation, resources: list[dict[str, Any]]
+) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Per `fields` resource: its `included` key and every key of each related resource."""
     spaces = {s.guid: s for s in foundation.spaces}
     orgs = {o.guid: o for o in foundation.orgs}
-    plans = {p.guid: p for p in sim.plans}
-    space_guids = _unique(r["relationships"]["space"]["data"]["guid"] for r in resources)
+    relations = [r["relationships"] for r in resources]
+    space_guids = _unique(r["space"]["data"]["guid"] for r in relations)
     plan_guids = _unique(
-        r["relationships"]["service_plan"]["data"]["guid"]
-        for r in resources
-        if "service_plan" in r["relationships"]
+        r["service_plan"]["data"]["guid"] for r in relations if "service_plan" in r
     )
-    offerings = {plans[g].offering_guid: plans[g] for g in plan_guids}
-    brokers = {plans[g].broker_guid: plans[g] for g in plan_guids}
-    related: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    org_guids = _unique(spaces[g].org_guid for g in space_guids)
+    return {
         "space": (
             "spaces",
             [
                 {
                     "guid": g,
                     "name": spaces[g].name,
-                    "relationships": {"organization": {"data": {"guid": spaces[g].org_guid}}},
+                    "relationships": _one(spaces[g].org_guid, "organization"),
                 }
                 for g in space_guids
             ],
         ),
         "space.organization": (
             "organizations",
-            [
-                {"name": orgs[g].name, "guid": g}
-                for g in _unique(spaces[s].org_guid for s in space_guids)
-            ],
+            [{"name": orgs[g].name, "guid": g} for g in org_guids],
         ),
+        **_related_plans(foundation, plan_guids),
+    }
+
+
+def _related_plans(
+    foundation: Foundation, plan_guids: list[str]
+) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """The plans of the page, their offerings and brokers."""
+    plans = {p.guid: p for p in foundation.services.plans}
+    offerings = {plans[g].offering_guid: plans[g] for g in plan_guids}
+    brokers = {plans[g].broker_guid: plans[g] for g in plan_guids}
+    return {
         "service_plan": (
             "service_plans",
             [
                 {
                     "guid": g,
                     "name": plans[g].name,
-                    "relationships": {
-                        "service_offering": {"data": {"guid": plans[g].offering_guid}}
-                    },
+                    "relationships": _one(plans[g].offering_guid, "service_offering"),
                 }
                 for g in plan_guids
             ],
@@ -131,7 +151,7 @@ def included_for_fields(
                     "description": f"{p.offering_name} as a service",
                     "documentation_url": None,
                     "tags": [],
-                    "relationships": {"service_broker": {"data": {"guid": p.broker_guid}}},
+                    "relationships": _one(p.broker_guid, "service_broker"),
                 }
                 for g, p in offerings.items()
             ],
@@ -141,9 +161,3 @@ def included_for_fields(
             [{"name": p.broker_name, "guid": g} for g, p in brokers.items()],
         ),
     }
-    included: dict[str, Any] = {}
-    for resource, keys in fields.items():
-        name, items = related[resource]
-        asked = keys if isinstance(keys, list) else [keys]
-        included[name] = [_pick(item, [str(k) for k in asked]) for item in items]
-    return included
