@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfevents.sandbox import api_v2, api_v3
 from cfevents.sandbox.data import Foundation
@@ -178,6 +178,10 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         #: The live foundation driving this sandbox (`--live`), for its advance endpoint.
         self.live: LiveFoundation | None = None
+        self._hold_path: str | None = None  # tests: hold_lists_after()
+        self._hold_budget = 0
+        self._held = 0
+        self._released = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -533,6 +537,38 @@ class Sandbox:
         n = next(self._request_ids)
         return f"{self.foundation.uuid('request', n)}::{self.foundation.uuid('vcap-request', n)}"
 
+    # -- holding answers (for tests that must act while an export is certainly mid-run) --------
+
+    def hold_lists_after(self, answers: int, path: str = "/v3/app_usage_events") -> None:
+        """Answer ``answers`` more list requests to ``path``, then hold every later one until
+        ``release_lists()``: a test can act while a client is mid-export, however slow the
+        machine, by waiting for ``held()`` instead of for the clock."""
+        with self._requests_lock:
+            self._hold_path, self._hold_budget = path, answers
+            self._released.clear()
+
+    def release_lists(self) -> None:
+        with self._requests_lock:
+            self._hold_path = None
+            self._released.set()
+
+    def held(self) -> int:
+        """How many requests are being held right now."""
+        with self._requests_lock:
+            return self._held
+
+    def hold_if_asked(self, path: str) -> None:
+        with self._requests_lock:
+            if self._hold_path is None or urlsplit(path).path != self._hold_path:
+                return
+            if self._hold_budget > 0:
+                self._hold_budget -= 1
+                return
+            self._held += 1
+        self._released.wait(300)
+        with self._requests_lock:
+            self._held -= 1
+
     def sleep_for(self, reply: Reply) -> None:
         """Simulated latency of list responses: latency_ms + per-event ms × resources
         (+ per-skipped-row ms × OFFSET)."""
@@ -612,6 +648,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.client_address[0],
             fault=fault,
         )
+        sandbox.hold_if_asked(self.path)
         sandbox.sleep_for(reply)
         headers = {
             "Server": self.version_string(),
