@@ -16,12 +16,12 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from cfevents import __version__
 from cfevents.cli.coercion import install as install_coercion
 from cfevents.cli.completion import COMPLETE_VAR
 from cfevents.cli.options import MARKUP_MODE
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import SIGNAL_WORDS, CfEventsError, ExitCode, StoppedBySignal
+from cfevents.version import __version__
 
 _ClickException: type[Exception] = typer.BadParameter.__mro__[2]  # click's ClickException
 _UsageError: type[Exception] = typer.BadParameter.__mro__[1]  # click's UsageError
@@ -143,7 +143,7 @@ class CfEventsGroup(TyperGroup):
         finally:
             self._summarising = False
 
-    def main(  # type: ignore[override]
+    def _main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -159,8 +159,8 @@ class CfEventsGroup(TyperGroup):
             args = sys.argv[1:]
         args = hoist_global_options(list(args))
         try:
-            rv = super().main(
-                args, prog_name or "cfevents", complete_var, standalone_mode=False, **extra
+            rv = TyperGroup.main(
+                self, args, prog_name or "cfevents", complete_var, standalone_mode=False, **extra
             )
         except _NoArgsIsHelpError as exc:  # bare `cfevents` / `cfevents usage`: help, exit 0
             _print_help(exc)
@@ -173,6 +173,10 @@ class CfEventsGroup(TyperGroup):
             _print_error("aborted")
             return _finish(ExitCode.INTERRUPTED, standalone_mode)
         return _finish(rv if isinstance(rv, int) else 0, standalone_mode)
+
+    # click's main() is overloaded on standalone_mode; this one keeps its parameters and
+    # always returns the exit code, so it replaces it as a plain attribute
+    main: Any = _main
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -446,7 +450,9 @@ def load_subcommand(name: str) -> Any:
         holder.add_typer(target, name=name)
     else:
         holder.command(name)(target)
-    command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)  # the holder has a callback: it is a group
+    command = group.commands[name]
     install_coercion(command)
     escape_help_markup(command)
     return command

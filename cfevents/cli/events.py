@@ -29,6 +29,8 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
+from cfevents.events.filters import pick
+from cfevents.shapes import ORDERS, SOURCES
 
 app = typer.Typer(
     help="Audit events: who did what to which app, space or org (incl. app crashes).",
@@ -118,8 +120,8 @@ def list_events(
         q=q or (),
         **window_args(since, until, created_after, created_before),
         **scope_args(org, space, app_),
-        order=order,  # type: ignore[arg-type]  # checked by the library
-        source=source,  # type: ignore[arg-type]
+        order=pick(order, ORDERS, param="order"),
+        source=pick(source, SOURCES, param="source"),
         per_page=per_page,
         limit=lim,
         names=needs_names(spec),
@@ -152,5 +154,6 @@ def get_event(
     spec = build_spec(
         rt, "event", output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
-    event = rt.cf().audit_event(guid, source=source, names=needs_names(spec))  # type: ignore[arg-type]
+    choice = pick(source, SOURCES, param="source")
+    event = rt.cf().audit_event(guid, source=choice, names=needs_names(spec))
     emit_one(rt, event, spec)

@@ -8,10 +8,11 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 
+from cfevents.api import Grouping
 from cfevents.cli.options import (
     OUTPUT_PANEL,
     TIME_PANEL,
@@ -22,6 +23,7 @@ from cfevents.cli.options import (
 )
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
+from cfevents.events.filters import pick
 
 if TYPE_CHECKING:
     from cfevents.output.formatters import OutputSpec
@@ -196,7 +198,7 @@ def report_usage(
         month=month,
         since=since,
         until=until,
-        by=by,  # type: ignore[arg-type]  # checked above
+        by=pick(by, get_args(Grouping), param="by"),  # checked above: the type, here
         daily=daily,
         opening=opening,
         save_state=save_state,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cfevents.errors import CfEventsError, UsageError, V2DisabledError
 from cfevents.events.args import (
@@ -23,6 +23,8 @@ from cfevents.events.args import (
 )
 from cfevents.events.listing import split_commas
 from cfevents.events.query import V2_EVENTS_MAX_PER_PAGE, V3_MAX_PER_PAGE, TimeWindow
+
+C = TypeVar("C", bound=str)
 
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
@@ -332,3 +334,19 @@ def require_v2(client: CFClient, raw_q: bool = False) -> None:
         return  # the events request itself will tell (nginx's 'V2 endpoints disabled' 404)
     if not available:
         raise V2DisabledError(v2_off_message(raw_q))
+
+
+def pick(value: str, choices: Sequence[C], *, param: str) -> C:
+    """``value`` (any case, spaces around) as one of ``choices``, typed as they are: the
+    command line's strings become the library's ``Literal`` values here, checked once."""
+    text = value.strip().lower()
+    for choice in choices:
+        if choice == text:
+            return choice
+    listed = " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
+    raise UsageError(f"`{param}` must be {listed} (got {value!r})", param=param)
+
+
+def pick_optional(value: str | None, choices: Sequence[C], *, param: str) -> C | None:
+    """:func:`pick` for an option that may be left out."""
+    return None if value is None else pick(value, choices, param=param)

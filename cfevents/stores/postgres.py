@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cfevents import __version__
 from cfevents.errors import StoreError, StoreLockedError
 from cfevents.stores import schema
 from cfevents.stores.base import (
@@ -30,6 +29,7 @@ from cfevents.stores.base import (
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
+from cfevents.version import __version__
 
 if TYPE_CHECKING:
     import psycopg

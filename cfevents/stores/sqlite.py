@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cfevents import __version__
 from cfevents.errors import StoreError, StoreLockedError, UsageError
 from cfevents.files import check_input
 from cfevents.stores import schema
@@ -34,6 +33,7 @@ from cfevents.stores.base import (
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
+from cfevents.version import __version__
 
 BUSY_TIMEOUT = 30.0
 
