@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
     from cfevents.report import Opening, Report, Window
+    from cfevents.report.rates import Rates
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -155,6 +156,7 @@ class ReportArgs(TypedDict, total=False):
     now: datetime | None  # the clock (tests)
     input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
     foundation: str | None  # with input: which foundation of a store holding several
+    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
 
 
 class ServiceReportArgs(TypedDict, total=False):
@@ -168,6 +170,7 @@ class ServiceReportArgs(TypedDict, total=False):
     min_age: str | timedelta  # count only up to now minus this (default 5m)
     allow_incomplete: bool  # report (flagged) when events the window needs are gone
     now: datetime | None  # the clock (tests)
+    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
 
 
 class CrashArgs(TimeArgs, ScopeArgs, total=False):
@@ -681,9 +684,11 @@ class Client:
             usage_report,
             write_state,
         )
+        from cfevents.report.rates import as_rates
 
         now, window, age = _report_window(args)
         options: dict[str, Any] = {
+            "rates": as_rates(args.get("rates")),
             "by": args.get("by", "app"),
             "daily": args.get("daily", False),
             "opening": args.get("opening", "snapshot"),
@@ -713,12 +718,15 @@ class Client:
         """Service-instance seconds per org, space, offering, plan or instance, with created,
         updated and deleted counts (README "Service usage events"): the same window, min-age
         and completeness rules (exit 7) as :meth:`usage_report`."""
+        from cfevents.report.rates import as_rates
         from cfevents.report.services import CloudControllerServiceSource, service_report
 
         now, window, age = _report_window(args)
+        rates = as_rates(args.get("rates"))
         return service_report(
             CloudControllerServiceSource(self.http, self.api),
             window,
+            rates=rates,
             by=args.get("by", "plan"),
             include_user_provided=args.get("include_user_provided", False),
             min_age=age,

@@ -46,6 +46,13 @@ def examples() -> list[str]:
     return lines
 
 
+def toml_example() -> str:
+    """The README's first ```toml block (the rates file of "Prices")."""
+    text = README.read_text()
+    start = text.index("```toml\n") + len("```toml\n")
+    return text[start : text.index("```", start)]
+
+
 def command(line: str) -> tuple[list[str], str | None]:
     """The arguments, and the file the rows go to (``-`` for stdout, also ``> file``)."""
     words = shlex.split(line, comments=True)
@@ -67,6 +74,8 @@ def test_readme_example_runs_on_demo(line, tmp_path, monkeypatch):
     if reason:
         pytest.skip(reason)
     monkeypatch.chdir(tmp_path)
+    if "--rates rates.toml" in line:  # the README's own rates file example (section Prices)
+        (tmp_path / "rates.toml").write_text(toml_example())
     args, target = command(line)
     result = CliRunner().invoke(
         app,

@@ -8,6 +8,7 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,7 +42,9 @@ TABLE_FIGURES = (
     "stops",
     "scales",
     "task_runs",
-    "task_seconds",
+    "task_hours",
+    "task_gb_hours",
+    "cost",
     "flags",
 )
 
@@ -79,6 +82,16 @@ ReportMinAgeOpt = Annotated[
         "--min-age",
         metavar="DURATION",
         help="Count only up to now minus DURATION (younger events may still change).",
+        rich_help_panel=REPORT_PANEL,
+    ),
+]
+RatesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rates",
+        metavar="FILE",
+        help="Prices (TOML: currency, [app], [task], [service_plans], [orgs]; README "
+        '"Prices"): rows gain cost columns, rounded once per row to 0.01 half-even.',
         rich_help_panel=REPORT_PANEL,
     ),
 ]
@@ -135,6 +148,7 @@ def report_usage(
     ] = None,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
+    rates: RatesOpt = None,
     input_: Annotated[
         str | None,
         typer.Option(
@@ -183,8 +197,9 @@ def report_usage(
         cfevents usage report --month 2024-06 --opening may.json --save-state june.json
     """
     rt: Runtime = ctx.obj
-    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format)
+    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, rates is not None)
     report = rt.cf().usage_report(
+        rates=rates,
         month=month,
         since=since,
         until=until,
@@ -208,6 +223,7 @@ def report_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
+    priced: bool = False,
 ) -> OutputSpec:
     """The output spec for a usage report's rows (bad values are usage errors, before any
     request)."""
@@ -215,7 +231,7 @@ def report_spec(
 
     if by not in GROUPINGS:
         raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
-    known = row_fields(by, daily)
+    known = row_fields(by, daily, priced)
     table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
     if by == "process":
         table.insert(table.index("process_type") + 1, "process_guid")
@@ -265,6 +281,10 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
     from cfevents.cli.output import emit
     from cfevents.report import summary_lines, table_rows
 
+    if spec.fmt == "table" and "rates" in report.meta:  # money shows its currency
+        currency = report.meta["rates"]["currency"]
+        labels = {c: f"{c} ({currency})" for c in ("app_cost", "task_cost", "cost")}
+        spec = replace(spec, labels={**spec.labels, **labels})
     rows: list[dict[str, Any]] = (
         table_rows(report, list(spec.selected)) if spec.fmt == "table" else report.rows
     )
@@ -291,6 +311,7 @@ SERVICE_TABLE = (
     "created",
     "updated",
     "deleted",
+    "cost",
     "flags",
 )
 
@@ -319,6 +340,7 @@ def report_services(
     ] = False,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
+    rates: RatesOpt = None,
     output: OutputOpt = None,
     fields: Annotated[
         str | None,
@@ -347,7 +369,7 @@ def report_services(
     from cfevents.report.services import row_fields
 
     rt: Runtime = ctx.obj
-    known = row_fields(by)
+    known = row_fields(by, rates is not None)
     spec = rows_spec(
         rt,
         known,
@@ -358,6 +380,7 @@ def report_services(
         table_format,
     )
     report = rt.cf().service_report(
+        rates=rates,
         month=month,
         since=since,
         until=until,

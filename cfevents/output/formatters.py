@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TextIO
 
 from cfevents.output.columns import get_path, row_getter
@@ -112,7 +113,7 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     indent = 2 if spec.tty else None
     ascii_only = not _utf(out)
     encode = json.JSONEncoder(
-        indent=indent, ensure_ascii=ascii_only
+        indent=indent, ensure_ascii=ascii_only, default=json_default
     ).encode  # json.dumps, made once
     count = 0
     out.write("[")
@@ -133,6 +134,14 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return count
 
 
+def json_default(value: Any) -> Any:
+    """Money (``Decimal``) as a JSON number: its shortest float text, which for amounts of
+    up to 15 digits is the decimal itself (``12.3`` for ``12.30``)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def _utf(out: TextIO) -> bool:
     """Whether ``out`` can take any character (else JSON is written as pure ASCII, still valid)."""
     encoding = getattr(out, "encoding", None) or "utf-8"
@@ -145,7 +154,9 @@ def _indent(text: str) -> str:
 
 def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """One JSON object per line."""
-    plain = json.JSONEncoder(ensure_ascii=not _utf(out), separators=(",", ":")).encode
+    plain = json.JSONEncoder(
+        ensure_ascii=not _utf(out), separators=(",", ":"), default=json_default
+    ).encode
     encode: Callable[[Any], str] = (
         (lambda obj: json_terminal_safe(plain(obj))) if spec.tty else plain
     )
@@ -407,7 +418,7 @@ def write_one(record: Record, out: TextIO, spec: OutputSpec) -> None:
     """Write a single object: JSON as the object itself, tables as field/value pairs."""
     if spec.fmt == "json":
         obj = project(record, spec.fields) if spec.fields else record
-        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out))
+        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out), default=json_default)
         out.write((json_terminal_safe(text) if spec.tty else text) + "\n")
     elif spec.fmt == "table":
         pairs = [{"field": c, "value": get_path(record, c)} for c in spec.selected]

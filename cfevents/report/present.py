@@ -5,19 +5,30 @@ JSON, NDJSON and CSV print ``Report.rows`` as they are (exact integers, unrounde
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from cfevents.report.api import Report
 
-ROUNDED = ("instance_hours", "gb_hours", "avg_instances", "service_hours")
+ROUNDED = (
+    "instance_hours",
+    "gb_hours",
+    "avg_instances",
+    "service_hours",
+    "task_hours",
+    "task_gb_hours",
+)
 TOTAL_LABEL = "TOTAL"
 
 
 def _display(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """A table row: hours to two decimals, money to the cent, thousands separated."""
     shown = {name: row.get(name) for name in fields}
-    for name in ROUNDED:
-        if name in shown and shown[name] is not None:
-            shown[name] = f"{shown[name]:.2f}"
+    for name, value in shown.items():
+        if (name in ROUNDED and value is not None) or isinstance(value, Decimal):
+            shown[name] = f"{value:,.2f}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            shown[name] = f"{value:,}"
     if "flags" in shown and not isinstance(shown["flags"], str):  # service rows join them
         shown["flags"] = ",".join(shown["flags"] or [])
     return shown
@@ -50,5 +61,12 @@ def summary_lines(report: Report) -> list[str]:
         counts["clock_skew_adjustments"] = skew
     if counts:
         lines.append("flags: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    rates = meta.get("rates")
+    if rates is not None:
+        total = report.totals.get("cost")
+        lines.append(
+            f"prices: {rates['file']} ({rates['currency']}); cost TOTAL {total:,.2f} "
+            f"{rates['currency']} (each row rounded to 0.01 half-even, TOTAL = sum of rows)"
+        )
     lines.extend(f"warning: {w}" for w in report.warnings)
     return lines
