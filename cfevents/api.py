@@ -159,6 +159,12 @@ class ReportArgs(TypedDict, total=False):
     rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
 
 
+class StatementArgs(ReportArgs, total=False):
+    """The arguments of :meth:`Client.chargeback` (``by`` and ``daily`` are not used)."""
+
+    per: str  # org (default) or space: one total per org or per space
+
+
 class ServiceReportArgs(TypedDict, total=False):
     """The arguments of :meth:`Client.service_report`."""
 
@@ -733,6 +739,39 @@ class Client:
             now=now,
             allow_incomplete=args.get("allow_incomplete", False),
         )
+
+    def chargeback(self, **args: Unpack[StatementArgs]) -> Report:
+        """One statement per org (``per="org"``) or space: app, task and service lines with
+        their costs and a total line each (README "Chargeback statement"). ``rates`` is
+        required. From stored history (``input``) there are no service lines (a warning).
+        """
+        from cfevents.report.rates import as_rates
+        from cfevents.report.statement import STATEMENT_PER, build_statement
+
+        per = args.get("per", "org")
+        if per not in STATEMENT_PER:
+            raise UsageError(f"--per must be one of {', '.join(STATEMENT_PER)}, not {per!r}")
+        rates = as_rates(args.get("rates"))
+        if rates is None:
+            raise UsageError("a chargeback statement needs prices: --rates FILE")
+        _report_window(args)  # bad window values fail before any request
+        usage_args: dict[str, Any] = {k: v for k, v in args.items() if k not in ("per", "daily")}
+        usage_args |= {"by": "app", "rates": rates}
+        usage = self.usage_report(**cast("ReportArgs", usage_args))
+        if args.get("input") is not None:
+            usage.warnings.append(
+                "no service lines: stored history holds app usage only (run without --input "
+                "for services)"
+            )
+            return build_statement(usage, None, per=per)
+        service_args: dict[str, Any] = {
+            k: v
+            for k, v in args.items()
+            if k in ("month", "since", "until", "min_age", "allow_incomplete", "now")
+        }
+        service_args |= {"by": "plan", "rates": rates}
+        services = self.service_report(**cast("ServiceReportArgs", service_args))
+        return build_statement(usage, services, per=per)
 
     def _report_events(self, start: datetime) -> Iterator[dict[str, Any]]:
         """Every usage event from ``start`` on, in id order: the export's keyset pages with

@@ -82,8 +82,10 @@ def test_readme_example_runs_on_demo(line, tmp_path, monkeypatch):
         ["--demo", *args],
         env={"CF_HOME": str(tmp_path), "CF_API": "", "CF_TOKEN": "", "COLUMNS": "200"},
     )
-    assert result.exit_code == 0, result.output
-    if target is not None and "://" not in target and not target.endswith((".db", ".sqlite")):
+    assert result.exit_code == 0, result.stderr
+    if "-o xlsx" in line:  # a workbook (a zip) on stdout
+        assert result.stdout_bytes.startswith(b"PK"), result.stderr
+    elif target is not None and "://" not in target and not target.endswith((".db", ".sqlite")):
         files = [] if target == "-" else sorted(tmp_path.glob(re.sub(r"%.", "*", target)))
         written = result.stdout if target == "-" else files[0].read_text()
         assert len(written.strip().splitlines()) >= 2, written

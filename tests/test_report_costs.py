@@ -192,3 +192,75 @@ def test_a_bad_rates_file_is_one_line_exit_2_before_any_request(
     assert result.exit_code == 2
     assert message in one_line_error(result)
     assert not [r for r in month_sandbox.requests if "usage" in r.path]
+
+
+def test_the_statement_per_org_equals_the_truth_line_by_line(mcli, month_sandbox, tmp_path):
+    """Every app, task and service line is the truth x the rates (rounded once), every org's
+    total the sum of its lines, the TOTAL the sum of the orgs: for the month, with a price
+    change in the middle of running processes and a task, and a discount."""
+    sb = month_sandbox
+    task_change = middle_of_a_task(sb)
+    plan = plan_of_choice(sb)
+    discounted = sorted(app_truth(sb))[-1]
+    factor = defaultdict(lambda: Fraction(1), {discounted: DISCOUNT})
+    want: dict[tuple[str, str, str | None], Fraction] = defaultdict(Fraction)
+    spans = [(MONTH.start, APP_CHANGE), (APP_CHANGE, MONTH.end)]
+    for (lo, hi), (gb_hour, instance_hour) in zip(spans, APP_PRICES, strict=True):
+        for u in sb.usage_truth(lo, hi).values():
+            want[(u.org_guid, "app", u.app_guid)] += (
+                Fraction(u.memory_mb_seconds, 1024 * 3600) * gb_hour
+                + Fraction(u.instance_seconds, 3600) * instance_hour
+            )
+    spans = [(MONTH.start, task_change), (task_change, MONTH.end)]
+    for (lo, hi), gb_hour in zip(spans, TASK_PRICES, strict=True):
+        for t in sb.task_truth(lo, hi).values():
+            want[(t.org_guid, "task", t.app_guid)] += (
+                Fraction(t.memory_mb_seconds, 1024 * 3600) * gb_hour
+            )
+    where = dict(sb.service_truth(MONTH.start, MONTH.end).items())
+    for guid, plans in truth_for(sb, MONTH, False, first_updates(sb)).items():
+        for p, seconds in plans.items():
+            key = (where[guid].org_guid, "service", f"{where[guid].space_guid}:{p}")
+            want[key] += Fraction(seconds, 3600) * (PLAN_PRICE if p == plan else DEFAULT_PLAN)
+    expected = {k: half_even_cents(v * factor[k[0]]) for k, v in want.items() if v}
+
+    rates = rates_file(tmp_path, discounted, plan, task_change)
+    result = mcli("chargeback", "--month", "2026-02", "--rates", rates, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout, parse_float=Decimal)
+    got = {}
+    org_totals = {}
+    for r in rows:
+        cost = Decimal(str(r["cost"]))
+        if r["line"] == "total":
+            org_totals[r["org_guid"]] = cost
+            continue
+        item = f"{r['space_guid']}:{r['item_guid']}" if r["line"] == "service" else r["item_guid"]
+        got[(r["org_guid"], r["line"], item)] = cost
+    assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected.items() if v}
+    assert set(org_totals) == {k[0] for k in expected}
+    for org, total in org_totals.items():
+        assert total == sum(v for k, v in got.items() if k[0] == org)
+    # every line is flat and typed; the org's total line follows its lines
+    assert [r["line"] for r in rows].count("total") == len(org_totals)
+    assert rows[-1]["line"] == "total"
+    assert all(isinstance(r["seconds"], int) for r in rows if r["line"] != "total")
+    assert "prices: " in result.stderr
+    table = mcli("chargeback", "--month", "2026-02", "--rates", rates, "--per", "space")
+    assert table.exit_code == 0, table.stderr
+    assert table.stdout.splitlines()[-1].startswith("TOTAL")
+    lines = [re.split(r"\s{2,}", line.strip()) for line in table.stdout.splitlines()]
+    assert Decimal(lines[-1][-1].replace(",", "")) == sum(org_totals.values())
+
+
+def test_chargeback_needs_rates_and_a_known_per(mcli, month_sandbox, tmp_path):
+    month_sandbox.clear_requests()
+    result = mcli("chargeback", "--month", "2026-02")
+    assert result.exit_code == 2
+    assert "--rates" in one_line_error(result)
+    path = tmp_path / "r.toml"
+    path.write_text('currency = "EUR"\n')
+    result = mcli("chargeback", "--month", "2026-02", "--rates", str(path), "--per", "app")
+    assert result.exit_code == 2
+    assert "--per must be one of org, space" in one_line_error(result)
+    assert not month_sandbox.requests

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -252,7 +252,9 @@ def rows_spec(
     from cfevents.output.columns import check_fields, parse_fields
     from cfevents.output.formatters import OutputSpec
 
-    fmt = output_format(output, rt.env.env)
+    fmt = "xlsx" if (output or "").strip().lower() == "xlsx" else output_format(output, rt.env.env)
+    if fmt == "xlsx" and rt.env.stdout_isatty():
+        raise UsageError("-o xlsx writes a binary workbook: redirect it to a file (> report.xlsx)")
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
@@ -276,11 +278,15 @@ def rows_spec(
     )
 
 
-def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
-    """Rows on stdout (a table rounds hours and ends with a totals row), the summary on stderr."""
+def show_report(rt: Runtime, report: Report, spec: OutputSpec, view: str = "usage") -> None:
+    """Rows on stdout (a table rounds hours and ends with a totals row; ``-o xlsx`` a workbook
+    with a ``view`` sheet and a summary sheet), the summary on stderr."""
     from cfevents.cli.output import emit
     from cfevents.report import summary_lines, table_rows
 
+    if spec.fmt == "xlsx":
+        write_workbook(rt, report, spec, view)
+        spec = replace(spec, fmt="none")
     if spec.fmt == "table" and "rates" in report.meta:  # money shows its currency
         currency = report.meta["rates"]["currency"]
         labels = {c: f"{c} ({currency})" for c in ("app_cost", "task_cost", "cost")}
@@ -290,13 +296,34 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
     )
     if spec.fmt == "table" and not report.rows:
         rt.note("no usage in this window: nothing ran or existed to count")
-    emit(rt, rows, spec)
+    if spec.fmt != "none":
+        emit(rt, rows, spec)
     warnings = [f"warning: {w}" for w in report.warnings]
     for line in summary_lines(report):
         if line in warnings:
             rt.warn(line.removeprefix("warning: "))
         else:
             rt.note(line)
+
+
+def write_workbook(rt: Runtime, report: Report, spec: OutputSpec, view: str) -> None:
+    """``-o xlsx``: the rows on a ``view`` sheet (a statement adds its total lines on a
+    ``totals`` sheet), then a ``summary`` sheet, written to stdout's bytes."""
+    from cfevents.output.xlsx import Sheet, summary_sheet, write_xlsx
+    from cfevents.report.present import summary_pairs
+
+    columns = list(spec.selected)
+    sheets = [Sheet(view, columns, report.rows)]
+    if view == "statement":
+        totals = [r for r in report.rows if r.get("line") == "total"]
+        sheets.append(Sheet("totals", columns, totals))
+    sheets.append(summary_sheet(summary_pairs(report)))
+    rt.env.stdout.flush()
+    out: IO[bytes] | None = getattr(rt.env.stdout, "buffer", None)
+    if out is None:
+        raise UsageError("-o xlsx writes a binary workbook: redirect stdout to a file")
+    write_xlsx(sheets, out)
+    out.flush()
 
 
 SERVICE_GROUPINGS = ("org", "space", "offering", "plan", "instance")
@@ -389,4 +416,4 @@ def report_services(
         min_age=min_age,
         allow_incomplete=allow_incomplete,
     )
-    show_report(rt, report, spec)
+    show_report(rt, report, spec, "services")

@@ -17,6 +17,7 @@ ROUNDED = (
     "service_hours",
     "task_hours",
     "task_gb_hours",
+    "hours",
 )
 TOTAL_LABEL = "TOTAL"
 
@@ -70,3 +71,32 @@ def summary_lines(report: Report) -> list[str]:
         )
     lines.extend(f"warning: {w}" for w in report.warnings)
     return lines
+
+
+def summary_pairs(report: Report) -> list[tuple[str, Any]]:
+    """The summary as (item, value) pairs (a spreadsheet's summary sheet): the window, the
+    source, the prices, then every total."""
+    meta = report.meta
+    pairs: list[tuple[str, Any]] = [
+        ("window start", meta["window"]["start"]),
+        ("window end", meta["window"]["end"]),
+        ("counted to", meta.get("effective_end")),
+        ("partial", meta.get("partial")),
+        ("opening", meta.get("opening_source")),
+        ("events read", meta.get("events_read")),
+        ("foundation", meta.get("foundation")),
+    ]
+    rates = meta.get("rates")
+    if rates:
+        pairs += [
+            ("rates file", rates["file"]),
+            ("currency", rates["currency"]),
+            ("rounding", rates["rounding"]),
+        ]
+    pairs += [
+        (f"TOTAL {k}", v)
+        for k, v in report.totals.items()
+        if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
+    ]
+    pairs += [("warning", w) for w in report.warnings]
+    return pairs
