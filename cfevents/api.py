@@ -157,6 +157,9 @@ class ReportArgs(TypedDict, total=False):
     input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
     foundation: str | None  # with input: which foundation of a store holding several
     rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
+    pivot: str | None  # "month": one column per calendar month of the window
+    compare: bool  # with month: the previous month's figure, the delta and the percent
+    value: str | None  # the figure of pivot/compare: cost (with rates) or gb_hours by default
 
 
 class StatementArgs(ReportArgs, total=False):
@@ -685,16 +688,32 @@ class Client:
                 ``allow_incomplete`` (then rows are flagged ``incomplete``).
             UsageError: bad arguments or an unusable state file.
         """
-        from cfevents.report import (
-            CloudControllerSource,
-            usage_report,
-            write_state,
-        )
         from cfevents.report.rates import as_rates
 
         now, window, age = _report_window(args)
+        rates = as_rates(args.get("rates"))
+        pivot, compare = args.get("pivot"), args.get("compare", False)
+        if pivot is None and not compare:
+            return self._usage_report(args, window, now, age, rates)
+        from cfevents.report.pivot import check_value, compare_previous, pivot_months
+
+        by, value = args.get("by", "app"), check_value(args.get("value"), rates is not None)
+        _check_months(args, pivot, compare)
+
+        def run(month: Window) -> Report:
+            return self._usage_report(args, month, now, age, rates)
+
+        if compare:
+            return compare_previous(run, str(args.get("month")), by=by, value=value)
+        return pivot_months(run, window, by=by, value=value)
+
+    def _usage_report(
+        self, args: ReportArgs, window: Window, now: datetime, age: timedelta, rates: Rates | None
+    ) -> Report:
+        from cfevents.report import CloudControllerSource, usage_report, write_state
+
         options: dict[str, Any] = {
-            "rates": as_rates(args.get("rates")),
+            "rates": rates,
             "by": args.get("by", "app"),
             "daily": args.get("daily", False),
             "opening": args.get("opening", "snapshot"),
@@ -1415,6 +1434,22 @@ def _blame_after_guid(
         if not first or after_guid is None:  # a cursor of ours, lost while paging
             raise
         raise unknown_after_guid(after_guid, exc, noun) from None
+
+
+def _check_months(args: ReportArgs, pivot: str | None, compare: bool) -> None:
+    """``pivot`` and ``compare`` run one report per month: what cannot go with that."""
+    if pivot is not None and pivot != "month":
+        raise UsageError(f"--pivot must be month, not {pivot!r}")
+    if pivot is not None and compare:
+        raise UsageError("use --pivot month or --compare, not both")
+    if compare and args.get("month") is None:
+        raise UsageError("--compare needs --month (the month compared with the one before)")
+    if args.get("daily"):
+        raise UsageError("--daily cannot go with --pivot month or --compare")
+    if args.get("save_state") is not None:
+        raise UsageError("--save-state cannot go with --pivot month or --compare")
+    if args.get("opening", "snapshot") not in ("snapshot", "events", "none"):
+        raise UsageError("--opening FILE cannot go with --pivot month or --compare")
 
 
 def _report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Window, timedelta]:

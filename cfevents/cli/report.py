@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
@@ -149,6 +150,33 @@ def report_usage(
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
     rates: RatesOpt = None,
+    pivot: Annotated[
+        str | None,
+        typer.Option(
+            "--pivot",
+            metavar="month",
+            help="One row per group, one column per calendar month of the window (and a total): "
+            "each column is that month's own report.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="With --month: the previous month's figure, the delta and the percent change.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
+    value: Annotated[
+        str | None,
+        typer.Option(
+            "--value",
+            metavar="FIELD",
+            help="The figure of --pivot/--compare [default: cost with --rates, else gb_hours].",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
     input_: Annotated[
         str | None,
         typer.Option(
@@ -198,7 +226,12 @@ def report_usage(
     """
     rt: Runtime = ctx.obj
     spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, rates is not None)
+    if (pivot is not None or compare) and fields is not None:
+        raise UsageError("--fields cannot go with --pivot or --compare")
     report = rt.cf().usage_report(
+        pivot=pivot,
+        compare=compare,
+        value=value,
         rates=rates,
         month=month,
         since=since,
@@ -212,7 +245,10 @@ def report_usage(
         input=input_,
         foundation=foundation,
     )
-    show_report(rt, report, spec)
+    if pivot is not None or compare:  # the columns are known now: the months, the delta
+        names = [f for f in report.fields if not f.endswith("_guid") or f == "process_guid"]
+        spec = replace(spec, columns=tuple(names if spec.fmt == "table" else report.fields))
+    show_report(rt, report, spec, "months" if pivot else "usage")
 
 
 def report_spec(
@@ -289,7 +325,8 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec, view: str = "usag
         spec = replace(spec, fmt="none")
     if spec.fmt == "table" and "rates" in report.meta:  # money shows its currency
         currency = report.meta["rates"]["currency"]
-        labels = {c: f"{c} ({currency})" for c in ("app_cost", "task_cost", "cost")}
+        money = [c for c in spec.selected if isinstance(report.totals.get(c), Decimal)]
+        labels = {c: f"{c} ({currency})" for c in money}
         spec = replace(spec, labels={**spec.labels, **labels})
     rows: list[dict[str, Any]] = (
         table_rows(report, list(spec.selected)) if spec.fmt == "table" else report.rows

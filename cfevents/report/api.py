@@ -6,6 +6,7 @@ The data comes from an injected :class:`ReportSource`, so this module knows noth
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -81,7 +82,9 @@ def month_window(text: str) -> Window:
 def window_from_options(
     month: str | None, since: str | None, until: str | None, now: datetime
 ) -> Window:
-    """``--month`` | ``--since [--until]``; neither: this month (the report is partial)."""
+    """``--month`` | ``--since [--until]``; neither: this month (the report is partial).
+    ``since``/``until`` may be a month (``2026-06``: its first instant, UTC)."""
+    since, until = _month_start(since), _month_start(until)
     if month is not None and (since is not None or until is not None):
         raise UsageError("use --month or --since/--until, not both")
     if month is not None:
@@ -96,6 +99,13 @@ def window_from_options(
     except TimeParseError as exc:
         raise UsageError(str(exc)) from None
     return Window(start, end.replace(microsecond=0))
+
+
+def _month_start(text: str | None) -> str | None:
+    """``YYYY-MM`` -> ``YYYY-MM-01`` (a date: midnight UTC); anything else unchanged."""
+    if text is not None and re.fullmatch(r"\d{4}-\d{2}", text.strip()):
+        return f"{text.strip()}-01"
+    return text
 
 
 @dataclass

@@ -26,7 +26,7 @@ def _display(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     """A table row: hours to two decimals, money to the cent, thousands separated."""
     shown = {name: row.get(name) for name in fields}
     for name, value in shown.items():
-        if (name in ROUNDED and value is not None) or isinstance(value, Decimal):
+        if (name in ROUNDED and value is not None) or isinstance(value, (float, Decimal)):
             shown[name] = f"{value:,.2f}"
         elif isinstance(value, int) and not isinstance(value, bool):
             shown[name] = f"{value:,}"
@@ -65,9 +65,10 @@ def summary_lines(report: Report) -> list[str]:
     rates = meta.get("rates")
     if rates is not None:
         total = report.totals.get("cost")
+        shown = f"; cost TOTAL {total:,.2f} {rates['currency']}" if total is not None else ""
         lines.append(
-            f"prices: {rates['file']} ({rates['currency']}); cost TOTAL {total:,.2f} "
-            f"{rates['currency']} (each row rounded to 0.01 half-even, TOTAL = sum of rows)"
+            f"prices: {rates['file']} ({rates['currency']}){shown} (each row rounded to 0.01 "
+            "half-even, TOTAL = sum of rows)"
         )
     lines.extend(f"warning: {w}" for w in report.warnings)
     return lines
