@@ -335,6 +335,11 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec, view: str = "usag
         rt.note("no usage in this window: nothing ran or existed to count")
     if spec.fmt != "none":
         emit(rt, rows, spec)
+    if spec.fmt == "table":  # a legend for the flags the table shows
+        from cfevents.report.flags import legend
+
+        for line in legend(report.rows if "flags" in spec.selected else ()):
+            rt.note(f"flag {line}")
     warnings = [f"warning: {w}" for w in report.warnings]
     for line in summary_lines(report):
         if line in warnings:
