@@ -316,12 +316,29 @@ def _short_guid(value: str) -> str:
     return value[:SHORT_GUID] if _GUID.fullmatch(value) else value
 
 
+_NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")
+
+
+def numeric_columns(rows: Sequence[Sequence[str]]) -> list[bool]:
+    """Per column: every non-empty cell below the header is a number (``1,234.56``; a TOTAL
+    row's label aside), so the column is right-aligned."""
+    ncols = len(rows[0]) if rows else 0
+    return [
+        any(_NUMBER.fullmatch(row[i]) for row in rows)
+        and all(not row[i] or row[i] == "TOTAL" or _NUMBER.fullmatch(row[i]) for row in rows)
+        for i in range(ncols)
+    ]
+
+
 def _write_tabulate(rows: list[list[str]], headers: list[str], out: TextIO, fmt: str) -> None:
     from tabulate import tabulate
 
     if not rows and not headers:
         return
-    text = tabulate(rows, headers=headers or (), tablefmt=fmt, disable_numparse=True)
+    align = ["right" if n else "left" for n in numeric_columns(rows)] or None
+    text = tabulate(
+        rows, headers=headers or (), tablefmt=fmt, disable_numparse=True, colalign=align
+    )
     out.write(text + "\n")
 
 
@@ -393,8 +410,14 @@ def _write_rich(
             "(-o wide or --fields shows them)"
         )
     table = Table(show_header=bool(headers), header_style="bold", box=None, pad_edge=False)
+    numeric = numeric_columns(rows)
     for k, index in enumerate(kept):
-        table.add_column(Text(names[index]), overflow="fold", width=widths[k] if fit else None)
+        table.add_column(
+            Text(names[index]),
+            overflow="fold",
+            width=widths[k] if fit else None,
+            justify="right" if numeric[index] else "left",
+        )
     for row in rows:
         table.add_row(*(Text(row[i]) for i in kept))
     console.print(table)
