@@ -30,7 +30,7 @@ def _display(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
             shown[name] = f"{value:,.2f}"
         elif isinstance(value, int) and not isinstance(value, bool):
             shown[name] = f"{value:,}"
-    if "flags" in shown and not isinstance(shown["flags"], str):  # service rows join them
+    if "flags" in shown and isinstance(shown["flags"], list):  # a table joins the list
         shown["flags"] = ",".join(shown["flags"] or [])
     return shown
 
