@@ -83,8 +83,12 @@ def test_kill_9_at_random_points_then_rerun_is_exact(store_target):
 def test_overlapping_exports_never_interleave(store_target):
     first = start_writer(store_target, pause=0.02)
     wait_for_pages(first, 1)
-    second = start_writer(store_target, pause=0)
-    _, err = second.communicate(timeout=60)
+    os.kill(first.pid, signal.SIGSTOP)  # mid-export, holding the lock, however slow the host
+    try:
+        second = start_writer(store_target, pause=0)
+        _, err = second.communicate(timeout=60)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     assert second.returncode == 3, err  # refused at once while the first one runs
     assert "another export holds" in err and "Traceback" not in err
     assert first.poll() is None  # the second one did not wait for the first to finish
