@@ -86,29 +86,39 @@ def _unrelated(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "words"),
+    ("make", "words", "codes"),
     [
-        (_text_file, ("is not a SQLite database",)),
-        (_corrupt, ("is a damaged SQLite database", "backup")),
-        (Path.mkdir, ("is a directory",)),
-        (_newer, ("written by a newer cfevents", "upgrade")),
-        (_unrelated, ("app_usage_events that cfevents did not create", "no column foundation")),
+        (_text_file, ("not a",), (ExitCode.STORE, ExitCode.USAGE)),
+        (_corrupt, ("is a damaged SQLite database", "backup"), (ExitCode.STORE, ExitCode.STORE)),
+        (Path.mkdir, ("is a directory",), (ExitCode.USAGE, ExitCode.USAGE)),
+        (_newer, ("written by a newer cfevents", "upgrade"), (ExitCode.STORE, ExitCode.STORE)),
+        (
+            _unrelated,
+            ("app_usage_events that cfevents did not create", "no column foundation"),
+            (ExitCode.STORE, ExitCode.STORE),
+        ),
     ],
     ids=["text", "corrupt", "directory", "newer", "unrelated-table"],
 )
-def test_an_unusable_sqlite_store_is_exit_10_with_one_line(fixed_cli, tmp_path, make, words):
+def test_an_unusable_sqlite_store_is_one_line_and_its_exit(fixed_cli, tmp_path, make, words, codes):
+    """exit 10 for a file cfevents cannot use as a store; exit 2 where the path itself is a
+    bad value (a directory, or an --input that is no store at all: cfevents.files)."""
     path = tmp_path / "usage.db"
     make(path)
-    for args in (
-        ["usage", "export", "--out", str(path)],
-        ["usage", "report", "--input", str(path), "--month", "2026-02"],
+    for args, code in zip(
+        (
+            ["usage", "export", "--out", str(path)],
+            ["usage", "report", "--input", str(path), "--month", "2026-02"],
+        ),
+        codes,
+        strict=True,
     ):
-        refused(fixed_cli(*args), ExitCode.STORE, str(path), *words)
+        refused(fixed_cli(*args), code, str(path), *words)
 
 
 def test_a_store_in_a_missing_directory_says_so(fixed_cli, tmp_path):
     path = tmp_path / "nowhere" / "usage.db"
-    refused(fixed_cli("usage", "export", "--out", str(path)), 10, "does not exist")
+    refused(fixed_cli("usage", "export", "--out", str(path)), ExitCode.USAGE, "does not exist")
 
 
 NO_OVERRIDE = "-dac_override,-dac_read_search,-fowner"

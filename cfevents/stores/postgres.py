@@ -106,7 +106,7 @@ def mapped(method: F) -> F:
 class PostgresStore(Store):
     dialect = "postgresql"
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, readonly: bool = False) -> None:
         try:
             import psycopg
         except ImportError:
@@ -127,7 +127,10 @@ class PostgresStore(Store):
             row = self.conn.execute("SELECT current_schema()").fetchone()
             self.namespace = str(row[0]) if row else "public"
             self._check_tables(self._columns)
-            self._prepare()
+            if readonly:  # an input: read as it is, never created, migrated or changed
+                self._check_store(self._stored_version())
+            else:
+                self._prepare()
         except psycopg.Error as exc:
             self.conn.close()
             raise postgres_failure(exc, self.display) from None
