@@ -43,6 +43,7 @@ from cfevents.cli.options import (
 from cfevents.cli.report import report_services
 from cfevents.cli.runtime import Runtime
 from cfevents.events.filters import pick, pick_optional
+from cfevents.report.flags import help_text as flag_help
 from cfevents.shapes import LOST_CURSOR_CHOICES, ORDERS
 
 app = typer.Typer(
@@ -230,4 +231,4 @@ def export_services(
     run_export(rt, job, spec, progress)
 
 
-app.command("report")(report_services)
+app.command("report", epilog=flag_help())(report_services)

@@ -39,6 +39,7 @@ from cfevents.cli.options import (
 from cfevents.cli.report import report_usage
 from cfevents.cli.runtime import Runtime
 from cfevents.events.filters import pick_optional
+from cfevents.report.flags import help_text as flag_help
 from cfevents.shapes import ORDERS, USAGE_ORDERS
 
 app = typer.Typer(
@@ -183,4 +184,4 @@ def get_usage(
 
 # `usage export` lives in its own module; it is one more command of this group.
 app.command("export")(export_usage)
-app.command("report")(report_usage)
+app.command("report", epilog=flag_help())(report_usage)
