@@ -29,7 +29,7 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from cfevents.errors import IncompleteDataError, UsageError
 from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window, usage_report
@@ -46,7 +46,7 @@ class HistorySource:
     horizon: datetime | None  # the newest stored created_at (None: nothing stored)
     problems: list[str]  # completeness problems let through by allow_incomplete
 
-    def __enter__(self) -> HistorySource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -245,7 +245,7 @@ def history_source(
     """
     text = str(target)
     if is_store_target(text):
-        store = open_store(text)
+        store = open_store(text, readonly=True)
         try:
             return StoreSource(store, foundation, allow_incomplete=allow_incomplete)
         except BaseException:
@@ -254,8 +254,9 @@ def history_source(
     if text.lower().endswith(NDJSON_SUFFIXES) or Path(text).is_file():
         return NdjsonSource(Path(text), foundation)
     raise UsageError(
-        f"--input: {text!r} is neither a store (usage.db, *.sqlite, sqlite:///PATH, "
-        "postgresql://…) nor an NDJSON file written by usage export"
+        f"{text!r} is neither a store (usage.db, *.sqlite, sqlite:///PATH, "
+        "postgresql://…) nor an NDJSON file written by usage export",
+        param="input",
     )
 
 

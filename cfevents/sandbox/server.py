@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qsl, unquote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfevents.sandbox import api_v2, api_v3
 from cfevents.sandbox.data import Foundation
@@ -31,12 +31,17 @@ from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v
 from cfevents.sandbox.faults import GOROUTER_502, FaultConfig, FaultInjector
 from cfevents.sandbox.limits import RateLimits
 from cfevents.sandbox.services import ServiceUsage
-from cfevents.sandbox.store import to_us
+from cfevents.sandbox.store import iso_second, to_us
 from cfevents.sandbox.tokens import BadToken, MissingToken, OAuthError, Principal, TokenAuthority
 from cfevents.sandbox.truth import ProcessUsage, TaskUsage
 from cfevents.sandbox.wire import V2_JSON, Call, Reply, json_reply
 
+if TYPE_CHECKING:
+    from cfevents.sandbox.live import LiveFoundation
+
 Handler = Callable[..., Reply]
+#: The live foundation's test hook (see cfevents.sandbox.live).
+LIVE_ADVANCE = "/sandbox/live/advance"
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(pattern), handler)
     for method, pattern, handler in (
@@ -111,6 +116,11 @@ class SandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: One app crashing every few minutes through the last hour (the --demo foundation's).
     recent_crash_loop: bool = False
+    #: Usage events of the first N days as older CCs wrote them: no parent app (v3 `app`
+    #: guid and name null, v2 `parent_app_guid`/`parent_app_name` null).
+    appless_usage_days: int = 0
+    #: Audit events by a client-credentials actor (actor_name and actor_username `''`).
+    client_actor_events: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,8 @@ class Sandbox:
             self.config.days,
             self.config.usage_events,
             recent_crash_loop=self.config.recent_crash_loop,
+            appless_days=self.config.appless_usage_days,
+            client_actor=self.config.client_actor_events,
         )
         self.tokens = TokenAuthority(self.config.token_ttl)
         self.v2_enabled = self.config.v2_enabled
@@ -164,6 +176,12 @@ class Sandbox:
         self._request_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: The live foundation driving this sandbox (`--live`), for its advance endpoint.
+        self.live: LiveFoundation | None = None
+        self._hold_path: str | None = None  # tests: hold_lists_after()
+        self._hold_budget = 0
+        self._held = 0
+        self._released = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -293,9 +311,27 @@ class Sandbox:
         """What `POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` does."""
         self.foundation.purge_and_reseed(time.time_ns() // 1000)
 
-    def prune_usage_events_before(self, cutoff: datetime) -> None:
-        """Retention cleanup: delete rows created before `cutoff`, never the newest row."""
-        self.foundation.prune_usage_events_before(to_us(cutoff))
+    def prune_usage_events_before(self, cutoff: datetime, *, keep_running: bool = False) -> None:
+        """Retention cleanup: delete rows created before `cutoff`, never the newest row.
+
+        `keep_running=True` is the cleanup cloud_controller_ng #5210 proposes: the newest
+        STARTED row of every process that runs now and the TASK_STARTED of every running
+        task survive, however old (`Foundation.running_baselines`).
+        """
+        self.foundation.prune_usage_events_before(to_us(cutoff), keep_running=keep_running)
+
+    def prune_service_usage_events_before(
+        self, cutoff: datetime, *, keep_running: bool = False
+    ) -> None:
+        """The service usage events cleanup; `keep_running` keeps existing instances' newest event."""
+        self.foundation.prune_service_usage_events_before(to_us(cutoff), keep_running=keep_running)
+
+    def cleanup(
+        self, now: datetime | None = None, days: int = 31, *, keep_running: bool = False
+    ) -> None:
+        """CC's daily clock jobs (`cutoff_age_in_days`, default 31) for both usage event tables."""
+        now_us = to_us(now) if now else time.time_ns() // 1000
+        self.foundation.cleanup(now_us, days, keep_running=keep_running)
 
     def set_v2_enabled(self, flag: bool) -> None:
         """Switch v2 on or off (as `cc.temporary_enable_v2` plus nginx do)."""
@@ -445,6 +481,8 @@ class Sandbox:
         """Route to a CC handler; its errors become v2 or v3 envelopes by path."""
         if path == "/healthz" and method == "GET":
             return Reply(200, b"OK", "text/plain; charset=utf-8")
+        if path == LIVE_ADVANCE and method == "POST":
+            return self._advance(query, headers)
         is_v2 = path.startswith("/v2")
         call = Call(
             method,
@@ -466,6 +504,25 @@ class Sandbox:
             traceback.print_exc(file=sys.stderr)
             return _error_reply(UnknownError(), is_v2)
 
+    def _advance(self, query: str, headers: Mapping[str, str]) -> Reply:
+        """`POST /sandbox/live/advance?hours=N` (admin): N hours of activity now (a test hook)."""
+        try:
+            principal = self.tokens.authenticate(headers.get("Authorization"))
+        except (MissingToken, BadToken):
+            return _error_reply(ApiError("NotAuthenticated"), False)
+        if not principal.admin:
+            return _error_reply(ApiError("NotAuthorized"), False)
+        if self.live is None:
+            return _error_reply(ApiError("NotFound"), False)
+        try:
+            hours = float(dict(parse_qsl(query)).get("hours", "1"))
+        except ValueError:
+            hours = -1.0
+        if not 0 < hours <= 24 * 31:
+            return _error_reply(ApiError("BadQueryParameter", "hours must be in (0, 744]"), False)
+        changes = self.live.advance(hours)
+        return json_reply({"changes": changes, "until": iso_second(self.live.last_us)})
+
     def _oauth_token(self, headers: Mapping[str, str], body: bytes) -> Reply:
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         try:
@@ -479,6 +536,38 @@ class Sandbox:
     def _request_id(self) -> str:
         n = next(self._request_ids)
         return f"{self.foundation.uuid('request', n)}::{self.foundation.uuid('vcap-request', n)}"
+
+    # -- holding answers (for tests that must act while an export is certainly mid-run) --------
+
+    def hold_lists_after(self, answers: int, path: str = "/v3/app_usage_events") -> None:
+        """Answer ``answers`` more list requests to ``path``, then hold every later one until
+        ``release_lists()``: a test can act while a client is mid-export, however slow the
+        machine, by waiting for ``held()`` instead of for the clock."""
+        with self._requests_lock:
+            self._hold_path, self._hold_budget = path, answers
+            self._released.clear()
+
+    def release_lists(self) -> None:
+        with self._requests_lock:
+            self._hold_path = None
+            self._released.set()
+
+    def held(self) -> int:
+        """How many requests are being held right now."""
+        with self._requests_lock:
+            return self._held
+
+    def hold_if_asked(self, path: str) -> None:
+        with self._requests_lock:
+            if self._hold_path is None or urlsplit(path).path != self._hold_path:
+                return
+            if self._hold_budget > 0:
+                self._hold_budget -= 1
+                return
+            self._held += 1
+        self._released.wait(300)
+        with self._requests_lock:
+            self._held -= 1
 
     def sleep_for(self, reply: Reply) -> None:
         """Simulated latency of list responses: latency_ms + per-event ms × resources
@@ -559,6 +648,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.client_address[0],
             fault=fault,
         )
+        sandbox.hold_if_asked(self.path)
         sandbox.sleep_for(reply)
         headers = {
             "Server": self.version_string(),
