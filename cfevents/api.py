@@ -58,7 +58,7 @@ from cfevents.events.filters import (
 )
 from cfevents.events.listing import Listing
 from cfevents.events.query import UsageQuery, build_usage_params
-from cfevents.events.resolve import org_namer
+from cfevents.events.resolve import org_namer, org_names_page
 from cfevents.export.plan import ExportArgs
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ class Client:
             tuple(params),
             filters.after_guid,
             filters.keep(resolver),
-            enrich=org_namer(resolver) if names else None,
+            enrich=org_names_page(resolver) if names else None,
             filtered=filtered,
         )
         return self._export_job(args, source)

@@ -205,6 +205,27 @@ def org_namer(resolver: Resolver) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return fill
 
 
+def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]:
+    """:func:`org_namer` for a whole page (an export): each org GUID of the page is looked up
+    once, in the order first seen (the same requests as event by event, cached across pages),
+    so a row costs a dict lookup, not a call."""
+
+    def fill(events: list[dict[str, Any]]) -> None:
+        names: dict[str, str | None] = {}
+        for event in events:
+            org = event.get("organization")
+            if isinstance(org, dict):
+                guid = org.get("guid")
+                if not isinstance(guid, str):
+                    org["name"] = None
+                elif guid in names:
+                    org["name"] = names[guid]
+                else:
+                    org["name"] = names[guid] = resolver.name("organizations", guid)
+
+    return fill
+
+
 def with_names(
     records: Iterable[dict[str, Any]], resolver: Resolver, chunk: int = 200
 ) -> Iterator[dict[str, Any]]:
