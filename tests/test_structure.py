@@ -88,8 +88,13 @@ def import_graph() -> dict[str, set[str]]:
             name = name.rpartition(".")[0]
         return name
 
+    def ancestors(module: str) -> set[str]:
+        parts = module.split(".")
+        return {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+
+    # A module's own packages are imported before it, always: an edge to one orders nothing.
     return {
-        module: {module_of(n) for n in runtime_imports(path)} - {module}
+        module: {module_of(n) for n in runtime_imports(path)} - ancestors(module)
         for module, path in known.items()
     }
 

@@ -35,11 +35,7 @@ if TYPE_CHECKING:
 
 
 def audit_events(http: CFClient, args: AuditArgs) -> Listing[AuditEvent]:
-    """Audit events from v3 ``/v3/audit_events`` or v2 ``/v2/events``, in one shape.
-
-    ``q`` holds raw v2 filters (they imply v2). The first page is read here, so a refused
-    request raises before any event is handed out. ``names`` fills in org/space names.
-    """
+    """The listing behind :meth:`cfevents.api.Client.audit_events` (its docstring says what it yields)."""
     from cfevents.events import audit
 
     limit = check_limit(args.get("limit"))
@@ -73,7 +69,7 @@ def audit_events(http: CFClient, args: AuditArgs) -> Listing[AuditEvent]:
 def audit_event(
     http: CFClient, guid: str, source: Source = "auto", names: bool = True
 ) -> AuditEvent:
-    """One audit event (v3, or v2 with ``source="v2"``) in the normalised shape."""
+    """The listing behind :meth:`cfevents.api.Client.audit_event` (its docstring says what it yields)."""
     from urllib.parse import quote
 
     from cfevents.events import audit
@@ -94,12 +90,7 @@ def audit_event(
 
 
 def crashes(http: CFClient, args: CrashArgs) -> Listing[Crash]:
-    """App crashes, each once (CC writes two events per crash), newest first by default.
-
-    Arguments: the time window (``since``, ``until``, ``created_after``,
-    ``created_before``), ``org``/``space``/``app``, ``order``, ``source``, ``per_page``,
-    ``limit`` and ``names`` (fill in org/space names), as for :meth:`audit_events`.
-    """
+    """The listing behind :meth:`cfevents.api.Client.crashes` (its docstring says what it yields)."""
     from cfevents.events import audit
 
     limit = check_limit(args.get("limit"))
@@ -126,11 +117,7 @@ def crashes(http: CFClient, args: CrashArgs) -> Listing[Crash]:
 
 
 def crash_summary(http: CFClient, args: CrashArgs) -> Listing[CrashSummary]:
-    """One row per app that crashed: count, first and last crash, the last exit reason.
-
-    Takes the arguments of :meth:`crashes`. Reads every crash in the window; the
-    most-crashing apps come first; ``limit`` counts apps.
-    """
+    """The listing behind :meth:`cfevents.api.Client.crash_summary` (its docstring says what it yields)."""
     from cfevents.events import audit
 
     limit = check_limit(args.get("limit"))

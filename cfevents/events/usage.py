@@ -31,18 +31,7 @@ if TYPE_CHECKING:
 
 
 def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
-    """App usage events (``GET /v3/app_usage_events``), streamed page by page.
-
-    The filters of :class:`UsageFilterArgs`; without ``order`` (or CC's spelling,
-    ``order_by``: ``created_at`` is ``asc``, ``-created_at`` is ``desc``) they come in CC's
-    id order, paged by keyset; ``page`` fetches only that page. ``org``, ``space``, ``app``
-    and ``state`` filter after fetching (the endpoint cannot). ``limit`` None means every
-    matching event.
-
-    CC's events carry only ``organization.guid``: each event comes with
-    ``organization.name`` filled in (one ``/v3/organizations`` request per org GUID not
-    seen before in this call, cached; still streamed), unless ``names=False``.
-    """
+    """The listing behind :meth:`cfevents.api.Client.usage_events` (its docstring says what it yields)."""
     from cfevents.cc.paging import PageInfo, resources
 
     filters = UsageFilters.parse(args)
@@ -143,9 +132,7 @@ def usage_pages(
 
 
 def usage_coverage(http: CFClient, args: TimeArgs) -> str | None:
-    """When the window starts before the oldest app usage event Cloud Controller still
-    holds (it prunes them: 31 days by default), the span actually covered, in words, for a
-    warning; else None. One request (the oldest event)."""
+    """The listing behind :meth:`cfevents.api.Client.usage_coverage` (its docstring says what it yields)."""
     from cfevents.timeparse import format_cc, utcnow
 
     now = utcnow()
@@ -173,12 +160,7 @@ def usage_coverage(http: CFClient, args: TimeArgs) -> str | None:
 
 
 def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[ServiceUsageEvent]:
-    """Service usage events (``GET /v3/service_usage_events``), streamed page by page.
-
-    Every filter is the server's (:class:`ServiceFilterArgs`); without ``order`` they come
-    in CC's id order, paged by keyset; ``page`` fetches only that page. ``limit`` None
-    means every matching event.
-    """
+    """The listing behind :meth:`cfevents.api.Client.service_usage_events` (its docstring says what it yields)."""
     from cfevents.cc.paging import PageInfo, resources
 
     per_page, limit, order = (
