@@ -36,12 +36,14 @@ if TYPE_CHECKING:
     from cfevents.cc.config import Settings
     from cfevents.cc.paging import PageInfo
     from cfevents.events.audit import EventQuery
+    from cfevents.events.loops import LoopRule
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
     from cfevents.report import Opening, Report, Window
     from cfevents.shapes import (
         AuditEvent,
         Crash,
+        CrashLoop,
         CrashSummary,
         LostCursor,
         OnRotated,
@@ -835,19 +837,26 @@ class Client:
         interval: float = 30.0,
         stop: threading.Event | None = None,
         lag: float = 60.0,
+        loop: LoopRule | None = None,
         **args: Unpack[CrashArgs],
-    ) -> Iterator[Crash]:
+    ) -> Iterator[Crash | CrashLoop]:
         """Crashes as they arrive, oldest first, each once, until ``stop`` is set.
 
         Starts at ``since`` (or now) and polls every ``interval`` seconds. Each poll re-reads
         from ``lag`` seconds before the newest crash seen (CC may commit an event a little
         after its created_at) and keyset-skips what it has handed out by (created_at, guid),
         so a crash is never yielded twice, even when its two events arrive in different polls.
+
+        With ``loop`` (:class:`cfevents.events.loops.LoopRule`) each crash is followed by the
+        loop records it causes, and each poll ends with the resolutions due by the API's clock
+        (its HTTP ``Date``): tell them apart with :func:`cfevents.events.loops.is_loop`.
         """
         from datetime import UTC, timedelta
 
+        from cfevents.events.loops import LoopDetector
         from cfevents.timeparse import format_cc, utcnow
 
+        detector = LoopDetector(loop) if loop is not None else None
         stop = stop or threading.Event()
         start = time_window(utcnow(), args).gte or utcnow()
         start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
@@ -874,6 +883,10 @@ class Client:
                 if moment is not None and moment > cursor:
                     cursor = moment
                 yield crash
+                if detector is not None:
+                    yield from cast("list[CrashLoop]", detector.observe(dict(crash)))
+            if detector is not None:
+                yield from cast("list[CrashLoop]", detector.settle(self.http.server_time))
             floor = format_cc(cursor - timedelta(seconds=lag))
             for g in [g for g, at in seen.items() if at < floor]:
                 del seen[g]

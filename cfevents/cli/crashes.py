@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -31,7 +32,11 @@ from cfevents.cli.options import (
 from cfevents.cli.runtime import Runtime
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cfevents.api import CrashArgs
+    from cfevents.events.hooks import Hook
+    from cfevents.events.loops import LoopRule
 
 FOLLOW_PANEL = "Follow"
 
@@ -87,8 +92,58 @@ def crashes(
         typer.Option(
             "--exec",
             metavar="CMD",
-            help="With --follow, run CMD (by the shell) once per crash: the crash as JSON on "
-            "stdin, its fields in CFEVENTS_* variables (CFEVENTS_APP_NAME, CFEVENTS_CREATED_AT, ...).",
+            help="With --follow, run CMD (by /bin/sh) once per crash, or per loop record with "
+            "--loop: the record as JSON on stdin, its fields in CFEVENTS_* variables "
+            "(CFEVENTS_APP_NAME, CFEVENTS_STATE, ...) and PATH/HOME/LANG, nothing else; in its own "
+            "process group, its output on stderr (or --exec-log).",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    exec_timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-timeout",
+            metavar="DURATION",
+            help="Kill an --exec run (its whole process group) after this long [default: 60s].",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    exec_log: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-log",
+            metavar="FILE",
+            help="Append --exec's stdout and stderr to FILE instead of cfevents' stderr.",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    loop: Annotated[
+        str | None,
+        typer.Option(
+            "--loop",
+            metavar="N/PERIOD",
+            help="With --follow, report crash loops instead of crashes: an app crashing N times "
+            "within PERIOD (e.g. 5/10m) is one 'start' record, then a 'repeat' at most every "
+            "--repeat while it goes on, and one 'resolved' once quiet for --resolve-after.",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    repeat: Annotated[
+        str | None,
+        typer.Option(
+            "--repeat",
+            metavar="DURATION",
+            help="With --loop: remind at most this often while a loop goes on [default: 1h].",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    resolve_after: Annotated[
+        str | None,
+        typer.Option(
+            "--resolve-after",
+            metavar="DURATION",
+            help="With --loop: a loop is resolved after this long without a crash "
+            "[default: the loop's PERIOD].",
             rich_help_panel=FOLLOW_PANEL,
         ),
     ] = None,
@@ -106,11 +161,13 @@ def crashes(
         cfevents crashes --space prod --org acme --since 24h -o csv > crashes.csv
 
         cfevents crashes --since 30d --summary
+
+        cfevents crashes --follow --loop 5/10m --repeat 30m --exec ./page.sh
     """
     from cfevents.cli.output import build_spec, needs_names, nothing_found, show
 
     rt: Runtime = ctx.obj
-    if follow or exec_ is not None:
+    if follow or any(v is not None for v in (exec_, exec_timeout, exec_log, loop)):
         return _follow(rt, ctx.params)
     kind = "crash-summary" if summary else "crashes"
     spec = build_spec(
@@ -133,23 +190,63 @@ def crashes(
     show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
 
 
-class _Stopped(Exception):
-    """SIGTERM while following."""
-
-
 def _follow(rt: Runtime, params: dict[str, Any]) -> None:
-    """crashes --follow: each new crash printed (and --exec run) as it arrives. ``params`` are
-    the command's parameters (click's ``ctx.params``)."""
+    """crashes --follow: each new crash (or, with --loop, each loop record) printed and
+    --exec run as it arrives, until SIGTERM (exit 143) or Ctrl-C (130). ``params`` are the
+    command's parameters (click's ``ctx.params``)."""
     import dataclasses
-    import signal
-    import threading
 
     from cfevents.cli.output import build_spec, emit, needs_names
-    from cfevents.errors import UsageError
-    from cfevents.timeparse import TimeParseError, parse_duration
+    from cfevents.errors import ExportStopped, StoppedBySignal
+    from cfevents.events.loops import is_loop
 
     p = params
-    follow, interval, command, summary = p["follow"], p["interval"], p["exec_"], p["summary"]
+    args, pause, rule = _follow_plan(p)
+    kind = "crash-loops" if rule is not None else "crashes"
+    spec = build_spec(
+        rt,
+        kind,
+        output=p["output"],
+        fields=p["fields"],
+        no_headers=p["no_headers"],
+        table_format=p["table_format"],
+    )
+    if spec.fmt == "json":  # an endless stream: one JSON object per line
+        spec = dataclasses.replace(spec, fmt="ndjson")
+    args["names"] = needs_names(spec) or p["exec_"] is not None
+    shown = 0
+    what = "loop record" if rule is not None else "crash"
+    rt.note(
+        f"following crashes every {p['interval']}"
+        + (f", loops of {rule} crashes" if rule is not None else "")
+        + " (Ctrl-C to stop)"
+    )
+    with _exec_hook(rt, p) as hook:
+        try:
+            for record in rt.cf().follow_crashes(interval=pause, loop=rule, **args):
+                if rule is not None and not is_loop(dict(record)):
+                    continue
+                emit(rt, [record], spec)
+                if shown == 0:  # one header, before the first record
+                    spec = dataclasses.replace(spec, headers=False)
+                shown += 1
+                if hook is not None:
+                    _run_exec(rt, hook, dict(record), kind)
+        except (KeyboardInterrupt, StoppedBySignal) as exc:
+            signum = exc.signum if isinstance(exc, StoppedBySignal) else 2
+            plural = "s" if shown != 1 else ""
+            raise ExportStopped(
+                signum, f"stopped following ({shown} {what}{plural} shown)"
+            ) from None
+
+
+def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
+    """The follow's crash arguments, poll interval (seconds) and loop rule; usage errors for
+    options that cannot follow."""
+    from cfevents.errors import UsageError
+    from cfevents.events.loops import parse_loop
+    from cfevents.timeparse import TimeParseError, parse_duration
+
     args: CrashArgs = {
         **window_args(p["since"], p["until"], p["created_after"], p["created_before"]),
         **scope_args(p["org"], p["space"], p["app_"]),
@@ -159,81 +256,92 @@ def _follow(rt: Runtime, params: dict[str, Any]) -> None:
         "limit": None,
         "names": True,
     }
-    if not follow:
-        raise UsageError("--exec runs once per new crash: it needs --follow")
-    if summary:
+    if not p["follow"]:
+        for flag in ("exec_", "loop", "exec_timeout", "exec_log"):
+            if p[flag] is not None:
+                name = "--" + flag.rstrip("_").replace("_", "-")
+                raise UsageError(f"{name} works on new crashes as they arrive: it needs --follow")
+    if p["summary"]:
         raise UsageError("--follow prints crashes as they arrive; --summary cannot follow")
     if args.get("until") or args.get("created_before"):
         raise UsageError("--follow has no end: drop --until/--created-before")
+    if p["loop"] is None and (p["repeat"] is not None or p["resolve_after"] is not None):
+        raise UsageError(
+            "--repeat and --resolve-after shape loop records: they need --loop N/PERIOD"
+        )
     try:
-        pause = parse_duration(interval).total_seconds()
+        pause = parse_duration(p["interval"]).total_seconds()
     except TimeParseError as exc:
         raise UsageError(f"--interval: {exc}") from None
     if not 1 <= pause <= 86400:
-        raise UsageError(f"--interval: {interval!r} is out of range (1s to 1d)")
-    spec = build_spec(
-        rt,
-        "crashes",
-        output=p["output"],
-        fields=p["fields"],
-        no_headers=p["no_headers"],
-        table_format=p["table_format"],
-    )
-    if spec.fmt == "json":  # an endless stream: one JSON object per line
-        spec = dataclasses.replace(spec, fmt="ndjson")
-    args["names"] = needs_names(spec) or command is not None
-    stop = threading.Event()
+        raise UsageError(f"--interval: {p['interval']!r} is out of range (1s to 1d)")
+    rule = parse_loop(p["loop"], p["repeat"], p["resolve_after"]) if p["loop"] else None
+    return args, pause, rule
 
-    def on_term(signum: int, frame: Any) -> None:
-        stop.set()
-        raise _Stopped
 
-    previous = signal.signal(signal.SIGTERM, on_term)
-    shown = 0
-    rt.note(f"following crashes every {interval} (Ctrl-C to stop)")
+@contextlib.contextmanager
+def _exec_hook(rt: Runtime, p: dict[str, Any]) -> Iterator[Hook | None]:
+    """The --exec supervisor (None without --exec): its timeout, and its output to stderr or
+    appended to --exec-log (opened once, closed at the end)."""
+    import os
+
+    from cfevents.errors import OutputIOError, UsageError
+    from cfevents.events.hooks import MAX_TIMEOUT_S, Hook
+    from cfevents.timeparse import TimeParseError, parse_duration
+
+    if p["exec_"] is None:
+        if p["exec_timeout"] is not None or p["exec_log"] is not None:
+            raise UsageError(
+                "--exec-timeout and --exec-log shape --exec runs: they need --exec CMD"
+            )
+        yield None
+        return
+    timeout = 60.0
+    if p["exec_timeout"] is not None:
+        try:
+            timeout = parse_duration(p["exec_timeout"]).total_seconds()
+        except TimeParseError as exc:
+            raise UsageError(f"--exec-timeout: {exc}") from None
+        if not 1 <= timeout <= MAX_TIMEOUT_S:
+            raise UsageError(f"--exec-timeout: {p['exec_timeout']!r} is out of range (1s to 1d)")
+    log = 2
+    if p["exec_log"] is not None:
+        try:
+            log = os.open(p["exec_log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise OutputIOError(f"--exec-log {p['exec_log']}: {exc.strerror}") from None
     try:
-        for crash in rt.cf().follow_crashes(interval=pause, stop=stop, **args):
-            emit(rt, [crash], spec)
-            if shown == 0:  # one header, before the first crash
-                spec = dataclasses.replace(spec, headers=False)
-            shown += 1
-            if command is not None:
-                _run_exec(rt, command, crash)
-    except (KeyboardInterrupt, _Stopped):
-        pass
+        yield Hook(p["exec_"], timeout=timeout, log=log, parent_env=rt.env.env)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    rt.note(f"stopped following ({shown} crash{'es' if shown != 1 else ''} shown)")
+        if log != 2:
+            os.close(log)
 
 
-def exec_environment(crash: Any) -> dict[str, str]:
-    """A crash's fields as CFEVENTS_* variables: CFEVENTS_APP_NAME, CFEVENTS_EXIT_STATUS, ..."""
+def exec_environment(record: Any, kind: str = "crashes") -> dict[str, str]:
+    """A record's fields as CFEVENTS_* variables (CFEVENTS_APP_NAME, CFEVENTS_EXIT_STATUS, ...),
+    plus CFEVENTS_KIND: ``crash``, or ``loop`` for a loop record (CFEVENTS_STATE says which)."""
     from cfevents.output.columns import COLUMN_SETS, get_path
     from cfevents.output.formatters import cell
 
-    env = {}
-    for column in COLUMN_SETS["crashes"].columns:
+    env = {"CFEVENTS_KIND": "loop" if kind == "crash-loops" else "crash"}
+    for column in COLUMN_SETS[kind].columns:
         name = "CFEVENTS_" + "".join(c if c.isalnum() else "_" for c in column).upper()
-        env[name] = cell(get_path(crash, column)).replace("\0", "")
+        env[name] = cell(get_path(record, column)).replace("\0", "")
     return env
 
 
-def _run_exec(rt: Runtime, command: str, crash: Any) -> None:
-    """Run --exec for one crash; a failing command is a warning, and following goes on."""
+def _run_exec(rt: Runtime, hook: Hook, record: dict[str, Any], kind: str) -> None:
+    """Run --exec for one record; a failing or stuck command is one warning, and the follow
+    goes on."""
     import json
-    import os
-    import subprocess
 
-    try:
-        done = subprocess.run(
-            command,
-            shell=True,
-            input=json.dumps(crash, sort_keys=True).encode(),
-            env={**os.environ, **exec_environment(crash)},
-            check=False,
-        )
-    except OSError as exc:
-        rt.warn(f"--exec could not run: {exc}")
+    outcome = hook.run(json.dumps(record, sort_keys=True).encode(), exec_environment(record, kind))
+    problem = outcome.problem()
+    if problem is None:
         return
-    if done.returncode != 0:
-        rt.warn(f"--exec exited {done.returncode} for the crash at {crash.get('created_at')}")
+    app = (record.get("app") or {}).get("name") or (record.get("app") or {}).get("guid")
+    if kind == "crash-loops":
+        about = f"loop {record.get('state')} of app {app} at {record.get('at')}"
+    else:
+        about = f"the crash of app {app} at {record.get('created_at')}"
+    rt.warn(f"--exec {problem} (for {about}); following goes on")

@@ -275,8 +275,34 @@ CRASH_SUMMARY_TABLE_COLUMNS: tuple[str, ...] = (
     "last_exit_description",
 )
 
+# A crash loop record (cfevents crashes --follow --loop N/PERIOD; cfevents.events.loops).
+CRASH_LOOP_COLUMNS: tuple[str, ...] = (
+    "at",
+    "state",
+    *_CRASH_PLACE,
+    "rule",
+    "crashes",
+    "first_crash",
+    "last_crash",
+    "last_reason",
+    "last_exit_status",
+    "last_exit_description",
+)
+
+CRASH_LOOP_TABLE_COLUMNS: tuple[str, ...] = (
+    "at",
+    "state",
+    "organization.name",
+    "space.name",
+    "app.name",
+    "crashes",
+    "last_exit_description",
+)
+
 LABELS.update(
     {
+        "first_crash": "first crash",
+        "last_crash": "last crash",
         "organization.name": "org",
         "actor.type": "actor type",
         "actor.name": "actor",
@@ -347,4 +373,5 @@ COLUMN_SETS: dict[str, ColumnSet] = {
     "event": ColumnSet(EVENT_COLUMNS),
     "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS),
     "crash-summary": ColumnSet(CRASH_SUMMARY_COLUMNS, CRASH_SUMMARY_TABLE_COLUMNS),
+    "crash-loops": ColumnSet(CRASH_LOOP_COLUMNS, CRASH_LOOP_TABLE_COLUMNS, ("context",)),
 }

@@ -176,6 +176,26 @@ class AuditWriter:
                 Crash(**crash, process_event_guid=process_event, app_event_guid=app_event)
             )
 
+    def live_crash(
+        self, app: App, t: int, count: int, first_id: int, exit_description: str | None = None
+    ) -> tuple[list[AuditEvent], Crash]:
+        """One more crash of the app's first process at `t` (a live append): its two events,
+        numbered from `first_id`, and the crash. `exit_description` replaces the drawn one."""
+        p_guid, p_type = app.processes[0]
+        rows = self._crash_pair(app, (p_guid, p_type), t, 0, count, self.uuid("version", p_guid))
+        facts = dict(rows[0]["crash"])
+        if exit_description is not None:
+            facts["exit_description"] = exit_description
+            for row in rows:
+                row["metadata"]["exit_description"] = exit_description
+        events = []
+        for n, row in enumerate(rows):
+            row.pop("seq")
+            row.pop("crash")
+            events.append(AuditEvent(id=first_id + n, guid=self.uuid("event", first_id + n), **row))
+        crash = Crash(**facts, process_event_guid=events[0].guid, app_event_guid=events[1].guid)
+        return events, crash
+
     def _crash_rows(self, app: App, loop: bool) -> list[dict[str, Any]]:
         rng = self.rng
         p_guid, p_type = rng.choice(app.processes)

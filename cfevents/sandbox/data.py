@@ -162,6 +162,7 @@ class Foundation:
         self.buildpacks: list[tuple[str | None, str | None]] = []
         self.audit_events: list[AuditEvent] = []
         self._crashes: list[Crash] = []
+        self.audit_writer: AuditWriter | None = None
         self.store = UsageEventStore(self.key, [], [])
         self.timeline = Timeline()
         self.simulator = Simulator(self.rng, self.store, [], self.timeline)
@@ -192,6 +193,7 @@ class Foundation:
             recent_crash_loop=recent_crash_loop,
         )
         foundation.audit_events, foundation._crashes = writer.write()
+        foundation.audit_writer = writer
         foundation.services = ServiceSimulation(
             random.Random(seed * 6_700_417 + 65_537),  # its own stream, like the audit writer's
             foundation.uuid,
@@ -598,6 +600,22 @@ class Foundation:
             self.store.stamp_new_rows(at_us)
             self._sync_apps()
             return len(self.store) - before
+
+    def append_crash(self, app_guid: str, at_us: int, exit_description: str | None = None) -> Crash:
+        """A crash of the app's first process (instance 0) at `at_us`: its two audit events
+        appended with new ids, as CC writes them; returns the crash."""
+        with self.lock:
+            app = next(a for a in self.apps if a.guid == app_guid)
+            writer = self.audit_writer
+            if writer is None:
+                raise ValueError("this foundation has no audit writer")
+            count = 1 + sum(1 for c in self._crashes if c.app_guid == app_guid and c.index == 0)
+            events, crash = writer.live_crash(
+                app, at_us, count, len(self.audit_events) + 1, exit_description
+            )
+            self.audit_events.extend(events)
+            self._crashes.append(crash)
+            return crash
 
     def open_transaction(self, n: int, at_us: int) -> list[tuple[int, ...]]:
         """Simulate `n` events whose ids are taken now but which stay invisible until committed.
