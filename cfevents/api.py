@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cfevents.cc.config import Settings
     from cfevents.cc.paging import PageInfo
     from cfevents.events.audit import EventQuery
+    from cfevents.events.crashfilter import CrashFilter
     from cfevents.events.loops import LoopRule
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
@@ -172,7 +173,15 @@ class ServiceReportArgs(TypedDict, total=False):
     now: datetime | None  # the clock (tests)
 
 
-class CrashArgs(TimeArgs, ScopeArgs, total=False):
+class CrashFilterArgs(TypedDict, total=False):
+    """Why it crashed: the crash filters of :meth:`Client.crashes` and the summaries/follows."""
+
+    reasons: Names  # text in the reason or exit description (any of them)
+    exit_statuses: Sequence[str | int]  # exit statuses (any of them), e.g. 137
+    oom: bool  # only OOM kills: exit 137, or "out of memory"/"OOM"
+
+
+class CrashArgs(TimeArgs, ScopeArgs, CrashFilterArgs, total=False):
     """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
 
     order: Order  # desc (newest first, the default) or asc
@@ -810,10 +819,13 @@ class Client:
         from cfevents.events import audit
 
         limit = args.get("limit")
-        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
+        keep = _crash_filter(args)
+        # a filtered listing may read far past its limit: full pages, read ahead
+        sizing = None if keep else limit
+        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=sizing)
         info = _page_info()
-        reading = self._read_events(query, src, info, ahead=limit is None)
-        records = audit.crash_records(reading, query.order)
+        reading = self._read_events(query, src, info, ahead=sizing is None)
+        records = keep.apply(audit.crash_records(reading, query.order))
         shown = itertools.islice(records, limit) if limit is not None else records
         if args.get("names", True):
             shown = with_names(shown, resolver)
@@ -827,7 +839,8 @@ class Client:
             if not unread and next(records, None) is None:
                 return None
             end = "newest" if query.order == "desc" else "oldest"
-            return Truncation(count, "crashes", end=end, counted=info.total_results or None)
+            counted = None if keep else info.total_results or None
+            return Truncation(count, "crashes", end=end, counted=counted)
 
         return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
 
@@ -904,7 +917,7 @@ class Client:
         resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=None)
         info = _page_info()
         records = audit.crash_records(self._read_events(query, src, info), query.order)
-        rows = audit.summarise(records)
+        rows = audit.summarise(_crash_filter(args).apply(records))
         shown: Iterator[dict[str, Any]] = iter(rows if limit is None else rows[:limit])
         if args.get("names", True):
             shown = with_names(shown, resolver)
@@ -1175,6 +1188,14 @@ def _scope_values(args: ScopeArgs) -> tuple[list[str], list[str], list[str]]:
         _values(args.get("org", ())),
         _values(args.get("space", ())),
         _values(args.get("app", ())),
+    )
+
+
+def _crash_filter(args: CrashArgs) -> CrashFilter:
+    from cfevents.events.crashfilter import crash_filter
+
+    return crash_filter(
+        _values(args.get("reasons", ())), args.get("exit_statuses", ()), args.get("oom", False)
     )
 
 

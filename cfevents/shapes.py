@@ -160,5 +160,6 @@ class CrashSummary(TypedDict):
     crashes: int
     first: str | None
     last: str | None
+    per_hour: float | None  # crashes per hour between the first and last crash
     last_exit_description: str | None
     last_reason: str | None

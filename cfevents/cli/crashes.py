@@ -34,11 +34,12 @@ from cfevents.cli.runtime import Runtime
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from cfevents.api import CrashArgs
+    from cfevents.api import CrashArgs, CrashFilterArgs
     from cfevents.events.hooks import Hook
     from cfevents.events.loops import LoopRule
 
 FOLLOW_PANEL = "Follow"
+WHY_PANEL = "Why it crashed"
 
 
 def crashes(
@@ -57,6 +58,35 @@ def crashes(
             help="One row per app: crash count, first and last crash, last exit description "
             "(reads every crash in the window; --limit counts apps).",
             rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    reason: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reason",
+            metavar="TEXT",
+            help="Only crashes whose reason or exit description contains TEXT (any case; "
+            "repeatable, any of them), e.g. --reason 'connection refused'.",
+            rich_help_panel=WHY_PANEL,
+        ),
+    ] = None,
+    exit_status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exit-status",
+            metavar="N",
+            help="Only crashes with exit status N (repeatable or comma-separated; from "
+            "exit_status, else 'Exited with status N' in the description).",
+            rich_help_panel=WHY_PANEL,
+        ),
+    ] = None,
+    oom: Annotated[
+        bool,
+        typer.Option(
+            "--oom",
+            help="Only out-of-memory kills: exit status 137, or 'out of memory'/'OOM' in the "
+            "reason or description.",
+            rich_help_panel=WHY_PANEL,
         ),
     ] = False,
     order: OrderOpt = "desc",
@@ -178,6 +208,7 @@ def crashes(
     listing = (cf.crash_summary if summary else cf.crashes)(
         **window_args(since, until, created_after, created_before),
         **scope_args(org, space, app_),
+        **why_args(reason, exit_status, oom),
         order=order,  # type: ignore[arg-type]  # checked by the library
         source=source,  # type: ignore[arg-type]
         per_page=per_page,
@@ -187,7 +218,19 @@ def crashes(
     nothing = nothing_found(
         ("crash summaries" if summary else "crashes"), since, until, created_after, created_before
     )
-    show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
+    filtered = " ".join(f for f in (_why_text(reason, exit_status, oom),) if f)
+    show(rt, listing, spec, default_limit=default_limit, nothing=nothing, filtered=filtered)
+
+
+def why_args(reason: list[str] | None, exit_status: list[str] | None, oom: bool) -> CrashFilterArgs:
+    """The library's crash filter arguments for --reason, --exit-status and --oom."""
+    return {"reasons": reason or [], "exit_statuses": exit_status or [], "oom": oom}
+
+
+def _why_text(reason: list[str] | None, exit_status: list[str] | None, oom: bool) -> str:
+    parts = [f"--reason {r!r}" for r in reason or []]
+    parts += [f"--exit-status {s}" for s in exit_status or []]
+    return " ".join([*parts, *(["--oom"] if oom else [])])
 
 
 def _follow(rt: Runtime, params: dict[str, Any]) -> None:
@@ -250,6 +293,7 @@ def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
     args: CrashArgs = {
         **window_args(p["since"], p["until"], p["created_after"], p["created_before"]),
         **scope_args(p["org"], p["space"], p["app_"]),
+        **why_args(p["reason"], p["exit_status"], p["oom"]),
         "source": p["source"],
         "per_page": p["per_page"],
         "order": "asc",

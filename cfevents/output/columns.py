@@ -261,6 +261,7 @@ CRASH_SUMMARY_COLUMNS: tuple[str, ...] = (
     "crashes",
     "first",
     "last",
+    "per_hour",
     "last_reason",
     "last_exit_description",
 )
@@ -270,7 +271,7 @@ CRASH_SUMMARY_TABLE_COLUMNS: tuple[str, ...] = (
     "space.name",
     "app.name",
     "crashes",
-    "first",
+    "per_hour",
     "last",
     "last_exit_description",
 )
@@ -302,6 +303,7 @@ CRASH_LOOP_TABLE_COLUMNS: tuple[str, ...] = (
 LABELS.update(
     {
         "first_crash": "first crash",
+        "per_hour": "per hour",
         "last_crash": "last crash",
         "organization.name": "org",
         "actor.type": "actor type",
