@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cfevents.cc.config import Settings
     from cfevents.cc.paging import PageInfo
     from cfevents.events.audit import EventQuery
+    from cfevents.events.context import ContextCache
     from cfevents.events.crashfilter import CrashFilter
     from cfevents.events.loops import LoopRule
     from cfevents.events.resolve import Resolver, Scope
@@ -179,6 +180,7 @@ class CrashFilterArgs(TypedDict, total=False):
     reasons: Names  # text in the reason or exit description (any of them)
     exit_statuses: Sequence[str | int]  # exit statuses (any of them), e.g. 137
     oom: bool  # only OOM kills: exit 137, or "out of memory"/"OOM"
+    context: str | timedelta | None  # attach the app's changes in this period before each crash
 
 
 class CrashArgs(TimeArgs, ScopeArgs, CrashFilterArgs, total=False):
@@ -827,6 +829,11 @@ class Client:
         reading = self._read_events(query, src, info, ahead=sizing is None)
         records = keep.apply(audit.crash_records(reading, query.order))
         shown = itertools.islice(records, limit) if limit is not None else records
+        cache = self._context_cache(args, src)
+        if cache is not None:
+            from cfevents.events.context import with_context
+
+            shown = with_context(shown, cache)
         if args.get("names", True):
             shown = with_names(shown, resolver)
 
@@ -870,13 +877,14 @@ class Client:
         from cfevents.timeparse import format_cc, utcnow
 
         detector = LoopDetector(loop) if loop is not None else None
+        cache = self._context_cache(args, choose_source(args.get("source", "auto")))
         stop = stop or threading.Event()
         start = time_window(utcnow(), args).gte or utcnow()
         start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
         cursor = start
         seen: dict[str, str] = {}  # guid -> created_at, for crashes at or after cursor - lag
         query = cast("CrashArgs", dict(args))
-        for bound in ("until", "created_after", "created_before"):
+        for bound in ("until", "created_after", "created_before", "context"):
             query.pop(bound, None)  # type: ignore[misc]
         query["order"], query["limit"] = "asc", None
         while not stop.is_set():
@@ -895,11 +903,11 @@ class Client:
                 moment = _parse_cc_time(created)
                 if moment is not None and moment > cursor:
                     cursor = moment
-                yield crash
-                if detector is not None:
-                    yield from cast("list[CrashLoop]", detector.observe(dict(crash)))
-            if detector is not None:
-                yield from cast("list[CrashLoop]", detector.settle(self.http.server_time))
+                loops = detector.observe(dict(crash)) if detector is not None else []
+                for record in [dict(crash), *loops]:
+                    yield cast("Crash | CrashLoop", cache.attach(record) if cache else record)
+            for record in detector.settle(self.http.server_time) if detector else []:
+                yield cast("CrashLoop", cache.attach(record) if cache else record)
             floor = format_cc(cursor - timedelta(seconds=lag))
             for g in [g for g, at in seen.items() if at < floor]:
                 del seen[g]
@@ -926,6 +934,32 @@ class Client:
             return Truncation(count, "apps with crashes", len(rows)) if len(rows) > count else None
 
         return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
+
+    def _context_cache(self, args: CrashArgs, source: str) -> ContextCache | None:
+        """The cache that fetches ``context`` for crashes (None without ``context``): the
+        app's change events (:data:`cfevents.events.context.CONTEXT_TYPES`) by target GUID."""
+        from cfevents.events.context import CONTEXT_TYPES, ContextCache
+        from cfevents.timeparse import format_cc
+
+        before = _context_period(args.get("context"))
+        if before is None:
+            return None
+
+        def fetch(guid: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+            return cast(
+                "Iterator[dict[str, Any]]",
+                self.audit_events(
+                    types=CONTEXT_TYPES,
+                    actees=[guid],
+                    since=format_cc(start),
+                    until=format_cc(end),
+                    order="asc",
+                    source=cast("Source", source),
+                    names=False,
+                ),
+            )
+
+        return ContextCache(fetch, before)
 
     def _event_query(
         self,
@@ -1189,6 +1223,21 @@ def _scope_values(args: ScopeArgs) -> tuple[list[str], list[str], list[str]]:
         _values(args.get("space", ())),
         _values(args.get("app", ())),
     )
+
+
+def _context_period(value: str | timedelta | None) -> timedelta | None:
+    """``context``: a duration (``15m``) from 1s to 1d, or None."""
+    from cfevents.timeparse import TimeParseError, parse_duration
+
+    if value is None or value == "":
+        return None
+    try:
+        period = value if isinstance(value, timedelta) else parse_duration(value)
+    except TimeParseError as exc:
+        raise UsageError(f"--context: {exc}") from None
+    if not timedelta(seconds=1) <= period <= timedelta(days=1):
+        raise UsageError(f"--context: {value!r} is out of range (1s to 1d)")
+    return period
 
 
 def _crash_filter(args: CrashArgs) -> CrashFilter:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from cfevents.api import CrashArgs, CrashFilterArgs
     from cfevents.events.hooks import Hook
     from cfevents.events.loops import LoopRule
+    from cfevents.output.formatters import OutputSpec
 
 FOLLOW_PANEL = "Follow"
 WHY_PANEL = "Why it crashed"
@@ -89,6 +90,17 @@ def crashes(
             rich_help_panel=WHY_PANEL,
         ),
     ] = False,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            metavar="DURATION",
+            help="Attach to each crash (and loop) the app's changes in the DURATION before it "
+            "(deploys, restages, scales, starts/stops, env and droplet changes), e.g. 15m: a "
+            "'context' list in JSON, lines in a table.",
+            rich_help_panel=WHY_PANEL,
+        ),
+    ] = None,
     order: OrderOpt = "desc",
     source: SourceOpt = "auto",
     per_page: PerPageOpt = None,
@@ -195,6 +207,7 @@ def crashes(
         cfevents crashes --follow --loop 5/10m --repeat 30m --exec ./page.sh
     """
     from cfevents.cli.output import build_spec, needs_names, nothing_found, show
+    from cfevents.errors import UsageError
 
     rt: Runtime = ctx.obj
     if follow or any(v is not None for v in (exec_, exec_timeout, exec_log, loop)):
@@ -203,12 +216,15 @@ def crashes(
     spec = build_spec(
         rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
+    if summary and context is not None:
+        raise UsageError("--context attaches changes to each crash; --summary has no crashes")
+    spec = with_context_column(spec, context)
     lim, default_limit = effective_limit(limit, all_)
     cf = rt.cf()
     listing = (cf.crash_summary if summary else cf.crashes)(
         **window_args(since, until, created_after, created_before),
         **scope_args(org, space, app_),
-        **why_args(reason, exit_status, oom),
+        **why_args(reason, exit_status, oom, context),
         order=order,  # type: ignore[arg-type]  # checked by the library
         source=source,  # type: ignore[arg-type]
         per_page=per_page,
@@ -222,9 +238,26 @@ def crashes(
     show(rt, listing, spec, default_limit=default_limit, nothing=nothing, filtered=filtered)
 
 
-def why_args(reason: list[str] | None, exit_status: list[str] | None, oom: bool) -> CrashFilterArgs:
-    """The library's crash filter arguments for --reason, --exit-status and --oom."""
-    return {"reasons": reason or [], "exit_statuses": exit_status or [], "oom": oom}
+def why_args(
+    reason: list[str] | None, exit_status: list[str] | None, oom: bool, context: str | None
+) -> CrashFilterArgs:
+    """The library's arguments for --reason, --exit-status, --oom and --context."""
+    return {
+        "reasons": reason or [],
+        "exit_statuses": exit_status or [],
+        "oom": oom,
+        "context": context,
+    }
+
+
+def with_context_column(spec: OutputSpec, context: str | None) -> OutputSpec:
+    """With --context, tables and CSV/TSV show the ``context`` column last (JSON has it
+    anyway; --fields chooses for itself)."""
+    import dataclasses
+
+    if context is None or spec.fields is not None or spec.fmt not in ("table", "csv", "tsv"):
+        return spec
+    return dataclasses.replace(spec, columns=(*spec.columns, "context"))
 
 
 def _why_text(reason: list[str] | None, exit_status: list[str] | None, oom: bool) -> str:
@@ -256,6 +289,7 @@ def _follow(rt: Runtime, params: dict[str, Any]) -> None:
     )
     if spec.fmt == "json":  # an endless stream: one JSON object per line
         spec = dataclasses.replace(spec, fmt="ndjson")
+    spec = with_context_column(spec, p["context"])
     args["names"] = needs_names(spec) or p["exec_"] is not None
     shown = 0
     what = "loop record" if rule is not None else "crash"
@@ -293,7 +327,7 @@ def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
     args: CrashArgs = {
         **window_args(p["since"], p["until"], p["created_after"], p["created_before"]),
         **scope_args(p["org"], p["space"], p["app_"]),
-        **why_args(p["reason"], p["exit_status"], p["oom"]),
+        **why_args(p["reason"], p["exit_status"], p["oom"], p["context"]),
         "source": p["source"],
         "per_page": p["per_page"],
         "order": "asc",

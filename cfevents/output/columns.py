@@ -304,6 +304,7 @@ LABELS.update(
     {
         "first_crash": "first crash",
         "per_hour": "per hour",
+        "context": "changes before",
         "last_crash": "last crash",
         "organization.name": "org",
         "actor.type": "actor type",
@@ -373,7 +374,7 @@ COLUMN_SETS: dict[str, ColumnSet] = {
     "services-one": ColumnSet(SERVICE_USAGE_COLUMNS, None, ("links",)),
     "events": ColumnSet(EVENT_COLUMNS, EVENT_TABLE_COLUMNS),
     "event": ColumnSet(EVENT_COLUMNS),
-    "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS),
+    "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS, ("context",)),
     "crash-summary": ColumnSet(CRASH_SUMMARY_COLUMNS, CRASH_SUMMARY_TABLE_COLUMNS),
     "crash-loops": ColumnSet(CRASH_LOOP_COLUMNS, CRASH_LOOP_TABLE_COLUMNS, ("context",)),
 }

@@ -228,7 +228,23 @@ class AuditWriter:
         p_guid, p_type = app.processes[0]
         version = self.uuid("version", p_guid)
         t = self.end_us - 3600 * SECOND_US
-        rows: list[dict[str, Any]] = []
+        # what changed just before: an environment change, then a rolling deploy by a user
+        user, email = USERS[rng.randrange(len(USERS))]
+        actor = (self.uuid("user", user), "user", email, user)
+        env = {"request": {"environment_variables": "[PRIVATE DATA HIDDEN]"}}
+        rows: list[dict[str, Any]] = [
+            self._row("audit.app.update", actor, app, t - 150 * SECOND_US, env),
+            self._row(
+                "audit.app.deployment.create",
+                actor,
+                app,
+                t - 120 * SECOND_US,
+                {
+                    "droplet_guid": self.uuid("droplet", app.guid, "recent"),
+                    "request": {"type": "rolling"},
+                },
+            ),
+        ]
         count = 0
         while (t := t + rng.randint(180, 360) * SECOND_US) < self.end_us - 30 * SECOND_US:
             count += 1
