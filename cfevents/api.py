@@ -871,46 +871,58 @@ class Client:
         loop records it causes, and each poll ends with the resolutions due by the API's clock
         (its HTTP ``Date``): tell them apart with :func:`cfevents.events.loops.is_loop`.
         """
-        from datetime import UTC, timedelta
-
+        from cfevents.events.follow import KeysetCursor
         from cfevents.events.loops import LoopDetector
-        from cfevents.timeparse import format_cc, utcnow
+        from cfevents.timeparse import utcnow
 
         detector = LoopDetector(loop) if loop is not None else None
         cache = self._context_cache(args, choose_source(args.get("source", "auto")))
         stop = stop or threading.Event()
-        start = time_window(utcnow(), args).gte or utcnow()
-        start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
-        cursor = start
-        seen: dict[str, str] = {}  # guid -> created_at, for crashes at or after cursor - lag
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
         query = cast("CrashArgs", dict(args))
         for bound in ("until", "created_after", "created_before", "context"):
             query.pop(bound, None)  # type: ignore[misc]
         query["order"], query["limit"] = "asc", None
         while not stop.is_set():
-            query["since"] = format_cc(max(start, cursor - timedelta(seconds=lag)))
+            query["since"] = keyset.since()
             for crash in self.crashes(**query):
-                created = str(crash.get("created_at") or "")
-                guids = [
-                    g for g in (crash.get("process_crash_guid"), crash.get("app_crash_guid")) if g
-                ]
-                if any(g in seen for g in guids):
-                    for g in guids:
-                        seen[g] = created
+                guids = (crash.get("process_crash_guid"), crash.get("app_crash_guid"))
+                if not keyset.fresh(crash.get("created_at"), guids):
                     continue
-                for g in guids:
-                    seen[g] = created
-                moment = _parse_cc_time(created)
-                if moment is not None and moment > cursor:
-                    cursor = moment
                 loops = detector.observe(dict(crash)) if detector is not None else []
                 for record in [dict(crash), *loops]:
                     yield cast("Crash | CrashLoop", cache.attach(record) if cache else record)
             for record in detector.settle(self.http.server_time) if detector else []:
                 yield cast("CrashLoop", cache.attach(record) if cache else record)
-            floor = format_cc(cursor - timedelta(seconds=lag))
-            for g in [g for g, at in seen.items() if at < floor]:
-                del seen[g]
+            keyset.prune()
+            stop.wait(interval)
+
+    def follow_events(
+        self,
+        *,
+        interval: float = 30.0,
+        stop: threading.Event | None = None,
+        lag: float = 60.0,
+        **args: Unpack[AuditArgs],
+    ) -> Iterator[AuditEvent]:
+        """Audit events as they arrive, oldest first, each once, until ``stop`` is set: the
+        keyset follow of :meth:`follow_crashes` (from ``since`` or now, every ``interval``
+        seconds, re-reading ``lag`` seconds) over :meth:`audit_events` and its filters."""
+        from cfevents.events.follow import KeysetCursor
+        from cfevents.timeparse import utcnow
+
+        stop = stop or threading.Event()
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+        query = cast("AuditArgs", dict(args))
+        for bound in ("until", "created_after", "created_before"):
+            query.pop(bound, None)  # type: ignore[misc]
+        query["order"], query["limit"] = "asc", None
+        while not stop.is_set():
+            query["since"] = keyset.since()
+            for event in self.audit_events(**query):
+                if keyset.fresh(event.get("created_at"), [event.get("guid")]):
+                    yield event
+            keyset.prune()
             stop.wait(interval)
 
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:

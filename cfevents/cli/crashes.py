@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cfevents.cli.options import (
+    FOLLOW_PANEL,
     OUTPUT_PANEL,
     AllOpt,
     AppOpt,
     CreatedAfterOpt,
     CreatedBeforeOpt,
     FieldsOpt,
+    FollowIntervalOpt,
+    FollowOpt,
     LimitOpt,
     NoHeadersOpt,
     OrderOpt,
@@ -39,7 +42,6 @@ if TYPE_CHECKING:
     from cfevents.events.loops import LoopRule
     from cfevents.output.formatters import OutputSpec
 
-FOLLOW_PANEL = "Follow"
 WHY_PANEL = "Why it crashed"
 
 
@@ -110,25 +112,8 @@ def crashes(
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
-    follow: Annotated[
-        bool,
-        typer.Option(
-            "--follow",
-            "-f",
-            help="Keep watching: print new crashes as they arrive (from now, or --since), each "
-            "once, until Ctrl-C or SIGTERM.",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = False,
-    interval: Annotated[
-        str,
-        typer.Option(
-            "--interval",
-            metavar="DURATION",
-            help="How often --follow asks Cloud Controller, e.g. 30s, 2m (1s to 1d).",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = "30s",
+    follow: FollowOpt = False,
+    interval: FollowIntervalOpt = "30s",
     exec_: Annotated[
         str | None,
         typer.Option(
@@ -270,10 +255,8 @@ def _follow(rt: Runtime, params: dict[str, Any]) -> None:
     """crashes --follow: each new crash (or, with --loop, each loop record) printed and
     --exec run as it arrives, until SIGTERM (exit 143) or Ctrl-C (130). ``params`` are the
     command's parameters (click's ``ctx.params``)."""
-    import dataclasses
-
-    from cfevents.cli.output import build_spec, emit, needs_names
-    from cfevents.errors import ExportStopped, StoppedBySignal
+    from cfevents.cli.follow import run_follow, stream_spec
+    from cfevents.cli.output import build_spec, needs_names
     from cfevents.events.loops import is_loop
 
     p = params
@@ -287,42 +270,24 @@ def _follow(rt: Runtime, params: dict[str, Any]) -> None:
         no_headers=p["no_headers"],
         table_format=p["table_format"],
     )
-    if spec.fmt == "json":  # an endless stream: one JSON object per line
-        spec = dataclasses.replace(spec, fmt="ndjson")
-    spec = with_context_column(spec, p["context"])
+    spec = with_context_column(stream_spec(spec), p["context"])
     args["names"] = needs_names(spec) or p["exec_"] is not None
-    shown = 0
-    what = "loop record" if rule is not None else "crash"
-    rt.note(
-        f"following crashes every {p['interval']}"
-        + (f", loops of {rule} crashes" if rule is not None else "")
-        + " (Ctrl-C to stop)"
-    )
+    loops = f", loops of {rule} crashes" if rule is not None else ""
+    rt.note(f"following crashes every {p['interval']}{loops} (Ctrl-C to stop)")
+    nouns = ("loop record", "loop records") if rule is not None else ("crash", "crashes")
     with _exec_hook(rt, p) as hook:
-        try:
-            for record in rt.cf().follow_crashes(interval=pause, loop=rule, **args):
-                if rule is not None and not is_loop(dict(record)):
-                    continue
-                emit(rt, [record], spec)
-                if shown == 0:  # one header, before the first record
-                    spec = dataclasses.replace(spec, headers=False)
-                shown += 1
-                if hook is not None:
-                    _run_exec(rt, hook, dict(record), kind)
-        except (KeyboardInterrupt, StoppedBySignal) as exc:
-            signum = exc.signum if isinstance(exc, StoppedBySignal) else 2
-            plural = "s" if shown != 1 else ""
-            raise ExportStopped(
-                signum, f"stopped following ({shown} {what}{plural} shown)"
-            ) from None
+        records = rt.cf().follow_crashes(interval=pause, loop=rule, **args)
+        shown = (r for r in records if rule is None or is_loop(dict(r)))
+        each = None if hook is None else (lambda record: _run_exec(rt, hook, record, kind))
+        run_follow(rt, shown, spec, nouns=nouns, each=each)
 
 
 def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
     """The follow's crash arguments, poll interval (seconds) and loop rule; usage errors for
     options that cannot follow."""
     from cfevents.errors import UsageError
+    from cfevents.events.follow import follow_interval
     from cfevents.events.loops import parse_loop
-    from cfevents.timeparse import TimeParseError, parse_duration
 
     args: CrashArgs = {
         **window_args(p["since"], p["until"], p["created_after"], p["created_before"]),
@@ -347,12 +312,7 @@ def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
         raise UsageError(
             "--repeat and --resolve-after shape loop records: they need --loop N/PERIOD"
         )
-    try:
-        pause = parse_duration(p["interval"]).total_seconds()
-    except TimeParseError as exc:
-        raise UsageError(f"--interval: {exc}") from None
-    if not 1 <= pause <= 86400:
-        raise UsageError(f"--interval: {p['interval']!r} is out of range (1s to 1d)")
+    pause = follow_interval(p["interval"])
     rule = parse_loop(p["loop"], p["repeat"], p["resolve_after"]) if p["loop"] else None
     return args, pause, rule
 
