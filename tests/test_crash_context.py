@@ -147,7 +147,7 @@ def test_the_demo_loop_start_shows_the_deploy_before_it(demo):
     with connect(sb.url, sb.admin_token(), env={}) as cf:
         for record in cf.follow_crashes(
             since=(end - timedelta(hours=1)).isoformat(),
-            interval=0,
+            interval=5,
             stop=stop,
             loop=rule,
             context="15m",

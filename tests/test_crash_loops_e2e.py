@@ -85,7 +85,7 @@ def test_the_demo_loop_is_one_start_its_reminders_and_one_resolved(demo):
     stop = threading.Event()
     got = []
     with connect(demo.url, demo.admin_token(), env={}) as cf:
-        for record in cf.follow_crashes(since=since.isoformat(), interval=0, stop=stop, loop=RULE):
+        for record in cf.follow_crashes(since=since.isoformat(), interval=5, stop=stop, loop=RULE):
             if is_loop(dict(record)):
                 got.append(record)
                 if record["state"] == "resolved" and record["app"]["guid"] == loop_app:
@@ -151,7 +151,7 @@ def test_a_live_loop_starts_repeats_and_resolves_with_exec_per_record(live, tmp_
         "--since",
         END.isoformat(),
         "--interval",
-        "1s",
+        "5s",
         "--loop",
         "3/10m",
         "--repeat",
@@ -208,7 +208,7 @@ def test_sigterm_during_a_hanging_exec_exits_143_and_leaves_no_process(live, tmp
         "--since",
         END.isoformat(),
         "--interval",
-        "1s",
+        "5s",
         "-o",
         "ndjson",
         "--exec",
@@ -240,7 +240,7 @@ def test_a_stuck_exec_is_killed_at_its_timeout_reported_and_the_follow_goes_on(l
         "--since",
         END.isoformat(),
         "--interval",
-        "1s",
+        "5s",
         "-o",
         "ndjson",
         "--exec-timeout",

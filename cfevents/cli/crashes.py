@@ -286,7 +286,7 @@ def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
     """The follow's crash arguments, poll interval (seconds) and loop rule; usage errors for
     options that cannot follow."""
     from cfevents.errors import UsageError
-    from cfevents.events.follow import follow_interval
+    from cfevents.events.bounds import check_interval
     from cfevents.events.loops import parse_loop
 
     args: CrashArgs = {
@@ -312,7 +312,7 @@ def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
         raise UsageError(
             "--repeat and --resolve-after shape loop records: they need --loop N/PERIOD"
         )
-    pause = follow_interval(p["interval"])
+    pause = check_interval(p["interval"])  # before the note: a refused one prints only its error
     rule = parse_loop(p["loop"], p["repeat"], p["resolve_after"]) if p["loop"] else None
     return args, pause, rule
 

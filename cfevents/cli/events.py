@@ -150,11 +150,11 @@ def _follow(rt: Runtime, args: AuditArgs, spec: OutputSpec, interval: str) -> No
     """events list --follow: each new event printed as it arrives (the crashes' keyset follow)."""
     from cfevents.cli.follow import run_follow, stream_spec
     from cfevents.errors import UsageError
-    from cfevents.events.follow import follow_interval
+    from cfevents.events.bounds import check_interval
 
     if args.get("until") or args.get("created_before"):
         raise UsageError("--follow has no end: drop --until/--created-before")
-    pause = follow_interval(interval)
+    pause = check_interval(interval)  # before the note: a refused one prints only its error
     rt.note(f"following audit events every {interval} (Ctrl-C to stop)")
     events = rt.cf().follow_events(interval=pause, **args)
     run_follow(rt, events, stream_spec(spec), nouns=("event", "events"))

@@ -1,4 +1,5 @@
-"""Following a listing, pure: the keyset cursor ``--follow`` polls with, and its interval bounds.
+"""Following a listing, pure: the keyset cursor every ``--follow`` of audit events polls with
+(its interval bounds are :func:`cfevents.events.bounds.check_interval`'s).
 
 ``crashes --follow`` and ``events list --follow`` poll the same way: each poll lists events
 from ``lag`` seconds before the newest one handed out (CC may commit an event a little after
@@ -12,28 +13,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cfevents.errors import UsageError
-from cfevents.timeparse import TimeParseError, format_cc, parse_duration
+from cfevents.timeparse import format_cc
 
-FOLLOW_MIN_INTERVAL_S = 1.0  # a follow's poll reads one small page: once a second at most
-FOLLOW_MAX_INTERVAL_S = 86_400.0  # at least daily (time.sleep cannot take 1e12 s)
-DEFAULT_INTERVAL = "30s"
 DEFAULT_LAG_S = 60.0
-
-
-def follow_interval(text: str) -> float:
-    """``--interval`` of a follow in seconds (1s to 1d).
-
-    Raises:
-        UsageError: not a duration, or out of range.
-    """
-    try:
-        pause = parse_duration(text).total_seconds()
-    except TimeParseError as exc:
-        raise UsageError(f"--interval: {exc}") from None
-    if not FOLLOW_MIN_INTERVAL_S <= pause <= FOLLOW_MAX_INTERVAL_S:
-        raise UsageError(f"--interval: {text!r} is out of range (1s to 1d)")
-    return pause
 
 
 def _moment(text: str) -> datetime | None:
