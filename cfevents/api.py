@@ -25,6 +25,7 @@ from cfevents.errors import UsageError
 from cfevents.events.args import (
     AuditArgs,
     CrashArgs,
+    CrashFilterArgs,
     Names,
     ScopeArgs,
     ServiceEventArgs,
@@ -51,7 +52,6 @@ from cfevents.events.filters import (
     check_order,
     choose_source,
     one_guid,
-    parse_cc_time,
     time_window,
     usage_filter,
     usage_states,
@@ -64,6 +64,7 @@ from cfevents.export.plan import ExportArgs
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
     from cfevents.cc.config import Settings
+    from cfevents.events.loops import LoopRule
     from cfevents.events.resolve import Resolver
     from cfevents.export.engine import ExportJob
     from cfevents.export.plan import ExportSource
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from cfevents.shapes import (
         AuditEvent,
         Crash,
+        CrashLoop,
         CrashSummary,
         ServiceUsageEvent,
         Source,
@@ -90,6 +92,7 @@ __all__ = [  # what callers import from here; the rest lives in cfevents.events 
     "AuditArgs",
     "Client",
     "CrashArgs",
+    "CrashFilterArgs",
     "ExportArgs",
     "Grouping",
     "Names",
@@ -548,51 +551,81 @@ class Client:
         interval: str | float = 30.0,
         stop: threading.Event | None = None,
         lag: float = 60.0,
+        loop: LoopRule | None = None,
         **args: Unpack[CrashArgs],
-    ) -> Iterator[Crash]:
+    ) -> Iterator[Crash | CrashLoop]:
         """Crashes as they arrive, oldest first, each once, until ``stop`` is set.
 
         Starts at ``since`` (or now) and polls every ``interval`` seconds. Each poll re-reads
         from ``lag`` seconds before the newest crash seen (CC may commit an event a little
         after its created_at) and keyset-skips what it has handed out by (created_at, guid),
         so a crash is never yielded twice, even when its two events arrive in different polls.
-        """
-        from datetime import UTC, timedelta
 
-        from cfevents.timeparse import format_cc, utcnow
+        With ``loop`` (:class:`cfevents.events.loops.LoopRule`) each crash is followed by the
+        loop records it causes, and each poll ends with the resolutions due by the API's clock
+        (its HTTP ``Date``): tell them apart with :func:`cfevents.events.loops.is_loop`.
+        """
+        from cfevents.events import audit_listing
+        from cfevents.events.follow import KeysetCursor
+        from cfevents.events.loops import LoopDetector
+        from cfevents.timeparse import utcnow
+
+        pause = check_interval(interval)  # the one bound every follow obeys
+        if args.get("until") is not None or args.get("created_before") is not None:
+            raise UsageError("has no end: drop `until`/`created_before`", param="follow")
+        detector = LoopDetector(loop) if loop is not None else None
+        cache = audit_listing.context_cache(
+            self.http, args, choose_source(args.get("source", "auto"))
+        )
+        stop = stop or threading.Event()
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+        query = cast("CrashArgs", dict(args))
+        for bound in ("until", "created_after", "created_before", "context"):
+            query.pop(bound, None)  # type: ignore[misc]
+        query["order"], query["limit"] = "asc", None
+        while not stop.is_set():
+            query["since"] = keyset.since()
+            for crash in self.crashes(**query):
+                guids = (crash.get("process_crash_guid"), crash.get("app_crash_guid"))
+                if not keyset.fresh(crash.get("created_at"), guids):
+                    continue
+                loops = detector.observe(dict(crash)) if detector is not None else []
+                for record in [dict(crash), *loops]:
+                    yield cast("Crash | CrashLoop", cache.attach(record) if cache else record)
+            for record in detector.settle(self.http.server_time) if detector else []:
+                yield cast("CrashLoop", cache.attach(record) if cache else record)
+            keyset.prune()
+            stop.wait(pause)
+
+    def follow_events(
+        self,
+        *,
+        interval: str | float = 30.0,
+        stop: threading.Event | None = None,
+        lag: float = 60.0,
+        **args: Unpack[AuditArgs],
+    ) -> Iterator[AuditEvent]:
+        """Audit events as they arrive, oldest first, each once, until ``stop`` is set: the
+        keyset follow of :meth:`follow_crashes` (from ``since`` or now, every ``interval``
+        seconds, re-reading ``lag`` seconds) over :meth:`audit_events` and its filters."""
+        from cfevents.events.follow import KeysetCursor
+        from cfevents.timeparse import utcnow
 
         pause = check_interval(interval)  # the one bound every follow obeys
         if args.get("until") is not None or args.get("created_before") is not None:
             raise UsageError("has no end: drop `until`/`created_before`", param="follow")
         stop = stop or threading.Event()
-        start = time_window(utcnow(), args).gte or utcnow()
-        start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
-        cursor = start
-        seen: dict[str, str] = {}  # guid -> created_at, for crashes at or after cursor - lag
-        query = cast("CrashArgs", dict(args))
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+        query = cast("AuditArgs", dict(args))
         for bound in ("until", "created_after", "created_before"):
             query.pop(bound, None)  # type: ignore[misc]
         query["order"], query["limit"] = "asc", None
         while not stop.is_set():
-            query["since"] = format_cc(max(start, cursor - timedelta(seconds=lag)))
-            for crash in self.crashes(**query):
-                created = str(crash.get("created_at") or "")
-                guids = [
-                    g for g in (crash.get("process_crash_guid"), crash.get("app_crash_guid")) if g
-                ]
-                if any(g in seen for g in guids):
-                    for g in guids:
-                        seen[g] = created
-                    continue
-                for g in guids:
-                    seen[g] = created
-                moment = parse_cc_time(created)
-                if moment is not None and moment > cursor:
-                    cursor = moment
-                yield crash
-            floor = format_cc(cursor - timedelta(seconds=lag))
-            for g in [g for g, at in seen.items() if at < floor]:
-                del seen[g]
+            query["since"] = keyset.since()
+            for event in self.audit_events(**query):
+                if keyset.fresh(event.get("created_at"), [event.get("guid")]):
+                    yield event
+            keyset.prune()
             stop.wait(pause)
 
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:

@@ -7,7 +7,7 @@ checks them (errors name the key).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
@@ -75,7 +75,16 @@ class ServiceEventArgs(ServiceFilterArgs, total=False):
     limit: int | None
 
 
-class CrashArgs(TimeArgs, ScopeArgs, total=False):
+class CrashFilterArgs(TypedDict, total=False):
+    """Why it crashed: the crash filters of :meth:`Client.crashes` and the summaries/follows."""
+
+    reasons: Names  # text in the reason or exit description (any of them)
+    exit_statuses: Sequence[str | int]  # exit statuses (any of them), e.g. 137
+    oom: bool  # only OOM kills: exit 137, or "out of memory"/"OOM"
+    context: str | timedelta | None  # attach the app's changes in this period before each crash
+
+
+class CrashArgs(TimeArgs, ScopeArgs, CrashFilterArgs, total=False):
     """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
 
     order: Order  # desc (newest first, the default) or asc

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from cfevents.cc.paging import PageInfo
-from cfevents.errors import V2DisabledError
+from cfevents.errors import UsageError, V2DisabledError
 from cfevents.events.args import AuditArgs, CrashArgs
 from cfevents.events.bounds import check_limit, check_per_page
 from cfevents.events.filters import (
@@ -31,6 +32,8 @@ from cfevents.events.resolve import Resolver, with_names
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
     from cfevents.events.audit import EventQuery
+    from cfevents.events.context import ContextCache
+    from cfevents.events.crashfilter import CrashFilter
     from cfevents.shapes import AuditEvent, Crash, CrashSummary, Source
 
 
@@ -94,11 +97,19 @@ def crashes(http: CFClient, args: CrashArgs) -> Listing[Crash]:
     from cfevents.events import audit
 
     limit = check_limit(args.get("limit"))
-    resolver, query, src = event_query(http, args, types=audit.CRASH_TYPES, limit=limit)
+    keep = crash_filter_of(args)
+    # a filtered listing may read far past its limit: full pages, read ahead
+    sizing = None if keep else limit
+    resolver, query, src = event_query(http, args, types=audit.CRASH_TYPES, limit=sizing)
     info = PageInfo()
-    reading = read_events(http, query, src, info, ahead=limit is None)
-    records = audit.crash_records(reading, query.order)
+    reading = read_events(http, query, src, info, ahead=sizing is None)
+    records = keep.apply(audit.crash_records(reading, query.order))
     shown = itertools.islice(records, limit) if limit is not None else records
+    cache = context_cache(http, args, src)
+    if cache is not None:
+        from cfevents.events.context import with_context
+
+        shown = with_context(shown, cache)
     if args.get("names", True):
         shown = with_names(shown, resolver)
 
@@ -111,7 +122,8 @@ def crashes(http: CFClient, args: CrashArgs) -> Listing[Crash]:
         if not unread and next(records, None) is None:
             return None
         end = "newest" if query.order == "desc" else "oldest"
-        return Truncation(count, "crashes", end=end, counted=info.total_results or None)
+        counted = None if keep else info.total_results or None
+        return Truncation(count, "crashes", end=end, counted=counted)
 
     return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
 
@@ -124,7 +136,7 @@ def crash_summary(http: CFClient, args: CrashArgs) -> Listing[CrashSummary]:
     resolver, query, src = event_query(http, args, types=audit.CRASH_TYPES, limit=None)
     info = PageInfo()
     records = audit.crash_records(read_events(http, query, src, info), query.order)
-    rows = audit.summarise(records)
+    rows = audit.summarise(crash_filter_of(args).apply(records))
     shown: Iterator[dict[str, Any]] = iter(rows if limit is None else rows[:limit])
     if args.get("names", True):
         shown = with_names(shown, resolver)
@@ -211,3 +223,49 @@ def read_events(
     rest = read_ahead(pages) if ahead else pages
     events = (normalise(r) for r in resources(itertools.chain([first], rest), info))
     return audit.unique(events)
+
+
+def context_cache(http: CFClient, args: CrashArgs, source: str) -> ContextCache | None:
+    """The cache that fetches ``context`` for crashes (None without ``context``): the
+    app's change events (:data:`cfevents.events.context.CONTEXT_TYPES`) by target GUID."""
+    from cfevents.events.context import CONTEXT_TYPES, ContextCache
+    from cfevents.timeparse import format_cc
+
+    before = context_period(args.get("context"))
+    if before is None:
+        return None
+
+    def fetch(guid: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        query: AuditArgs = {
+            "types": CONTEXT_TYPES,
+            "actees": [guid],
+            "since": format_cc(start),
+            "until": format_cc(end),
+            "order": "asc",
+            "source": cast("Source", source),
+            "names": False,
+        }
+        return cast("Iterator[dict[str, Any]]", audit_events(http, query))
+
+    return ContextCache(fetch, before)
+
+
+def context_period(value: str | timedelta | None) -> timedelta | None:
+    """``context``: a duration (``15m``) from 1s to 1d, or None."""
+    from cfevents.events.bounds import duration
+
+    if value is None or value == "":
+        return None
+    period = duration(value, param="context")
+    if not timedelta(seconds=1) <= period <= timedelta(days=1):
+        raise UsageError(f"{value!r} is out of range (1s to 1d)", param="context")
+    return period
+
+
+def crash_filter_of(args: CrashArgs) -> CrashFilter:
+    """The crash filters (reasons, exit statuses, OOM) of ``args``."""
+    from cfevents.events.crashfilter import crash_filter
+
+    return crash_filter(
+        values(args.get("reasons", ())), args.get("exit_statuses", ()), args.get("oom", False)
+    )
