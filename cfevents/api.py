@@ -574,8 +574,10 @@ class Client:
         if args.get("until") is not None or args.get("created_before") is not None:
             raise UsageError("has no end: drop `until`/`created_before`", param="follow")
         detector = LoopDetector(loop) if loop is not None else None
-        cache = audit_listing.context_cache(
-            self.http, args, choose_source(args.get("source", "auto"))
+        source = choose_source(args.get("source", "auto"))
+        # the HTTP client only when context is asked for
+        cache = (
+            audit_listing.context_cache(self.http, args, source) if args.get("context") else None
         )
         stop = stop or threading.Event()
         keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
