@@ -40,6 +40,7 @@ from cfevents.export import checkpoint as ckpt
 from cfevents.export.plan import ExportPlan
 from cfevents.export.store import StoreSink
 from cfevents.files import OutputTarget, open_stream
+from cfevents.output.unstorable import ERRORS
 from cfevents.stores import kind_for_path
 from cfevents.stores.columns import flat_records
 from cfevents.timeparse import format_cc, utcnow
@@ -754,7 +755,7 @@ class ExportJob:
                 f"{self.cursor.events:,} are in the file this run opened); rerun with "
                 "--on-rotated new-file to carry on in a new file"
             )
-        handle = open(sink.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        handle = open(sink.path, "a", encoding="utf-8", errors=ERRORS, newline="")  # noqa: SIM115
         stream = sink.stream
         assert isinstance(stream, _Handle)
         old, stream.handle = stream.handle, handle
