@@ -552,6 +552,10 @@ class ExportJob:
             try:
                 written = write(records, sink.stream, spec)
                 self.commit()
+                if self.store is not None and sink.path is not None:
+                    # every byte is committed now, a CSV header without events too: a rerun
+                    # must not take it for an interrupted run's ("removed 324 bytes ...")
+                    self._save(sink.sync())
             finally:
                 self.close_sink()
         except BaseException as exc:
