@@ -899,7 +899,9 @@ class Client:
         def truncation(count: int) -> Truncation | None:
             return Truncation(count, "apps with crashes", len(rows)) if len(rows) > count else None
 
-        return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
+        return Listing(
+            cast("Iterator[CrashSummary]", shown), info, truncation=truncation, paged=False
+        )
 
     def _event_query(
         self,

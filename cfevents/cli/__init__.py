@@ -215,11 +215,15 @@ def _finish(code: int, standalone_mode: bool) -> int:
 def _print_error(message: str) -> None:
     """The one place errors are printed: one line, server text escaped as in tables, and any
     secret this process holds redacted (a net: no message is built from one)."""
+    from cfevents.cli.environment import fit_terminal
     from cfevents.errors import redact
     from cfevents.output.formatters import escape_control
 
+    text = f"cfevents: error: {escape_control(redact(message))}"
     try:
-        sys.stderr.write(f"cfevents: error: {escape_control(redact(message))}\n")
+        if sys.stderr.isatty():
+            text = "\n".join(fit_terminal(text, sys.stderr))
+        sys.stderr.write(text + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
