@@ -19,6 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 from cfevents import __version__
 from cfevents.cli.coercion import install as install_coercion
 from cfevents.cli.completion import COMPLETE_VAR
+from cfevents.cli.completion import install as install_completion
 from cfevents.cli.options import MARKUP_MODE
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import SIGNAL_WORDS, CfEventsError, ExitCode, StoppedBySignal
@@ -100,10 +101,39 @@ def escape_help_markup(command: Any) -> None:
         text = getattr(param, "help", None)
         if isinstance(text, str):
             param.help = _escape_brackets(text)
+        _no_flag_placeholder(param)
+    _flag_help_option(command)
     commands = getattr(command, "commands", {})
     loaded = getattr(commands, "_loaded", commands)  # a lazy group: only what is loaded
     for sub in list(loaded.values()):
         escape_help_markup(sub)
+
+
+def _no_flag_placeholder(param: Any) -> None:
+    """A flag takes no value: no ``<bool>`` after it in the rich help (Typer shows the type of
+    every option there; the plain help already leaves flags bare)."""
+    if getattr(param, "is_flag", False) and getattr(param, "metavar", None) is None:
+        param.display_type_rich = _no_type
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _flag_help_option(command: Any) -> None:
+    """``-h, --help`` is made on first use: make it bare too."""
+    make = getattr(command, "get_help_option", None)
+    if make is None or getattr(command, "bare_help_flag", False):
+        return
+    command.bare_help_flag = True
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if option is not None:
+            _no_flag_placeholder(option)
+        return option
+
+    command.get_help_option = get_help_option
 
 
 def _escape_brackets(text: str) -> str:
@@ -152,9 +182,9 @@ class CfEventsGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         if os.environ.get(COMPLETE_VAR):  # a shell asking for completions
-            from typer._completion_classes import completion_init
+            from cfevents.cli.completion import init_shells
 
-            completion_init()
+            init_shells()
         if args is None:
             args = sys.argv[1:]
         args = hoist_global_options(list(args))
@@ -352,7 +382,6 @@ def root(
         bool,
         typer.Option(
             "--safe-csv",
-            "--local-time",
             help="Prefix ' to csv/tsv cells starting with = + - @ TAB or CR, so spreadsheets "
             "do not run them as formulas (changes the data; see README).",
         ),
@@ -416,6 +445,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "completion": Subcommand(
         "cfevents.cli.completion", "completion", "Print the completion script for SHELL."
     ),
+    "help": Subcommand(
+        "cfevents.cli.help",
+        "help_command",
+        "Show the help of COMMAND (all commands without one).",
+    ),
     "usage": Subcommand(
         "cfevents.cli.usage",
         "app",
@@ -451,6 +485,7 @@ def load_subcommand(name: str) -> Any:
     command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
     install_coercion(command)
     escape_help_markup(command)
+    install_completion(command)
     return command
 
 
