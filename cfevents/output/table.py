@@ -103,20 +103,31 @@ def shorten(text: str, width: int, ellipsis: str = ELLIPSIS) -> str:
 class Layout:
     """How each row is laid out: which values, how wide, cut or not."""
 
-    def __init__(self, widths: Sequence[int], kept: Sequence[int], *, cut: bool, measure: Any):
+    def __init__(
+        self,
+        widths: Sequence[int],
+        kept: Sequence[int],
+        *,
+        cut: bool,
+        measure: Any,
+        right: Sequence[bool] = (),
+    ):
         self.widths = list(widths)
         self.kept = list(kept)
         self.cut = cut
         self._len: Callable[[str], int] = measure
         self.ellipsis = ELLIPSIS
+        # per column (all of them, not only those kept): right-aligned (numbers)
+        self.right = [bool(right[i]) if i < len(right) else False for i in self.kept]
 
     def line(self, row: Sequence[str]) -> str:
         parts = []
-        for width, index in zip(self.widths, self.kept, strict=True):
+        for width, index, right in zip(self.widths, self.kept, self.right, strict=True):
             text = row[index]
             if self.cut:
                 text = shorten(text, width, self.ellipsis)
-            parts.append(text + " " * (width - self._len(text)))
+            pad = " " * (width - self._len(text))
+            parts.append(pad + text if right else text + pad)
         return (" " * GAP).join(parts).rstrip()
 
     def rule(self) -> str:
