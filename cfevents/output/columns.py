@@ -266,6 +266,7 @@ CRASH_SUMMARY_COLUMNS: tuple[str, ...] = (
     "crashes",
     "first",
     "last",
+    "per_hour",
     "last_reason",
     "last_exit_description",
 )
@@ -275,13 +276,41 @@ CRASH_SUMMARY_TABLE_COLUMNS: tuple[str, ...] = (
     "space.name",
     "app.name",
     "crashes",
-    "first",
+    "per_hour",
     "last",
+    "last_exit_description",
+)
+
+# A crash loop record (cfevents crashes --follow --loop N/PERIOD; cfevents.events.loops).
+CRASH_LOOP_COLUMNS: tuple[str, ...] = (
+    "at",
+    "state",
+    *_CRASH_PLACE,
+    "rule",
+    "crashes",
+    "first_crash",
+    "last_crash",
+    "last_reason",
+    "last_exit_status",
+    "last_exit_description",
+)
+
+CRASH_LOOP_TABLE_COLUMNS: tuple[str, ...] = (
+    "at",
+    "state",
+    "organization.name",
+    "space.name",
+    "app.name",
+    "crashes",
     "last_exit_description",
 )
 
 LABELS.update(
     {
+        "first_crash": "first crash",
+        "per_hour": "per hour",
+        "context": "changes before",
+        "last_crash": "last crash",
         "organization.name": "org",
         "actor.type": "actor type",
         "actor.name": "actor",
@@ -388,6 +417,7 @@ COLUMN_SETS: dict[str, ColumnSet] = {
     "crashes": ColumnSet(
         CRASH_COLUMNS,
         CRASH_TABLE_COLUMNS,
+        ("context",),
         hide=("cell_id", "instance.index", "reason", "organization.name", "space.name"),
         keep=("app.name", "exit_description"),
     ),
@@ -397,4 +427,5 @@ COLUMN_SETS: dict[str, ColumnSet] = {
         hide=("first", "organization.name", "space.name"),
         keep=("app.name", "last_exit_description"),
     ),
+    "crash-loops": ColumnSet(CRASH_LOOP_COLUMNS, CRASH_LOOP_TABLE_COLUMNS, ("context",)),
 }

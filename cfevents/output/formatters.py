@@ -261,6 +261,32 @@ def write_tsv(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return count
 
 
+def table_rows(records: Iterable[Record], columns: Sequence[str]) -> list[list[str]]:
+    return [[_table_cell(r, c) for c in columns] for r in records]
+
+
+def _table_cell(record: Record, column: str) -> str:
+    value = get_path(record, column)
+    if column == CONTEXT_COLUMN and isinstance(value, list):  # one line per change
+        return "\n".join(escape_control(context_line(entry)) for entry in value)
+    return escape_control(cell(value))
+
+
+CONTEXT_COLUMN = "context"
+
+
+def context_line(entry: Any) -> str:
+    """One ``--context`` entry as a table line: ``<time> <type> by <actor>``."""
+    if not isinstance(entry, dict):
+        return cell(entry)
+    actor = entry.get("actor")
+    return " ".join(
+        str(part)
+        for part in (entry.get("created_at"), entry.get("type"), f"by {actor}" if actor else None)
+        if part
+    )
+
+
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 SHORT_GUID = 8  # a GUID on a terminal table: its first 8 characters (full with -o wide)
@@ -344,8 +370,12 @@ def _row_maker(
     short = terminal and not spec.wide and spec.short_guids
     convert = spec.local_time
 
+    context = columns.index(CONTEXT_COLUMN) if CONTEXT_COLUMN in columns else -1
+
     def make_row(record: Record) -> list[str]:
         row = [escape_control(cell(v)) for v in values(record)]
+        if context >= 0:  # one line per change
+            row[context] = _table_cell(record, CONTEXT_COLUMN)
         if age_after >= 0:
             row.insert(age_after + 1, age(row[age_after]))
         if convert:

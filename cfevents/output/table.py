@@ -121,9 +121,20 @@ class Layout:
         self.right = [bool(right[i]) if i < len(right) else False for i in self.kept]
 
     def line(self, row: Sequence[str]) -> str:
+        """The row's line; a cell holding several lines (one per change) gives the row as
+        many lines, the other cells blank below their first."""
+        cells = [row[index] for index in self.kept]
+        if not any("\n" in text for text in cells):
+            return self._line(cells)
+        pieces = [text.split("\n") for text in cells]
+        depth = max(len(p) for p in pieces)
+        return "\n".join(
+            self._line([p[k] if k < len(p) else "" for p in pieces]) for k in range(depth)
+        )
+
+    def _line(self, cells: Sequence[str]) -> str:
         parts = []
-        for width, index, right in zip(self.widths, self.kept, self.right, strict=True):
-            text = row[index]
+        for width, text, right in zip(self.widths, cells, self.right, strict=True):
             if self.cut:
                 text = shorten(text, width, self.ellipsis)
             pad = " " * (width - self._len(text))
@@ -164,7 +175,7 @@ def natural_widths(
     widths = [measure(h) for h in headers] if headers else [0] * ncols
     for row in rows:
         for index, text in enumerate(row):
-            size = measure(text)
+            size = max(map(measure, text.split("\n"))) if "\n" in text else measure(text)
             if size > widths[index]:
                 widths[index] = size
     return widths
