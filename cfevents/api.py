@@ -1195,9 +1195,9 @@ def _context_period(value: str | timedelta | None) -> timedelta | None:
     try:
         period = value if isinstance(value, timedelta) else parse_duration(value)
     except TimeParseError as exc:
-        raise UsageError(f"--context: {exc}") from None
+        raise UsageError(str(exc), param="context") from None
     if not timedelta(seconds=1) <= period <= timedelta(days=1):
-        raise UsageError(f"--context: {value!r} is out of range (1s to 1d)")
+        raise UsageError(f"{value!r} is out of range (1s to 1d)", param="context")
     return period
 
 
