@@ -88,15 +88,15 @@ def test_history_store_three_runs_and_the_report_is_exact(live, tmp_path):
         assert stored == distinct == live.foundation.usage_event_count()  # each once, all
         counts.append(stored)
         until = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-        report = cli(
-            "usage", "report", "--since", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "--until", until.strftime("%Y-%m-%dT%H:%M:%SZ"), "--by", "process", "-o", "json",
-        )  # fmt: skip
-        assert report.exit_code == 0, report.stderr
-        end = re.search(r"counted to (\S+)", report.stderr)
-        assert end, report.stderr
-        counted_to = datetime.strptime(end.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        check_against_truth(live.sandbox, json.loads(report.stdout), start, counted_to)
+        window = ("--since", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "--until", until.strftime("%Y-%m-%dT%H:%M:%SZ"), "--by", "process", "-o", "json")  # fmt: skip
+        for source in ((), ("--input", str(db))):  # from the API, and from the store
+            report = cli("usage", "report", *source, *window)
+            assert report.exit_code == 0, report.stderr
+            end = re.search(r"counted to (\S+)", report.stderr)
+            assert end, report.stderr
+            counted_to = datetime.strptime(end.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            check_against_truth(live.sandbox, json.loads(report.stdout), start, counted_to)
     assert counts[0] < counts[1] < counts[2]
 
 
