@@ -294,3 +294,20 @@ def test_the_wall_clock_moves_it(tmp_path):
     finally:
         stop_live(live)
     assert (config.state_dir / JOURNAL_FILE).read_text().count('"do":"tick"') >= 1
+
+
+def test_user_actions_are_audited_each_hour(live, tmp_path):
+    """`cfevents events list --since 1h` sees the hour's user actions, as CC audits them."""
+    cli = Cli(live.sandbox, tmp_path)
+    seen: set[str] = set()
+    for _ in range(3):
+        live.advance(1)
+        result = cli("events", "list", "--since", "1h", "--all", "-o", "json")
+        assert result.exit_code == 0, result.stderr
+        events = json.loads(result.stdout)
+        guids = {e["guid"] for e in events}
+        assert len(guids) == len(events) and seen < guids  # new ones, the old ones still there
+        assert any(
+            e["type"].startswith("audit.app.") and e["actor"]["type"] == "user" for e in events
+        )
+        seen = guids

@@ -341,6 +341,14 @@ class AuditWriter:
         rows += self._space_and_org_rows()
         return rows
 
+    def user_row(self, kind: str, app: App, t: int) -> dict[str, Any]:
+        """One user's action on an app at `t`, as `_user_rows` writes them (for live use)."""
+        user, email = self.rng.choice(USERS)
+        actor = (self.uuid("user", user), "user", email, user)
+        row = self._row(kind, actor, app, t, self._user_metadata(kind, app))
+        row.pop("seq")
+        return row
+
     def _user_metadata(self, kind: str, app: App) -> dict[str, Any]:
         rng = self.rng
         if kind == "audit.app.update":

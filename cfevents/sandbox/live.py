@@ -2,8 +2,8 @@
 
 It listens at a stable address (default http://127.0.0.1:8080) and its foundation advances with
 the wall clock: apps are started, stopped, scaled, resized, restarted, deployed and restaged,
-tasks run, builds finish, service instances are created, re-planned, renamed and deleted, and one
-app crashes every few minutes, at `rate` app and service actions per simulated hour and `speed`
+tasks run, builds finish (each user action audited as CC audits it), service instances are
+created, re-planned, renamed and deleted, and one app crashes every few minutes, at `rate` app and service actions per simulated hour and `speed`
 simulated hours per wall hour, each stamped with the time it happens. CC's daily cleanup runs at
 18:00 UTC (31 days; `keep_running` for the #5210 cleanup). Everything is written as CC writes it
 and recorded in the simulation's truth, so a report can be checked against what really ran.
@@ -53,6 +53,18 @@ HISTORY_LAG = timedelta(minutes=10)
 APPLESS_DAYS = 3
 #: CC's clock jobs run the usage cleanups daily (the service one at 22:00; one time here).
 CLEANUP_HOUR = 18
+#: The audit event CC writes for the request behind each app action (`next` is the platform).
+AUDIT_TYPES = {
+    "start": "audit.app.start",
+    "stop": "audit.app.stop",
+    "restart": "audit.app.restart",
+    "scale": "audit.app.process.scale",
+    "resize": "audit.app.process.scale",
+    "deploy": "audit.app.deployment.create",
+    "restage": "audit.app.restage",
+    "rolling_restage": "audit.app.deployment.create",
+    "run_task": "audit.app.task.create",
+}
 STATE_FILE = "live.json"
 RECIPE_FILE = "foundation.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -190,6 +202,8 @@ class LiveFoundation:
         kind = entry["do"]
         if kind == "app":
             f.perform(entry["action"], entry["app"], at)
+            if entry["action"] in AUDIT_TYPES:  # the user's request, as CC audits it
+                f.user_event(AUDIT_TYPES[entry["action"]], entry["app"], at, seed=at)
         elif kind == "service":
             f.service_action(entry["action"], at)
         elif kind == "crash":
