@@ -311,3 +311,11 @@ def test_user_actions_are_audited_each_hour(live, tmp_path):
             e["type"].startswith("audit.app.") and e["actor"]["type"] == "user" for e in events
         )
         seen = guids
+
+
+def test_what_the_live_foundation_writes_has_ccs_shape(live):
+    from test_sandbox_shapes import SCHEMAS, served
+
+    live.advance(2)
+    problems = [p for kind, _, body in served(live.sandbox) for p in SCHEMAS[kind].problems(body)]
+    assert not problems, problems[:10]
