@@ -8,7 +8,6 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -125,14 +124,23 @@ def report_usage(
         ),
     ] = "snapshot",
     save_state: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--save-state",
             metavar="FILE",
-            help="Write the state at the window end, for the next report's --opening.",
+            help="Write the state at the window end, for the next report's --opening "
+            "(strftime patterns expand: state-%Y-%m.json).",
             rich_help_panel=REPORT_PANEL,
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a non-empty --save-state FILE.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
     input_: Annotated[
@@ -192,6 +200,7 @@ def report_usage(
         daily=daily,
         opening=opening,
         save_state=save_state,
+        force=force,
         min_age=min_age,
         allow_incomplete=allow_incomplete,
         input=input_,

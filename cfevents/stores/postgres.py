@@ -98,7 +98,7 @@ def _first_line(exc: BaseException) -> str:
 class PostgresStore(Store):
     dialect = "postgresql"
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, readonly: bool = False) -> None:
         try:
             import psycopg
         except ImportError:
@@ -117,7 +117,10 @@ class PostgresStore(Store):
             # the lock keys name the schema too: two stores in one database never block
             row = self.conn.execute("SELECT current_schema()").fetchone()
             self.namespace = str(row[0]) if row else "public"
-            self._prepare()
+            if readonly:  # an input: read as it is, never created, migrated or changed
+                self._check_store(self._stored_version())
+            else:
+                self._prepare()
         except psycopg.Error as exc:
             self.conn.close()
             raise StoreError(f"cannot use {self.display} as a store: {_first_line(exc)}") from None
