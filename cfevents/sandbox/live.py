@@ -357,7 +357,8 @@ def running_url(state_dir: Path | None = None) -> str | None:
         state = _read_json(path)
         os.kill(int(state["pid"]), 0)
         url = str(state["url"])
-        with urllib.request.urlopen(f"{url}/v2/info", timeout=2) as reply:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+        with direct.open(f"{url}/v2/info", timeout=2) as reply:
             ok = reply.status == 200
     except (OSError, ValueError, KeyError, TypeError):
         return None
