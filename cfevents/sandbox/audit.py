@@ -285,6 +285,8 @@ class AuditWriter:
         first["crash"] = second["crash"] = crash
         return [first, second]
 
+    _crash_pair = crash_pair  # its name before the live foundation used it from outside
+
     def _row(
         self,
         kind: str,
