@@ -130,7 +130,7 @@ class LiveFoundation:
         entries = self._cleanups(start_us, end_us)
         span = end_us - start_us
         count = _poisson(rng, self.config.rate * hours)
-        crashes = int(hours * 3600 / rng.randint(180, 360)) if hours > 0 else 0
+        crashes = _poisson(rng, hours * 3600 / rng.randint(180, 360))  # one every 3-6 minutes
         times = sorted(start_us + 1 + rng.randrange(max(span, 1)) for _ in range(count + crashes))
         kinds = ["action"] * count + ["crash"] * crashes
         rng.shuffle(kinds)
