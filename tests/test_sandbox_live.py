@@ -319,3 +319,31 @@ def test_what_the_live_foundation_writes_has_ccs_shape(live):
     live.advance(2)
     problems = [p for kind, _, body in served(live.sandbox) for p in SCHEMAS[kind].problems(body)]
     assert not problems, problems[:10]
+
+
+def test_a_step_cut_short_by_a_kill_is_dropped_on_restart(tmp_path):
+    config = LiveConfig(state_dir=tmp_path / "state", seed=9, speed=0, port=0)
+    live = open_live(config)
+    live.advance(1)
+    before = sandbox_guids(live)
+    journal = config.state_dir / JOURNAL_FILE
+    whole = journal.read_bytes()
+    app = live.foundation.live_apps()[0].guid
+    cut = json.dumps({"at_us": live.last_us + 1, "do": "app", "action": "restart", "app": app})
+    journal.write_bytes(whole + cut.encode() + b"\n" + cut[:20].encode())  # no tick, half a line
+    again = open_live(config)
+    assert sandbox_guids(again) == before
+    assert journal.read_bytes() == whole
+
+
+def test_an_unreadable_state_dir_is_one_line_and_exit_2(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "foundation.json").write_text("not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "cfevents.sandbox", "--live", "--state-dir", str(state), "--port", "0"],
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -302,16 +302,36 @@ def open_live(config: LiveConfig) -> LiveFoundation:
         )
     )
     live = LiveFoundation(sandbox, config, to_us(end), 0)
-    journal = state / JOURNAL_FILE
-    if journal.exists():
-        for line in journal.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
-            live.apply(entry)
-            if entry["do"] == "tick":
-                live.last_us, live.steps = int(entry["at_us"]), live.steps + 1
+    for entry in _replayable(state / JOURNAL_FILE):
+        live.apply(entry)
+        if entry["do"] == "tick":
+            live.last_us, live.steps = int(entry["at_us"]), live.steps + 1
     sandbox.foundation.journal = live.note
     sandbox.live = live
     return live
+
+
+def _replayable(journal: Path) -> list[dict[str, Any]]:
+    """The journal's entries up to its last complete step; a step cut short by a kill (no
+    tick line yet, or half a line) is cut off the file, as if it never happened."""
+    if not journal.exists():
+        return []
+    entries: list[dict[str, Any]] = []
+    good = kept = 0  # bytes and entries up to the end of the last complete step
+    offset = 0
+    with journal.open("rb") as fh:
+        for raw in fh:
+            offset += len(raw)
+            if not raw.endswith(b"\n"):
+                break
+            entry = json.loads(raw)  # a bad complete line is a broken state dir: raise
+            entries.append(entry)
+            if entry.get("do") in ("tick", "purge", "purge_services"):
+                good, kept = offset, len(entries)
+    if good < journal.stat().st_size:
+        with journal.open("r+b") as fh:
+            fh.truncate(good)
+    return entries[:kept]
 
 
 def start_live(config: LiveConfig) -> LiveFoundation:
