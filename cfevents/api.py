@@ -474,7 +474,7 @@ class Client:
             tuple(params),
             filters.after_guid,
             filters.keep(resolver),
-            enrich=org_namer(resolver) if names else None,
+            enrich=org_names_page(resolver) if names else None,
             filtered=filtered,
         )
         return self._export_job(args, source)
@@ -1266,6 +1266,27 @@ def org_namer(resolver: Resolver) -> Callable[[dict[str, Any]], dict[str, Any]]:
             guid = org.get("guid")
             org["name"] = resolver.name("organizations", guid) if isinstance(guid, str) else None
         return event
+
+    return fill
+
+
+def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]:
+    """:func:`org_namer` for a whole page (an export): each org GUID of the page is looked up
+    once, in the order first seen (the same requests as event by event, cached across pages),
+    so a row costs a dict lookup, not a call."""
+
+    def fill(events: list[dict[str, Any]]) -> None:
+        names: dict[str, str | None] = {}
+        for event in events:
+            org = event.get("organization")
+            if isinstance(org, dict):
+                guid = org.get("guid")
+                if not isinstance(guid, str):
+                    org["name"] = None
+                elif guid in names:
+                    org["name"] = names[guid]
+                else:
+                    org["name"] = names[guid] = resolver.name("organizations", guid)
 
     return fill
 
