@@ -700,6 +700,7 @@ class ExportJob:
             parallel=plan.parallel,
             end=format_cc(self._server_now() - guard),
             warn=self.warn,
+            note=self.note,
         )
 
     def _one_pass(self) -> Iterator[list[dict[str, Any]]]:
