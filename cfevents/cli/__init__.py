@@ -417,6 +417,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "crashes",
         "List app crashes, newest first, across the foundation (or an org, space or app).",
     ),
+    "chargeback": Subcommand(
+        "cfevents.cli.chargeback",
+        "chargeback",
+        "One chargeback statement per org: app, task and service lines with costs, and a total.",
+    ),
     "completion": Subcommand(
         "cfevents.cli.completion", "completion", "Print the completion script for SHELL."
     ),

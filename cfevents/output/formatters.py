@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TextIO
 
 from cfevents.output.columns import get_path, row_getter
@@ -113,7 +114,7 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     indent = 2 if spec.tty else None
     ascii_only = not _utf(out)
     encode = json.JSONEncoder(
-        indent=indent, ensure_ascii=ascii_only
+        indent=indent, ensure_ascii=ascii_only, default=json_default
     ).encode  # json.dumps, made once
     count = 0
     out.write("[")
@@ -134,6 +135,14 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return count
 
 
+def json_default(value: Any) -> Any:
+    """Money (``Decimal``) as a JSON number: its shortest float text, which for amounts of
+    up to 15 digits is the decimal itself (``12.3`` for ``12.30``)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def _utf(out: TextIO) -> bool:
     """Whether ``out`` can take any character (else JSON is written as pure ASCII, still valid)."""
     encoding = getattr(out, "encoding", None) or "utf-8"
@@ -146,7 +155,9 @@ def _indent(text: str) -> str:
 
 def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """One JSON object per line."""
-    plain = json.JSONEncoder(ensure_ascii=not _utf(out), separators=(",", ":")).encode
+    plain = json.JSONEncoder(
+        ensure_ascii=not _utf(out), separators=(",", ":"), default=json_default
+    ).encode
     encode: Callable[[Any], str] = (
         (lambda obj: json_terminal_safe(plain(obj))) if spec.tty else plain
     )
@@ -306,12 +317,29 @@ def _short_guid(value: str) -> str:
     return value[:SHORT_GUID] if _GUID.fullmatch(value) else value
 
 
+_NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")
+
+
+def numeric_columns(rows: Sequence[Sequence[str]]) -> list[bool]:
+    """Per column: every non-empty cell below the header is a number (``1,234.56``; a TOTAL
+    row's label aside), so the column is right-aligned."""
+    ncols = len(rows[0]) if rows else 0
+    return [
+        any(_NUMBER.fullmatch(row[i]) for row in rows)
+        and all(not row[i] or row[i] == "TOTAL" or _NUMBER.fullmatch(row[i]) for row in rows)
+        for i in range(ncols)
+    ]
+
+
 def _write_tabulate(rows: list[list[str]], headers: list[str], out: TextIO, fmt: str) -> None:
     from tabulate import tabulate
 
     if not rows and not headers:
         return
-    text = tabulate(rows, headers=headers or (), tablefmt=fmt, disable_numparse=True)
+    align = ["right" if n else "left" for n in numeric_columns(rows)] or None
+    text = tabulate(
+        rows, headers=headers or (), tablefmt=fmt, disable_numparse=True, colalign=align
+    )
     out.write(text + "\n")
 
 
@@ -383,8 +411,14 @@ def _write_rich(
             "(-o wide or --fields shows them)"
         )
     table = Table(show_header=bool(headers), header_style="bold", box=None, pad_edge=False)
+    numeric = numeric_columns(rows)
     for k, index in enumerate(kept):
-        table.add_column(Text(names[index]), overflow="fold", width=widths[k] if fit else None)
+        table.add_column(
+            Text(names[index]),
+            overflow="fold",
+            width=widths[k] if fit else None,
+            justify="right" if numeric[index] else "left",
+        )
     for row in rows:
         table.add_row(*(Text(row[i]) for i in kept))
     console.print(table)
@@ -491,7 +525,7 @@ def write_one(record: Record, out: TextIO, spec: OutputSpec) -> None:
     """Write a single object: JSON as the object itself, tables as field/value pairs."""
     if spec.fmt == "json":
         obj = project(record, spec.fields) if spec.fields else record
-        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out))
+        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out), default=json_default)
         out.write((json_terminal_safe(text) if spec.tty else text) + "\n")
     elif spec.fmt == "table":
         pairs = [{"field": c, "value": get_path(record, c)} for c in spec.selected]
