@@ -716,10 +716,12 @@ class Client:
         from cfevents.timeparse import format_cc
 
         params = [("created_ats[gte]", format_cc(start))]
-        pages = keyset_pages(self.http, USAGE_PATH, params, None, V3_MAX_PER_PAGE)
+        # no guessed download: page N and its raw body are gone before page N+1's body arrives
+        pages = keyset_pages(self.http, USAGE_PATH, params, None, V3_MAX_PER_PAGE, guess_next=False)
         try:
             for page in pages:
                 yield from page.get("resources") or []
+                del page  # let page N go before page N+1 is decoded
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
