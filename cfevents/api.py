@@ -719,10 +719,12 @@ class Client:
         from cfevents.timeparse import format_cc
 
         params = [("created_ats[gte]", format_cc(start))]
-        pages = keyset_pages(self.http, USAGE_PATH, params, None, V3_MAX_PER_PAGE)
+        # no guessed download: page N and its raw body are gone before page N+1's body arrives
+        pages = keyset_pages(self.http, USAGE_PATH, params, None, V3_MAX_PER_PAGE, guess_next=False)
         try:
             for page in pages:
                 yield from page.get("resources") or []
+                del page  # let page N go before page N+1 is decoded
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
@@ -924,7 +926,9 @@ class Client:
         def truncation(count: int) -> Truncation | None:
             return Truncation(count, "apps with crashes", len(rows)) if len(rows) > count else None
 
-        return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
+        return Listing(
+            cast("Iterator[CrashSummary]", shown), info, truncation=truncation, paged=False
+        )
 
     def _context_cache(self, args: CrashArgs, source: str) -> ContextCache | None:
         """The cache that fetches ``context`` for crashes (None without ``context``): the
@@ -1196,9 +1200,9 @@ def _context_period(value: str | timedelta | None) -> timedelta | None:
     try:
         period = value if isinstance(value, timedelta) else parse_duration(value)
     except TimeParseError as exc:
-        raise UsageError(f"--context: {exc}") from None
+        raise UsageError(str(exc), param="context") from None
     if not timedelta(seconds=1) <= period <= timedelta(days=1):
-        raise UsageError(f"--context: {value!r} is out of range (1s to 1d)")
+        raise UsageError(f"{value!r} is out of range (1s to 1d)", param="context")
     return period
 
 

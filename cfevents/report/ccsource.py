@@ -45,10 +45,13 @@ def keyset_events(client: GetsJson, start: datetime) -> Iterator[dict[str, Any]]
         params = [*base, *([("after_guid", cursor)] if cursor else [])]
         body = client.get_json(USAGE_EVENTS, [*params, ("page", "1"), ("per_page", str(PER_PAGE))])
         items = body.get("resources") or []
+        more = len(items) >= PER_PAGE and bool((body.get("pagination") or {}).get("next"))
+        del body
         yield from items
-        if len(items) < PER_PAGE or not (body.get("pagination") or {}).get("next"):
+        if not more:
             return
         cursor = str(items[-1]["guid"])
+        del items  # let page N go before page N+1 is decoded
 
 
 class CloudControllerSource:
