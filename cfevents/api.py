@@ -451,12 +451,15 @@ class Client:
             return None
         if oldest <= start:
             return None
-        end = format_cc(window.lt) if window.lt is not None else "now"
-        return (
+        until = window.lt
+        gone = (
             f"the window starts {format_cc(start)} but Cloud Controller holds no usage events "
-            f"before {format_cc(oldest)} (it prunes old ones): this covers only "
-            f"{format_cc(oldest)} to {end}"
+            f"before {format_cc(oldest)} (it prunes old ones)"
         )
+        if isinstance(until, datetime) and until <= oldest:  # never "covers only B to A"
+            return f"{gone}: the whole window, up to {format_cc(until)}, is gone"
+        end = format_cc(until) if isinstance(until, datetime) else "now"
+        return f"{gone}: this covers only {format_cc(oldest)} to {end}"
 
     def usage_export(self, **args: Unpack[UsageExportArgs]) -> ExportJob:
         """The export engine for every matching event in id order (a context manager).

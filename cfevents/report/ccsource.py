@@ -85,6 +85,23 @@ class CloudControllerSource:
         items = body.get("resources") or []
         return items[0] if items else None
 
+    def knows_event(self, guid: str) -> bool:
+        """Whether CC still has the usage event ``guid`` (a state file's last event): a 404
+        means pruned or purged, so a chain from that state can no longer be proven whole."""
+        from urllib.parse import quote
+
+        from cfevents.errors import ApiError, NotFoundError
+
+        try:
+            self.client.get_json(f"{USAGE_EVENTS}/{quote(guid, safe='')}", [])
+        except NotFoundError:
+            return False
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def events_since(self, start: datetime) -> Iterable[Mapping[str, Any]]:
         if self._events is not None:
             return self._events(start)
