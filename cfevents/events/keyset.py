@@ -41,12 +41,17 @@ def keyset_pages(
     *,
     max_pages: int | None = None,
     read_ahead: bool = True,
+    guess_next: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Pages in id order: each request is ``after_guid=<last guid>&page=1&per_page=N``.
 
     When the client can read ahead (CFClient), the next page downloads while the caller handles
     this one; memory stays at one decoded page plus one raw body, however long the export. No
-    page past ``max_pages`` is requested.
+    page past ``max_pages`` is requested. With ``guess_next`` the next download starts as soon
+    as this page's raw body arrives (its cursor read off the body, before decoding: less latency
+    between requests); without it, once the page is decoded and its raw body let go, so the next
+    body never coexists with this page's raw body (a consumer slower than the network, like the
+    usage report, loses no time: the download still overlaps its work on the page).
     Raises :class:`LostCursorError` when CC no longer knows the cursor (422).
     """
     base = [(k, v) for k, v in params if k not in ("after_guid", "page", "per_page", "order_by")]
@@ -59,9 +64,11 @@ def keyset_pages(
             query.append(("after_guid", cursor))
         return [*query, ("page", "1"), ("per_page", str(per_page))]
 
-    def guess(raw: bytes) -> tuple[str, Params] | None:
+    def guess_request(raw: bytes) -> tuple[str, Params] | None:
         last_guid = guess_last_guid(raw, path)
         return (path, page_params(last_guid)) if last_guid else None
+
+    guess = guess_request if guess_next else None
 
     cursor = after_guid
     request = page_params(cursor)

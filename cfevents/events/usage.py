@@ -151,12 +151,15 @@ def usage_coverage(http: CFClient, args: TimeArgs) -> str | None:
         return None
     if oldest <= start:
         return None
-    end = format_cc(window.lt) if window.lt is not None else "now"
-    return (
+    until = window.lt
+    gone = (
         f"the window starts {format_cc(start)} but Cloud Controller holds no usage events "
-        f"before {format_cc(oldest)} (it prunes old ones): this covers only "
-        f"{format_cc(oldest)} to {end}"
+        f"before {format_cc(oldest)} (it prunes old ones)"
     )
+    if isinstance(until, datetime) and until <= oldest:  # never "covers only B to A"
+        return f"{gone}: the whole window, up to {format_cc(until)}, is gone"
+    end = format_cc(until) if isinstance(until, datetime) else "now"
+    return f"{gone}: this covers only {format_cc(oldest)} to {end}"
 
 
 def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[ServiceUsageEvent]:
@@ -218,7 +221,8 @@ def report_events(http: CFClient, start: datetime) -> Iterator[dict[str, Any]]:
     from cfevents.timeparse import format_cc
 
     params = [("created_ats[gte]", format_cc(start))]
-    pages = keyset_pages(http, USAGE_PATH, params, None, V3_MAX_PER_PAGE)
+    # no guessed download: page N and its raw body are gone before page N+1's body arrives
+    pages = keyset_pages(http, USAGE_PATH, params, None, V3_MAX_PER_PAGE, guess_next=False)
     try:
         for page in pages:
             yield from page.get("resources") or []

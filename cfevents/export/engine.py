@@ -40,6 +40,7 @@ from cfevents.export import checkpoint as ckpt
 from cfevents.export.plan import ExportPlan
 from cfevents.export.store import StoreSink
 from cfevents.files import OutputTarget, open_stream
+from cfevents.output.unstorable import ERRORS
 from cfevents.stores import EventKind, kind_for_path
 from cfevents.stores.columns import flat_records
 from cfevents.timeparse import format_cc, utcnow
@@ -471,6 +472,10 @@ class ExportJob:
             try:
                 written = write_pages(pages, sink.stream, spec)
                 self.commit()
+                if self.store is not None and sink.path is not None:
+                    # every byte is committed now, a CSV header without events too: a rerun
+                    # must not take it for an interrupted run's ("removed 324 bytes ...")
+                    self._save(sink.sync())
             finally:
                 self.close_sink()
         except BaseException as exc:
@@ -601,6 +606,7 @@ class ExportJob:
             parallel=plan.parallel,
             end=format_cc(self._server_now() - guard),
             warn=self.warn,
+            note=self.note,
         )
 
     def _one_pass(self) -> Iterator[list[dict[str, Any]]]:
@@ -689,7 +695,7 @@ class ExportJob:
                 f"{self.cursor.events:,} are in the file this run opened); rerun with "
                 "--on-rotated new-file to carry on in a new file"
             )
-        handle = open(sink.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        handle = open(sink.path, "a", encoding="utf-8", errors=ERRORS, newline="")  # noqa: SIM115
         stream = sink.stream
         assert isinstance(stream, _Handle)
         old, stream.handle = stream.handle, handle
