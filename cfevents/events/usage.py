@@ -226,6 +226,7 @@ def report_events(http: CFClient, start: datetime) -> Iterator[dict[str, Any]]:
     try:
         for page in pages:
             yield from page.get("resources") or []
+            del page  # let page N go before page N+1 is decoded
     finally:
         close = getattr(pages, "close", None)
         if close is not None:
