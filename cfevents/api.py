@@ -45,13 +45,18 @@ if TYPE_CHECKING:
     from cfevents.cc.config import Settings
     from cfevents.cc.paging import PageInfo
     from cfevents.events.audit import EventQuery
+    from cfevents.events.context import ContextCache
+    from cfevents.events.crashfilter import CrashFilter
+    from cfevents.events.loops import LoopRule
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
     from cfevents.export.plan import ExportSource
     from cfevents.report import Opening, Report, Window
+    from cfevents.report.rates import Rates
     from cfevents.shapes import (
         AuditEvent,
         Crash,
+        CrashLoop,
         CrashSummary,
         Order,
         ServiceUsageEvent,
@@ -146,6 +151,16 @@ class ReportArgs(TypedDict, total=False):
     now: datetime | None  # the clock (tests)
     input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
     foundation: str | None  # with input: which foundation of a store holding several
+    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
+    pivot: str | None  # "month": one column per calendar month of the window
+    compare: bool  # with month: the previous month's figure, the delta and the percent
+    value: str | None  # the figure of pivot/compare: cost (with rates) or gb_hours by default
+
+
+class StatementArgs(ReportArgs, total=False):
+    """The arguments of :meth:`Client.chargeback` (``by`` and ``daily`` are not used)."""
+
+    per: str  # org (default) or space: one total per org or per space
 
 
 class ServiceReportArgs(TypedDict, total=False):
@@ -159,9 +174,19 @@ class ServiceReportArgs(TypedDict, total=False):
     min_age: str | timedelta  # count only up to now minus this (default 5m)
     allow_incomplete: bool  # report (flagged) when events the window needs are gone
     now: datetime | None  # the clock (tests)
+    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
 
 
-class CrashArgs(TimeArgs, ScopeArgs, total=False):
+class CrashFilterArgs(TypedDict, total=False):
+    """Why it crashed: the crash filters of :meth:`Client.crashes` and the summaries/follows."""
+
+    reasons: Names  # text in the reason or exit description (any of them)
+    exit_statuses: Sequence[str | int]  # exit statuses (any of them), e.g. 137
+    oom: bool  # only OOM kills: exit 137, or "out of memory"/"OOM"
+    context: str | timedelta | None  # attach the app's changes in this period before each crash
+
+
+class CrashArgs(TimeArgs, ScopeArgs, CrashFilterArgs, total=False):
     """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
 
     order: Order  # desc (newest first, the default) or asc
@@ -487,7 +512,7 @@ class Client:
             tuple(params),
             filters.after_guid,
             filters.keep(resolver),
-            enrich=org_namer(resolver) if names else None,
+            enrich=org_names_page(resolver) if names else None,
             filtered=filtered,
         )
         return self._export_job(args, source)
@@ -613,10 +638,31 @@ class Client:
                 ``allow_incomplete`` (then rows are flagged ``incomplete``).
             UsageError: bad arguments or an unusable state file.
         """
+        from cfevents.report.rates import as_rates
+
+        now, window, age = _report_window(args)
+        rates = as_rates(args.get("rates"))
+        pivot, compare = args.get("pivot"), args.get("compare", False)
+        if pivot is None and not compare:
+            return self._usage_report(args, window, now, age, rates)
+        from cfevents.report.pivot import check_value, compare_previous, pivot_months
+
+        by, value = args.get("by", "app"), check_value(args.get("value"), rates is not None)
+        _check_months(args, pivot, compare)
+
+        def run(month: Window) -> Report:
+            return self._usage_report(args, month, now, age, rates)
+
+        if compare:
+            return compare_previous(run, str(args.get("month")), by=by, value=value)
+        return pivot_months(run, window, by=by, value=value)
+
+    def _usage_report(
+        self, args: ReportArgs, window: Window, now: datetime, age: timedelta, rates: Rates | None
+    ) -> Report:
         from cfevents.files import check_output
         from cfevents.report import CloudControllerSource, usage_report, write_state
 
-        now, window, age = _report_window(args)
         save_state = args.get("save_state")
         state_target = (  # checked before the report runs: no work lost to a bad path
             check_output(save_state, param="save_state", force=args.get("force", False))
@@ -624,6 +670,7 @@ class Client:
             else None
         )
         options: dict[str, Any] = {
+            "rates": rates,
             "by": args.get("by", "app"),
             "daily": args.get("daily", False),
             "opening": args.get("opening", "snapshot"),
@@ -652,18 +699,54 @@ class Client:
         """Service-instance seconds per org, space, offering, plan or instance, with created,
         updated and deleted counts (README "Service usage events"): the same window, min-age
         and completeness rules (exit 7) as :meth:`usage_report`."""
+        from cfevents.report.rates import as_rates
         from cfevents.report.services import CloudControllerServiceSource, service_report
 
         now, window, age = _report_window(args)
+        rates = as_rates(args.get("rates"))
         return service_report(
             CloudControllerServiceSource(self.http, self.api),
             window,
+            rates=rates,
             by=args.get("by", "plan"),
             include_user_provided=args.get("include_user_provided", False),
             min_age=age,
             now=now,
             allow_incomplete=args.get("allow_incomplete", False),
         )
+
+    def chargeback(self, **args: Unpack[StatementArgs]) -> Report:
+        """One statement per org (``per="org"``) or space: app, task and service lines with
+        their costs and a total line each (README "Chargeback statement"). ``rates`` is
+        required. From stored history (``input``) there are no service lines (a warning).
+        """
+        from cfevents.report.rates import as_rates
+        from cfevents.report.statement import STATEMENT_PER, build_statement
+
+        per = args.get("per", "org")
+        if per not in STATEMENT_PER:
+            raise UsageError(f"--per must be one of {', '.join(STATEMENT_PER)}, not {per!r}")
+        rates = as_rates(args.get("rates"))
+        if rates is None:
+            raise UsageError("a chargeback statement needs prices: --rates FILE")
+        _report_window(args)  # bad window values fail before any request
+        usage_args: dict[str, Any] = {k: v for k, v in args.items() if k not in ("per", "daily")}
+        usage_args |= {"by": "app", "rates": rates}
+        usage = self.usage_report(**cast("ReportArgs", usage_args))
+        if args.get("input") is not None:
+            usage.warnings.append(
+                "no service lines: stored history holds app usage only (run without --input "
+                "for services)"
+            )
+            return build_statement(usage, None, per=per)
+        service_args: dict[str, Any] = {
+            k: v
+            for k, v in args.items()
+            if k in ("month", "since", "until", "min_age", "allow_incomplete", "now")
+        }
+        service_args |= {"by": "plan", "rates": rates}
+        services = self.service_report(**cast("ServiceReportArgs", service_args))
+        return build_statement(usage, services, per=per)
 
     def _report_events(self, start: datetime) -> Iterator[dict[str, Any]]:
         """Every usage event from ``start`` on, in id order: the export's keyset pages with
@@ -747,11 +830,19 @@ class Client:
         from cfevents.events import audit
 
         limit = check_limit(args.get("limit"))
-        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
+        keep = _crash_filter(args)
+        # a filtered listing may read far past its limit: full pages, read ahead
+        sizing = None if keep else limit
+        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=sizing)
         info = _page_info()
-        reading = self._read_events(query, src, info, ahead=limit is None)
-        records = audit.crash_records(reading, query.order)
+        reading = self._read_events(query, src, info, ahead=sizing is None)
+        records = keep.apply(audit.crash_records(reading, query.order))
         shown = itertools.islice(records, limit) if limit is not None else records
+        cache = self._context_cache(args, src)
+        if cache is not None:
+            from cfevents.events.context import with_context
+
+            shown = with_context(shown, cache)
         if args.get("names", True):
             shown = with_names(shown, resolver)
 
@@ -764,7 +855,8 @@ class Client:
             if not unread and next(records, None) is None:
                 return None
             end = "newest" if query.order == "desc" else "oldest"
-            return Truncation(count, "crashes", end=end, counted=info.total_results or None)
+            counted = None if keep else info.total_results or None
+            return Truncation(count, "crashes", end=end, counted=counted)
 
         return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
 
@@ -774,51 +866,78 @@ class Client:
         interval: str | float = 30.0,
         stop: threading.Event | None = None,
         lag: float = 60.0,
+        loop: LoopRule | None = None,
         **args: Unpack[CrashArgs],
-    ) -> Iterator[Crash]:
+    ) -> Iterator[Crash | CrashLoop]:
         """Crashes as they arrive, oldest first, each once, until ``stop`` is set.
 
         Starts at ``since`` (or now) and polls every ``interval`` seconds. Each poll re-reads
         from ``lag`` seconds before the newest crash seen (CC may commit an event a little
         after its created_at) and keyset-skips what it has handed out by (created_at, guid),
         so a crash is never yielded twice, even when its two events arrive in different polls.
-        """
-        from datetime import UTC, timedelta
 
-        from cfevents.timeparse import format_cc, utcnow
+        With ``loop`` (:class:`cfevents.events.loops.LoopRule`) each crash is followed by the
+        loop records it causes, and each poll ends with the resolutions due by the API's clock
+        (its HTTP ``Date``): tell them apart with :func:`cfevents.events.loops.is_loop`.
+        """
+        from cfevents.events.follow import KeysetCursor
+        from cfevents.events.loops import LoopDetector
+        from cfevents.timeparse import utcnow
+
+        pause = check_interval(interval)  # the one bound every follow obeys
+        if args.get("until") is not None or args.get("created_before") is not None:
+            raise UsageError("has no end: drop `until`/`created_before`", param="follow")
+        detector = LoopDetector(loop) if loop is not None else None
+        cache = self._context_cache(args, choose_source(args.get("source", "auto")))
+        stop = stop or threading.Event()
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+        query = cast("CrashArgs", dict(args))
+        for bound in ("until", "created_after", "created_before", "context"):
+            query.pop(bound, None)  # type: ignore[misc]
+        query["order"], query["limit"] = "asc", None
+        while not stop.is_set():
+            query["since"] = keyset.since()
+            for crash in self.crashes(**query):
+                guids = (crash.get("process_crash_guid"), crash.get("app_crash_guid"))
+                if not keyset.fresh(crash.get("created_at"), guids):
+                    continue
+                loops = detector.observe(dict(crash)) if detector is not None else []
+                for record in [dict(crash), *loops]:
+                    yield cast("Crash | CrashLoop", cache.attach(record) if cache else record)
+            for record in detector.settle(self.http.server_time) if detector else []:
+                yield cast("CrashLoop", cache.attach(record) if cache else record)
+            keyset.prune()
+            stop.wait(pause)
+
+    def follow_events(
+        self,
+        *,
+        interval: str | float = 30.0,
+        stop: threading.Event | None = None,
+        lag: float = 60.0,
+        **args: Unpack[AuditArgs],
+    ) -> Iterator[AuditEvent]:
+        """Audit events as they arrive, oldest first, each once, until ``stop`` is set: the
+        keyset follow of :meth:`follow_crashes` (from ``since`` or now, every ``interval``
+        seconds, re-reading ``lag`` seconds) over :meth:`audit_events` and its filters."""
+        from cfevents.events.follow import KeysetCursor
+        from cfevents.timeparse import utcnow
 
         pause = check_interval(interval)  # the one bound every follow obeys
         if args.get("until") is not None or args.get("created_before") is not None:
             raise UsageError("has no end: drop `until`/`created_before`", param="follow")
         stop = stop or threading.Event()
-        start = time_window(utcnow(), args).gte or utcnow()
-        start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
-        cursor = start
-        seen: dict[str, str] = {}  # guid -> created_at, for crashes at or after cursor - lag
-        query = cast("CrashArgs", dict(args))
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+        query = cast("AuditArgs", dict(args))
         for bound in ("until", "created_after", "created_before"):
             query.pop(bound, None)  # type: ignore[misc]
         query["order"], query["limit"] = "asc", None
         while not stop.is_set():
-            query["since"] = format_cc(max(start, cursor - timedelta(seconds=lag)))
-            for crash in self.crashes(**query):
-                created = str(crash.get("created_at") or "")
-                guids = [
-                    g for g in (crash.get("process_crash_guid"), crash.get("app_crash_guid")) if g
-                ]
-                if any(g in seen for g in guids):
-                    for g in guids:
-                        seen[g] = created
-                    continue
-                for g in guids:
-                    seen[g] = created
-                moment = _parse_cc_time(created)
-                if moment is not None and moment > cursor:
-                    cursor = moment
-                yield crash
-            floor = format_cc(cursor - timedelta(seconds=lag))
-            for g in [g for g, at in seen.items() if at < floor]:
-                del seen[g]
+            query["since"] = keyset.since()
+            for event in self.audit_events(**query):
+                if keyset.fresh(event.get("created_at"), [event.get("guid")]):
+                    yield event
+            keyset.prune()
             stop.wait(pause)
 
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
@@ -833,7 +952,7 @@ class Client:
         resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=None)
         info = _page_info()
         records = audit.crash_records(self._read_events(query, src, info), query.order)
-        rows = audit.summarise(records)
+        rows = audit.summarise(_crash_filter(args).apply(records))
         shown: Iterator[dict[str, Any]] = iter(rows if limit is None else rows[:limit])
         if args.get("names", True):
             shown = with_names(shown, resolver)
@@ -844,6 +963,32 @@ class Client:
         return Listing(
             cast("Iterator[CrashSummary]", shown), info, truncation=truncation, paged=False
         )
+
+    def _context_cache(self, args: CrashArgs, source: str) -> ContextCache | None:
+        """The cache that fetches ``context`` for crashes (None without ``context``): the
+        app's change events (:data:`cfevents.events.context.CONTEXT_TYPES`) by target GUID."""
+        from cfevents.events.context import CONTEXT_TYPES, ContextCache
+        from cfevents.timeparse import format_cc
+
+        before = _context_period(args.get("context"))
+        if before is None:
+            return None
+
+        def fetch(guid: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+            return cast(
+                "Iterator[dict[str, Any]]",
+                self.audit_events(
+                    types=CONTEXT_TYPES,
+                    actees=[guid],
+                    since=format_cc(start),
+                    until=format_cc(end),
+                    order="asc",
+                    source=cast("Source", source),
+                    names=False,
+                ),
+            )
+
+        return ContextCache(fetch, before)
 
     def _event_query(
         self,
@@ -1080,6 +1225,29 @@ def _scope_values(args: ScopeArgs) -> tuple[list[str], list[str], list[str]]:
     )
 
 
+def _context_period(value: str | timedelta | None) -> timedelta | None:
+    """``context``: a duration (``15m``) from 1s to 1d, or None."""
+    from cfevents.timeparse import TimeParseError, parse_duration
+
+    if value is None or value == "":
+        return None
+    try:
+        period = value if isinstance(value, timedelta) else parse_duration(value)
+    except TimeParseError as exc:
+        raise UsageError(f"--context: {exc}") from None
+    if not timedelta(seconds=1) <= period <= timedelta(days=1):
+        raise UsageError(f"--context: {value!r} is out of range (1s to 1d)")
+    return period
+
+
+def _crash_filter(args: CrashArgs) -> CrashFilter:
+    from cfevents.events.crashfilter import crash_filter
+
+    return crash_filter(
+        _values(args.get("reasons", ())), args.get("exit_statuses", ()), args.get("oom", False)
+    )
+
+
 def _one_guid(guid: str) -> str:
     if not guid.strip() or "/" in guid:
         raise UsageError(f"not an event GUID: {guid!r}")
@@ -1241,6 +1409,27 @@ def org_namer(resolver: Resolver) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return fill
 
 
+def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]:
+    """:func:`org_namer` for a whole page (an export): each org GUID of the page is looked up
+    once, in the order first seen (the same requests as event by event, cached across pages),
+    so a row costs a dict lookup, not a call."""
+
+    def fill(events: list[dict[str, Any]]) -> None:
+        names: dict[str, str | None] = {}
+        for event in events:
+            org = event.get("organization")
+            if isinstance(org, dict):
+                guid = org.get("guid")
+                if not isinstance(guid, str):
+                    org["name"] = None
+                elif guid in names:
+                    org["name"] = names[guid]
+                else:
+                    org["name"] = names[guid] = resolver.name("organizations", guid)
+
+    return fill
+
+
 def with_names(
     records: Iterable[dict[str, Any]], resolver: Resolver, chunk: int = 200
 ) -> Iterator[dict[str, Any]]:
@@ -1275,6 +1464,22 @@ def _blame_after_guid(
         if not first or after_guid is None:  # a cursor of ours, lost while paging
             raise
         raise unknown_after_guid(after_guid, exc, noun) from None
+
+
+def _check_months(args: ReportArgs, pivot: str | None, compare: bool) -> None:
+    """``pivot`` and ``compare`` run one report per month: what cannot go with that."""
+    if pivot is not None and pivot != "month":
+        raise UsageError(f"--pivot must be month, not {pivot!r}")
+    if pivot is not None and compare:
+        raise UsageError("use --pivot month or --compare, not both")
+    if compare and args.get("month") is None:
+        raise UsageError("--compare needs --month (the month compared with the one before)")
+    if args.get("daily"):
+        raise UsageError("--daily cannot go with --pivot month or --compare")
+    if args.get("save_state") is not None:
+        raise UsageError("--save-state cannot go with --pivot month or --compare")
+    if args.get("opening", "snapshot") not in ("snapshot", "events", "none"):
+        raise UsageError("--opening FILE cannot go with --pivot month or --compare")
 
 
 def _report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Window, timedelta]:

@@ -141,4 +141,4 @@ def test_report_wide_and_notes_on_what_it_hid(sandbox, tmp_path):
     code, lines = run_on_terminal(["usage", "report", *MONTH, "-o", "wide"], sandbox, tmp_path, 80)
     assert code == 0, lines  # 0.2.0: "unknown format 'wide'"
     header = next(line for line in lines if line.startswith("org_name"))
-    assert "max_instances" in header and "task_seconds" in header
+    assert "max_instances" in header and "task_runs" in header

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
+from cfevents.cli import COMPLETE_VAR
 from cfevents.errors import UsageError
 
 SHELLS = ("bash", "zsh", "fish")
-COMPLETE_VAR = "_CFEVENTS_COMPLETE"
 NAMES_TTL = 300.0  # seconds a cached list of org/space/app names is used
 NAMES_DEADLINE = 1.0  # seconds a completion waits for the API at most
 NAMED = {"--org": "organizations", "--space": "spaces", "--app": "apps"}

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cfevents.cli import MARKUP_MODE as MARKUP_MODE  # lives where start-up needs it
 from cfevents.errors import UsageError
 from cfevents.events.bounds import check_limit
 
 if TYPE_CHECKING:
     from cfevents.api import ScopeArgs, TimeArgs
-
-# Typer's rich help costs start-up time; use it on terminals only.
-MARKUP_MODE: Any = "rich" if getattr(sys.stdout, "isatty", lambda: False)() else None
 
 OUTPUT_PANEL = "Output"
 TIME_PANEL = "Time window"
@@ -341,5 +338,27 @@ PageOpt = Annotated[
         max=1_000_000_000,
         help="Fetch only page N (of --per-page events).",
         rich_help_panel=PAGING_PANEL,
+    ),
+]
+
+# --follow of audit listings (crashes, events list): the same keyset follow, the same bounds
+FOLLOW_PANEL = "Follow"
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        "-f",
+        help="Keep watching: print new records as they arrive (from now, or --since), each "
+        "once, oldest first, until Ctrl-C (exit 130) or SIGTERM (exit 143).",
+        rich_help_panel=FOLLOW_PANEL,
+    ),
+]
+FollowIntervalOpt = Annotated[
+    str,
+    typer.Option(
+        "--interval",
+        metavar="DURATION",
+        help="How often --follow asks Cloud Controller, e.g. 30s, 2m (5s to 1d).",
+        rich_help_panel=FOLLOW_PANEL,
     ),
 ]

@@ -8,7 +8,10 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -39,7 +42,9 @@ TABLE_FIGURES = (
     "stops",
     "scales",
     "task_runs",
-    "task_seconds",
+    "task_hours",
+    "task_gb_hours",
+    "cost",
     "flags",
 )
 # A terminal too narrow for a report's table hides these first, in order: the hours and the
@@ -52,6 +57,8 @@ REPORT_HIDE = (
     "max_instances",
     "avg_instances",
     "task_seconds",
+    "task_gb_hours",
+    "task_hours",
     "task_runs",
     "service_instance_type",
     "updated",
@@ -94,6 +101,16 @@ ReportMinAgeOpt = Annotated[
         "--min-age",
         metavar="DURATION",
         help="Count only up to now minus DURATION (younger events may still change).",
+        rich_help_panel=REPORT_PANEL,
+    ),
+]
+RatesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rates",
+        metavar="FILE",
+        help="Prices (TOML: currency, [app], [task], [service_plans], [orgs]; README "
+        '"Prices"): rows gain cost columns, rounded once per row to 0.01 half-even.',
         rich_help_panel=REPORT_PANEL,
     ),
 ]
@@ -159,6 +176,34 @@ def report_usage(
     ] = False,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
+    rates: RatesOpt = None,
+    pivot: Annotated[
+        str | None,
+        typer.Option(
+            "--pivot",
+            metavar="month",
+            help="One row per group, one column per calendar month of the window (and a total): "
+            "each column is that month's own report.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="With --month: the previous month's figure, the delta and the percent change.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
+    value: Annotated[
+        str | None,
+        typer.Option(
+            "--value",
+            metavar="FIELD",
+            help="The figure of --pivot/--compare [default: cost with --rates, else gb_hours].",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
     input_: Annotated[
         str | None,
         typer.Option(
@@ -207,8 +252,14 @@ def report_usage(
         cfevents usage report --month 2024-06 --opening may.json --save-state june.json
     """
     rt: Runtime = ctx.obj
-    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format)
+    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, rates is not None)
+    if (pivot is not None or compare) and fields is not None:
+        raise UsageError("--fields cannot go with --pivot or --compare")
     report = rt.cf().usage_report(
+        pivot=pivot,
+        compare=compare,
+        value=value,
+        rates=rates,
         month=month,
         since=since,
         until=until,
@@ -222,7 +273,10 @@ def report_usage(
         input=input_,
         foundation=foundation,
     )
-    show_report(rt, report, spec)
+    if pivot is not None or compare:  # the columns are known now: the months, the delta
+        names = [f for f in report.fields if not f.endswith("_guid") or f == "process_guid"]
+        spec = replace(spec, columns=tuple(names if spec.fmt == "table" else report.fields))
+    show_report(rt, report, spec, "months" if pivot else "usage")
 
 
 def report_spec(
@@ -233,6 +287,7 @@ def report_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
+    priced: bool = False,
 ) -> OutputSpec:
     """The output spec for a usage report's rows (bad values are usage errors, before any
     request)."""
@@ -240,7 +295,7 @@ def report_spec(
 
     if by not in GROUPINGS:
         raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
-    known = row_fields(by, daily)
+    known = row_fields(by, daily, priced)
     table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
     if by == "process":
         table.insert(table.index("process_type") + 1, "process_guid")
@@ -261,7 +316,13 @@ def rows_spec(
     from cfevents.output.columns import check_fields, parse_fields
     from cfevents.output.formatters import OutputSpec
 
-    fmt, wide = format_choice(rt, output)
+    wide = False
+    if (output or "").strip().lower() == "xlsx":
+        fmt = "xlsx"
+    else:
+        fmt, wide = format_choice(rt, output)
+    if fmt == "xlsx" and rt.env.stdout_isatty():
+        raise UsageError("-o xlsx writes a binary workbook: redirect it to a file (> report.xlsx)")
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
@@ -288,23 +349,58 @@ def rows_spec(
     )
 
 
-def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
-    """Rows on stdout (a table rounds hours and ends with a totals row), the summary on stderr."""
+def show_report(rt: Runtime, report: Report, spec: OutputSpec, view: str = "usage") -> None:
+    """Rows on stdout (a table rounds hours and ends with a totals row; ``-o xlsx`` a workbook
+    with a ``view`` sheet and a summary sheet), the summary on stderr."""
     from cfevents.cli.output import emit
     from cfevents.report import summary_lines, table_rows
 
+    if spec.fmt == "xlsx":
+        write_workbook(rt, report, spec, view)
+        spec = replace(spec, fmt="none")
+    if spec.fmt == "table" and "rates" in report.meta:  # money shows its currency
+        currency = report.meta["rates"]["currency"]
+        money = [c for c in spec.selected if isinstance(report.totals.get(c), Decimal)]
+        labels = {c: f"{c} ({currency})" for c in money}
+        spec = replace(spec, labels={**spec.labels, **labels})
     rows: list[dict[str, Any]] = (
         table_rows(report, list(spec.selected)) if spec.fmt == "table" else report.rows
     )
     if spec.fmt == "table" and not report.rows:
         rt.note("no usage in this window: nothing ran or existed to count")
-    emit(rt, rows, spec)
+    if spec.fmt != "none":
+        emit(rt, rows, spec)
+    if spec.fmt == "table":  # a legend for the flags the table shows
+        from cfevents.report.flags import legend
+
+        for line in legend(report.rows if "flags" in spec.selected else ()):
+            rt.note(f"flag {line}")
     warnings = [f"warning: {w}" for w in report.warnings]
     for line in summary_lines(report):
         if line in warnings:
             rt.warn(line.removeprefix("warning: "))
         else:
             rt.note(line)
+
+
+def write_workbook(rt: Runtime, report: Report, spec: OutputSpec, view: str) -> None:
+    """``-o xlsx``: the rows on a ``view`` sheet (a statement adds its total lines on a
+    ``totals`` sheet), then a ``summary`` sheet, written to stdout's bytes."""
+    from cfevents.output.xlsx import Sheet, summary_sheet, write_xlsx
+    from cfevents.report.present import summary_pairs
+
+    columns = list(spec.selected)
+    sheets = [Sheet(view, columns, report.rows)]
+    if view == "statement":
+        totals = [r for r in report.rows if r.get("line") == "total"]
+        sheets.append(Sheet("totals", columns, totals))
+    sheets.append(summary_sheet(summary_pairs(report)))
+    rt.env.stdout.flush()
+    out: IO[bytes] | None = getattr(rt.env.stdout, "buffer", None)
+    if out is None:
+        raise UsageError("-o xlsx writes a binary workbook: redirect stdout to a file")
+    write_xlsx(sheets, out)
+    out.flush()
 
 
 SERVICE_GROUPINGS = ("org", "space", "offering", "plan", "instance")
@@ -319,6 +415,7 @@ SERVICE_TABLE = (
     "created",
     "updated",
     "deleted",
+    "cost",
     "flags",
 )
 
@@ -347,6 +444,7 @@ def report_services(
     ] = False,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
+    rates: RatesOpt = None,
     output: OutputOpt = None,
     fields: Annotated[
         str | None,
@@ -375,7 +473,7 @@ def report_services(
     from cfevents.report.services import row_fields
 
     rt: Runtime = ctx.obj
-    known = row_fields(by)
+    known = row_fields(by, rates is not None)
     spec = rows_spec(
         rt,
         known,
@@ -386,6 +484,7 @@ def report_services(
         table_format,
     )
     report = rt.cf().service_report(
+        rates=rates,
         month=month,
         since=since,
         until=until,
@@ -394,4 +493,4 @@ def report_services(
         min_age=min_age,
         allow_incomplete=allow_incomplete,
     )
-    show_report(rt, report, spec)
+    show_report(rt, report, spec, "services")

@@ -103,20 +103,42 @@ def shorten(text: str, width: int, ellipsis: str = ELLIPSIS) -> str:
 class Layout:
     """How each row is laid out: which values, how wide, cut or not."""
 
-    def __init__(self, widths: Sequence[int], kept: Sequence[int], *, cut: bool, measure: Any):
+    def __init__(
+        self,
+        widths: Sequence[int],
+        kept: Sequence[int],
+        *,
+        cut: bool,
+        measure: Any,
+        right: Sequence[bool] = (),
+    ):
         self.widths = list(widths)
         self.kept = list(kept)
         self.cut = cut
         self._len: Callable[[str], int] = measure
         self.ellipsis = ELLIPSIS
+        # per column (all of them, not only those kept): right-aligned (numbers)
+        self.right = [bool(right[i]) if i < len(right) else False for i in self.kept]
 
     def line(self, row: Sequence[str]) -> str:
+        """The row's line; a cell holding several lines (one per change) gives the row as
+        many lines, the other cells blank below their first."""
+        cells = [row[index] for index in self.kept]
+        if not any("\n" in text for text in cells):
+            return self._line(cells)
+        pieces = [text.split("\n") for text in cells]
+        depth = max(len(p) for p in pieces)
+        return "\n".join(
+            self._line([p[k] if k < len(p) else "" for p in pieces]) for k in range(depth)
+        )
+
+    def _line(self, cells: Sequence[str]) -> str:
         parts = []
-        for width, index in zip(self.widths, self.kept, strict=True):
-            text = row[index]
+        for width, text, right in zip(self.widths, cells, self.right, strict=True):
             if self.cut:
                 text = shorten(text, width, self.ellipsis)
-            parts.append(text + " " * (width - self._len(text)))
+            pad = " " * (width - self._len(text))
+            parts.append(pad + text if right else text + pad)
         return (" " * GAP).join(parts).rstrip()
 
     def rule(self) -> str:
@@ -153,7 +175,7 @@ def natural_widths(
     widths = [measure(h) for h in headers] if headers else [0] * ncols
     for row in rows:
         for index, text in enumerate(row):
-            size = measure(text)
+            size = max(map(measure, text.split("\n"))) if "\n" in text else measure(text)
             if size > widths[index]:
                 widths[index] = size
     return widths
