@@ -424,7 +424,7 @@ COLUMN_SETS: dict[str, ColumnSet] = {
     "crash-summary": ColumnSet(
         CRASH_SUMMARY_COLUMNS,
         CRASH_SUMMARY_TABLE_COLUMNS,
-        hide=("first", "organization.name", "space.name", "last"),
+        hide=("first", "organization.name", "space.name"),
         keep=("app.name", "last_exit_description"),
     ),
     "crash-loops": ColumnSet(CRASH_LOOP_COLUMNS, CRASH_LOOP_TABLE_COLUMNS, ("context",)),
