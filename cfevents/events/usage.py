@@ -21,8 +21,21 @@ from cfevents.events.filters import (
     time_window,
 )
 from cfevents.events.keyset import blame_after_guid
-from cfevents.events.listing import Listing, Truncation, page_size
-from cfevents.events.query import USAGE_ORDERS, V3_MAX_PER_PAGE, UsageQuery, build_usage_params
+from cfevents.events.listing import (
+    RECENT_ORDER,
+    Listing,
+    Truncation,
+    oldest_to_newest,
+    page_size,
+    recent_first,
+)
+from cfevents.events.query import (
+    USAGE_ORDERS,
+    V3_MAX_PER_PAGE,
+    TimeWindow,
+    UsageQuery,
+    build_usage_params,
+)
 from cfevents.events.resolve import Resolver, org_namer
 
 if TYPE_CHECKING:
@@ -35,27 +48,22 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
     from cfevents.cc.paging import PageInfo, resources
 
     filters = UsageFilters.parse(args)
-    per_page, limit, order_by = (
-        args.get("per_page"),
-        check_limit(args.get("limit")),
-        args.get("order_by"),
-    )
+    per_page, limit = args.get("per_page"), check_limit(args.get("limit"))
     check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
-    if (order := args.get("order")) is not None:
-        if order_by is not None:
-            raise UsageError("`order` and `order_by` say the same thing: give one", param="order")
-        order_by = "created_at" if check_order(order) == "asc" else "-created_at"
-    if order_by is not None and order_by not in USAGE_ORDERS:
-        raise UsageError(
-            f"`order_by` must be created_at or -created_at (got {order_by!r})", param="order_by"
-        )
+    order_by = _usage_order_by(args)
     client_filtered = filters.client_side
     size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
+    recent = recent_first(
+        limit,
+        windowed=filters.window != TimeWindow(),
+        order_by=order_by,
+        positioned=filters.after_guid is not None or args.get("page") is not None,
+    )
     query = UsageQuery(
         window=filters.window,
         guids=filters.guids,
         after_guid=filters.after_guid,
-        order_by=order_by,
+        order_by=RECENT_ORDER if recent else order_by,
         per_page=size,
         page=args.get("page"),
     )
@@ -67,16 +75,21 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
         events = filter(keep, events)
     if limit is not None:
         events = itertools.islice(events, limit)
+    if recent:
+        events = oldest_to_newest(events)
     if args.get("names", True):
         events = map(org_namer(Resolver(http)), events)
 
     def truncation(shown: int) -> Truncation | None:
         if limit is None or shown < limit:
             return None
+        end = "newest" if recent else "first"
         if client_filtered:
-            return Truncation(shown, "matching events")
+            return Truncation(shown, "matching events", end=end)
         total = info.total_results
-        return Truncation(shown, "matching events", total) if (total or 0) > shown else None
+        return (
+            Truncation(shown, "matching events", total, end=end) if (total or 0) > shown else None
+        )
 
     def empty_hint() -> str | None:
         from cfevents.cc.auth import GLOBAL_READ_SCOPES
@@ -87,8 +100,26 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
         return NON_GLOBAL_HINT if scopes is not None and not scopes & GLOBAL_READ_SCOPES else None
 
     return Listing(
-        cast("Iterator[UsageEvent]", events), info, truncation=truncation, empty_hint=empty_hint
+        cast("Iterator[UsageEvent]", events),
+        info,
+        truncation=truncation,
+        empty_hint=empty_hint,
+        paged=not recent,
     )
+
+
+def _usage_order_by(args: UsageEventArgs) -> str | None:
+    """CC's ``order_by`` for ``order`` or ``order_by`` (one of them), checked."""
+    order_by = args.get("order_by")
+    if (order := args.get("order")) is not None:
+        if order_by is not None:
+            raise UsageError("`order` and `order_by` say the same thing: give one", param="order")
+        order_by = "created_at" if check_order(order) == "asc" else "-created_at"
+    if order_by is not None and order_by not in USAGE_ORDERS:
+        raise UsageError(
+            f"`order_by` must be created_at or -created_at (got {order_by!r})", param="order_by"
+        )
+    return order_by
 
 
 def usage_pages(
@@ -176,11 +207,17 @@ def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[Serv
     if order is not None:
         order_by = "created_at" if check_order(order) == "asc" else "-created_at"
     filters = ServiceFilters.parse(args)
+    recent = recent_first(
+        limit,
+        windowed=filters.window != TimeWindow(),
+        order_by=order_by,
+        positioned=filters.after_guid is not None or args.get("page") is not None,
+    )
     query = UsageQuery(
         window=filters.window,
         guids=filters.guids,
         after_guid=filters.after_guid,
-        order_by=order_by,
+        order_by=RECENT_ORDER if recent else order_by,
         per_page=page_size(limit, per_page, V3_MAX_PER_PAGE),
         page=args.get("page"),
     )
@@ -189,12 +226,17 @@ def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[Serv
     events: Iterator[dict[str, Any]] = resources(pages, info)
     if limit is not None:
         events = itertools.islice(events, limit)
+    if recent:
+        events = oldest_to_newest(events)
 
     def truncation(shown: int) -> Truncation | None:
         if limit is None or shown < limit:
             return None
+        end = "newest" if recent else "first"
         total = info.total_results
-        return Truncation(shown, "matching events", total) if (total or 0) > shown else None
+        return (
+            Truncation(shown, "matching events", total, end=end) if (total or 0) > shown else None
+        )
 
     def empty_hint() -> str | None:
         from cfevents.cc.auth import GLOBAL_READ_SCOPES
@@ -211,6 +253,7 @@ def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[Serv
         info,
         truncation=truncation,
         empty_hint=empty_hint,
+        paged=not recent,
     )
 
 
