@@ -53,12 +53,7 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
     order_by = _usage_order_by(args)
     client_filtered = filters.client_side
     size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
-    recent = recent_first(
-        limit,
-        windowed=filters.window != TimeWindow(),
-        order_by=order_by,
-        positioned=filters.after_guid is not None or args.get("page") is not None,
-    )
+    recent = _recent(limit, filters.window, order_by, filters.after_guid, args.get("page"))
     query = UsageQuery(
         window=filters.window,
         guids=filters.guids,
@@ -105,6 +100,20 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
         truncation=truncation,
         empty_hint=empty_hint,
         paged=not recent,
+    )
+
+
+def _recent(
+    limit: int | None,
+    window: TimeWindow,
+    order_by: str | None,
+    after_guid: str | None,
+    page: int | None,
+) -> bool:
+    """Whether a limited listing shows the newest events (events.listing.recent_first)."""
+    positioned = after_guid is not None or page is not None
+    return recent_first(
+        limit, windowed=window != TimeWindow(), order_by=order_by, positioned=positioned
     )
 
 
@@ -207,12 +216,7 @@ def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[Serv
     if order is not None:
         order_by = "created_at" if check_order(order) == "asc" else "-created_at"
     filters = ServiceFilters.parse(args)
-    recent = recent_first(
-        limit,
-        windowed=filters.window != TimeWindow(),
-        order_by=order_by,
-        positioned=filters.after_guid is not None or args.get("page") is not None,
-    )
+    recent = _recent(limit, filters.window, order_by, filters.after_guid, args.get("page"))
     query = UsageQuery(
         window=filters.window,
         guids=filters.guids,
