@@ -700,7 +700,7 @@ class Client:
                 allow_incomplete=options["allow_incomplete"],
             )
             with stored:
-                report = history_report(stored, window, **options)
+                report = history_report(stored, window, clock=now, **options)
         else:
             source = CloudControllerSource(self.http, self.api, events=self._report_events)
             report = usage_report(source, window, now=now, **options)

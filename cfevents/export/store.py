@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence, Sized
 from contextlib import ExitStack
+from datetime import datetime
 from typing import Any
 
 from cfevents.cc.paging import JsonGetter, resources, v3_pages
@@ -76,6 +77,11 @@ class StoreSink:
     def write(self, events: Sequence[dict[str, Any]]) -> int:
         """The page's events and the cursor after them, in one transaction."""
         return self.session.write_page(events)
+
+    def mark_complete(self, complete_until: datetime, synced_at: datetime) -> None:
+        """The export read every page: every event created before ``complete_until`` is in
+        the store (recorded per foundation and kind; reports count up to it)."""
+        self.session.mark_complete(format_cc(complete_until), format_cc(synced_at))
 
     def close(self) -> None:
         self._stack.close()

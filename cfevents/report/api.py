@@ -113,6 +113,19 @@ def _foundation_key(url: str | None) -> str:
     return (url or "").rstrip("/").lower()
 
 
+def _missing_start(source: ReportSource, oldest: Mapping[str, Any], oldest_t: int, t0: int) -> str:
+    """The window starts before the events ``source`` holds (named: CC, a store, a file)."""
+    origin = getattr(source, "origin", None)
+    if is_reseed(oldest):
+        what = f"a purge-and-reseed at {iso(oldest_t)}"
+    elif origin is not None:
+        what = f"the oldest usage event {origin} holds is from {iso(oldest_t)}"
+    else:
+        what = f"the oldest usage event Cloud Controller still has is from {iso(oldest_t)}"
+    lost = "gone" if origin is None else "missing from it"
+    return f"the window starts at {iso(t0)} but {what}, so events it needs are {lost}"
+
+
 def _incomplete_message(problem: str, t0: int, oldest: int, margin: int) -> str:
     later = -(-(oldest + margin) // 60) * 60  # rounded up to the minute
     return (
@@ -163,14 +176,14 @@ def usage_report(
         oldest_t = epoch(str(oldest["created_at"]))
         needed = t0 if mode == "file" else fetch_start
         if oldest_t > needed:
-            what = (
-                f"a purge-and-reseed at {iso(oldest_t)}"
-                if is_reseed(oldest)
-                else f"the oldest usage event Cloud Controller still has is from {iso(oldest_t)}"
-            )
-            problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
+            problem = _missing_start(source, oldest, oldest_t, t0)
             if not allow_incomplete:
-                raise IncompleteDataError(_incomplete_message(problem, t0, oldest_t, margin_s))
+                advice = getattr(source, "incomplete_advice", None)
+                raise IncompleteDataError(
+                    f"{problem}: {advice(oldest_t, margin_s)}"
+                    if advice is not None
+                    else _incomplete_message(problem, t0, oldest_t, margin_s)
+                )
             incomplete.append(problem)
 
     snapshot: Snapshot | None = None

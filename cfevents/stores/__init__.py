@@ -19,6 +19,7 @@ from cfevents.stores.base import (
     Store,
     StoredCursor,
     StoredEvent,
+    SyncState,
 )
 from cfevents.stores.columns import (
     APP_USAGE,
@@ -41,6 +42,7 @@ __all__ = [
     "Store",
     "StoredCursor",
     "StoredEvent",
+    "SyncState",
     "flatten",
     "is_store_target",
     "kind_for_path",

@@ -41,6 +41,18 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class SyncState:
+    """How far the store holds every event of one foundation and kind.
+
+    ``complete_until``: every event Cloud Controller created before this instant is stored
+    (the CC time of the last export pass that read to the end, less its min-age);
+    ``synced_at``: the CC time that pass started."""
+
+    complete_until: str
+    synced_at: str
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     seq: int
     guid: str
@@ -156,6 +168,10 @@ class ExportSession(ABC):
         self.pages += 1
         return inserted
 
+    def mark_complete(self, complete_until: datetime | str, synced_at: datetime | str) -> None:
+        """Every event created before ``complete_until`` is stored (never moves back)."""
+        self.store.mark_complete(self.foundation, self.kind, iso(complete_until), iso(synced_at))
+
     def _stolen(self, found: str | None) -> StoreError:
         return StoreError(
             f"{self.store.display}: the {self.kind.table} cursor of {self.foundation} moved to "
@@ -200,6 +216,16 @@ class Store(ABC):
 
     @abstractmethod
     def cursor(self, foundation: str, kind: EventKind) -> StoredCursor | None: ...
+
+    @abstractmethod
+    def mark_complete(
+        self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
+    ) -> None:
+        """Record a finished sync (``complete_until`` only moves forward)."""
+
+    @abstractmethod
+    def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
+        """How far the store is complete (None: no sync recorded, e.g. a cfevents 0.2 store)."""
 
     @abstractmethod
     def save_snapshot(

@@ -27,6 +27,7 @@ from cfevents.stores.base import (
     Store,
     StoredCursor,
     StoredEvent,
+    SyncState,
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
@@ -241,6 +242,32 @@ class PostgresStore(Store):
             )
             row = cur.fetchone()
         return StoredCursor(row[0], _ts(row[1]), _ts(row[2]) or "") if row else None
+
+    def mark_complete(
+        self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
+    ) -> None:
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO cfevents_syncs (foundation, kind, complete_until, synced_at) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (foundation, kind) DO UPDATE SET "
+                    "complete_until = greatest(cfevents_syncs.complete_until, "
+                    "excluded.complete_until), "
+                    "synced_at = greatest(cfevents_syncs.synced_at, excluded.synced_at)",
+                    (foundation, kind.table, complete_until, synced_at),
+                )
+        except self.psycopg.Error as exc:
+            raise StoreError(f"{self.display}: cannot record a sync: {_first_line(exc)}") from None
+
+    def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT complete_until, synced_at FROM cfevents_syncs "
+                "WHERE foundation = %s AND kind = %s",
+                (foundation, kind.table),
+            )
+            row = cur.fetchone()
+        return SyncState(_ts(row[0]) or "", _ts(row[1]) or "") if row else None
 
     def save_snapshot(
         self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]

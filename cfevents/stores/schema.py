@@ -15,10 +15,12 @@ from cfevents.stores.columns import KINDS, EventKind
 
 Dialect = Literal["sqlite", "postgresql"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # version -> statements that bring a store at version - 1 up to version (both dialects).
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    2: [],  # cfevents_syncs (how far each foundation and kind is complete): made by base_ddl
+}
 
 _TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {"text": "TEXT", "integer": "INTEGER", "timestamp": "TEXT", "raw": "TEXT"},
@@ -65,6 +67,12 @@ def base_ddl(dialect: Dialect) -> list[str]:
         "CREATE TABLE IF NOT EXISTS cfevents_snapshots (\n"
         f"  foundation TEXT NOT NULL,\n  taken_at {ts} NOT NULL,\n  kind TEXT NOT NULL,\n"
         f"  raw {raw} NOT NULL,\n  PRIMARY KEY (foundation, taken_at, kind)\n)",
+        # every event created before complete_until is stored (the last full sync's CC time
+        # less its min-age); synced_at: when that sync read Cloud Controller
+        "CREATE TABLE IF NOT EXISTS cfevents_syncs (\n"
+        "  foundation TEXT NOT NULL,\n  kind TEXT NOT NULL,\n"
+        f"  complete_until {ts} NOT NULL,\n  synced_at {ts} NOT NULL,\n"
+        "  PRIMARY KEY (foundation, kind)\n)",
     ]
     for kind in KINDS.values():
         statements += event_table_ddl(kind, dialect)

@@ -30,6 +30,7 @@ from cfevents.stores.base import (
     Store,
     StoredCursor,
     StoredEvent,
+    SyncState,
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
@@ -236,6 +237,26 @@ class SQLiteStore(Store):
             (foundation, kind.table),
         ).fetchone()
         return StoredCursor(row[0], row[1], row[2]) if row else None
+
+    def mark_complete(
+        self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO cfevents_syncs (foundation, kind, complete_until, synced_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (foundation, kind) DO UPDATE SET "
+                "complete_until = max(complete_until, excluded.complete_until), "
+                "synced_at = max(synced_at, excluded.synced_at)",
+                (foundation, kind.table, complete_until, synced_at),
+            )
+
+    def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
+        row = self.conn.execute(
+            "SELECT complete_until, synced_at FROM cfevents_syncs "
+            "WHERE foundation = ? AND kind = ?",
+            (foundation, kind.table),
+        ).fetchone()
+        return SyncState(row[0], row[1]) if row else None
 
     def save_snapshot(
         self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]
