@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
     from cfevents.report import Opening, Report, Window
+    from cfevents.report.coverage import KindStatus
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -659,6 +660,38 @@ class Client:
             parallel=parallel,
         )
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
+
+    # -- history ------------------------------------------------------------------------------
+
+    def history_sync(
+        self,
+        store: str,
+        *,
+        min_age: str | timedelta | None = None,
+        foundation: str | None = None,
+        on_batch: Callable[[int, int, int | None], None] | None = None,
+    ) -> list[str]:
+        """Bring a history store up to date (README "Billing: start here"): the app usage
+        events, then the service usage events Cloud Controller has that the store lacks (the
+        first run also records the opening snapshot); each kind records how far the store is
+        complete. Returns one summary line per kind. Raises StoreLockedError (exit 8) while
+        another sync holds the store."""
+        lines: list[str] = []
+        for export in (self.usage_export, self.service_usage_export):
+            job = export(out=store, min_age=min_age, foundation=foundation)
+            with job:
+                job.run(on_batch=on_batch)
+            lines.append(job.summary(job.stored))
+        return lines
+
+    def history_status(self, store: str, foundation: str | None = None) -> list[KindStatus]:
+        """Per foundation and kind in ``store``: rows, first event, how far it is complete,
+        the last sync, holes, reseeds and the first whole month it can report. No request."""
+        from cfevents.report.coverage import store_status
+        from cfevents.stores import open_store
+
+        with open_store(store) as opened:
+            return store_status(opened, foundation)
 
     # -- chargeback ---------------------------------------------------------------------------
 

@@ -125,3 +125,59 @@ def test_a_store_lacking_the_window_start_names_itself(own_cli, own_sandbox, tmp
     assert f"the oldest usage event the store {target} holds" in message
     assert "Cloud Controller" not in message
     assert "first whole month it can report" in message
+
+
+def test_month_last_this_and_strict_yyyy_mm():
+    from cfevents.errors import UsageError
+    from cfevents.report import month_window, window_from_options
+
+    now = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    last = window_from_options("last", None, None, now)
+    assert (last.start, last.end) == (
+        datetime(2025, 12, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    this = month_window("this", now)
+    assert (this.start, this.end) == (
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    assert month_window("LAST", datetime(2026, 3, 31, 23, 59, tzinfo=UTC)).start == datetime(
+        2026, 2, 1, tzinfo=UTC
+    )
+    for bad in ("2026-1", "2026-13", "2026-00", " 2026-05", "2026-05-01", "26-05", "0000-01", "x"):
+        with pytest.raises(UsageError, match="YYYY-MM"):
+            month_window(bad, now)
+
+
+def test_report_out_writes_only_a_complete_report(own_cli, own_sandbox, tmp_path):
+    target = str(tmp_path / "usage.db")
+    assert own_cli("usage", "export", "--out", target).exit_code == 0
+    env = own_cli.env(CFEVENTS_STORE=target)
+    window = ["--since", iso(QUIET.start), "--until", iso(QUIET.end), "--by", "org"]
+    # exit 7 (the store starts after this window): no file, not an empty one, no temp file
+    out = tmp_path / "reports" / "usage.csv"
+    out.parent.mkdir()
+    gone = own_cli("usage", "report", "--month", "2025-12", "--out", str(out), env=env)
+    assert gone.exit_code == ExitCode.INCOMPLETE, gone.stderr
+    assert "the first whole month it can report" in one_line_error(gone)
+    assert list(out.parent.iterdir()) == []
+
+    own_sandbox.clear_requests()
+    written = own_cli("usage", "report", *window, "--out", str(out), env=env)
+    assert written.exit_code == 0, written.stderr
+    assert own_sandbox.requests == []  # CFEVENTS_STORE: from history, no API request
+    assert written.stdout == ""
+    shown = own_cli("usage", "report", *window, "-o", "csv", env=env)
+    assert out.read_text() == shown.stdout and shown.stdout.count("\n") > 2
+    assert [p.name for p in out.parent.iterdir()] == ["usage.csv"]
+
+    again = own_cli("usage", "report", *window, "--out", str(out), env=env)
+    assert again.exit_code == ExitCode.USAGE and "--force" in one_line_error(again)
+    forced = own_cli(
+        "usage", "report", *window, "--out", str(out), "--force", "-o", "json", env=env
+    )
+    assert forced.exit_code == 0 and json.loads(out.read_text())
+
+    live = own_cli("usage", "report", *window, "--live", "-o", "csv", env=env)
+    assert live.exit_code == 0 and own_sandbox.requests  # --live reads Cloud Controller

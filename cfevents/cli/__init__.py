@@ -412,6 +412,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "completion": Subcommand(
         "cfevents.cli.completion", "completion", "Print the completion script for SHELL."
     ),
+    "history": Subcommand(
+        "cfevents.cli.history",
+        "app",
+        "History for billing: keep usage events past the 31-day retention, report any month.",
+    ),
     "usage": Subcommand(
         "cfevents.cli.usage",
         "app",

@@ -50,9 +50,33 @@ MonthOpt = Annotated[
     str | None,
     typer.Option(
         "--month",
-        metavar="YYYY-MM",
-        help="The calendar month (UTC) [default: this month so far].",
+        metavar="YYYY-MM|last|this",
+        help="The calendar month (UTC): YYYY-MM, last or this [default: this month so far].",
         rich_help_panel=TIME_PANEL,
+    ),
+]
+ReportOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        metavar="FILE",
+        help="Write the rows to FILE (format from -o or its extension: .csv, .tsv, .json, "
+        ".ndjson) only when the report is complete, atomically: nothing on an error or exit 7.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Let --out replace an existing file.", rich_help_panel=OUTPUT_PANEL
+    ),
+]
+LiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Read Cloud Controller even when CFEVENTS_STORE names a store.",
+        rich_help_panel=REPORT_PANEL,
     ),
 ]
 WindowStartOpt = Annotated[
@@ -140,11 +164,15 @@ def report_usage(
         typer.Option(
             "--input",
             metavar="STORE|FILE",
-            help="Report from stored history instead of the API: a store written by usage "
-            "export --out (usage.db, postgresql://...) or an NDJSON export.",
+            envvar="CFEVENTS_STORE",
+            show_envvar=True,
+            help="Report from stored history instead of the API: a store kept by cfevents "
+            "history sync or usage export --out (usage.db, postgresql://...) or an NDJSON "
+            "export [default: the store CFEVENTS_STORE names, unless --live].",
             rich_help_panel=REPORT_PANEL,
         ),
     ] = None,
+    live: LiveOpt = False,
     foundation: Annotated[
         str | None,
         typer.Option(
@@ -155,6 +183,8 @@ def report_usage(
         ),
     ] = None,
     output: OutputOpt = None,
+    out: ReportOutOpt = None,
+    force: ForceOpt = False,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -181,9 +211,12 @@ def report_usage(
         cfevents usage report --month 2024-05 --by process --daily -o csv > may.csv
 
         cfevents usage report --month 2024-06 --opening may.json --save-state june.json
+
+        CFEVENTS_STORE=usage.db cfevents usage report --month last --by org --out last.csv
     """
     rt: Runtime = ctx.obj
-    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format)
+    output = out_format(out, force, output)
+    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, out)
     report = rt.cf().usage_report(
         month=month,
         since=since,
@@ -194,10 +227,10 @@ def report_usage(
         save_state=save_state,
         min_age=min_age,
         allow_incomplete=allow_incomplete,
-        input=input_,
+        input=None if live else input_,
         foundation=foundation,
     )
-    show_report(rt, report, spec)
+    show_report(rt, report, spec, out)
 
 
 def report_spec(
@@ -208,6 +241,7 @@ def report_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
+    out: Path | None = None,
 ) -> OutputSpec:
     """The output spec for a usage report's rows (bad values are usage errors, before any
     request)."""
@@ -219,7 +253,20 @@ def report_spec(
     table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
     if by == "process":
         table.insert(table.index("process_type") + 1, "process_guid")
-    return rows_spec(rt, known, table, output, fields, no_headers, table_format)
+    return rows_spec(rt, known, table, output, fields, no_headers, table_format, out)
+
+
+def out_format(out: Path | None, force: bool, output: str | None) -> str | None:
+    """With ``--out``: refuse a target that exists (unless --force) before any work, and take
+    the format from its extension when -o is not given."""
+    if out is None:
+        if force:
+            raise UsageError("--force only applies with --out FILE")
+        return output
+    from cfevents.output.wholefile import check_target, format_for
+
+    check_target(out, force=force)
+    return output or format_for(out) or "csv"
 
 
 def rows_spec(
@@ -230,6 +277,7 @@ def rows_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
+    out: Path | None = None,
 ) -> OutputSpec:
     """A report's output spec: every ``known`` key in machine formats, ``table`` on a table."""
     from cfevents.cli.output import safe_csv_setting
@@ -255,13 +303,14 @@ def rows_spec(
         fields=tuple(selected) if selected else None,
         headers=not no_headers,
         table_format=table_format,
-        tty=rt.env.stdout_isatty(),
+        tty=out is None and rt.env.stdout_isatty(),
         safe_csv=safe_csv_setting(),
     )
 
 
-def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
-    """Rows on stdout (a table rounds hours and ends with a totals row), the summary on stderr."""
+def show_report(rt: Runtime, report: Report, spec: OutputSpec, out: Path | None = None) -> None:
+    """Rows on stdout or, complete, in ``out`` (a table rounds hours and ends with a totals
+    row), the summary on stderr."""
     from cfevents.cli.output import emit
     from cfevents.report import summary_lines, table_rows
 
@@ -270,13 +319,25 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec) -> None:
     )
     if spec.fmt == "table" and not report.rows:
         rt.note("no usage in this window: nothing ran or existed to count")
-    emit(rt, rows, spec)
+    if out is None:
+        emit(rt, rows, spec)
+    else:
+        write_report_file(out, rows, spec)
+        rt.note(f"wrote {len(report.rows)} row(s) to {out}")
     warnings = [f"warning: {w}" for w in report.warnings]
     for line in summary_lines(report):
         if line in warnings:
             rt.warn(line.removeprefix("warning: "))
         else:
             rt.note(line)
+
+
+def write_report_file(out: Path, rows: list[dict[str, Any]], spec: OutputSpec) -> None:
+    """The one place a report file is written: whole, atomically (cfevents.output.wholefile)."""
+    from cfevents.output.formatters import write
+    from cfevents.output.wholefile import write_whole
+
+    write_whole(out, lambda handle: write(rows, handle, spec))
 
 
 SERVICE_GROUPINGS = ("org", "space", "offering", "plan", "instance")
@@ -320,6 +381,8 @@ def report_services(
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
     output: OutputOpt = None,
+    out: ReportOutOpt = None,
+    force: ForceOpt = False,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -348,15 +411,9 @@ def report_services(
 
     rt: Runtime = ctx.obj
     known = row_fields(by)
-    spec = rows_spec(
-        rt,
-        known,
-        [c for c in known if c in SERVICE_TABLE],
-        output,
-        fields,
-        no_headers,
-        table_format,
-    )
+    table = [c for c in known if c in SERVICE_TABLE]
+    output = out_format(out, force, output)
+    spec = rows_spec(rt, known, table, output, fields, no_headers, table_format, out)
     report = rt.cf().service_report(
         month=month,
         since=since,
@@ -366,4 +423,4 @@ def report_services(
         min_age=min_age,
         allow_incomplete=allow_incomplete,
     )
-    show_report(rt, report, spec)
+    show_report(rt, report, spec, out)

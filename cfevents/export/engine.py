@@ -414,7 +414,7 @@ class ExportJob:
                     "an export into it starts"
                 )
             self.cursor = Cursor(sink.after_guid or self.plan.after_guid, sink.last_created_at)
-            sink.ensure_snapshot(self.client, self.note)
+            sink.ensure_snapshot(self.client, self.note, self._api_time)
         except BaseException:
             self.close_store()
             raise
@@ -665,6 +665,14 @@ class ExportJob:
                 bound = datetime.strptime(value, CC_TIME).replace(tzinfo=UTC)
                 complete = min(complete, bound + timedelta(seconds=key == "created_ats[lte]"))
         return complete
+
+    def _api_time(self, local: datetime) -> datetime:
+        """``local`` (our clock) by the API's clock when ours is off by more than
+        CLOCK_TOLERANCE_S."""
+        skew = getattr(self.client, "clock_skew", None)
+        if not isinstance(skew, int | float) or abs(skew) <= CLOCK_TOLERANCE_S:
+            return local
+        return local + timedelta(seconds=skew)
 
     def _server_now(self) -> datetime:
         """Now, by the API's clock when ours is off by more than CLOCK_TOLERANCE_S (the min-age

@@ -61,12 +61,20 @@ class StoreSink:
     def last_created_at(self) -> str | None:
         return self.session.last_created_at
 
-    def ensure_snapshot(self, client: JsonGetter, note: Callable[[str], None]) -> None:
-        """The first export into the store records the opening snapshot, before any event."""
+    def ensure_snapshot(
+        self,
+        client: JsonGetter,
+        note: Callable[[str], None],
+        api_time: Callable[[datetime], datetime] | None = None,
+    ) -> None:
+        """The first export into the store records the opening snapshot, before any event,
+        stamped with the time its reading began by the API's clock (``api_time`` maps ours to
+        it once a response told the difference): the clock that stamps the events."""
         if not self.session.needs_snapshot:
             return
-        taken_at = format_cc(utcnow())
+        started = utcnow()
         parts = read_snapshot(client)
+        taken_at = format_cc(api_time(started) if api_time is not None else started)
         self.session.save_snapshot(taken_at, parts)
         note(
             f"recorded the opening snapshot of {self.session.foundation} at {taken_at} "

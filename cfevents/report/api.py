@@ -6,6 +6,7 @@ The data comes from an injected :class:`ReportSource`, so this module knows noth
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from cfevents.errors import CfEventsError, IncompleteDataError, UsageError
 from cfevents.report.engine import GROUPINGS, Accountant, is_reseed
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json
 from cfevents.report.rows import build_rows, row_fields, totals
-from cfevents.report.timeutil import epoch, iso, to_epoch
+from cfevents.report.timeutil import epoch, iso, next_month, to_epoch
 from cfevents.timeparse import TimeParseError, parse_time
 
 DEFAULT_MIN_AGE = timedelta(minutes=5)
@@ -66,15 +67,24 @@ class Window:
             )
 
 
-def month_window(text: str) -> Window:
-    """``YYYY-MM`` -> that calendar month in UTC."""
-    try:
-        year, month = (int(part) for part in text.strip().split("-"))
-        start = datetime(year, month, 1, tzinfo=UTC)
-    except ValueError:
-        raise UsageError(f"--month {text!r} is not a month (YYYY-MM, e.g. 2024-05)") from None
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-    return Window(start, end)
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def month_window(text: str, now: datetime | None = None) -> Window:
+    """``YYYY-MM`` (strictly), ``last`` or ``this`` (by ``now``, default the clock) -> that
+    calendar month in UTC."""
+    word = text.strip().lower()
+    if word in ("last", "this"):
+        today = (now or datetime.now(UTC)).astimezone(UTC)
+        start = datetime(today.year, today.month, 1, tzinfo=UTC)
+        if word == "last":
+            start = (start - timedelta(days=1)).replace(day=1)
+        return Window(start, next_month(start))
+    match = MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+        raise UsageError(f"--month {text!r} is not a month: YYYY-MM (e.g. 2024-05), last or this")
+    start = datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
+    return Window(start, next_month(start))
 
 
 def window_from_options(
@@ -84,11 +94,11 @@ def window_from_options(
     if month is not None and (since is not None or until is not None):
         raise UsageError("use --month or --since/--until, not both")
     if month is not None:
-        return month_window(month)
+        return month_window(month, now)
     if since is None:
         if until is not None:
             raise UsageError("--until needs --since")
-        return month_window(now.astimezone(UTC).strftime("%Y-%m"))
+        return month_window("this", now)
     try:
         start = parse_time(since, now)
         end = parse_time(until, now) if until is not None else now.astimezone(UTC)

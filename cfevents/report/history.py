@@ -116,10 +116,9 @@ class StoreSource(HistorySource):
 
     def incomplete_advice(self, oldest: int, margin: int) -> str:
         """From when this store can report: the first whole month after its oldest event."""
-        first = datetime.fromtimestamp(oldest + margin, tz=UTC)
-        month = datetime(first.year, first.month, 1, tzinfo=UTC)
-        if month < first:
-            month = next_month(month)
+        from cfevents.report.coverage import first_whole_month
+
+        month = first_whole_month(oldest, timedelta(seconds=margin))
         end = next_month(month)
         return (
             f"it holds every event from {iso(oldest)} on, so the first whole month it can report "

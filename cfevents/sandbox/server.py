@@ -164,6 +164,7 @@ class Sandbox:
         self._request_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._clock_offset = 0.0  # set_clock: the API's clock minus the real one, seconds
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -292,6 +293,15 @@ class Sandbox:
     def purge_and_reseed(self) -> None:
         """What `POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` does."""
         self.foundation.purge_and_reseed(time.time_ns() // 1000)
+
+    def set_clock(self, moment: datetime | None) -> None:
+        """Run the API's clock at `moment` from now on (its HTTP `Date` header; clients that
+        trust the API's clock over their own follow it); None: the real clock again."""
+        self._clock_offset = 0.0 if moment is None else moment.timestamp() - time.time()
+
+    def clock_time(self) -> float:
+        """The API's clock (epoch seconds): the real one unless `set_clock` moved it."""
+        return time.time() + self._clock_offset
 
     def prune_usage_events_before(self, cutoff: datetime) -> None:
         """Retention cleanup: delete rows created before `cutoff`, never the newest row."""
@@ -562,7 +572,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         sandbox.sleep_for(reply)
         headers = {
             "Server": self.version_string(),
-            "Date": self.date_time_string(),
+            "Date": self.date_time_string(sandbox.clock_time()),
             "Content-Type": reply.content_type,
             "Content-Length": str(len(reply.body)),
             "X-Content-Type-Options": "nosniff",
