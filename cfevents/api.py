@@ -147,7 +147,7 @@ class ReportArgs(TypedDict, total=False):
     month: str | None  # YYYY-MM (UTC); or since/until; neither: this month so far
     since: TimeValue | None
     until: TimeValue | None
-    by: Grouping  # org, space, app (default) or process
+    by: Grouping  # org, space, app (default) or process; foundation[,org...] with a store
     daily: bool  # one row per group and UTC day
     opening: str | os.PathLike[str] | Opening  # snapshot (default), events, none, a state file
     save_state: str | os.PathLike[str] | None  # write the closing state here (for --opening)
@@ -714,6 +714,7 @@ class Client:
             usage_report,
             write_state,
         )
+        from cfevents.report.fleet import fleet_grouping, fleet_report
 
         now, window, age = _report_window(args)
         options: dict[str, Any] = {
@@ -724,7 +725,15 @@ class Client:
             "allow_incomplete": args.get("allow_incomplete", False),
         }
         history = args.get("input")
-        if history is not None:  # stored history: no request to the API at all
+        if fleet_grouping(options["by"]) is not None:  # several foundations side by side
+            report = fleet_report(
+                os.fspath(history) if history is not None else "",
+                window,
+                foundation=args.get("foundation"),
+                clock=now,
+                **options,
+            )
+        elif history is not None:  # stored history: no request to the API at all
             from cfevents.report.history import history_report, history_source
 
             stored = history_source(

@@ -181,3 +181,17 @@ def test_report_out_writes_only_a_complete_report(own_cli, own_sandbox, tmp_path
 
     live = own_cli("usage", "report", *window, "--live", "-o", "csv", env=env)
     assert live.exit_code == 0 and own_sandbox.requests  # --live reads Cloud Controller
+
+
+def test_each_sync_records_new_and_renamed_orgs(own_cli, own_sandbox, tmp_path):
+    import dataclasses
+
+    target = str(tmp_path / "usage.db")
+    assert own_cli("usage", "export", "--out", target).exit_code == 0
+    orgs = own_sandbox.foundation.orgs
+    orgs[0] = dataclasses.replace(orgs[0], name="acme-renamed")
+    assert own_cli("usage", "export", "--out", target).exit_code == 0
+    assert own_cli("usage", "export", "--out", target).exit_code == 0  # nothing new: no row
+    with open_store(target) as store:
+        assert store.names(own_sandbox.url)[orgs[0].guid] == "acme-renamed"
+        assert len(store.snapshot_parts(own_sandbox.url, "organizations")) == 2

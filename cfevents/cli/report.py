@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 REPORT_PANEL = "Accounting"
 GROUPINGS = ("org", "space", "app", "process")
 # -o table: names (the guids are in every other format, or with --fields), then the figures.
-TABLE_NAMES = ("org_name", "space_name", "app_name", "process_type", "day")
+TABLE_NAMES = ("foundation", "org_name", "space_name", "app_name", "process_type", "day")
 TABLE_FIGURES = (
     "instance_hours",
     "gb_hours",
@@ -126,8 +126,9 @@ def report_usage(
         str,
         typer.Option(
             "--by",
-            metavar="org|space|app|process",
-            help="One row per org, space, app or process.",
+            metavar="org|space|app|process|foundation[,GROUPING]",
+            help="One row per org, space, app or process; from a store of several foundations "
+            "also foundation (one row each) or foundation,org (and so on).",
             rich_help_panel=REPORT_PANEL,
         ),
     ] = "app",
@@ -245,13 +246,15 @@ def report_spec(
 ) -> OutputSpec:
     """The output spec for a usage report's rows (bad values are usage errors, before any
     request)."""
-    from cfevents.report.rows import row_fields
+    from cfevents.report.fleet import fleet_fields, fleet_grouping
 
-    if by not in GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
-    known = row_fields(by, daily)
+    if by not in GROUPINGS and fleet_grouping(by) is None:
+        raise UsageError(
+            f"--by must be one of {', '.join(GROUPINGS)} or foundation[,GROUPING], not {by!r}"
+        )
+    known = fleet_fields(by, daily)
     table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
-    if by == "process":
+    if by.endswith("process"):
         table.insert(table.index("process_type") + 1, "process_guid")
     return rows_spec(rt, known, table, output, fields, no_headers, table_format, out)
 

@@ -71,6 +71,7 @@ class StoreSink:
         stamped with the time its reading began by the API's clock (``api_time`` maps ours to
         it once a response told the difference): the clock that stamps the events."""
         if not self.session.needs_snapshot:
+            self.record_names(client, api_time)
             return
         started = utcnow()
         parts = read_snapshot(client)
@@ -81,6 +82,24 @@ class StoreSink:
             f"({_count(parts['apps'], 'app')}, {_count(parts['processes'], 'process')}, "
             f"{_count(parts['tasks'], 'running task')}) in {self.store.display}"
         )
+
+    def record_names(
+        self, client: JsonGetter, api_time: Callable[[datetime], datetime] | None = None
+    ) -> None:
+        """Orgs created or renamed since the store last saw them (reports label rows with
+        them; an org no sync ever saw was deleted before it): only the changes are saved."""
+        if self.session.kind.name != "app_usage":
+            return
+        known = self.store.names(self.session.foundation)
+        orgs = [
+            {"guid": org.get("guid"), "name": org.get("name")}
+            for org in resources(v3_pages(client, "/v3/organizations", [("per_page", "5000")]))
+            if org.get("guid") and known.get(str(org.get("guid"))) != org.get("name")
+        ]
+        if orgs:
+            now = utcnow()
+            taken_at = format_cc(api_time(now) if api_time is not None else now)
+            self.session.save_snapshot(taken_at, {"organizations": orgs})
 
     def write(self, events: Sequence[dict[str, Any]]) -> int:
         """The page's events and the cursor after them, in one transaction."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cfevents.errors import CfEventsError, IncompleteDataError, UsageError
-from cfevents.report.engine import GROUPINGS, Accountant, is_reseed
+from cfevents.report.engine import GROUPINGS, Accountant, bound_clock, is_reseed
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json
 from cfevents.report.rows import build_rows, row_fields, totals
 from cfevents.report.timeutil import epoch, iso, next_month, to_epoch
@@ -233,7 +233,7 @@ def usage_report(
     stop_after = None if mode == "snapshot" else end + margin_s
     events = iter(source.events_since(datetime.fromtimestamp(fetch_start, UTC)))
     try:
-        for event in events:
+        for event in bound_clock(events, margin_s):
             if stop_after is not None:
                 created = event.get("created_at")
                 if isinstance(created, str) and epoch(created) > stop_after:

@@ -182,15 +182,10 @@ class StoreSource(HistorySource):
             self.problems.append(problem)
 
     def org_names(self, guids: Collection[str]) -> Mapping[str, str]:
-        """The names the opening snapshot recorded (events carry no org names)."""
-        stored = self.store.snapshot(self._foundation)
-        orgs = stored.parts.get("organizations", []) if stored else []
-        wanted = set(guids)
-        return {
-            str(org["guid"]): str(org["name"])
-            for org in orgs
-            if isinstance(org, dict) and org.get("guid") in wanted and org.get("name") is not None
-        }
+        """The names the syncs recorded (the opening snapshot's, then new and renamed orgs;
+        events carry no org names): an org no sync saw was deleted before the first."""
+        known = self.store.names(self._foundation)
+        return {guid: known[guid] for guid in guids if guid in known}
 
     def close(self) -> None:
         self.store.close()
@@ -205,12 +200,16 @@ class NdjsonSource(HistorySource):
         self._foundation = foundation or str(path)
         first: dict[str, Any] | None = None
         newest = ""
+        self._org_names: dict[str, str] = {}  # an export writes organization.name
         for event in self._read():
             if first is None:
                 first = event
             created = event.get("created_at")
             if isinstance(created, str) and created > newest:
                 newest = created
+            org = event.get("organization")
+            if isinstance(org, dict) and org.get("guid") and org.get("name") is not None:
+                self._org_names[str(org["guid"])] = str(org["name"])
         if first is None:
             raise UsageError(f"{path} holds no usage events")
         if "state_current" in first:
@@ -263,7 +262,8 @@ class NdjsonSource(HistorySource):
                 yield event
 
     def org_names(self, guids: Collection[str]) -> Mapping[str, str]:
-        return {}
+        """The names the export wrote into the events (none for an org already deleted)."""
+        return {guid: self._org_names[guid] for guid in guids if guid in self._org_names}
 
 
 def history_source(

@@ -42,6 +42,15 @@ _KEYS = {
     "plan": ("service_plan_guid", "service_plan_name"),
     "instance": ("service_instance_guid", "service_instance_name", "service_instance_type"),
 }
+# the columns a row of each grouping names: a plan row is the plan across the foundation (with
+# its offering), not per space; an instance row says where it lives
+_LEVELS = {
+    "org": ("org",),
+    "space": ("org", "space"),
+    "offering": ("offering",),
+    "plan": ("offering", "plan"),
+    "instance": ("org", "space", "offering", "plan", "instance"),
+}
 FIGURES = ("service_seconds", "service_hours", "created", "updated", "deleted", "flags")
 
 
@@ -135,12 +144,12 @@ class _Group:
 
 
 def row_fields(by: str) -> tuple[str, ...]:
-    """The keys of a service report's rows grouped ``by`` (nested: a plan row names its
-    offering, space and org), then the figures."""
+    """The keys of a service report's rows grouped ``by`` (a space row names its org, a plan
+    row its offering — one row per plan, across spaces — an instance row all), then the
+    figures."""
     if by not in SERVICE_GROUPINGS:
         raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
-    levels = SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(by) + 1]
-    return (*(f for level in levels for f in _KEYS[level]), *FIGURES)
+    return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *FIGURES)
 
 
 def is_service_reseed(event: Mapping[str, Any]) -> bool:
@@ -245,7 +254,7 @@ class _Accountant:
             "instance": (inst.guid, inst.name, inst.type),
         }
         key: tuple[Any, ...] = ()
-        for level in SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(self.by) + 1]:
+        for level in _LEVELS[self.by]:
             key += values[level]
         group = self.groups.get(key)
         if group is None:
@@ -325,14 +334,16 @@ def service_report(
     _open_from_snapshot(engine, snapshot, source, include_user_provided)
     closing = {"services": engine.finish()}
 
-    org_guids = {g.key[0] for g in engine.groups.values() if g.key[0]}
+    with_org = _LEVELS[by][0] == "org"  # the key starts (org_guid, org_name)
+    org_guids = {g.key[0] for g in engine.groups.values() if with_org and g.key[0]}
     org_names = dict(source.org_names(org_guids)) if org_guids else {}
     fields = list(row_fields(by)[: -len(FIGURES)])
     rows = []
     for group in sorted(engine.groups.values(), key=lambda g: tuple(str(v) for v in g.key)):
         row: dict[str, Any] = {}
         values = list(group.key)
-        values[1] = org_names.get(str(values[0])) if values[0] else None
+        if with_org:
+            values[1] = org_names.get(str(values[0])) if values[0] else None
         row.update(zip(fields, values, strict=True))
         flags = sorted(group.flags | ({"incomplete"} if incomplete else set()))
         row |= {

@@ -295,6 +295,16 @@ class PostgresStore(Store):
             return None
         return Snapshot(_ts(rows[0][0]) or "", {kind: json.loads(raw) for _, kind, raw in rows})
 
+    def snapshot_parts(self, foundation: str, kind: str) -> list[Any]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT raw::text FROM cfevents_snapshots WHERE foundation = %s AND kind = %s "
+                "ORDER BY taken_at",
+                (foundation, kind),
+            )
+            rows = cur.fetchall()
+        return [json.loads(raw) for (raw,) in rows]
+
     # -- reading -------------------------------------------------------------------------------
 
     def events(

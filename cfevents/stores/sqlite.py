@@ -281,6 +281,13 @@ class SQLiteStore(Store):
             return None
         return Snapshot(rows[0][0], {kind: json.loads(raw) for _, kind, raw in rows})
 
+    def snapshot_parts(self, foundation: str, kind: str) -> list[Any]:
+        rows = self.conn.execute(
+            "SELECT raw FROM cfevents_snapshots WHERE foundation = ? AND kind = ? ORDER BY taken_at",
+            (foundation, kind),
+        ).fetchall()
+        return [json.loads(raw) for (raw,) in rows]
+
     # -- reading -------------------------------------------------------------------------------
 
     def events(
