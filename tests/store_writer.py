@@ -1,10 +1,12 @@
 """A store writer for the kill -9 and overlap tests, run as its own process.
 
-    python tests/store_writer.py TARGET N PER_PAGE PAUSE
+    python tests/store_writer.py TARGET N PER_PAGE PAUSE [HOLD_FILE]
 
 Exports the first N sandbox events into TARGET the way the export engine will: open the store,
 take the export lock, resume after the stored cursor, write one page per transaction (pausing
 PAUSE seconds between pages so a test can kill it or start a second writer meanwhile).
+With HOLD_FILE, the writer stops after its first page (lock held) until that file exists, so a
+test can act while it is certainly mid-export, however slow the machine.
 Exit 0 when done, 3 when another export holds the lock, 4 on any other store error.
 """
 
@@ -22,7 +24,14 @@ from cfevents.errors import StoreError, StoreLockedError
 from cfevents.stores import APP_USAGE, open_store
 
 
-def main(target: str, n: int, per_page: int, pause: float) -> int:
+def hold(path: str | None) -> None:
+    """Wait (at most 5 minutes) until the test creates ``path``."""
+    deadline = time.monotonic() + 300
+    while path and not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def main(target: str, n: int, per_page: int, pause: float, hold_file: str | None = None) -> int:
     events = sandbox_events(n)
     guids = [event["guid"] for event in events]
     try:
@@ -32,6 +41,8 @@ def main(target: str, n: int, per_page: int, pause: float) -> int:
             for first in range(start, n, per_page):
                 export.write_page(events[first : first + per_page])
                 print(f"wrote {first + per_page}", flush=True)
+                if first == start:
+                    hold(hold_file)
                 time.sleep(pause)
     except StoreLockedError as exc:
         print(f"locked: {exc}", file=sys.stderr)
@@ -43,4 +54,5 @@ def main(target: str, n: int, per_page: int, pause: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+    hold_file = sys.argv[5] if len(sys.argv) > 5 else None
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), hold_file))

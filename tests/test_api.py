@@ -105,8 +105,7 @@ def test_a_user_script_type_checks_under_mypy_strict(tmp_path):
         "    cf.usage_events(sinse='7d')\n"
         "    cf.crashes(order='newest')\n"
     )
-    root = str(Path(cfevents.__file__).parent.parent)
-    env = {**os.environ, "MYPYPATH": root}
+    env = {k: v for k, v in os.environ.items() if k != "MYPYPATH"}  # as a user runs it
     args = [
         sys.executable,
         "-m",
@@ -123,6 +122,21 @@ def test_a_user_script_type_checks_under_mypy_strict(tmp_path):
     assert wrong.returncode == 1 and "Incompatible return value type" in wrong.stdout
     assert 'Unexpected keyword argument "sinse"' in wrong.stdout
     assert "Literal['desc', 'asc']" in wrong.stdout
+
+
+def test_every_python_example_in_the_readme_type_checks_under_mypy_strict(tmp_path):
+    """Each ```python block of the README, as a user would paste it into a file of their own
+    and run mypy --strict on it, with cfevents installed the way the README installs it."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 2
+    paths = []
+    for n, block in enumerate(blocks):
+        paths.append(tmp_path / f"readme_example_{n}.py")
+        paths[-1].write_text(block)
+    env = {k: v for k, v in os.environ.items() if k != "MYPYPATH"}
+    args = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *map(str, paths)]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_usage_events_match_the_command(cf_env):

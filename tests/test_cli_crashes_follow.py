@@ -86,10 +86,12 @@ def test_follow_prints_each_crash_once_runs_exec_and_stops_on_sigterm(sandbox, t
         },
     )
     hook.mkdir()
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(hook.iterdir())) < len(expected):
         time.sleep(0.2)
-    time.sleep(2.5)  # at least two more polls, which must print nothing again
+    answered = len(sandbox.requests)
+    while time.monotonic() < deadline + 60 and len(sandbox.requests) < answered + 2:
+        time.sleep(0.1)  # at least two more polls, which must print nothing again
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

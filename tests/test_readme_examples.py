@@ -17,7 +17,6 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 SKIP = {
     "--input": "reads a stored history written by an earlier export",
-    "postgresql://": "needs a PostgreSQL server",
     "--follow": "runs until interrupted",
     "| my-loader": "pipes into the user's own program",
     "EVENT_GUID": "a placeholder for a real GUID",
@@ -60,7 +59,7 @@ def command(line: str) -> tuple[list[str], str | None]:
 
 
 @pytest.mark.parametrize("line", examples())
-def test_readme_example_runs_on_demo(line, tmp_path, monkeypatch):
+def test_readme_example_runs_on_demo(line, tmp_path, monkeypatch, request):
     reason = next((why for key, why in SKIP.items() if key in line), None)
     if reason is None and PAST_MONTH.search(line):
         reason = "a window before the demo's data"
@@ -68,6 +67,9 @@ def test_readme_example_runs_on_demo(line, tmp_path, monkeypatch):
         pytest.skip(reason)
     monkeypatch.chdir(tmp_path)
     args, target = command(line)
+    if any(arg.startswith("postgresql://") for arg in args):  # the test's own real server
+        url = request.getfixturevalue("pg_url")
+        args = [url if arg.startswith("postgresql://") else arg for arg in args]
     result = CliRunner().invoke(
         app,
         ["--demo", *args],

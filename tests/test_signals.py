@@ -16,7 +16,7 @@ def sandbox_guids(sb):
     return [e["guid"] for e in sb.foundation.usage_events_v3()]
 
 
-def start(sb, home, *args):
+def start(sb, home, *args, stdout=subprocess.PIPE):
     env = {
         **os.environ,
         "CF_API": sb.url,
@@ -27,7 +27,7 @@ def start(sb, home, *args):
     return subprocess.Popen(
         [sys.executable, "-m", "cfevents", *args],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -63,10 +63,15 @@ def test_signal_stops_an_incremental_export_cleanly(tmp_path, signum, code, word
             "--min-age",
             "0s",
         )
+        sb.hold_lists_after(3)  # a later page waits: the signal lands mid-export
         proc = start(sb, tmp_path, *args)
-        wait_for(lambda: cp.exists() and ckpt.load(cp).events >= 200)
-        proc.send_signal(signum)
-        _, err = proc.communicate(timeout=20)
+        try:
+            # three pages written and checkpointed, the fourth held at the server
+            wait_for(lambda: sb.held() == 1 and cp.exists() and ckpt.load(cp).events == 300)
+            proc.send_signal(signum)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            sb.release_lists()
         assert proc.returncode == code, err
         lines = err.strip().splitlines()
         assert len(lines) == 1, err
@@ -86,12 +91,19 @@ def test_sigterm_closes_the_json_array_on_stdout(tmp_path):
     from cfevents.sandbox import Sandbox, SandboxConfig
 
     with Sandbox(SandboxConfig(seed=6, end=None, latency_ms=60)).start() as sb:
-        proc = start(sb, tmp_path, "usage", "export", "-o", "json", "--per-page", "50")
-        assert proc.stdout is not None
-        assert proc.stdout.read(1) == "["  # the export has started writing
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        rest, err = proc.communicate(timeout=20)
+        sb.hold_lists_after(3)  # a later page waits: the signal lands mid-export
+        out = tmp_path / "out.json"
+        with out.open("w") as stdout:
+            proc = start(
+                sb, tmp_path, "usage", "export", "-o", "json", "--per-page", "50", stdout=stdout
+            )
+        try:
+            wait_for(lambda: sb.held() == 1 and out.read_text().count('"guid"') > 0)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            sb.release_lists()
+        rest = out.read_text()[1:]
         assert proc.returncode == 143, err
         events = json.loads("[" + rest)
         assert 0 < len(events) < len(sandbox_guids(sb))
@@ -133,8 +145,8 @@ def test_sigterm_outside_an_export_exits_143(tmp_path):
 
     with Sandbox(SandboxConfig(seed=6, end=None, latency_ms=3000)).start() as sb:
         proc = start(sb, tmp_path, "usage", "list", "-n", "5")
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: any(r.path == "/v3/app_usage_events" for r in sb.requests))
+        proc.send_signal(signal.SIGTERM)  # while the answer is on its (3 s) way
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 143, err
         assert err.strip() == "cfevents: error: terminated (SIGTERM)"

@@ -24,9 +24,10 @@ WRITER = Path(__file__).parent / "store_writer.py"
 N, PER_PAGE = 2000, 100
 
 
-def start_writer(target: str, pause: float) -> subprocess.Popen[str]:
+def start_writer(target: str, pause: float, hold: Path | None = None) -> subprocess.Popen[str]:
+    gate = [str(hold)] if hold else []
     return subprocess.Popen(
-        [sys.executable, str(WRITER), target, str(N), str(PER_PAGE), str(pause)],
+        [sys.executable, str(WRITER), target, str(N), str(PER_PAGE), str(pause), *gate],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -80,18 +81,20 @@ def test_kill_9_at_random_points_then_rerun_is_exact(store_target):
     assert_exact(store_target)
 
 
-def test_overlapping_exports_never_interleave(store_target):
-    first = start_writer(store_target, pause=0.02)
+def test_overlapping_exports_never_interleave(store_target, tmp_path):
+    go_on = tmp_path / "go-on"
+    first = start_writer(store_target, pause=0, hold=go_on)  # holds after its first page
     wait_for_pages(first, 1)
     second = start_writer(store_target, pause=0)
-    _, err = second.communicate(timeout=60)
+    _, err = second.communicate(timeout=120)
     assert second.returncode == 3, err  # refused at once while the first one runs
     assert "another export holds" in err and "Traceback" not in err
     assert first.poll() is None  # the second one did not wait for the first to finish
-    _, err = first.communicate(timeout=60)
+    go_on.touch()
+    _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     again = start_writer(store_target, pause=0)  # after it: resumes at the end, adds nothing
-    out, err = again.communicate(timeout=60)
+    out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     assert f"resuming at {N}" in out
     assert_exact(store_target)
@@ -99,7 +102,7 @@ def test_overlapping_exports_never_interleave(store_target):
 
 def test_two_exports_started_together_leave_the_store_exact(store_target):
     writers = [start_writer(store_target, pause=0.002) for _ in range(2)]
-    codes = sorted(w.wait(timeout=60) for w in writers)
+    codes = sorted(w.wait(timeout=120) for w in writers)
     for w in writers:
         w.communicate()
     assert codes in ([0, 0], [0, 3])  # one after the other, or the later one refused

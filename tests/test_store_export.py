@@ -229,11 +229,21 @@ def test_kill_9_at_random_points_then_rerun_is_exact(slow_sandbox, store_target,
     assert_exact(store_target, slow_sandbox)
 
 
+def wait_until(predicate, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
 def test_overlapping_runs_leave_the_store_exact(slow_sandbox, store_target, tmp_path):
-    first = start_export(slow_sandbox, store_target, tmp_path, per_page=25)  # ~5 s of pages
-    wait_for_more(slow_sandbox, store_target, 0)
+    slow_sandbox.hold_lists_after(1)  # the first run's second page waits for the test
+    first = start_export(slow_sandbox, store_target, tmp_path, per_page=25)
+    wait_for_more(slow_sandbox, store_target, 0, timeout=120)
+    wait_until(lambda: slow_sandbox.held() == 1)  # certainly mid-export, holding its lock
     second = start_export(slow_sandbox, store_target, tmp_path, per_page=50)
     _, err2 = second.communicate(timeout=120)
+    slow_sandbox.release_lists()
     _, err1 = first.communicate(timeout=120)
     assert first.returncode == 0, err1
     assert second.returncode == ExitCode.LOCKED, err2  # failed at once, wrote nothing

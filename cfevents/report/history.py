@@ -29,7 +29,7 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from cfevents.errors import IncompleteDataError, UsageError
 from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window, usage_report
@@ -46,7 +46,7 @@ class HistorySource:
     horizon: datetime | None  # the newest stored created_at (None: nothing stored)
     problems: list[str]  # completeness problems let through by allow_incomplete
 
-    def __enter__(self) -> HistorySource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

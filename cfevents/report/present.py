@@ -18,7 +18,7 @@ def _display(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     for name in ROUNDED:
         if name in shown and shown[name] is not None:
             shown[name] = f"{shown[name]:.2f}"
-    if "flags" in shown and not isinstance(shown["flags"], str):  # service rows join them
+    if "flags" in shown and isinstance(shown["flags"], list):  # a table joins the list
         shown["flags"] = ",".join(shown["flags"] or [])
     return shown
 

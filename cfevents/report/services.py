@@ -352,7 +352,7 @@ def service_report(
             "created": group.created,
             "updated": group.updated,
             "deleted": group.deleted,
-            "flags": ",".join(flags),
+            "flags": flags,
         }
         if group.seconds or group.created or group.updated or group.deleted:
             rows.append(row)

@@ -36,7 +36,7 @@ from cfevents.sandbox.store import (
     to_us,
     uuid_from_digest,
 )
-from cfevents.sandbox.truth import ORIGIN, TASK_STATES, ProcessUsage, TaskUsage, Timeline
+from cfevents.sandbox.truth import ORIGIN, RUNNING, TASK_STATES, ProcessUsage, TaskUsage, Timeline
 
 ORG_NAMES = ("acme", "globex", "initech")
 #: What `Foundation.perform` can make an app do (besides `delete` and `next`).
@@ -644,14 +644,57 @@ class Foundation:
                 store.reseeded_by_guid[guid] = event_id
             store.stamp_new_rows(now_us)
 
-    def prune_usage_events_before(self, cutoff_us: int) -> None:
-        """Retention cleanup: delete rows created before the cutoff, except the newest row."""
+    def prune_usage_events_before(self, cutoff_us: int, *, keep_running: bool = False) -> None:
+        """Retention cleanup: delete rows created before the cutoff, except the newest row.
+
+        `keep_running` is the cleanup cloud_controller_ng #5210 proposes: the start of
+        what still runs survives (see `running_baselines`).
+        """
         with self.lock:
             store = self.store
             last = len(store) - 1
+            kept = self.running_baselines(cutoff_us) if keep_running else set()
             store.keep_only(
-                p for p in range(len(store)) if store.created[p] >= cutoff_us or p == last
+                p
+                for p in range(len(store))
+                if store.created[p] >= cutoff_us or p == last or p in kept
             )
+
+    def running_baselines(self, cutoff_us: int) -> set[int]:
+        """Rows older than the cutoff that #5210's cleanup keeps (positions).
+
+        Per process that runs now, its newest row before the cutoff when that row is a
+        STARTED (an older STARTED is stale: the process was stopped and started again
+        after the cutoff); per task still RUNNING, its TASK_STARTED.
+        """
+        store = self.store
+        running = {(a, p) for a, p, _, _ in self.simulator.started_processes()}
+        started, task_started = STATE_INDEX["STARTED"], STATE_INDEX["TASK_STARTED"]
+        newest: dict[tuple[int, int], int] = {}
+        kept: set[int] = set()
+        for pos in range(len(store)):
+            if store.created[pos] >= cutoff_us:
+                continue
+            task, process = store.task[pos], store.process[pos]
+            if task != NULL:
+                if store.state[pos] == task_started and self.timeline.t_state[task] == RUNNING:
+                    kept.add(pos)
+            elif process != NULL and (store.app[pos], process) in running:
+                newest[(store.app[pos], process)] = pos
+        return kept | {pos for pos in newest.values() if store.state[pos] == started}
+
+    def prune_service_usage_events_before(
+        self, cutoff_us: int, *, keep_running: bool = False
+    ) -> None:
+        """The service usage events cleanup (newest row kept); `keep_running` as #5210."""
+        with self.lock:
+            self.services.prune_before(cutoff_us, keep_running=keep_running)
+
+    def cleanup(self, now_us: int, days: int = 31, *, keep_running: bool = False) -> None:
+        """CC's clock jobs: usage and service usage events older than `days` are deleted."""
+        cutoff = now_us - days * DAY_US
+        self.prune_usage_events_before(cutoff, keep_running=keep_running)
+        self.prune_service_usage_events_before(cutoff, keep_running=keep_running)
 
 
 def _entity(app: int, process: int, task: int) -> int:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfevents.sandbox import api_v2, api_v3
 from cfevents.sandbox.data import Foundation
@@ -165,6 +165,10 @@ class Sandbox:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._clock_offset = 0.0  # set_clock: the API's clock minus the real one, seconds
+        self._hold_path: str | None = None  # tests: hold_lists_after()
+        self._hold_budget = 0
+        self._held = 0
+        self._released = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -303,9 +307,27 @@ class Sandbox:
         """The API's clock (epoch seconds): the real one unless `set_clock` moved it."""
         return time.time() + self._clock_offset
 
-    def prune_usage_events_before(self, cutoff: datetime) -> None:
-        """Retention cleanup: delete rows created before `cutoff`, never the newest row."""
-        self.foundation.prune_usage_events_before(to_us(cutoff))
+    def prune_usage_events_before(self, cutoff: datetime, *, keep_running: bool = False) -> None:
+        """Retention cleanup: delete rows created before `cutoff`, never the newest row.
+
+        `keep_running=True` is the cleanup cloud_controller_ng #5210 proposes: the newest
+        STARTED row of every process that runs now and the TASK_STARTED of every running
+        task survive, however old (`Foundation.running_baselines`).
+        """
+        self.foundation.prune_usage_events_before(to_us(cutoff), keep_running=keep_running)
+
+    def prune_service_usage_events_before(
+        self, cutoff: datetime, *, keep_running: bool = False
+    ) -> None:
+        """The service usage events cleanup; `keep_running` keeps existing instances' newest event."""
+        self.foundation.prune_service_usage_events_before(to_us(cutoff), keep_running=keep_running)
+
+    def cleanup(
+        self, now: datetime | None = None, days: int = 31, *, keep_running: bool = False
+    ) -> None:
+        """CC's daily clock jobs (`cutoff_age_in_days`, default 31) for both usage event tables."""
+        now_us = to_us(now) if now else time.time_ns() // 1000
+        self.foundation.cleanup(now_us, days, keep_running=keep_running)
 
     def set_v2_enabled(self, flag: bool) -> None:
         """Switch v2 on or off (as `cc.temporary_enable_v2` plus nginx do)."""
@@ -490,6 +512,38 @@ class Sandbox:
         n = next(self._request_ids)
         return f"{self.foundation.uuid('request', n)}::{self.foundation.uuid('vcap-request', n)}"
 
+    # -- holding answers (for tests that must act while an export is certainly mid-run) --------
+
+    def hold_lists_after(self, answers: int, path: str = "/v3/app_usage_events") -> None:
+        """Answer ``answers`` more list requests to ``path``, then hold every later one until
+        ``release_lists()``: a test can act while a client is mid-export, however slow the
+        machine, by waiting for ``held()`` instead of for the clock."""
+        with self._requests_lock:
+            self._hold_path, self._hold_budget = path, answers
+            self._released.clear()
+
+    def release_lists(self) -> None:
+        with self._requests_lock:
+            self._hold_path = None
+            self._released.set()
+
+    def held(self) -> int:
+        """How many requests are being held right now."""
+        with self._requests_lock:
+            return self._held
+
+    def hold_if_asked(self, path: str) -> None:
+        with self._requests_lock:
+            if self._hold_path is None or urlsplit(path).path != self._hold_path:
+                return
+            if self._hold_budget > 0:
+                self._hold_budget -= 1
+                return
+            self._held += 1
+        self._released.wait(300)
+        with self._requests_lock:
+            self._held -= 1
+
     def sleep_for(self, reply: Reply) -> None:
         """Simulated latency of list responses: latency_ms + per-event ms × resources
         (+ per-skipped-row ms × OFFSET)."""
@@ -569,6 +623,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.client_address[0],
             fault=fault,
         )
+        sandbox.hold_if_asked(self.path)
         sandbox.sleep_for(reply)
         headers = {
             "Server": self.version_string(),

@@ -232,6 +232,27 @@ class ServiceSimulation:
             if instance.deleted_us is None:
                 self._event(instance, "CREATED", now_us, guid=instance.guid)
 
+    def prune_before(self, cutoff_us: int, *, keep_running: bool = False) -> None:
+        """Delete events created before the cutoff, never the newest one.
+
+        `keep_running` (cloud_controller_ng #5210): an instance that exists now keeps its
+        newest event before the cutoff, so its plan and start stay known.
+        """
+        if not self.events:
+            return
+        last = self.events[-1].id
+        kept: set[int] = set()
+        if keep_running:
+            newest: dict[int, ServiceEvent] = {}
+            for event in self.events:
+                if event.created_us < cutoff_us:
+                    newest[event.instance] = event
+            kept = {e.id for i, e in newest.items() if self.instances[i].deleted_us is None}
+        self.events = [
+            e for e in self.events if e.created_us >= cutoff_us or e.id == last or e.id in kept
+        ]
+        self.positions = {e.guid: n for n, e in enumerate(self.events)}
+
     # -- presenting --------------------------------------------------------------------------
 
     def present_event(self, event: ServiceEvent, base: str) -> dict[str, Any]:

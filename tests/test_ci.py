@@ -1,0 +1,34 @@
+"""CI runs what the README tells a new user to run: the same test command, letter for letter,
+and no system package install."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_test_command() -> str:
+    """The command under the README's "# Run the tests:" line in its first code block."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip() == "# Run the tests:")
+    return lines[at + 1].strip()
+
+
+def test_the_readme_test_command_installs_the_test_extra_and_runs_pytest():
+    command = readme_test_command()
+    assert "pip install -e '.[test]'" in command and command.endswith("pytest"), command
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert readme_test_command() in [line.strip() for line in ci]
+
+
+def test_ci_installs_no_system_package():
+    ci = (ROOT / ".ci" / "run").read_text()
+    code = "\n".join(line for line in ci.splitlines() if not line.lstrip().startswith("#"))
+    assert not re.search(r"\b(apt|apt-get|dnf|yum|apk|brew|sudo)\b", code), code
