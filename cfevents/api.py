@@ -156,6 +156,7 @@ class ReportArgs(TypedDict, total=False):
     now: datetime | None  # the clock (tests)
     input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
     foundation: str | None  # with input: which foundation of a store holding several
+    progress: Callable[[int], None] | None  # called with the events read, every 5000
 
 
 class ServiceReportArgs(TypedDict, total=False):
@@ -723,6 +724,7 @@ class Client:
             "opening": args.get("opening", "snapshot"),
             "min_age": age,
             "allow_incomplete": args.get("allow_incomplete", False),
+            "progress": args.get("progress"),
         }
         history = args.get("input")
         if fleet_grouping(options["by"]) is not None:  # several foundations side by side

@@ -195,3 +195,21 @@ def test_each_sync_records_new_and_renamed_orgs(own_cli, own_sandbox, tmp_path):
     with open_store(target) as store:
         assert store.names(own_sandbox.url)[orgs[0].guid] == "acme-renamed"
         assert len(store.snapshot_parts(own_sandbox.url, "organizations")) == 2
+
+
+def test_a_long_report_read_shows_progress_on_a_terminal(monkeypatch, tmp_path):
+    """0.2.0 printed nothing for 17 s while a report read 99k events on a terminal."""
+    from conftest import Cli
+
+    from cfevents.cli.environment import Environment
+
+    with Sandbox(SandboxConfig(seed=5, end=END, days=10, usage_events=12_000)).start() as sb:
+        cli = Cli(sb, tmp_path)
+        window = ["--since", "2026-02-20", "--until", "2026-02-28", "-o", "csv"]
+        quiet = cli("usage", "report", *window)  # not a terminal: no bar
+        assert quiet.exit_code == 0 and "reading" not in quiet.stderr
+        monkeypatch.setattr(Environment, "stderr_isatty", lambda self: True)
+        shown = cli("usage", "report", *window)
+    assert shown.exit_code == 0, shown.stderr
+    assert "reading" in shown.stderr and "10862/? events" in shown.stderr  # every event read
+    assert shown.stdout == quiet.stdout

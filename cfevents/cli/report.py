@@ -215,22 +215,26 @@ def report_usage(
 
         CFEVENTS_STORE=usage.db cfevents usage report --month last --by org --out last.csv
     """
+    from cfevents.cli.export import _progress_bar
+
     rt: Runtime = ctx.obj
     output = out_format(out, force, output)
     spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, out)
-    report = rt.cf().usage_report(
-        month=month,
-        since=since,
-        until=until,
-        by=by,  # type: ignore[arg-type]  # checked above
-        daily=daily,
-        opening=opening,
-        save_state=save_state,
-        min_age=min_age,
-        allow_incomplete=allow_incomplete,
-        input=None if live else input_,
-        foundation=foundation,
-    )
+    with _progress_bar(rt, None, "reading") as bar:
+        report = rt.cf().usage_report(
+            month=month,
+            since=since,
+            until=until,
+            by=by,  # type: ignore[arg-type]  # checked above
+            daily=daily,
+            opening=opening,
+            save_state=save_state,
+            min_age=min_age,
+            allow_incomplete=allow_incomplete,
+            input=None if live else input_,
+            foundation=foundation,
+            progress=bar.events,
+        )
     show_report(rt, report, spec, out)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from cfevents.timeparse import TimeParseError, parse_time
 DEFAULT_MIN_AGE = timedelta(minutes=5)
 DEFAULT_MARGIN = timedelta(minutes=15)
 OPENING_MODES = ("snapshot", "events", "none")
+PROGRESS_EVERY = 5000  # events between progress calls (one v3 page)
 
 
 class ReportSource(Protocol):
@@ -155,8 +156,11 @@ def usage_report(
     now: datetime | None = None,
     allow_incomplete: bool = False,
     margin: timedelta = DEFAULT_MARGIN,
+    progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Instance-, memory- and task-seconds per group over ``window`` (reference §3).
+
+    ``progress(events_read)`` is called every PROGRESS_EVERY events while reading.
 
     ``opening``: "snapshot" (default), "events", "none", a state-file path, or a loaded
     :class:`Opening`. Raises :class:`IncompleteDataError` (exit 7) when events the window
@@ -232,17 +236,22 @@ def usage_report(
     )
     stop_after = None if mode == "snapshot" else end + margin_s
     events = iter(source.events_since(datetime.fromtimestamp(fetch_start, UTC)))
+    read = 0
     try:
-        for event in bound_clock(events, margin_s):
+        for read, event in enumerate(bound_clock(events, margin_s), 1):
             if stop_after is not None:
                 created = event.get("created_at")
                 if isinstance(created, str) and epoch(created) > stop_after:
                     break  # beyond E + margin: nothing later can change [T0, E)
             engine.feed(event)
+            if progress is not None and read % PROGRESS_EVERY == 0:
+                progress(read)
     finally:
         close = getattr(events, "close", None)
         if close is not None:
             close()  # stop a reader's background page download now, not at GC
+    if progress is not None:
+        progress(read)
     result = engine.finish()
     if result.counters["reseed_batches_in_window"]:
         first = engine.first_reseed_in_window
