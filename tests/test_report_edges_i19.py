@@ -93,3 +93,56 @@ def test_a_first_event_without_an_app_does_not_bill_a_null_app():
     rep = report(events, by="app")
     assert [r["app_guid"] for r in rep.rows] == ["A"]
     assert row(rep, app_guid="A")["instance_seconds"] == 6 * 3600 + 6 * 3600 * 2
+
+
+def test_a_foundation_that_keeps_old_starts_reports_exactly_without_a_snapshot(tmp_path):
+    """cloud_controller_ng #5210: the cleanup keeps the newest STARTED of every running process
+    (and running tasks' TASK_STARTED), however old. Those rows are data — the state of what has
+    run quietly since — not a gap: --opening events reads them and is exact; a window before the
+    cleanup's cutoff is still refused (the oldest event alone no longer shows the cutoff)."""
+    import json
+    from datetime import UTC, datetime
+
+    from conftest import Cli
+    from test_report_e2e import iso
+
+    from cfevents.errors import ExitCode
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    end = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    cutoff = end - timedelta(days=31)
+    # a quiet foundation: 720 events in 60 days, some processes run untouched for over 31 days
+    with Sandbox(SandboxConfig(seed=5, end=end, days=60, usage_events=720)).start() as sb:
+        # processes started before the simulated history have no event at all, ever: only a
+        # snapshot sees them (a real CC wrote their START; here it never existed)
+        ever = {e["process"]["guid"] for e in sb.foundation.usage_events_v3()}
+        inside = cutoff + timedelta(days=2)
+        quiet = {
+            g
+            for g, u in sb.usage_truth(inside, end).items()
+            if g in ever and u.running_seconds == (end - inside).total_seconds()
+        }
+        last = {e["process"]["guid"]: e["created_at"] for e in sb.foundation.usage_events_v3()}
+        assert any(last[g] < iso(cutoff) for g in quiet)  # ran quietly since before the cutoff
+        sb.cleanup(now=end, keep_running=True)
+        cli = Cli(sb, tmp_path)
+        window = ["--since", iso(inside), "--until", iso(end), "--by", "process", "-o", "json"]
+        result = cli("usage", "report", *window, "--opening", "events")
+        assert result.exit_code == 0, result.stderr
+        rows = json.loads(result.stdout)
+        truth = sb.usage_truth(inside, end)
+        want = {
+            g: (u.instance_seconds, u.memory_mb_seconds)
+            for g, u in truth.items()
+            if g in ever and (u.instance_seconds or u.memory_mb_seconds)
+        }
+        got = {
+            r["process_guid"]: (r["instance_seconds"], r["memory_mb_seconds"])
+            for r in rows
+            if r["process_guid"] and (r["instance_seconds"] or r["memory_mb_seconds"])
+        }
+        assert got == want and len(want) > 5
+        before = ["--since", iso(cutoff - timedelta(days=2)), "--until", iso(inside)]
+        refused = cli("usage", "report", *before, "--opening", "events")
+        assert refused.exit_code == ExitCode.INCOMPLETE
+        assert "keeps only the old STARTs" in refused.stderr

@@ -124,6 +124,43 @@ def _foundation_key(url: str | None) -> str:
     return (url or "").rstrip("/").lower()
 
 
+KEEPS_RUNNING_AFTER = 32 * 86400  # an oldest event older than this: CC keeps old STARTs
+
+
+class RetainedBaselines:
+    """Where the events of a foundation that keeps old STARTs of running processes end
+    (cloud_controller_ng #4182/#5210): its cleanup leaves, before the cutoff, only STARTED rows
+    (the START of each process that still runs) and the TASK_STARTED of each running task.
+    Those are data — the state of what has run quietly since — not a gap; everything else is
+    retained from the cutoff on, so the earliest event of any other state (a stop, a staging, a
+    task's end) bounds the cutoff from above."""
+
+    def __init__(self, oldest: int) -> None:
+        self.oldest = oldest
+        self.first_regular: int | None = None
+
+    def see(self, event: Mapping[str, Any]) -> None:
+        created = event.get("created_at")
+        if created.__class__ is not str:
+            return
+        if (event.get("state") or {}).get("current") in ("STARTED", "TASK_STARTED"):
+            return
+        t = epoch(str(created))
+        if self.first_regular is None or t < self.first_regular:
+            self.first_regular = t
+
+    def problem(self, needed: int, t0: int) -> str | None:
+        """Why the window lacks events (None: every event from ``needed`` on is there)."""
+        if self.first_regular is not None and self.first_regular <= needed:
+            return None
+        since = iso(self.first_regular) if self.first_regular is not None else "nowhere"
+        return (
+            f"the window starts at {iso(t0)} but Cloud Controller keeps only the old STARTs of "
+            f"running processes and tasks before {since} (its cleanup removed the rest), so "
+            "events it needs are gone"
+        )
+
+
 def _missing_start(source: ReportSource, oldest: Mapping[str, Any], oldest_t: int, t0: int) -> str:
     """The window starts before the events ``source`` holds (named: CC, a store, a file)."""
     origin = getattr(source, "origin", None)
@@ -186,8 +223,16 @@ def usage_report(
 
     # completeness, before any arithmetic
     oldest = source.oldest_event()
+    boundary: RetainedBaselines | None = None
     if oldest is not None and isinstance(oldest.get("created_at"), str):
         oldest_t = epoch(str(oldest["created_at"]))
+        if (
+            mode == "events"
+            and not getattr(source, "complete_from_oldest", False)
+            and oldest_t < to_epoch(now) - KEEPS_RUNNING_AFTER
+            and (oldest.get("state") or {}).get("current") in ("STARTED", "TASK_STARTED")
+        ):  # #5210: CC keeps old STARTs of what runs: read them all, check where the rest end
+            boundary = RetainedBaselines(oldest_t)
         needed = t0 if mode == "file" else fetch_start
         if oldest_t > needed:
             problem = _missing_start(source, oldest, oldest_t, t0)
@@ -224,18 +269,19 @@ def usage_report(
     if loaded is not None:
         loaded.foundation = source.foundation
 
+    read_from = boundary.oldest if boundary is not None else fetch_start
     engine = Accountant(
         t0,
         end,
         mode=mode,
         opening=loaded,
-        fetch_start=fetch_start,
+        fetch_start=read_from,
         by=by,
         daily=daily,
         reseed_in_window="flag" if allow_incomplete else "fail",
     )
     stop_after = None if mode == "snapshot" else end + margin_s
-    events = iter(source.events_since(datetime.fromtimestamp(fetch_start, UTC)))
+    events = iter(source.events_since(datetime.fromtimestamp(read_from, UTC)))
     read = 0
     try:
         for read, event in enumerate(bound_clock(events, margin_s), 1):
@@ -244,6 +290,8 @@ def usage_report(
                 if isinstance(created, str) and epoch(created) > stop_after:
                     break  # beyond E + margin: nothing later can change [T0, E)
             engine.feed(event)
+            if boundary is not None:
+                boundary.see(event)
             if progress is not None and read % PROGRESS_EVERY == 0:
                 progress(read)
     finally:
@@ -252,6 +300,11 @@ def usage_report(
             close()  # stop a reader's background page download now, not at GC
     if progress is not None:
         progress(read)
+    gone = boundary.problem(fetch_start, t0) if boundary is not None else None
+    if gone is not None:
+        if not allow_incomplete:
+            raise IncompleteDataError(f"{gone}; use a later --since or --allow-incomplete")
+        incomplete.append(gone)
     result = engine.finish()
     if result.counters["reseed_batches_in_window"]:
         first = engine.first_reseed_in_window

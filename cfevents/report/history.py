@@ -43,6 +43,7 @@ NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 class HistorySource:
     """What every history source shares: a context manager with a horizon and problems."""
 
+    complete_from_oldest = True  # every event after the first stored one is stored
     horizon: datetime | None  # the newest stored created_at (None: nothing stored)
     problems: list[str]  # completeness problems let through by allow_incomplete
 
