@@ -477,7 +477,7 @@ class Client:
         params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
         resolver = self._resolver()
         store = out is not None and is_store_target(str(out))
-        names = args.get("names", True) and not store and not args.get("flat", False)
+        names = args.get("names", True) and not store  # --flat files: the org_name column
         return self._export_job(
             args,
             USAGE_PATH,

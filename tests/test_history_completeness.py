@@ -213,3 +213,26 @@ def test_a_long_report_read_shows_progress_on_a_terminal(monkeypatch, tmp_path):
     assert shown.exit_code == 0, shown.stderr
     assert "reading" in shown.stderr and "10862/? events" in shown.stderr  # every event read
     assert shown.stdout == quiet.stdout
+
+
+def test_store_tables_and_flat_files_carry_org_names(own_cli, own_sandbox, tmp_path):
+    """0.2.0: org_guid only; an SQL user had to JSON-join cfevents_snapshots for the name."""
+    import csv
+
+    names = {org.guid: org.name for org in own_sandbox.foundation.orgs}
+    target = tmp_path / "usage.db"
+    assert own_cli("usage", "export", "--out", str(target)).exit_code == 0
+    with sqlite3.connect(target) as conn:
+        stored = conn.execute(
+            "SELECT org_guid, org_name, app_name, space_name FROM app_usage_events"
+        )
+        rows = stored.fetchall()
+        raw = conn.execute("SELECT raw FROM app_usage_events LIMIT 1").fetchone()[0]
+    assert rows and all(names[org] == name and app and space for org, name, app, space in rows)
+    assert '"name"' not in json.loads(raw)["organization"]  # raw stays CC's event as sent
+    flat = tmp_path / "flat.csv"
+    result = own_cli("usage", "export", "--flat", "--out", str(flat), "--until", "2026-02-25")
+    assert result.exit_code == 0, result.stderr
+    with flat.open() as handle:
+        records = list(csv.DictReader(handle))
+    assert records and all(names[r["org_guid"]] == r["org_name"] for r in records)

@@ -280,7 +280,7 @@ def _shows_org_name(fields: str | None) -> bool:
 
     if fields is None:
         return True
-    return any(f == "organization.name" or f == "organization" for f in parse_fields(fields))
+    return any(f in ("organization.name", "organization", "org_name") for f in parse_fields(fields))
 
 
 def _env_format(rt: Runtime) -> str:

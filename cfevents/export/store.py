@@ -52,6 +52,7 @@ class StoreSink:
             self._stack.close()
             raise
         self.resumed = self.session.after_guid is not None  # the store already had a cursor
+        self.org_names: dict[str, str] = {}  # the org_name column (filled by ensure_snapshot)
 
     @property
     def after_guid(self) -> str | None:
@@ -72,6 +73,7 @@ class StoreSink:
         it once a response told the difference): the clock that stamps the events."""
         if not self.session.needs_snapshot:
             self.record_names(client, api_time)
+            self.org_names = self.store.names(self.session.foundation)
             return
         started = utcnow()
         parts = read_snapshot(client)
@@ -82,6 +84,7 @@ class StoreSink:
             f"({_count(parts['apps'], 'app')}, {_count(parts['processes'], 'process')}, "
             f"{_count(parts['tasks'], 'running task')}) in {self.store.display}"
         )
+        self.org_names = self.store.names(self.session.foundation)
 
     def record_names(
         self, client: JsonGetter, api_time: Callable[[datetime], datetime] | None = None
@@ -103,7 +106,7 @@ class StoreSink:
 
     def write(self, events: Sequence[dict[str, Any]]) -> int:
         """The page's events and the cursor after them, in one transaction."""
-        return self.session.write_page(events)
+        return self.session.write_page(events, org_names=self.org_names)
 
     def mark_complete(self, complete_until: datetime, synced_at: datetime) -> None:
         """The export read every page: every event created before ``complete_until`` is in

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,9 +81,16 @@ class Snapshot:
 
 
 def encode_rows(
-    events: Sequence[dict[str, Any]], kind: EventKind
+    events: Sequence[dict[str, Any]],
+    kind: EventKind,
+    org_names: Mapping[str, str] | None = None,
 ) -> list[tuple[str, tuple[Any, ...]]]:
-    """(guid, flat row + raw JSON) for each event, in page order; one row per guid."""
+    """(guid, flat row + raw JSON) for each event, in page order; one row per guid.
+
+    ``org_names`` fills the ``org_name`` column of events that carry no org name (CC's never
+    do); the raw JSON stays the event as Cloud Controller sent it."""
+    if org_names:
+        return _named(encode_rows(events, kind), kind, org_names)
     seen: set[str] = set()
     rows: list[tuple[str, tuple[Any, ...]]] = []
     dumps = _dumps
@@ -101,6 +108,22 @@ def encode_rows(
             row = flat_row(event, kind)
         append((guid, (*row, dumps(event))))
     return rows
+
+
+def _named(
+    rows: list[tuple[str, tuple[Any, ...]]], kind: EventKind, org_names: Mapping[str, str]
+) -> list[tuple[str, tuple[Any, ...]]]:
+    names = kind.column_names
+    if "org_name" not in names:
+        return rows
+    guid_at, name_at = names.index("org_guid"), names.index("org_name")
+    out = []
+    for guid, row in rows:
+        name = org_names.get(row[guid_at]) if row[name_at] is None else None
+        if name is not None:
+            row = (*row[:name_at], name, *row[name_at + 1 :])
+        out.append((guid, row))
+    return out
 
 
 def _stdlib_dumps() -> Callable[[Any], str]:
@@ -153,15 +176,21 @@ class ExportSession(ABC):
     def save_snapshot(self, taken_at: datetime | str, parts: dict[str, Any]) -> None:
         self.store.save_snapshot(self.foundation, taken_at, parts)
 
-    def write_page(self, events: Sequence[dict[str, Any]], last_guid: str | None = None) -> int:
+    def write_page(
+        self,
+        events: Sequence[dict[str, Any]],
+        last_guid: str | None = None,
+        org_names: Mapping[str, str] | None = None,
+    ) -> int:
         """Insert the page's events (those not stored yet, in page order) and move the cursor
-        to ``last_guid`` (default: the last event's guid), atomically. Returns rows inserted."""
+        to ``last_guid`` (default: the last event's guid), atomically. Returns rows inserted.
+        ``org_names`` fills the ``org_name`` column (see :func:`encode_rows`)."""
         if last_guid is None:
             if not events:
                 return 0
             last_guid = str(events[-1]["guid"])
         last_created_at = str(events[-1].get("created_at")) if events else self.last_created_at
-        rows = encode_rows(events, self.kind)
+        rows = encode_rows(events, self.kind, org_names)
         inserted = self._write(rows, last_guid, last_created_at)
         self.after_guid, self.last_created_at = last_guid, last_created_at
         self.written += inserted

@@ -164,6 +164,12 @@ class PostgresStore(Store):
                         cur.execute(statement.encode())
             for statement in schema.base_ddl("postgresql"):
                 cur.execute(statement.encode())
+            for kind in KINDS.values():  # columns a newer cfevents added to a kind
+                for column in kind.columns:
+                    cur.execute(
+                        f"ALTER TABLE {kind.table} ADD COLUMN IF NOT EXISTS {column.name} "
+                        f"{schema.column_type(column, 'postgresql')}".encode()
+                    )
             if found != schema.SCHEMA_VERSION:
                 cur.execute("DELETE FROM cfevents_schema")
                 cur.execute(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from cfevents.stores.columns import KINDS, EventKind
+from cfevents.stores.columns import KINDS, Column, EventKind
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -19,7 +19,9 @@ SCHEMA_VERSION = 2
 
 # version -> statements that bring a store at version - 1 up to version (both dialects).
 MIGRATIONS: dict[int, list[str]] = {
-    2: [],  # cfevents_syncs (how far each foundation and kind is complete): made by base_ddl
+    # cfevents_syncs (how far each foundation and kind is complete) is made by base_ddl, and
+    # the org_name columns by the stores' check for columns a kind gained
+    2: [],
 }
 
 _TYPES: dict[Dialect, dict[str, str]] = {
@@ -31,6 +33,11 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "raw": "json",
     },
 }
+
+
+def column_type(column: Column, dialect: Dialect) -> str:
+    """A flat column's SQL type in ``dialect``."""
+    return _TYPES[dialect][column.type]
 
 
 def event_table_ddl(kind: EventKind, dialect: Dialect) -> list[str]:

@@ -146,6 +146,14 @@ class SQLiteStore(Store):
                         conn.execute(statement)
             for statement in schema.base_ddl("sqlite"):
                 conn.execute(statement)
+            for kind in KINDS.values():  # columns a newer cfevents added to a kind
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({kind.table})")}
+                for column in kind.columns:
+                    if column.name not in have:
+                        conn.execute(
+                            f"ALTER TABLE {kind.table} ADD COLUMN {column.name} "
+                            f"{schema.column_type(column, 'sqlite')}"
+                        )
             if found != schema.SCHEMA_VERSION:
                 conn.execute("DELETE FROM cfevents_schema")
                 conn.execute(
