@@ -33,7 +33,8 @@ if TYPE_CHECKING:
         V2DisabledError,
     )
     from cfevents.events.listing import Listing, Truncation
-    from cfevents.export.engine import ExportJob, ExportPlan
+    from cfevents.export.engine import ExportJob
+    from cfevents.export.plan import ExportPlan
     from cfevents.report import Report
     from cfevents.shapes import (
         AuditEvent,
@@ -51,7 +52,7 @@ _PUBLIC: dict[str, str] = {
     "connect": "cfevents.api",
     "Client": "cfevents.api",
     "ExportJob": "cfevents.export.engine",
-    "ExportPlan": "cfevents.export.engine",
+    "ExportPlan": "cfevents.export.plan",
     "Listing": "cfevents.events.listing",
     "Truncation": "cfevents.events.listing",
     "Report": "cfevents.report",

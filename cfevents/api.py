@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 from cfevents.errors import CfEventsError, LostCursorError, UsageError, V2DisabledError
-from cfevents.events.listing import Listing, Truncation, check_per_page, page_size, split_commas
+from cfevents.events.bounds import check_interval, check_limit, check_min_age, check_per_page
+from cfevents.events.listing import Listing, Truncation, page_size, split_commas
 from cfevents.events.query import (
     USAGE_ORDERS,
     V2_EVENTS_MAX_PER_PAGE,
@@ -30,6 +30,7 @@ from cfevents.events.query import (
     UsageQuery,
     build_usage_params,
 )
+from cfevents.export.plan import ExportArgs
 
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
@@ -38,14 +39,13 @@ if TYPE_CHECKING:
     from cfevents.events.audit import EventQuery
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
+    from cfevents.export.plan import ExportSource
     from cfevents.report import Opening, Report, Window
     from cfevents.report.coverage import KindStatus
     from cfevents.shapes import (
         AuditEvent,
         Crash,
         CrashSummary,
-        LostCursor,
-        OnRotated,
         Order,
         ServiceUsageEvent,
         Source,
@@ -96,24 +96,6 @@ class UsageEventArgs(UsageFilterArgs, total=False):
     limit: int | None
 
 
-class ExportArgs(TypedDict, total=False):
-    """How an export runs: where it writes, its checkpoint, min-age and polling."""
-
-    out: str | Path | None
-    format: str | None
-    default_format: str
-    checkpoint: str | Path | None
-    min_age: str | timedelta | None
-    on_lost_cursor: LostCursor
-    on_rotated: OnRotated
-    follow: bool
-    interval: str | float
-    per_page: int
-    foundation: str | None  # a database out files events under this name (default: the API URL)
-    flat: bool  # csv/tsv/ndjson/json with the stores' snake_case columns (cfevents.stores.columns)
-    parallel: int  # 1..8 sub-ranges of the settled range paged at once (default 1: serial)
-
-
 class UsageExportArgs(UsageFilterArgs, ExportArgs, total=False):
     """The arguments of :meth:`Client.usage_export`."""
 
@@ -151,6 +133,7 @@ class ReportArgs(TypedDict, total=False):
     daily: bool  # one row per group and UTC day
     opening: str | os.PathLike[str] | Opening  # snapshot (default), events, none, a state file
     save_state: str | os.PathLike[str] | None  # write the closing state here (for --opening)
+    force: bool  # replace a non-empty save_state file
     min_age: str | timedelta  # count only up to now minus this (default 5m)
     allow_incomplete: bool  # report (flagged) when events the window needs are gone
     now: datetime | None  # the clock (tests)
@@ -200,16 +183,6 @@ NON_GLOBAL_HINT = (
     "no usage events visible: Cloud Controller only shows app usage events to admin, "
     "admin_read_only and global_auditor users, and your token has none of those scopes"
 )
-MAX_MIN_AGE = timedelta(days=3650)  # ten years; longer would reach back before the year 1
-MIN_INTERVAL_S = 5.0  # --follow polls no more often than this: CC is shared
-MAX_INTERVAL_S = 86400.0  # --follow polls at least daily (and time.sleep cannot take 1e12 s)
-EXPORT_EXTENSIONS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-    ".json": "json",
-}
 
 _log = logging.getLogger("cfevents")
 
@@ -324,14 +297,22 @@ class Client:
         from cfevents.cc.paging import PageInfo, resources
 
         filters = _UsageFilters.parse(args)
-        per_page, limit, order_by = args.get("per_page"), args.get("limit"), args.get("order_by")
+        per_page, limit, order_by = (
+            args.get("per_page"),
+            check_limit(args.get("limit")),
+            args.get("order_by"),
+        )
         check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
         if (order := args.get("order")) is not None:
             if order_by is not None:
-                raise UsageError("--order and --order-by say the same thing: give one")
+                raise UsageError(
+                    "`order` and `order_by` say the same thing: give one", param="order"
+                )
             order_by = "created_at" if check_order(order) == "asc" else "-created_at"
         if order_by is not None and order_by not in USAGE_ORDERS:
-            raise UsageError(f"--order-by must be created_at or -created_at (got {order_by!r})")
+            raise UsageError(
+                f"`order_by` must be created_at or -created_at (got {order_by!r})", param="order_by"
+            )
         client_filtered = filters.client_side
         size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
         query = UsageQuery(
@@ -468,24 +449,25 @@ class Client:
         filled in (one ``/v3/organizations`` request per org GUID not seen before, cached),
         unless ``names=False``; a database ``out`` keeps CC's event as sent.
         """
-        from cfevents.stores import is_store_target
+        from cfevents.export.plan import ExportSource, check_store_export, store_target
 
-        out = args.get("out")
-        if out is not None and is_store_target(str(out)):
-            _check_store_export(args)  # before any name is resolved against the API
+        store = store_target(args) is not None
+        filtered = _store_refused(args)
+        if store:
+            check_store_export(args, filtered)  # before any name is resolved against the API
         filters = _UsageFilters.parse(args)
         params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
         resolver = self._resolver()
-        store = out is not None and is_store_target(str(out))
         names = args.get("names", True) and not store  # --flat files: the org_name column
-        return self._export_job(
-            args,
+        source = ExportSource(
             USAGE_PATH,
-            params,
+            tuple(params),
             filters.after_guid,
             filters.keep(resolver),
             enrich=org_namer(resolver) if names else None,
+            filtered=filtered,
         )
+        return self._export_job(args, source)
 
     def service_usage_events(self, **args: Unpack[ServiceEventArgs]) -> Listing[ServiceUsageEvent]:
         """Service usage events (``GET /v3/service_usage_events``), streamed page by page.
@@ -496,7 +478,11 @@ class Client:
         """
         from cfevents.cc.paging import PageInfo, resources
 
-        per_page, limit, order = args.get("per_page"), args.get("limit"), args.get("order")
+        per_page, limit, order = (
+            args.get("per_page"),
+            check_limit(args.get("limit")),
+            args.get("order"),
+        )
         check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {SERVICE_USAGE_PATH}")
         order_by = None
         if order is not None:
@@ -548,6 +534,7 @@ class Client:
 
     def service_usage_export(self, **args: Unpack[ServiceExportArgs]) -> ExportJob:
         """:meth:`usage_export` for service usage events: same engine, checkpoint and min-age."""
+        from cfevents.export.plan import ExportSource
         from cfevents.output.columns import SERVICE_USAGE_COLUMNS
 
         filters = _ServiceFilters.parse(args)
@@ -555,111 +542,22 @@ class Client:
             *build_usage_params(UsageQuery(window=filters.window, guids=filters.guids)),
             *filters.extra,
         ]
-        return self._export_job(
-            args,
+        source = ExportSource(
             SERVICE_USAGE_PATH,
-            params,
+            tuple(params),
             filters.after_guid,
-            None,
-            "service usage event",
-            SERVICE_USAGE_COLUMNS,
+            noun="service usage event",
+            columns=SERVICE_USAGE_COLUMNS,
+            filtered=_store_refused(args),
         )
+        return self._export_job(args, source)
 
-    def _export_job(
-        self,
-        args: ExportArgs,
-        path: str,
-        params: Sequence[tuple[str, str]],
-        after_guid: str | None,
-        keep: Callable[[dict[str, Any]], bool] | None,
-        noun: str = "app usage event",
-        columns: tuple[str, ...] | None = None,
-        enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> ExportJob:
-        """The checked export options of ``args`` and an ExportJob over ``path``."""
-        from cfevents.export.engine import ExportJob, ExportPlan
-        from cfevents.output.formatters import FORMATS
-        from cfevents.stores import is_store_target
-        from cfevents.timeparse import TimeParseError, parse_duration
+    def _export_job(self, args: ExportArgs, source: ExportSource) -> ExportJob:
+        """An ExportJob over ``source`` with the options of ``args`` (checked by ExportPlan)."""
+        from cfevents.export.engine import ExportJob
+        from cfevents.export.plan import ExportPlan
 
-        out, checkpoint = args.get("out"), args.get("checkpoint")
-        if out is not None and str(out) == "-":  # --out - is stdout, as for any Unix tool
-            out = None
-        store = str(out) if out is not None and is_store_target(str(out)) else None
-        if store is not None:
-            _check_store_export(args)
-            out = None
-        parallel = _parallel(args, store)
-        out_path = Path(out) if out is not None else None
-        checkpoint_path = Path(checkpoint) if checkpoint is not None else None
-        suffix = EXPORT_EXTENSIONS.get(out_path.suffix.lower()) if out_path else None
-        fmt = (
-            (args.get("format") or suffix or args.get("default_format") or "ndjson").strip().lower()
-        )
-        if checkpoint_path is not None and fmt not in ("csv", "tsv", "ndjson"):
-            raise UsageError(f"--checkpoint appends, so it needs -o csv, tsv or ndjson (not {fmt})")
-        if fmt not in FORMATS:
-            raise UsageError(
-                f"--output: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
-            )
-        flat = args.get("flat", False)
-        if flat:
-            check_flat(fmt, store=store is not None)
-        on_lost_cursor = args.get("on_lost_cursor", "fail")
-        if on_lost_cursor not in ("fail", "restart"):
-            raise UsageError("--on-lost-cursor must be fail or restart")
-        on_rotated = args.get("on_rotated", "fail")
-        if on_rotated not in ("fail", "new-file"):
-            raise UsageError("--on-rotated must be fail or new-file")
-        per_page = args.get("per_page", V3_MAX_PER_PAGE)
-        check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {path}")
-        min_age, interval, follow = (
-            args.get("min_age"),
-            args.get("interval", "60s"),
-            args.get("follow", False),
-        )
-        try:
-            age = parse_duration(min_age) if isinstance(min_age, str) else min_age
-            pause = (
-                parse_duration(interval).total_seconds() if isinstance(interval, str) else interval
-            )
-        except TimeParseError as exc:
-            raise UsageError(f"--min-age/--interval: {exc}") from None
-        if age is not None and age > MAX_MIN_AGE:
-            raise UsageError(
-                f"--min-age: {min_age!r} is out of range (at most {MAX_MIN_AGE.days}d)"
-            )
-        if not pause < MAX_INTERVAL_S + 1e-9:  # also refuses nan
-            raise UsageError(f"--interval: {interval!r} is out of range (at most 1d)")
-        if follow and pause < MIN_INTERVAL_S:
-            raise UsageError(
-                f"--interval: {interval!r} is too short for --follow (at least "
-                f"{MIN_INTERVAL_S:g}s: every poll costs the shared Cloud Controller a query)"
-            )
-        if age is None and (checkpoint_path is not None or follow or store is not None):
-            age = timedelta(seconds=60)
-        plan = ExportPlan(
-            path=path,
-            params=tuple(params),
-            per_page=per_page,
-            min_age=age or None,  # 0s: no guard at all
-            interval=pause,
-            follow=follow,
-            restart_lost=on_lost_cursor == "restart",
-            on_rotated=on_rotated,
-            after_guid=after_guid,
-            checkpoint=checkpoint_path,
-            out=out_path,
-            fmt=fmt,
-            keep=keep,
-            enrich=enrich,
-            noun=noun,
-            columns=columns,
-            store=store,
-            foundation=args.get("foundation"),
-            flat=flat,
-            parallel=parallel,
-        )
+        plan = ExportPlan.build(args, source)
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
     # -- history ------------------------------------------------------------------------------
@@ -691,7 +589,7 @@ class Client:
         from cfevents.report.coverage import store_status
         from cfevents.stores import open_store
 
-        with open_store(store) as opened:
+        with open_store(store, readonly=True) as opened:
             return store_status(opened, foundation)
 
     # -- chargeback ---------------------------------------------------------------------------
@@ -710,14 +608,17 @@ class Client:
                 ``allow_incomplete`` (then rows are flagged ``incomplete``).
             UsageError: bad arguments or an unusable state file.
         """
-        from cfevents.report import (
-            CloudControllerSource,
-            usage_report,
-            write_state,
-        )
+        from cfevents.files import check_output
+        from cfevents.report import CloudControllerSource, usage_report, write_state
         from cfevents.report.fleet import fleet_grouping, fleet_report
 
         now, window, age = _report_window(args)
+        save_state = args.get("save_state")
+        state_target = (  # checked before the report runs: no work lost to a bad path
+            check_output(save_state, param="save_state", force=args.get("force", False))
+            if save_state is not None
+            else None
+        )
         options: dict[str, Any] = {
             "by": args.get("by", "app"),
             "daily": args.get("daily", False),
@@ -748,9 +649,8 @@ class Client:
         else:
             source = CloudControllerSource(self.http, self.api, events=self._report_events)
             report = usage_report(source, window, now=now, **options)
-        save_state = args.get("save_state")
-        if save_state is not None:
-            write_state(save_state, report.closing_state)
+        if state_target is not None:
+            write_state(state_target, report.closing_state)
         return report
 
     def service_report(self, **args: Unpack[ServiceReportArgs]) -> Report:
@@ -796,7 +696,7 @@ class Client:
         """
         from cfevents.events import audit
 
-        limit = args.get("limit")
+        limit = check_limit(args.get("limit"))
         resolver, query, src = self._event_query(
             args,
             types=audit_types(split_commas(_values(args.get("types", ())), unique=True)),
@@ -851,7 +751,7 @@ class Client:
         """
         from cfevents.events import audit
 
-        limit = args.get("limit")
+        limit = check_limit(args.get("limit"))
         resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
         info = _page_info()
         reading = self._read_events(query, src, info, ahead=limit is None)
@@ -876,7 +776,7 @@ class Client:
     def follow_crashes(
         self,
         *,
-        interval: float = 30.0,
+        interval: str | float = 30.0,
         stop: threading.Event | None = None,
         lag: float = 60.0,
         **args: Unpack[CrashArgs],
@@ -892,6 +792,9 @@ class Client:
 
         from cfevents.timeparse import format_cc, utcnow
 
+        pause = check_interval(interval)  # the one bound every follow obeys
+        if args.get("until") is not None or args.get("created_before") is not None:
+            raise UsageError("has no end: drop `until`/`created_before`", param="follow")
         stop = stop or threading.Event()
         start = time_window(utcnow(), args).gte or utcnow()
         start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
@@ -921,7 +824,7 @@ class Client:
             floor = format_cc(cursor - timedelta(seconds=lag))
             for g in [g for g, at in seen.items() if at < floor]:
                 del seen[g]
-            stop.wait(interval)
+            stop.wait(pause)
 
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
         """One row per app that crashed: count, first and last crash, the last exit reason.
@@ -931,7 +834,7 @@ class Client:
         """
         from cfevents.events import audit
 
-        limit = args.get("limit")
+        limit = check_limit(args.get("limit"))
         resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=None)
         info = _page_info()
         records = audit.crash_records(self._read_events(query, src, info), query.order)
@@ -1047,7 +950,7 @@ class _UsageFilters:
         window = time_window(utcnow(), args, args.get("created_at", ()))
         after_guid = args.get("after_guid")
         if after_guid is not None and ("," in after_guid or not after_guid.strip()):
-            raise UsageError("--after-guid takes exactly one event GUID")
+            raise UsageError("`after_guid` takes exactly one event GUID", param="after_guid")
         return cls(
             window=window,
             guids=tuple(split_commas(_values(args.get("guids", ())))),
@@ -1083,13 +986,14 @@ class _ServiceFilters:
         window = time_window(utcnow(), args, args.get("created_at", ()))
         after_guid = args.get("after_guid")
         if after_guid is not None and ("," in after_guid or not after_guid.strip()):
-            raise UsageError("--after-guid takes exactly one event GUID")
+            raise UsageError("`after_guid` takes exactly one event GUID", param="after_guid")
         types = split_commas(_values(args.get("service_instance_types", ())))
         for kind in types:
             if kind not in SERVICE_INSTANCE_TYPES:
                 raise UsageError(
-                    f"--type must be managed_service_instance or user_provided_service_instance "
-                    f"(got {kind!r})"
+                    "`service_instance_types` must be managed_service_instance or user_provided_service_instance "
+                    f"(got {kind!r})",
+                    param="service_instance_types",
                 )
         offerings = split_commas(_values(args.get("service_offering_guids", ())))
         extra = []
@@ -1105,44 +1009,12 @@ class _ServiceFilters:
         )
 
 
-FLAT_FORMATS = ("csv", "tsv", "ndjson", "json")
-
-
-def check_flat(fmt: str, *, store: bool = False) -> None:
-    """``--flat`` writes flat snake_case columns: only to files of records."""
-    if store:
-        raise UsageError("--flat: a database --out always has the flat columns; drop --flat")
-    if fmt not in FLAT_FORMATS:
-        raise UsageError(f"--flat applies to -o csv, tsv, ndjson or json (not {fmt})")
-
-
-def _check_store_export(args: ExportArgs) -> None:
-    """A store is a complete copy of the foundation's events: no checkpoint, no filters."""
-    if args.get("checkpoint") is not None:
-        raise UsageError(
-            "--checkpoint: a database --out holds its own cursor (committed with each page); "
-            "drop --checkpoint"
-        )
-    if args.get("format"):
-        raise UsageError("--output: a database --out has its own schema; drop -o")
-    given = cast("dict[str, Any]", args)
-    refused = [
-        flag
-        for flag, key in (
-            ("--org", "org"),
-            ("--space", "space"),
-            ("--app", "app"),
-            ("--state", "state"),
-            ("--guid", "guids"),
-            ("--created-at", "created_at"),
-        )
-        if given.get(key)
-    ]
-    if refused:
-        raise UsageError(
-            f"{', '.join(refused)}: a database --out keeps every event (a complete copy, so "
-            "reports from it are exact); filter when you query or report instead"
-        )
+def _store_refused(args: UsageExportArgs | ServiceExportArgs) -> tuple[str, ...]:
+    """The filter parameters given that a database ``out`` refuses (it keeps every event)."""
+    given = cast("Mapping[str, Any]", args)
+    keys: tuple[str, ...] = ("org", "space", "app", "state", "guids", "created_at")
+    keys += ("service_instance_types", "service_offering_guids")
+    return tuple(key for key in keys if given.get(key))
 
 
 # -- the pieces every list call shares ----------------------------------------------------------
@@ -1154,22 +1026,24 @@ def time_window(now: datetime, args: TimeArgs, created_at: Sequence[TimeValue] =
     created_after, created_before = args.get("created_after"), args.get("created_before")
     if until is not None and created_before is not None:
         raise UsageError(
-            "--until and --created-before are the same bound (created_ats[lt]); give one"
+            "`until` and `created_before` are the same bound (created_ats[lt]); give one",
+            param="until",
         )
     relational = [since, until, created_after, created_before]
     if created_at and any(v is not None for v in relational):
         raise UsageError(
-            "--created-at (exact seconds) cannot be combined with --since/--until/"
-            "--created-after/--created-before: Cloud Controller rejects that mix"
+            "(exact seconds) cannot be combined with `since`/`until`/`created_after`/"
+            "`created_before`: Cloud Controller rejects that mix",
+            param="created_at",
         )
     exact = [v for v in created_at if isinstance(v, datetime)]
-    exact += [_parse("--created-at", v, now) for v in split_commas(_texts(created_at))]
-    gte = _time("--since", since, now)
-    gt = _time("--created-after", created_after, now)
+    exact += [_parse("created_at", v, now) for v in split_commas(_texts(created_at))]
+    gte = _time("since", since, now)
+    gt = _time("created_after", created_after, now)
     lt = (
-        _time("--until", until, now)
+        _time("until", until, now)
         if until is not None
-        else _time("--created-before", created_before, now)
+        else _time("created_before", created_before, now)
     )
     window = TimeWindow(gte=gte, gt=gt, lt=lt, equals=tuple(exact))
     lower = window.gte or window.gt
@@ -1178,19 +1052,19 @@ def time_window(now: datetime, args: TimeArgs, created_at: Sequence[TimeValue] =
     return window
 
 
-def _time(flag: str, value: TimeValue | None, now: datetime) -> datetime | None:
+def _time(param: str, value: TimeValue | None, now: datetime) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
-    return _parse(flag, value, now)
+    return _parse(param, value, now)
 
 
-def _parse(flag: str, value: str, now: datetime) -> datetime:
+def _parse(param: str, value: str, now: datetime) -> datetime:
     from cfevents.timeparse import TimeParseError, parse_time
 
     try:
         return parse_time(value, now)
     except TimeParseError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
+        raise UsageError(str(exc), param=param) from None
 
 
 def _texts(values: Sequence[TimeValue]) -> list[str]:
@@ -1213,18 +1087,6 @@ def _one_guid(guid: str) -> str:
     if not guid.strip() or "/" in guid:
         raise UsageError(f"not an event GUID: {guid!r}")
     return guid.strip()
-
-
-def _parallel(args: ExportArgs, store: str | None) -> int:
-    """The checked ``parallel`` of an export: 1..8, and 1 with a database ``out`` or ``follow``."""
-    from cfevents.export.parallel import check_parallel
-
-    parallel = check_parallel(args.get("parallel", 1))
-    if parallel > 1 and store is not None:
-        raise UsageError("--parallel writes files and streams; a database --out pages serially")
-    if parallel > 1 and args.get("follow", False):
-        raise UsageError("--parallel is for bounded backfills; --follow pages serially")
-    return parallel
 
 
 def _page_info() -> PageInfo:
@@ -1254,7 +1116,8 @@ def usage_states(values: Sequence[str]) -> frozenset[str]:
     unknown = sorted(states - set(USAGE_STATES))
     if unknown:
         raise UsageError(
-            f"--state: unknown state {', '.join(unknown)}; CC emits {', '.join(USAGE_STATES)}"
+            f"unknown state {', '.join(unknown)}; CC emits {', '.join(USAGE_STATES)}",
+            param="state",
         )
     return states
 
@@ -1270,7 +1133,7 @@ def audit_types(values: Sequence[str]) -> tuple[str, ...]:
             expanded = AUDIT_SHORT_TYPES[value.lower()]
         else:
             raise UsageError(
-                f"--type: unknown type {value!r}; give a full CC type (audit.app.update, "
+                f"unknown type {value!r}; give a full CC type (audit.app.update, "
                 f"app.crash, ...) or a short one: {', '.join(AUDIT_SHORT_TYPES)}"
             )
         types.extend(t for t in expanded if t not in types)
@@ -1306,7 +1169,7 @@ def check_order(order: str) -> str:
 
     value = order.strip().lower()
     if value not in ORDERS:
-        raise UsageError(f"--order must be desc or asc (got {order!r})")
+        raise UsageError(f"`order` must be desc or asc (got {order!r})", param="order")
     return value
 
 
@@ -1320,11 +1183,14 @@ def choose_source(source: str, *, raw_q: bool = False) -> str:
 
     value = source.strip().lower()
     if value not in SOURCES:
-        raise UsageError(f"--source must be one of {', '.join(SOURCES)} (got {source!r})")
+        raise UsageError(
+            f"`source` must be one of {', '.join(SOURCES)} (got {source!r})", param="source"
+        )
     if value == "v3" and raw_q:
         raise UsageError(
-            "--q filters are v2 syntax and need --source v2; with v3 use --type, --actee, "
-            "--org/--space/--app and --since/--until"
+            "`q` filters are v2 syntax and need `source` v2; with v3 use `types`, `actees`, "
+            "`org`/`space`/`app` and `since`/`until`",
+            param="q",
         )
     if value == "auto":
         return "v2" if raw_q else "v3"
@@ -1418,7 +1284,7 @@ def _report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Wind
     """The clock, the window (``month`` or ``[since, until)``, default this month so far) and
     ``min_age`` of a report, checked before any request."""
     from cfevents.report import DEFAULT_MIN_AGE, window_from_options
-    from cfevents.timeparse import TimeParseError, format_cc, parse_duration, utcnow
+    from cfevents.timeparse import format_cc, utcnow
 
     now = args.get("now") or utcnow()
     since, until = args.get("since"), args.get("until")
@@ -1428,11 +1294,6 @@ def _report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Wind
         format_cc(until) if isinstance(until, datetime) else until,
         now,
     )
-    min_age = args.get("min_age", DEFAULT_MIN_AGE)
-    try:
-        age = parse_duration(min_age) if isinstance(min_age, str) else min_age
-    except TimeParseError as exc:
-        raise UsageError(f"--min-age: {exc}") from None
-    if age > MAX_MIN_AGE or age < timedelta(0):
-        raise UsageError(f"--min-age: {min_age!r} is out of range (0 to {MAX_MIN_AGE.days}d)")
+    age = check_min_age(args.get("min_age", DEFAULT_MIN_AGE))
+    assert age is not None
     return now, window, age

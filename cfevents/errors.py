@@ -47,12 +47,25 @@ class CfEventsError(Exception):
 
     default_exit_code: int = ExitCode.ERROR
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.detail_text = message
+        self.param = param  # the Python parameter at fault; the CLI names its flag instead
+        # "`order` must be ..." names its parameter itself; anything else is prefixed with it
+        named = param is None or message.startswith(f"`{param}`")
+        self.message = message if named else f"{param}: {message}"
 
     def __str__(self) -> str:
         return self.message
+
+    def extended(self, note: str) -> CfEventsError:
+        """A copy of this error with ``; note`` after its message (the caught one unchanged)."""
+        error = type(self).__new__(type(self))  # every attribute, whatever __init__ takes
+        error.__dict__.update(self.__dict__)
+        error.args = self.args
+        error.detail_text = f"{self.detail_text}; {note}"
+        error.message = f"{self.message}; {note}"
+        return error
 
 
 class UsageError(CfEventsError):

@@ -69,9 +69,9 @@ def test_flat_listing_with_fields(cli):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["usage", "list", "--flat"], "--flat applies to -o csv"),
+        (["usage", "list", "--flat"], "--flat: applies to --output csv"),
         (["usage", "list", "--flat", "-o", "csv", "--fields", "state.current"], "--fields"),
-        (["usage", "export", "--flat", "-o", "table"], "--flat applies"),
+        (["usage", "export", "--flat", "-o", "table"], "--flat: applies"),
     ],
 )
 def test_flat_refuses_what_it_cannot_write(cli, args, needle):

@@ -22,6 +22,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     ),
     "cfevents.output": (
         "cfevents.output",
+        "cfevents.files",
         "cfevents.errors",
         "cfevents.shapes",
         "rich",
@@ -29,6 +30,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     ),
     "cfevents.export": (
         "cfevents.cc",
+        "cfevents.files",
+        "cfevents.shapes",
         "cfevents.events",
         "cfevents.export",
         "cfevents.output",
@@ -39,12 +42,14 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # report.history reads a store's events and snapshot; stores never import the report
     "cfevents.report": (
         "cfevents.report",
+        "cfevents.files",
         "cfevents.errors",
         "cfevents.timeparse",
         "cfevents.stores",
     ),
     "cfevents.api": (
         "cfevents.cc",
+        "cfevents.files",
         "cfevents.report",
         "cfevents.events",
         "cfevents.export",
@@ -89,7 +94,7 @@ def allowed(name: str, rules: tuple[str, ...]) -> bool:
 def test_each_layer_imports_only_what_is_below_it(module, path):
     layer = next((k for k in ALLOWED if module == k or module.startswith(k + ".")), None)
     if layer is None:
-        return  # cli, the package root, errors, shapes, timeparse
+        return  # cli, the package root, errors, shapes, timeparse, files
     bad = sorted(n for n in imports(path) if not allowed(n, ALLOWED[layer]))
     assert not bad, f"{module} ({layer}) must not import {bad}"
 

@@ -27,7 +27,7 @@ def test_check_per_page(per_page, source, ok):
     if ok:
         check_per_page(per_page, *audit_endpoint(source))
     else:
-        with pytest.raises(UsageError, match="--per-page must be between 1 and"):
+        with pytest.raises(UsageError, match="`per_page` must be between 1 and"):
             check_per_page(per_page, *audit_endpoint(source))
 
 

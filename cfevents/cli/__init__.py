@@ -178,7 +178,9 @@ class CfEventsGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CfEventsError as exc:
-            _print_error(exc.message)
+            from cfevents.cli.flags import cli_message
+
+            _print_error(cli_message(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _print_error("interrupted")

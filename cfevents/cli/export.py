@@ -89,6 +89,14 @@ IntervalOpt = Annotated[
         rich_help_panel=INCREMENTAL,
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Overwrite a non-empty --out FILE (without --checkpoint it is replaced).",
+        rich_help_panel=INCREMENTAL,
+    ),
+]
 ProgressOpt = Annotated[
     bool | None,
     typer.Option(
@@ -150,9 +158,7 @@ def export_usage(
         typer.Option(
             "--per-page",
             metavar="N",
-            min=1,
-            max=5000,
-            help="Events per request.",
+            help="Events per request (1..5000).",
             rich_help_panel="Paging",
         ),
     ] = 5000,
@@ -161,8 +167,6 @@ def export_usage(
         typer.Option(
             "--parallel",
             metavar="N",
-            min=1,
-            max=8,
             help="Page the settled range (older than --min-age, up to --until) as N id-ordered "
             "sub-ranges at once; the same bytes as a serial export (a backfill: 4).",
             rich_help_panel="Paging",
@@ -173,14 +177,7 @@ def export_usage(
     no_headers: NoHeadersOpt = False,
     flat: FlatOpt = False,
     require_complete: RequireCompleteOpt = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Overwrite a non-empty --out FILE (without --checkpoint it is replaced).",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = False,
+    force: ForceOpt = False,
     progress: ProgressOpt = None,
 ) -> None:
     """Export every matching app usage event, in the order CC recorded them.
@@ -201,7 +198,8 @@ def export_usage(
     """
     rt: Runtime = ctx.obj
     job = rt.cf().usage_export(
-        out=check_out(out, output=output, checkpoint=checkpoint, force=force),
+        out=out,
+        force=force,
         format=output,
         default_format=_env_format(rt),
         checkpoint=checkpoint,
@@ -234,44 +232,6 @@ def run_export(rt: Runtime, job: ExportJob, spec: OutputSpec, progress: bool | N
     with job, _progress_bar(rt, progress) as bar:
         written = job.run(spec, stdout=rt.env.stdout, on_batch=bar.update)
     rt.note(job.summary(written))
-
-
-def check_out(
-    out: str | None, *, output: str | None, checkpoint: Path | None, force: bool
-) -> str | None:
-    """--out as the export will use it: strftime patterns expanded (local time, as cron's
-    ``date``), an extension cfevents cannot write refused (unless -o names the format), and an
-    existing non-empty file kept unless --checkpoint appends to it or --force replaces it.
-    A history store (usage.db, postgresql://…) is the store's to check."""
-    from datetime import datetime
-
-    from cfevents.api import EXPORT_EXTENSIONS
-    from cfevents.errors import UsageError
-    from cfevents.stores import is_store_target
-
-    if out is None or out == "-" or "://" in out:  # a URL's %-escapes are not strftime's
-        return out
-    if "%" in out:
-        try:
-            out = datetime.now().strftime(out)
-        except ValueError as exc:
-            raise UsageError(f"--out: bad strftime pattern in {out!r}: {exc}") from None
-    if is_store_target(out):
-        return out
-    path = Path(out)
-    suffix = path.suffix.lower()
-    if suffix and suffix not in EXPORT_EXTENSIONS and output is None:
-        known = ", ".join(EXPORT_EXTENSIONS)
-        raise UsageError(
-            f"--out: cfevents cannot write {suffix} files; name a {known} file "
-            f"(or give -o FORMAT to write {path.name} anyway)"
-        )
-    if checkpoint is None and not force and path.is_file() and path.stat().st_size > 0:
-        raise UsageError(
-            f"--out: {out} exists and is not empty; --force replaces it, "
-            "--checkpoint appends to it incrementally"
-        )
-    return out
 
 
 def _shows_org_name(fields: str | None) -> bool:

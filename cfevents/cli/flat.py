@@ -32,7 +32,7 @@ FlatOpt = Annotated[
 
 def flat_spec(spec: OutputSpec, fields: str | None) -> OutputSpec:
     """The spec with the flat columns; ``--fields`` then names flat columns."""
-    from cfevents.api import check_flat
+    from cfevents.export.plan import check_flat
     from cfevents.output.columns import parse_fields
     from cfevents.stores.columns import APP_USAGE
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cfevents.errors import UsageError
+from cfevents.events.bounds import check_limit
 
 if TYPE_CHECKING:
     from cfevents.api import ScopeArgs, TimeArgs
@@ -94,7 +95,6 @@ LimitOpt = Annotated[
     typer.Option(
         "--limit",
         "-n",
-        min=1,
         metavar="N",
         help="Stop after N results [default: 50].",
         rich_help_panel=PAGING_PANEL,
@@ -238,7 +238,6 @@ UsageAppOpt = Annotated[
 ]
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 1_000_000_000  # more than any foundation keeps; beyond it, --all is what was meant
 
 
 def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
@@ -249,9 +248,7 @@ def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
         return None, False
     if limit is None:
         return DEFAULT_LIMIT, True
-    if limit > MAX_LIMIT:
-        raise UsageError(f"--limit: {limit} is out of range (at most {MAX_LIMIT:,}; or use --all)")
-    return limit, False
+    return check_limit(limit), False
 
 
 def output_format(value: str | None, env: Mapping[str, str]) -> str:

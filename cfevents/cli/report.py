@@ -8,8 +8,7 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
 
 import typer
 
@@ -25,6 +24,7 @@ from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
 
 if TYPE_CHECKING:
+    from cfevents.files import OutputTarget
     from cfevents.output.formatters import OutputSpec
     from cfevents.report import Report
 
@@ -56,20 +56,19 @@ MonthOpt = Annotated[
     ),
 ]
 ReportOutOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--out",
         metavar="FILE",
         help="Write the rows to FILE (format from -o or its extension: .csv, .tsv, .json, "
-        ".ndjson) only when the report is complete, atomically: nothing on an error or exit 7.",
+        ".ndjson; strftime patterns expand) only when the report is complete, atomically: "
+        "nothing on an error or exit 7.",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
 ForceOpt = Annotated[
     bool,
-    typer.Option(
-        "--force", help="Let --out replace an existing file.", rich_help_panel=OUTPUT_PANEL
-    ),
+    typer.Option("--force", help="Replace a non-empty --out FILE.", rich_help_panel=OUTPUT_PANEL),
 ]
 LiveOpt = Annotated[
     bool,
@@ -150,14 +149,23 @@ def report_usage(
         ),
     ] = "snapshot",
     save_state: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--save-state",
             metavar="FILE",
-            help="Write the state at the window end, for the next report's --opening.",
+            help="Write the state at the window end, for the next report's --opening "
+            "(strftime patterns expand: state-%Y-%m.json).",
             rich_help_panel=REPORT_PANEL,
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a non-empty --out or --save-state FILE.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
     input_: Annotated[
@@ -185,7 +193,6 @@ def report_usage(
     ] = None,
     output: OutputOpt = None,
     out: ReportOutOpt = None,
-    force: ForceOpt = False,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -218,8 +225,9 @@ def report_usage(
     from cfevents.cli.export import _progress_bar
 
     rt: Runtime = ctx.obj
-    output = out_format(out, force, output)
-    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, out)
+    target = out_target(out, force)
+    output = out_format(target, output)
+    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, target)
     with _progress_bar(rt, None, "reading") as bar:
         report = rt.cf().usage_report(
             month=month,
@@ -229,13 +237,14 @@ def report_usage(
             daily=daily,
             opening=opening,
             save_state=save_state,
+            force=force,
             min_age=min_age,
             allow_incomplete=allow_incomplete,
             input=None if live else input_,
             foundation=foundation,
             progress=bar.events,
         )
-    show_report(rt, report, spec, out)
+    show_report(rt, report, spec, target)
 
 
 def report_spec(
@@ -246,7 +255,7 @@ def report_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
-    out: Path | None = None,
+    out: OutputTarget | None = None,
 ) -> OutputSpec:
     """The output spec for a usage report's rows (bad values are usage errors, before any
     request)."""
@@ -263,17 +272,23 @@ def report_spec(
     return rows_spec(rt, known, table, output, fields, no_headers, table_format, out)
 
 
-def out_format(out: Path | None, force: bool, output: str | None) -> str | None:
-    """With ``--out``: refuse a target that exists (unless --force) before any work, and take
-    the format from its extension when -o is not given."""
+def out_target(out: str | None, force: bool) -> OutputTarget | None:
+    """``--out`` checked before any work (cfevents.files: strftime patterns expand; an
+    existing non-empty file is refused unless --force)."""
     if out is None:
-        if force:
-            raise UsageError("--force only applies with --out FILE")
-        return output
-    from cfevents.output.wholefile import check_target, format_for
+        return None
+    from cfevents.files import check_output
 
-    check_target(out, force=force)
-    return output or format_for(out) or "csv"
+    return check_output(out, param="out", force=force)
+
+
+def out_format(target: OutputTarget | None, output: str | None) -> str | None:
+    """-o, else the --out file's extension (.csv, .tsv, .json, .ndjson), else CSV."""
+    if target is None:
+        return output
+    from cfevents.export.plan import EXPORT_EXTENSIONS
+
+    return output or EXPORT_EXTENSIONS.get(target.path.suffix.lower()) or "csv"
 
 
 def rows_spec(
@@ -284,7 +299,7 @@ def rows_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
-    out: Path | None = None,
+    out: OutputTarget | None = None,
 ) -> OutputSpec:
     """A report's output spec: every ``known`` key in machine formats, ``table`` on a table."""
     from cfevents.cli.output import safe_csv_setting
@@ -315,7 +330,9 @@ def rows_spec(
     )
 
 
-def show_report(rt: Runtime, report: Report, spec: OutputSpec, out: Path | None = None) -> None:
+def show_report(
+    rt: Runtime, report: Report, spec: OutputSpec, out: OutputTarget | None = None
+) -> None:
     """Rows on stdout or, complete, in ``out`` (a table rounds hours and ends with a totals
     row), the summary on stderr."""
     from cfevents.cli.output import emit
@@ -330,7 +347,7 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec, out: Path | None 
         emit(rt, rows, spec)
     else:
         write_report_file(out, rows, spec)
-        rt.note(f"wrote {len(report.rows)} row(s) to {out}")
+        rt.note(f"wrote {len(report.rows)} row(s) to {out.path}")
     warnings = [f"warning: {w}" for w in report.warnings]
     for line in summary_lines(report):
         if line in warnings:
@@ -339,12 +356,13 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec, out: Path | None 
             rt.note(line)
 
 
-def write_report_file(out: Path, rows: list[dict[str, Any]], spec: OutputSpec) -> None:
-    """The one place a report file is written: whole, atomically (cfevents.output.wholefile)."""
+def write_report_file(out: OutputTarget, rows: list[dict[str, Any]], spec: OutputSpec) -> None:
+    """A report file: whole and atomic, only once the report is complete (cfevents.files)."""
+    from cfevents.files import atomic_output
     from cfevents.output.formatters import write
-    from cfevents.output.wholefile import write_whole
 
-    write_whole(out, lambda handle: write(rows, handle, spec))
+    with atomic_output(out) as handle:
+        write(rows, cast("TextIO", handle), spec)
 
 
 SERVICE_GROUPINGS = ("org", "space", "offering", "plan", "instance")
@@ -419,8 +437,9 @@ def report_services(
     rt: Runtime = ctx.obj
     known = row_fields(by)
     table = [c for c in known if c in SERVICE_TABLE]
-    output = out_format(out, force, output)
-    spec = rows_spec(rt, known, table, output, fields, no_headers, table_format, out)
+    target = out_target(out, force)
+    output = out_format(target, output)
+    spec = rows_spec(rt, known, table, output, fields, no_headers, table_format, target)
     report = rt.cf().service_report(
         month=month,
         since=since,
@@ -430,4 +449,4 @@ def report_services(
         min_age=min_age,
         allow_incomplete=allow_incomplete,
     )
-    show_report(rt, report, spec, out)
+    show_report(rt, report, spec, target)

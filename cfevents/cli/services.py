@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from cfevents.cli.export import (
     CheckpointOpt,
     ExportMinAgeOpt,
     FollowOpt,
+    ForceOpt,
     IntervalOpt,
     OnLostCursorOpt,
     ProgressOpt,
@@ -154,11 +154,12 @@ def get_service_event(
 def export_services(
     ctx: typer.Context,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--out",
             metavar="FILE",
-            help="Write to FILE (format from its extension unless -o): appended with --checkpoint.",
+            help="Write to FILE (format from its extension unless -o): appended with --checkpoint; "
+            "strftime patterns make dated files: services-%Y-%m-%d.csv.",
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
@@ -177,11 +178,18 @@ def export_services(
     type_: TypeOpt = None,
     offering_guid: OfferingOpt = None,
     per_page: Annotated[
-        int, typer.Option("--per-page", metavar="N", min=1, max=5000, rich_help_panel="Paging")
+        int,
+        typer.Option(
+            "--per-page",
+            metavar="N",
+            help="Events per request (1..5000).",
+            rich_help_panel="Paging",
+        ),
     ] = 5000,
     output: OutputOpt = None,
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
+    force: ForceOpt = False,
     progress: ProgressOpt = None,
 ) -> None:
     """Export every matching service usage event, in the order CC recorded them.
@@ -198,6 +206,7 @@ def export_services(
     rt: Runtime = ctx.obj
     job = rt.cf().service_usage_export(
         out=out,
+        force=force,
         format=output,
         default_format=_env_format(rt),
         checkpoint=checkpoint,

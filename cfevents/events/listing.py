@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from cfevents.cc.paging import PageInfo
-from cfevents.errors import UsageError
+from cfevents.events.bounds import check_per_page as check_per_page  # its home is bounds
 
 T = TypeVar("T")
 
@@ -37,12 +37,6 @@ def split_commas(values: Iterable[str] | None, *, unique: bool = False) -> list[
         parts.append("".join(current).strip())
     parts = [p for p in parts if p]
     return list(dict.fromkeys(parts)) if unique else parts
-
-
-def check_per_page(per_page: int | None, top: int, endpoint: str) -> None:
-    """``per_page`` within ``1..top``, or a UsageError naming the limit and the endpoint."""
-    if per_page is not None and not 1 <= per_page <= top:
-        raise UsageError(f"--per-page must be between 1 and {top} for {endpoint} (got {per_page})")
 
 
 def page_size(

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cfevents.errors import ExportLockedError, OutputIOError, UsageError
+from cfevents.files import OutputTarget, atomic_write, check_output
 
 VERSION = 1
 
@@ -64,15 +65,17 @@ def load(path: Path) -> Checkpoint | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise UsageError(f"--checkpoint: cannot read {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {path}: {exc.strerror}", param="checkpoint") from None
     try:
         data: Any = json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"--checkpoint: {path} is not a valid checkpoint file ({exc})") from None
+        raise UsageError(
+            f"{path} is not a valid checkpoint file ({exc})", param="checkpoint"
+        ) from None
     if not isinstance(data, dict) or data.get("version") != VERSION:
         raise UsageError(
-            f"--checkpoint: {path} is not a valid checkpoint file "
-            "(not a cfevents checkpoint (version 1))"
+            f"{path} is not a valid checkpoint file (not a cfevents checkpoint (version 1))",
+            param="checkpoint",
         )
 
     def field(obj: dict[str, Any], key: str, kind: type, *, required: bool = False) -> Any:
@@ -82,14 +85,14 @@ def load(path: Path) -> Checkpoint | None:
         if type(value) is not kind:  # bool is not an int here, and "12" is not a number
             name = {str: "a string", int: "an integer"}[kind]
             shown = "missing" if key not in obj else json.dumps(value)[:40]
-            raise UsageError(f"--checkpoint: {path}: {key!r} must be {name}, not {shown}")
+            raise UsageError(f"{path}: {key!r} must be {name}, not {shown}", param="checkpoint")
         return value
 
     raw_output = data.get("output")
     output = None
     if raw_output is not None:
         if not isinstance(raw_output, dict):
-            raise UsageError(f"--checkpoint: {path}: 'output' must be an object or null")
+            raise UsageError(f"{path}: 'output' must be an object or null", param="checkpoint")
         output = OutputState(
             path=field(raw_output, "path", str, required=True),
             format=field(raw_output, "format", str, required=True),
@@ -97,7 +100,7 @@ def load(path: Path) -> Checkpoint | None:
         )
     events = field(data, "events", int) or 0
     if events < 0 or (output is not None and output.bytes < 0):
-        raise UsageError(f"--checkpoint: {path}: 'events' and 'bytes' cannot be negative")
+        raise UsageError(f"{path}: 'events' and 'bytes' cannot be negative", param="checkpoint")
     return Checkpoint(
         api=field(data, "api", str, required=True),
         after_guid=field(data, "after_guid", str),
@@ -109,49 +112,29 @@ def load(path: Path) -> Checkpoint | None:
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
-    """Atomically replace ``path``: temp file + fsync + rename + directory fsync.
+    """Atomically replace ``path``: temp file + fsync + rename + directory fsync
+    (cfevents.files.atomic_write).
 
     A failure (disk full, EIO, a failed fsync) is :class:`OutputIOError` naming the file; the
     previous checkpoint is left as it was.
     """
-    directory = path.resolve().parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise OutputIOError(f"cannot write the checkpoint {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(checkpoint.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputIOError(f"cannot write the checkpoint {path}: {exc.strerror}") from None
-        raise
-    with contextlib.suppress(OSError):  # not every platform lets a directory be fsynced
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    atomic_write(OutputTarget(path, "checkpoint"), checkpoint.to_json())
 
 
 def probe(path: Path) -> None:
-    """Before any request: the checkpoint's directory exists and a file can be created there,
-    and the checkpoint itself (if any) is a regular file. Else a usage error, nothing written."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"--checkpoint: the directory {directory} does not exist")
-    if path.exists() and not path.is_file():
-        raise UsageError(f"--checkpoint: {path} is not a regular file")
+    """Before any request: the checkpoint is a regular file (or none yet), its directory
+    exists and a file can be created there (cfevents.files.check_output). Else a usage error,
+    nothing written."""
+    target = check_output(path, param="checkpoint", existing="replace")
+    directory = target.path.parent if str(target.path.parent) else Path(".")
+    if target.passthrough:
+        raise UsageError(f"{path} is not a regular file", param="checkpoint")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
     except OSError as exc:
         raise UsageError(
-            f"--checkpoint: cannot write in {directory}: {exc.strerror}; nothing was exported"
+            f"cannot write in {directory}: {exc.strerror}; nothing was exported",
+            param="checkpoint",
         ) from None
     os.close(fd)
     with contextlib.suppress(OSError):
@@ -174,7 +157,9 @@ class CheckpointLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise UsageError(f"--checkpoint: cannot create {self.path}: {exc.strerror}") from None
+            raise UsageError(
+                f"cannot create {self.path}: {exc.strerror}", param="checkpoint"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -35,9 +35,10 @@ from cfevents.errors import (
     StoppedBySignal,
     UsageError,
 )
-from cfevents.events.query import V3_MAX_PER_PAGE
 from cfevents.export import checkpoint as ckpt
+from cfevents.export.plan import ExportPlan
 from cfevents.export.store import StoreSink
+from cfevents.files import OutputTarget, open_stream
 from cfevents.stores import kind_for_path
 from cfevents.stores.columns import flat_records
 from cfevents.timeparse import format_cc, utcnow
@@ -225,30 +226,33 @@ def batches(
         del page, items  # not kept alive while the next page is fetched and decoded
 
 
-@dataclass(frozen=True)
-class ExportPlan:
-    """What one export reads and where it goes, fixed before the first request."""
+def check_header(path: Path, header: str, fmt: str) -> None:
+    """An incremental CSV/TSV export appends only rows of the columns its file starts with.
 
-    path: str
-    params: tuple[tuple[str, str], ...] = ()
-    per_page: int = V3_MAX_PER_PAGE
-    min_age: timedelta | None = None  # leave younger events for the next run
-    interval: float = 60.0  # seconds between polls with ``follow``
-    follow: bool = False
-    restart_lost: bool = False  # restart from the oldest event when CC forgot the cursor
-    after_guid: str | None = None  # start after this event (unless the checkpoint has a cursor)
-    checkpoint: Path | None = None
-    out: Path | None = None
-    fmt: str = "ndjson"
-    keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
-    enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # e.g. org names, per event
-    noun: str = "app usage event"  # what the path lists, for messages
-    columns: tuple[str, ...] | None = None  # CSV/TSV columns of run() without a spec (usage's)
-    store: str | None = None  # a history store (usage.db, postgresql://…): holds the cursor
-    foundation: str | None = None  # the store's name for this foundation (default: the API URL)
-    flat: bool = False  # write the store's snake_case columns (cfevents.stores.columns)
-    on_rotated: str = "fail"  # --out rotated away or truncated: "fail" or "new-file"
-    parallel: int = 1  # sub-ranges of the settled range paged at once (cfevents.export.parallel)
+    Raises:
+        UsageError: the file's header names another column set (an upgrade that added a
+            column, or other ``fields``/``flat``): both sets are named, nothing is written.
+    """
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            first = handle.readline()
+    except OSError:
+        return  # the append itself will say what is wrong
+    if not first or first.rstrip("\r\n") == header.rstrip("\r\n"):
+        return
+    found, wanted = _columns(first, fmt), _columns(header, fmt)
+    raise UsageError(
+        f"{path} has the columns {', '.join(found)}; this export writes {', '.join(wanted)}: "
+        "appending would put rows under the wrong header; export into a new file (with a new "
+        "`checkpoint`), or give the `fields` and `flat` the file was written with",
+        param="out",
+    )
+
+
+def _columns(line: str, fmt: str) -> list[str]:
+    import csv
+
+    return next(csv.reader([line.rstrip("\r\n")], delimiter="\t" if fmt == "tsv" else ","), [])
 
 
 class _Handle:
@@ -282,10 +286,13 @@ class _Handle:
 class Sink:
     """Where an export writes: a file it opened (appended when incremental), or a stream."""
 
-    def __init__(self, stream: TextIO, *, fresh: bool, path: Path | None = None) -> None:
+    def __init__(
+        self, stream: TextIO, *, fresh: bool, path: Path | None = None, owned: bool = False
+    ) -> None:
         self.stream = stream
         self.fresh = fresh  # nothing written there yet: it needs a header row
-        self.path = path  # the file's absolute path; None for a stream it does not own
+        self.path = path  # the file's absolute path; None for a stream
+        self.owned = owned or path is not None  # opened by the export: closed by it
 
     def sync(self) -> int | None:
         """Flush and fsync; the file's size, or None for a pipe or terminal.
@@ -308,7 +315,7 @@ class Sink:
         return st.st_dev, st.st_ino
 
     def close(self) -> None:
-        if self.path is not None:
+        if self.owned:
             self.stream.close()
 
 
@@ -447,13 +454,13 @@ class ExportJob:
             self.sink = Sink(stream or sys.stdout, fresh=self.saved is None)
             return self.sink
         incremental = self.store is not None
+        target = OutputTarget(out, "out", passthrough=self.plan.out_passthrough)
+        if target.passthrough:  # /dev/stdout and the like: a stream, never a file to resume
+            self.sink = Sink(open_stream(target, append=True), fresh=self.saved is None, owned=True)
+            return self.sink
         if incremental:
             self._reconcile(out)
-        try:
-            # closed by close_sink
-            handle = open(out, "a" if incremental else "w", encoding="utf-8", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise UsageError(f"--out: cannot open {out}: {exc.strerror}") from None
+        handle = open_stream(target, append=incremental)  # closed by close_sink
         size = os.fstat(handle.fileno()).st_size
         wrapped: Any = _Handle(handle) if incremental else handle
         self.sink = Sink(wrapped, fresh=size == 0, path=out.resolve())
@@ -521,12 +528,36 @@ class ExportJob:
         ``on_batch(events_read, pages, total)`` runs after each committed page. An error
         says where the export stopped (and that a rerun resumes there).
         """
-        from cfevents.output.columns import USAGE_COLUMNS
-        from cfevents.output.formatters import OutputSpec, write
+        from cfevents.output.formatters import write
 
         if self.plan.store is not None:
             return self._run_into_store(on_batch)
+        spec = self._spec(spec)
         sink = self.open_sink(stdout)
+        try:
+            if not sink.fresh and self._header and sink.path is not None:
+                check_header(sink.path, self._header, self.plan.fmt)
+            spec = replace(spec, headers=sink.fresh and spec.headers)
+            self.on_batch = on_batch
+            kind = kind_for_path(self.plan.path)
+            records = flat_records(self.events(), kind) if self.plan.flat else self.events()
+            try:
+                written = write(records, sink.stream, spec)
+                self.commit()
+            finally:
+                self.close_sink()
+        except BaseException as exc:
+            raise self._stopped(exc, sink) from None
+        finally:
+            self.close()
+        return written
+
+    def _spec(self, spec: OutputSpec | None) -> OutputSpec:
+        """The output spec (the plan's columns without one); the header row a CSV/TSV starts
+        with, kept for a rotated file and the column-set check of an appended one."""
+        from cfevents.output.columns import USAGE_COLUMNS
+        from cfevents.output.formatters import OutputSpec, write
+
         kind = kind_for_path(self.plan.path)
         columns = kind.column_names if self.plan.flat else (self.plan.columns or USAGE_COLUMNS)
         spec = spec or OutputSpec(fmt=self.plan.fmt, columns=columns)
@@ -534,36 +565,28 @@ class ExportJob:
             header = io.StringIO()
             write([], header, replace(spec, tty=False))
             self._header = header.getvalue()
-        spec = replace(spec, headers=sink.fresh and spec.headers)
-        self.on_batch = on_batch
-        records = flat_records(self.events(), kind) if self.plan.flat else self.events()
-        try:
-            try:
-                written = write(records, sink.stream, spec)
-                self.commit()
-            finally:
-                self.close_sink()
-        except OutputIOError as exc:
-            exc.message = f"{exc.message}; {self.unrecorded_note()}"
-            raise
-        except (KeyboardInterrupt, StoppedBySignal) as exc:
+        return spec
+
+    def _stopped(self, exc: BaseException, sink: Sink) -> BaseException:
+        """What a failed run raises: the error with where the export stopped (a new error;
+        the caught one is left as it was), or a clean stop for a signal."""
+        if isinstance(exc, OutputIOError):
+            return exc.extended(self.unrecorded_note())
+        if isinstance(exc, KeyboardInterrupt | StoppedBySignal):
             # Ctrl-C, SIGTERM, SIGHUP: the sink is closed (a JSON array too) and the checkpoint
             # points at the last page written in full; say so, and how far the export got.
             signum = exc.signum if isinstance(exc, StoppedBySignal) else int(signal.SIGINT)
-            raise ExportStopped(signum, self.stopped_note()) from None
-        except BrokenPipeError:
-            raise
-        except OSError as exc:  # disk full, EIO, a failed fsync: never swallowed
+            return ExportStopped(signum, self.stopped_note())
+        if isinstance(exc, BrokenPipeError) or not isinstance(exc, OSError | CfEventsError):
+            return exc
+        if isinstance(exc, OSError):  # disk full, EIO, a failed fsync: never swallowed
             where = sink.path or "the output"
-            raise OutputIOError(
+            return OutputIOError(
                 f"cannot write {where}: {exc.strerror or exc}; {self.unrecorded_note()}"
-            ) from None
-        except CfEventsError as exc:
-            exc.message = f"{exc.message}; {self.stopped_note()}"
-            raise
-        finally:
-            self.close()
-        return written
+            )
+        if isinstance(exc, UsageError) and exc.param == "out":  # refused before any request
+            return exc
+        return exc.extended(self.stopped_note())
 
     def _run_into_store(self, on_batch: Callable[[int, int, int | None], None] | None) -> int:
         """Every event into the store, page by page (each page and its cursor commit together)."""
@@ -578,8 +601,7 @@ class ExportJob:
             signum = exc.signum if isinstance(exc, StoppedBySignal) else int(signal.SIGINT)
             raise ExportStopped(signum, self.stopped_note()) from None
         except CfEventsError as exc:
-            exc.message = f"{exc.message}; {self.stopped_note()}"
-            raise
+            raise exc.extended(self.stopped_note()) from None
         finally:
             self.close_store()
         return self.stored

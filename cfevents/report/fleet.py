@@ -62,7 +62,7 @@ def fleet_report(
         raise UsageError("--by foundation reads a store (--input or CFEVENTS_STORE)")
     if daily and not inner:
         raise UsageError("--daily needs --by foundation,org|space|app|process")
-    store = open_store(target)
+    store = open_store(target, readonly=True)
     try:
         names = [foundation] if foundation else store.foundations(APP_USAGE)
         if not names:

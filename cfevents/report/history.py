@@ -277,7 +277,7 @@ def history_source(
     """
     text = str(target)
     if is_store_target(text):
-        store = open_store(text)
+        store = open_store(text, readonly=True)
         try:
             return StoreSource(store, foundation, allow_incomplete=allow_incomplete)
         except BaseException:
@@ -286,8 +286,9 @@ def history_source(
     if text.lower().endswith(NDJSON_SUFFIXES) or Path(text).is_file():
         return NdjsonSource(Path(text), foundation)
     raise UsageError(
-        f"--input: {text!r} is neither a store (usage.db, *.sqlite, sqlite:///PATH, "
-        "postgresql://…) nor an NDJSON file written by usage export"
+        f"{text!r} is neither a store (usage.db, *.sqlite, sqlite:///PATH, "
+        "postgresql://…) nor an NDJSON file written by usage export",
+        param="input",
     )
 
 

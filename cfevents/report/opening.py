@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cfevents.errors import UsageError
+from cfevents.files import OutputTarget, atomic_write, check_output
 from cfevents.report.timeutil import epoch, iso
 
 STATE_FORMAT = 1
@@ -192,15 +193,18 @@ def state_to_json(opening: Opening) -> dict[str, Any]:
     }
 
 
-def write_state(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
-    """Write a closing-state file atomically (temp file + rename)."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UsageError(f"cannot write state file {target}: {exc.strerror or exc}") from None
+def write_state(
+    path: str | os.PathLike[str] | OutputTarget, state: Mapping[str, Any], *, force: bool = False
+) -> None:
+    """Write a closing-state file atomically (cfevents.files: a temporary file fsynced and
+    renamed over the target; a non-empty file only with ``force``). Check the target with
+    :func:`cfevents.files.check_output` before the report runs and pass that here."""
+    target = (
+        path
+        if isinstance(path, OutputTarget)
+        else check_output(path, param="save_state", force=force)
+    )
+    atomic_write(target, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 def _int_or_none(value: Any, where: str) -> int | None:

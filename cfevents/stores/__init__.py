@@ -63,8 +63,12 @@ def is_store_target(target: str) -> bool:
     )
 
 
-def open_store(target: str) -> Store:
+def open_store(target: str, *, readonly: bool = False) -> Store:
     """Open the store at ``target``, creating or migrating its schema on first use.
+
+    ``readonly`` opens an input (a report's ``input``): it must be a store cfevents wrote, and
+    nothing is created, migrated or changed in it. A SQLite file written to is checked as
+    every output is (cfevents.files: no symlink, device or directory; its directory exists).
 
     Raises UsageError for a target that names no store, StoreError when it cannot be used.
     """
@@ -72,21 +76,24 @@ def open_store(target: str) -> Store:
     if lowered.startswith(POSTGRES_SCHEMES):
         from cfevents.stores.postgres import PostgresStore
 
-        return PostgresStore(target)
+        return PostgresStore(target, readonly=readonly)
     if lowered.startswith("sqlite:///"):
         path = target[len("sqlite:///") :]
         if not path:
             raise UsageError("sqlite:/// needs a path, e.g. sqlite:///usage.db")
-        return _sqlite(Path(path))  # sqlite:////abs/path is absolute
+        return _sqlite(Path(path), readonly)  # sqlite:////abs/path is absolute
     if lowered.endswith(SQLITE_SUFFIXES):
-        return _sqlite(Path(target))
+        return _sqlite(Path(target), readonly)
     raise UsageError(
         f"{target!r} is not a store: give a SQLite file ending in .db, .sqlite or .sqlite3, "
         "sqlite:///path, or postgresql://user@host/db"
     )
 
 
-def _sqlite(path: Path) -> Store:
+def _sqlite(path: Path, readonly: bool) -> Store:
+    from cfevents.files import check_output
     from cfevents.stores.sqlite import SQLiteStore
 
-    return SQLiteStore(path)
+    if not readonly:
+        check_output(path, param="out", existing="append", expand_patterns=False)
+    return SQLiteStore(path, readonly=readonly)

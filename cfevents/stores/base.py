@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from cfevents import __version__
-from cfevents.errors import StoreError
+from cfevents.errors import StoreError, UsageError
 from cfevents.stores import schema
 from cfevents.stores.columns import EventKind, flat_row, row_getter
 
@@ -325,6 +325,17 @@ class Store(ABC):
         if coverage is None:
             return iter(())
         return self.events(foundation, kind, from_seq=coverage.first_seq, to_seq=coverage.first_seq)
+
+    def _check_store(self, found: int | None) -> None:
+        """An input store: one cfevents wrote (a cfevents_schema table) that this cfevents
+        can read; nothing is created or migrated in it."""
+        if found is None:
+            raise UsageError(
+                f"{self.display} is not a cfevents store (no cfevents_schema table); name a "
+                "store written by usage export --out (it was left unchanged)",
+                param="input",
+            )
+        self._check_version(found)
 
     def _check_version(self, found: int) -> None:
         if found > schema.SCHEMA_VERSION:

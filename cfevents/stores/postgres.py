@@ -99,7 +99,7 @@ def _first_line(exc: BaseException) -> str:
 class PostgresStore(Store):
     dialect = "postgresql"
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, readonly: bool = False) -> None:
         try:
             import psycopg
         except ImportError:
@@ -118,7 +118,10 @@ class PostgresStore(Store):
             # the lock keys name the schema too: two stores in one database never block
             row = self.conn.execute("SELECT current_schema()").fetchone()
             self.namespace = str(row[0]) if row else "public"
-            self._prepare()
+            if readonly:  # an input: read as it is, never created, migrated or changed
+                self._check_store(self._stored_version())
+            else:
+                self._prepare()
         except psycopg.Error as exc:
             self.conn.close()
             raise StoreError(f"cannot use {self.display} as a store: {_first_line(exc)}") from None
@@ -267,6 +270,10 @@ class PostgresStore(Store):
 
     def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
         with self.conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('cfevents_syncs') IS NOT NULL")
+            found = cur.fetchone()
+            if not found or not found[0]:  # a store of schema 1, opened as an input
+                return None
             cur.execute(
                 "SELECT complete_until, synced_at FROM cfevents_syncs "
                 "WHERE foundation = %s AND kind = %s",

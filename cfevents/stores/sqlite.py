@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cfevents import __version__
-from cfevents.errors import StoreError, StoreLockedError
+from cfevents.errors import StoreError, StoreLockedError, UsageError
+from cfevents.files import check_input
 from cfevents.stores import schema
 from cfevents.stores.base import (
     Continuity,
@@ -92,28 +93,52 @@ class SQLiteSession(ExportSession):
 class SQLiteStore(Store):
     dialect = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT, readonly: bool = False
+    ) -> None:
         self.path = path
         self.display = str(path)
         self.busy_timeout = busy_timeout
         self.lock_path = Path(f"{path}-cfevents.lock")
+        self.conn = self._connect(readonly)
         try:
-            self.conn = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {path}: {exc}") from None
-        try:
+            if readonly:  # an input: read as it is, never created, migrated or changed
+                self._check_store(self._stored_version(self.conn))
+                return
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: guid index inserts are random
             self._prepare()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
+            if readonly:
+                raise UsageError(
+                    f"{path} is not a cfevents store ({exc}); it was left unchanged",
+                    param="input",
+                ) from None
             raise StoreError(f"cannot use {path} as a store: {exc}") from None
         except BaseException:
             self.conn.close()
             raise
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        """A connection; read-only (``mode=ro``) for an input, which must exist already."""
+        from urllib.parse import quote
+
+        target: str | Path = self.path
+        if readonly:
+            check_input(self.path, param="input")
+            target = f"file:{quote(str(self.path.absolute()))}?mode=ro"
+        try:
+            return sqlite3.connect(
+                target,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=readonly,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -259,6 +284,11 @@ class SQLiteStore(Store):
             )
 
     def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cfevents_syncs'"
+        ).fetchone()
+        if not exists:  # a store of schema 1, opened as an input (never migrated)
+            return None
         row = self.conn.execute(
             "SELECT complete_until, synced_at FROM cfevents_syncs "
             "WHERE foundation = ? AND kind = ?",

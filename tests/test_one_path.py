@@ -1,0 +1,242 @@
+"""Issue 18: one path per job. Each drift 0.2.0 had between event kinds (or between the library
+and the commands) is checked here for every kind: the rule lives once and applies to all."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from datetime import datetime
+
+import pytest
+from cli_helpers import one_line_error
+
+import cfevents
+from cfevents import files
+from cfevents.errors import UsageError
+
+KINDS = ["usage", "services"]  # the event kinds with an export
+
+
+@pytest.fixture
+def cf_env(cli, monkeypatch, tmp_path):
+    """The library's environment pointing at the sandbox (as test_api.py's)."""
+    for key, value in cli.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    return cli
+
+
+def requests_to_events(sandbox):
+    return [
+        r for r in sandbox.requests if r.path.startswith(("/v3/app_usage", "/v3/service_usage"))
+    ]
+
+
+# -- export --out: the same rules for every kind ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_never_overwrites_a_non_empty_out_without_force(cli, tmp_path, kind):
+    target = tmp_path / "events.csv"
+    target.write_text("precious\n")
+    refused = cli(kind, "export", "--out", str(target))
+    assert refused.exit_code == 2
+    assert "--force" in one_line_error(refused) and "--out" in refused.stderr
+    assert target.read_text() == "precious\n"
+    assert not requests_to_events(cli.sandbox)  # refused before any request
+    forced = cli(kind, "export", "--out", str(target), "--force", "--until", "2026-01-01")
+    assert forced.exit_code == 0, forced.stderr
+    assert target.read_text().startswith("guid,")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_out_expands_strftime_patterns(cli, tmp_path, kind):
+    result = cli(kind, "export", "--out", str(tmp_path / "ev-%Y-%m.csv"), "--until", "2026-01-01")
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [f"ev-{datetime.now():%Y-%m}.csv"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("what", ["symlink", "directory", "fifo"])
+def test_export_refuses_links_directories_and_fifos(cli, tmp_path, kind, what):
+    real = tmp_path / "real.csv"
+    real.write_text("")
+    target = tmp_path / "target.csv"
+    if what == "symlink":
+        target.symlink_to(real)
+    elif what == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    result = cli(kind, "export", "--out", str(target), "--force")
+    assert result.exit_code == 2
+    assert "--out" in one_line_error(result) and "regular file" in result.stderr
+    assert real.read_text() == ""
+    assert not requests_to_events(cli.sandbox)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_writes_through_dev_null_and_leaves_the_device(cli, kind):
+    result = cli(kind, "export", "--out", "/dev/null", "-o", "csv", "--until", "2026-01-01")
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+# -- bounds: once, for the library and every command -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["usage", "export", "--follow"],
+        ["services", "export", "--follow"],
+        ["crashes", "--follow"],
+    ],
+    ids=["usage", "services", "crashes"],
+)
+def test_follow_interval_has_one_lower_bound(cli, args):
+    result = cli(*args, "--interval", "1s")
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert line.startswith("cfevents: error: --interval: ") and "at least 5s" in line
+    assert not [r for r in cli.sandbox.requests if "events" in r.path]
+
+
+def test_follow_crashes_in_the_library_obeys_the_same_bound(cf_env):
+    cf = cfevents.connect()
+    with pytest.raises(UsageError, match=r"^interval: .*at least 5s"):
+        next(cf.follow_crashes(interval=1))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["usage", "list"],
+        ["usage", "export"],
+        ["services", "list"],
+        ["services", "export"],
+        ["crashes"],
+        ["events", "list"],
+    ],
+    ids=lambda a: "-".join(a),
+)
+def test_per_page_zero_is_one_message_everywhere(cli, args):
+    result = cli(*args, "--per-page", "0")
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert line.startswith("cfevents: error: --per-page must be between 1 and "), line
+    assert "Input should be" not in line
+
+
+@pytest.mark.parametrize("kind", ["usage_export", "service_usage_export"])
+def test_library_errors_name_the_python_parameter(cf_env, kind):
+    cf = cfevents.connect()
+    with pytest.raises(UsageError) as bad:
+        getattr(cf, kind)(min_age="x")
+    assert str(bad.value).startswith("min_age: ") and "--" not in str(bad.value)
+    assert bad.value.param == "min_age"
+    with pytest.raises(UsageError, match=r"^`per_page` must be between 1 and 5000"):
+        getattr(cf, kind)(per_page=0)
+
+
+# -- report --save-state ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("what", ["symlink", "missing-directory", "non-empty"])
+def test_save_state_is_checked_before_the_report_runs(cli, tmp_path, what):
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    target = tmp_path / "state.json"
+    if what == "symlink":
+        target.symlink_to(real)
+    elif what == "missing-directory":
+        target = tmp_path / "no" / "state.json"
+    else:
+        target.write_text("precious")
+    result = cli("usage", "report", "--save-state", str(target))
+    assert result.exit_code == 2
+    assert one_line_error(result).startswith("cfevents: error: --save-state: ")
+    assert real.read_text() == "{}"
+    assert target.is_symlink() if what == "symlink" else True
+    assert what != "non-empty" or target.read_text() == "precious"
+    assert not [r for r in cli.sandbox.requests if r.path.startswith("/v3/")]  # no work done
+
+
+def test_whole_file_outputs_write_through_dev_null_never_replacing_it():
+    target = files.check_output("/dev/null", param="save_state")
+    assert target.passthrough
+    files.atomic_write(target, "{}\n")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text("old")
+    target = files.check_output(path, param="save_state", force=True)
+    with pytest.raises(RuntimeError), files.atomic_output(target) as handle:
+        handle.write("half")
+        raise RuntimeError("boom")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left
+    files.atomic_write(target, "new")
+    assert path.read_text() == "new"
+
+
+# -- incremental CSV/TSV: one column set per file ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_incremental_export_refuses_another_column_set(cli, tmp_path, kind, fmt):
+    out, checkpoint = tmp_path / f"events.{fmt}", tmp_path / "events.ckpt"
+    base = [kind, "export", "--out", str(out), "--checkpoint", str(checkpoint)]
+    first = cli(*base, "--fields", "guid,created_at", "--since", "2026-01-30")
+    assert first.exit_code == 0, first.stderr
+    before = out.read_bytes()
+    again = cli(*base)  # the default columns now
+    assert again.exit_code == 2
+    line = again.stderr.strip().splitlines()[-1]  # after the "resuming after" note
+    assert line.startswith("cfevents: error: --out: ")
+    assert "guid, created_at;" in line  # the file's set
+    assert "this export writes guid, created_at, " in line  # and this export's
+    assert out.read_bytes() == before
+
+
+def test_incremental_export_refuses_flat_after_nested(cli, tmp_path):
+    out, checkpoint = tmp_path / "usage.csv", tmp_path / "usage.ckpt"
+    base = ["usage", "export", "--out", str(out), "--checkpoint", str(checkpoint)]
+    assert cli(*base, "--since", "2026-01-30").exit_code == 0
+    before = out.read_bytes()
+    flat = cli(*base, "--flat")
+    assert flat.exit_code == 2 and "state_current" in flat.stderr.strip().splitlines()[-1]
+    assert out.read_bytes() == before
+
+
+# -- report --input: read-only ------------------------------------------------------------------
+
+
+def test_input_typo_creates_nothing(cli, tmp_path):
+    typo = tmp_path / "typo.db"
+    result = cli("usage", "report", "--input", str(typo))
+    assert result.exit_code == 2 and "--input" in one_line_error(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("what", ["empty", "foreign", "text"])
+def test_input_that_is_not_a_store_is_left_unchanged(cli, tmp_path, what):
+    target = tmp_path / "history.db"
+    if what == "empty":
+        target.write_bytes(b"")
+    elif what == "foreign":
+        with sqlite3.connect(target) as conn:
+            conn.execute("CREATE TABLE notes (text)")
+        conn.close()
+    else:
+        target.write_text("not a database\n")
+    before = target.read_bytes()
+    result = cli("usage", "report", "--input", str(target))
+    assert result.exit_code == 2
+    assert "is not a cfevents store" in one_line_error(result)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.db"]
