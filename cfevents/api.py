@@ -587,8 +587,11 @@ class Client:
         """Per foundation and kind in ``store``: rows, first event, how far it is complete,
         the last sync, holes, reseeds and the first whole month it can report. No request."""
         from cfevents.report.coverage import store_status
-        from cfevents.stores import open_store
+        from cfevents.stores import open_store, store_path
 
+        path = store_path(store)
+        if path is not None and not path.exists():
+            raise UsageError(f"{store} does not exist: cfevents history init {store} makes it")
         with open_store(store, readonly=True) as opened:
             return store_status(opened, foundation)
 

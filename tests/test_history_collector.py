@@ -139,3 +139,14 @@ def test_history_status_per_foundation_and_kind(collector):
     assert (app["gaps"], app["reseeds"], app["first_month"]) == (0, 0, "2026-09")
     assert app["months"] == ""  # no whole month yet
     assert rows["service_usage_events"]["rows"] > 0
+
+
+def test_history_status_of_a_missing_store_creates_nothing(tmp_path):
+    from conftest import Cli
+
+    cli = Cli(None, tmp_path)
+    missing = tmp_path / "nothing.db"
+    result = cli("history", "status", str(missing), env={"CF_HOME": str(tmp_path)})
+    assert result.exit_code == ExitCode.USAGE
+    assert "history init" in one_line_error(result)
+    assert not missing.exists()

@@ -47,6 +47,7 @@ __all__ = [
     "is_store_target",
     "kind_for_path",
     "open_store",
+    "store_path",
 ]
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -88,6 +89,16 @@ def open_store(target: str, *, readonly: bool = False) -> Store:
         f"{target!r} is not a store: give a SQLite file ending in .db, .sqlite or .sqlite3, "
         "sqlite:///path, or postgresql://user@host/db"
     )
+
+
+def store_path(target: str) -> Path | None:
+    """The file of a SQLite store target (None: a PostgreSQL URL)."""
+    lowered = target.lower()
+    if lowered.startswith(POSTGRES_SCHEMES):
+        return None
+    if lowered.startswith("sqlite:///"):
+        return Path(target[len("sqlite:///") :])
+    return Path(target)
 
 
 def _sqlite(path: Path, readonly: bool) -> Store:
