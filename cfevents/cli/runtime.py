@@ -95,6 +95,13 @@ class Runtime:
     def _demo_settings(self) -> Any:
         from cfevents.cc.config import Credentials, Settings
         from cfevents.sandbox import Sandbox, SandboxConfig
+        from cfevents.sandbox.live import admin_token, running_url
+
+        url = running_url()  # a live sandbox (python -m cfevents.sandbox --live) is reused
+        if url is not None:
+            self.note(f"demo: using the live sandbox foundation at {url}")
+            creds = Credentials(access_token=admin_token(), auth_endpoint=url, source="demo")
+            return Settings(api=url, credentials=creds, timeout=self.timeout, retries=self.retries)
 
         # two months of events: `usage report` of this month (so far) and of last month both
         # find every event they need, whatever the day of the month

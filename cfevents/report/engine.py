@@ -290,6 +290,7 @@ class Accountant:
         self.app_names: dict[Any, str] = {}
         self.names: dict[str, dict[Any, str]] = {"space": self.space_names, "app": self.app_names}
         self.events_read = 0
+        self._apps_by_guid: dict[str, Attrs] | None = None  # for rows that name no app
         self._load_opening()
 
     # --- setup -----------------------------------------------------------------------------
@@ -526,6 +527,8 @@ class Accountant:
         state_obj = event.get("state") or _EMPTY
         state = state_obj.get("current")
         pguid = (event.get("process") or _EMPTY).get("guid")
+        if pguid is not None and not _get(event, "app", "guid"):
+            event = self._with_app(event, pguid)
         reseed = state == "STARTED" and pguid is not None and guid == pguid
         if self.reseed_t is not None and not (reseed and t_raw == self.reseed_t):
             self._end_reseed_batch()
@@ -582,6 +585,22 @@ class Accountant:
         self.counters["clock_outliers"] += 1
         if owner is not None:
             self._flag(owner.unit, "clock_outlier")
+
+    def _with_app(self, event: Mapping[str, Any], pguid: str) -> Mapping[str, Any]:
+        """An older CC's row names no app (its `app` guid and name are null, written before
+        v3 added them): the opening snapshot says whose process it is, or, as an app's first
+        web process has the app's guid, which app has that guid."""
+        if self._apps_by_guid is None:
+            self._apps_by_guid = {
+                p.attrs.app_guid: p.attrs
+                for p in self.opening.processes.values()
+                if p.attrs.app_guid
+            }
+        known = self.opening.processes.get(pguid)
+        attrs = known.attrs if known is not None else self._apps_by_guid.get(pguid)
+        if attrs is None or not attrs.app_guid:
+            return event
+        return {**event, "app": {"guid": attrs.app_guid, "name": attrs.app_name}}
 
     def _attrs(self, event: Mapping[str, Any], with_type: bool = True) -> Attrs:
         """The event's grouping attributes; equal ones are one shared (never mutated) object."""

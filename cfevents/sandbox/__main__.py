@@ -6,8 +6,10 @@ import argparse
 import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cfevents.sandbox.faults import FAULT_KINDS, FaultConfig
+from cfevents.sandbox.live import RATE, LiveConfig, default_state_dir, start_live, stop_live
 from cfevents.sandbox.server import Sandbox, SandboxConfig
 
 
@@ -70,18 +72,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma list of {', '.join(FAULT_KINDS)}",
     )
     parser.add_argument("--fault-seed", type=int, default=0)
+    _add_live_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def _add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    live = parser.add_argument_group(
+        "live foundation",
+        "--live: a stable address and state directory, and a foundation that keeps moving with "
+        "the wall clock (see cfevents/sandbox/live.py); restarts continue it",
+    )
+    live.add_argument("--live", action="store_true", help="run the live foundation")
+    live.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="its state (default $CFEVENTS_SANDBOX_DIR or ~/.local/state/cfevents/sandbox)",
+    )
+    live.add_argument(
+        "--rate", type=float, default=RATE, help="app and service actions per simulated hour"
+    )
+    live.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated hours per wall hour (0: only POST /sandbox/live/advance moves it)",
+    )
+    live.add_argument(
+        "--retention-days",
+        type=int,
+        default=31,
+        help="CC's daily cleanup of usage and audit events (0: never)",
+    )
+    live.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="the cleanup keeps the events of what still runs (cloud_controller_ng #5210)",
+    )
     parser.add_argument(
         "--expire-token-every",
         type=int,
         default=0,
         help="every Nth authenticated request finds its token expired (401)",
     )
-    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build the sandbox, print how to use it, serve until interrupted."""
     args = parse_args(argv)
+    if args.live:
+        return run_live(args)
     config = SandboxConfig(
         seed=args.seed,
         end=args.end,
@@ -110,6 +150,36 @@ def main(argv: list[str] | None = None) -> int:
             sandbox.stop()
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """`--live`: open (or continue) the live foundation, serve it until interrupted."""
+    config = LiveConfig(
+        state_dir=args.state_dir or default_state_dir(),
+        seed=args.seed,
+        days=args.days,
+        rate=args.rate,
+        speed=args.speed,
+        retention_days=args.retention_days or None,
+        keep_running=args.keep_running,
+        host=args.host,
+        port=args.port,
+        external_url=args.external_url,
+    )
+    try:
+        live = start_live(config)
+        try:
+            print(f"live foundation in {config.state_dir} ({live.steps} steps replayed)")
+            print_usage(live.sandbox)
+            threading.Event().wait()
+        finally:
+            stop_live(live)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"cfevents sandbox: {exc}", file=sys.stderr)
+        return 2  # e.g. the port is taken
     return 0
 
 

@@ -10,7 +10,8 @@ from cfevents.sandbox import messages
 from cfevents.sandbox.audit import AuditEvent
 from cfevents.sandbox.data import App, Org, ProcessNow, Space, TaskNow
 from cfevents.sandbox.errors import ApiError, UnknownError, encode
-from cfevents.sandbox.messages import ListMessage, ListSpec
+from cfevents.sandbox.included import included_for_fields, included_for_include
+from cfevents.sandbox.messages import ListMessage, ListSpec, matches_unlabelled
 from cfevents.sandbox.params import InvalidParameters, parse_nested, to_query
 from cfevents.sandbox.services import MANAGED, USER_PROVIDED, Instance, ServiceEvent
 from cfevents.sandbox.store import in_windows, iso_second
@@ -20,6 +21,7 @@ from cfevents.sandbox.wire import Call, Reply, json_reply
 API_VERSION_V2 = "2.293.0"
 API_VERSION_V3 = "3.228.0"
 T = TypeVar("T")
+Included = Callable[[ListMessage, list[dict[str, Any]]], dict[str, Any] | None]
 
 
 # -- root documents -----------------------------------------------------------------
@@ -50,22 +52,47 @@ def root(call: Call) -> Reply:
     return json_reply({"links": links})
 
 
+#: `RootController#v3_root`: every resource CC links, in its order (the sandbox serves some).
+V3_ROOT_LINKS = (
+    "app_usage_events",
+    "apps",
+    "audit_events",
+    "buildpacks",
+    "builds",
+    "deployments",
+    "domains",
+    "droplets",
+    "environment_variable_groups",
+    "feature_flags",
+    "info",
+    "isolation_segments",
+    "organizations",
+    "organization_quotas",
+    "packages",
+    "processes",
+    "resource_matches",
+    "roles",
+    "routes",
+    "security_groups",
+    "service_brokers",
+    "service_instances",
+    "service_credential_bindings",
+    "service_offerings",
+    "service_plans",
+    "service_route_bindings",
+    "service_usage_events",
+    "spaces",
+    "space_quotas",
+    "stacks",
+    "tasks",
+    "users",
+)
+
+
 def v3_root(call: Call) -> Reply:
-    """`GET /v3`: the v3 resource links this sandbox serves."""
+    """`GET /v3`: CC's links, whether or not the sandbox serves the resource."""
     base = f"{call.base_url}/v3"
-    names = (
-        "app_usage_events",
-        "apps",
-        "audit_events",
-        "info",
-        "organizations",
-        "processes",
-        "service_instances",
-        "service_usage_events",
-        "spaces",
-        "tasks",
-    )
-    links = {"self": {"href": base}} | {name: {"href": f"{base}/{name}"} for name in names}
+    links = {"self": {"href": base}} | {name: {"href": f"{base}/{name}"} for name in V3_ROOT_LINKS}
     return json_reply({"links": links})
 
 
@@ -118,11 +145,14 @@ def _list_reply(
     message: ListMessage,
     resources: list[dict[str, Any]],
     order_label: str | None = None,
+    included: dict[str, Any] | None = None,
 ) -> Reply:
     body = {
         "pagination": pagination(call, path, total, message, order_label),
         "resources": resources,
     }
+    if included is not None:  # the decorators' `included`, after the resources
+        body["included"] = included
     reply = json_reply(body, listed=len(resources))
     reply.skipped = _offset(message)
     return reply
@@ -304,17 +334,17 @@ def _present_app(app: App, state: str, base: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if app.lifecycle == "buildpack":
         data = {"buildpacks": [app.buildpack] if app.buildpack else [], "stack": "cflinuxfs4"}
-    links = {
+    links: dict[str, dict[str, str]] = {
         name: {"href": f"{url}/{name}"}
-        for name in (
-            "environment_variables",
-            "processes",
-            "packages",
-            "droplets",
-            "tasks",
-            "revisions",
-            "features",
-        )
+        for name in ("environment_variables", "processes", "packages", "droplets", "tasks")
+    }
+    links |= {  # `AppPresenter#build_links`
+        "current_droplet": {"href": f"{url}/droplets/current"},
+        "start": {"href": f"{url}/actions/start", "method": "POST"},
+        "stop": {"href": f"{url}/actions/stop", "method": "POST"},
+        "revisions": {"href": f"{url}/revisions"},
+        "deployed_revisions": {"href": f"{url}/revisions/deployed"},
+        "features": {"href": f"{url}/features"},
     }
     return {
         "guid": app.guid,
@@ -341,6 +371,10 @@ def _filter_resources(
 ) -> list[T]:
     """Comma-list filters named in `columns`, created/updated windows, then ordering."""
     matched = list(items)
+    if "label_selector" in message.requested and not matches_unlabelled(
+        message.values.get("label_selector")
+    ):
+        matched = []  # the sandbox's resources have no labels
     for key, column in columns.items():
         wanted = message.strings(key)
         if wanted is not None:
@@ -366,12 +400,15 @@ def _resource_list(
     spec: ListSpec,
     principal: Principal,
     found: Callable[[ListMessage], tuple[int, list[dict[str, Any]]]],
+    included: Included | None = None,
 ) -> Reply:
-    """A resource list; `found` filters, orders and presents one page for global readers."""
+    """A resource list; `found` filters, orders and presents one page for global readers;
+    `included` adds what `include=`/`fields[...]=` ask for."""
     message = _message(call, spec, unprocessable=False)
     total, resources = found(message) if principal.global_reader else (0, [])
     label = "desired_state" if message.order_column == "state" else None
-    return _list_reply(call, path, total, message, resources, label)
+    extra = included(message, resources) if included is not None else None
+    return _list_reply(call, path, total, message, resources, label, extra)
 
 
 def list_organizations(call: Call) -> Reply:
@@ -404,7 +441,11 @@ def list_spaces(call: Call) -> Reply:
         )
         return len(spaces), [_present_space(s, call.base_url) for s in _paged(spaces, message)]
 
-    return _resource_list(call, "/v3/spaces", messages.SPACES, principal, found)
+    def included(message: ListMessage, page: list[dict[str, Any]]) -> dict[str, Any] | None:
+        presenters = (_present_space, _present_org)
+        return included_for_include(message, call.foundation, call.base_url, page, presenters)
+
+    return _resource_list(call, "/v3/spaces", messages.SPACES, principal, found, included)
 
 
 def list_apps(call: Call) -> Reply:
@@ -428,7 +469,11 @@ def list_apps(call: Call) -> Reply:
             _present_app(a, foundation.app_state(a.guid), call.base_url) for a in page
         ]
 
-    return _resource_list(call, "/v3/apps", messages.APPS, principal, found)
+    def included(message: ListMessage, page: list[dict[str, Any]]) -> dict[str, Any] | None:
+        presenters = (_present_space, _present_org)
+        return included_for_include(message, foundation, call.base_url, page, presenters)
+
+    return _resource_list(call, "/v3/apps", messages.APPS, principal, found, included)
 
 
 def _get_resource(
@@ -463,15 +508,18 @@ def get_app(call: Call, guid: str) -> Reply:
 
 
 def _present_process(process: ProcessNow, base: str) -> dict[str, Any]:
-    """`ProcessPresenter` as a list shows it (the command hidden)."""
+    """`ProcessPresenter` as a list shows it (the command hidden); `version` changes with
+    every new droplet or restart, as the crash events' `version` names it."""
     url = f"{base}/v3/processes/{process.guid}"
     app = process.app
     return {
         "guid": process.guid,
         "created_at": iso_second(process.created_at_us),
         "updated_at": iso_second(process.updated_at_us),
+        "version": process.version,
         "type": process.type,
         "command": "[PRIVATE DATA HIDDEN IN LISTS]",
+        "user": "vcap",
         "instances": process.instances,
         "memory_in_mb": process.memory_in_mb,
         "disk_in_mb": 1024,
@@ -486,7 +534,7 @@ def _present_process(process: ProcessNow, base: str) -> dict[str, Any]:
         },
         "relationships": {
             "app": {"data": {"guid": app.guid}},
-            "revision": {"data": None},
+            "revision": None,  # `process.revision_guid && {...}`: no revisions here
         },
         "metadata": {"labels": {}, "annotations": {}},
         "links": {
@@ -495,6 +543,7 @@ def _present_process(process: ProcessNow, base: str) -> dict[str, Any]:
             "app": {"href": f"{base}/v3/apps/{app.guid}"},
             "space": {"href": f"{base}/v3/spaces/{app.space_guid}"},
             "stats": {"href": f"{url}/stats"},
+            "process_instances": {"href": f"{url}/process_instances"},
         },
     }
 
@@ -507,6 +556,7 @@ def _present_task(task: TaskNow, base: str) -> dict[str, Any]:
         "guid": task.guid,
         "sequence_id": task.sequence_id,
         "name": task.name,
+        "user": "vcap",  # the droplet's run-action user
         "state": task.state,
         "memory_in_mb": task.memory_in_mb,
         "disk_in_mb": 1024,
@@ -668,18 +718,23 @@ def list_service_instances(call: Call) -> Reply:
         "space_guids": lambda i: sim.spaces[i.space][0],
         "organization_guids": lambda i: sim.spaces[i.space][2],
         "service_plan_guids": lambda i: sim.plans[i.plan].guid if i.plan >= 0 else "",
-        "type": lambda i: kinds[i.type],
+        "service_plan_names": lambda i: sim.plans[i.plan].name if i.plan >= 0 else "",
     }
 
     def found(message: ListMessage) -> tuple[int, list[dict[str, Any]]]:
+        kind = message.values.get("type")  # one value, validated: managed or user-provided
         with call.foundation.lock:
-            items = _filter_resources(sim.live(), message, columns, lambda i: i.created_us)
+            live = [i for i in sim.live() if kind is None or kinds[i.type] == kind]
+            items = _filter_resources(live, message, columns, lambda i: i.created_us)
             return len(items), [
                 sim.present_instance(i, call.base_url) for i in _paged(items, message)
             ]
 
+    def included(message: ListMessage, page: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return included_for_fields(message, call.foundation, page)
+
     return _resource_list(
-        call, "/v3/service_instances", messages.SERVICE_INSTANCES, principal, found
+        call, "/v3/service_instances", messages.SERVICE_INSTANCES, principal, found, included
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 
 DAY_US = 86_400 * SECOND_US
 USERS = (("alice", "alice@example.com"), ("bob", "bob@example.com"), ("carol", "carol@example.com"))
+#: The client id of the client-credentials actor (`SandboxConfig.client_actor_events`).
+CLIENT_ID = "ci-pipeline"
+#: `create_app_crash_event`: `droplet_exited_payload.slice(...)`, in the slice's order.
+APP_CRASH_SLICE = ("instance", "index", "cell_id", "exit_status", "exit_description", "reason")
 EXIT_DESCRIPTIONS = (
     "APP/PROC/{type}: Exited with status 137 (out of memory)",
     "APP/PROC/{type}: Exited with status 1",
@@ -132,8 +137,10 @@ class AuditWriter:
         window: tuple[int, int],
         *,
         recent_crash_loop: bool = False,
+        client_actor: bool = False,
     ) -> None:
         self.recent_crash_loop = recent_crash_loop
+        self.client_actor = client_actor
         self.rng = rng
         self.uuid = uuid
         self.orgs, self.spaces, self.apps = resources
@@ -158,6 +165,8 @@ class AuditWriter:
             rows += self._recent_loop_rows(self.apps[crash_apps[0]])
         rows += self._user_rows(self.days * 10)
         rows += self._platform_rows(self.days)
+        if self.client_actor:  # drawn last: every other row stays as it was
+            rows += self._client_rows()
         rows.sort(key=lambda r: (r["timestamp_us"], r["seq"]))
         guids: dict[int, list[str]] = {}
         crashes: list[dict[str, Any]] = []
@@ -199,7 +208,7 @@ class AuditWriter:
             t += delay * SECOND_US + rng.randrange(SECOND_US)
             index = rng.choice(index_choices)
             counts[index] = counts.get(index, 0) + 1 if loop else 1
-            rows += self._crash_pair(app, (p_guid, p_type), t, index, counts[index], version)
+            rows += self.crash_pair(app, (p_guid, p_type), t, index, counts[index], version)
         return rows
 
     def _recent_loop_rows(self, app: App) -> list[dict[str, Any]]:
@@ -212,10 +221,10 @@ class AuditWriter:
         count = 0
         while (t := t + rng.randint(180, 360) * SECOND_US) < self.end_us - 30 * SECOND_US:
             count += 1
-            rows += self._crash_pair(app, (p_guid, p_type), t, 0, count, version)
+            rows += self.crash_pair(app, (p_guid, p_type), t, 0, count, version)
         return rows
 
-    def _crash_pair(
+    def crash_pair(
         self, app: App, process: tuple[str, str], t: int, index: int, count: int, version: str
     ) -> list[dict[str, Any]]:
         """The two rows CC writes for one crash: the process event, then app.crash."""
@@ -225,24 +234,26 @@ class AuditWriter:
             t = t - t % SECOND_US + SECOND_US - rng.randint(1_000, 4_000)
         description = rng.choice(EXIT_DESCRIPTIONS).format(type=p_type.upper())
         instance, cell = self.uuid("instance", p_guid, t), self.uuid("cell", rng.randrange(12))
-        status = rng.choice((1, 137)) if rng.random() < 0.05 else None
-        # usually absent; a string in CC's docs, an integer from other Diego versions
-        exit_status: int | str | None = status if status is None or count % 2 else str(status)
+        reported = rng.choice((1, 137)) if rng.random() < 0.05 else None  # kept: the data stays put
+        exit_status = _exit_status(description, reported, count)
         since_ns = (t - rng.randint(50_000, 900_000)) * 1000 + rng.randrange(1000)
-        process_meta = {
+        # Diego's AppCrashed payload (exit_status omitempty), then CC adds the version: the
+        # process event gets all of it, app.crash a slice of the same dict.
+        payload: dict[str, Any] = {
             "instance": instance,
             "index": index,
             "cell_id": cell,
             "reason": "CRASHED",
+        }
+        if exit_status is not None:
+            payload["exit_status"] = exit_status
+        payload |= {
             "exit_description": description,
             "crash_count": count,
             "crash_timestamp": since_ns,
             "version": version,
         }
-        app_meta: dict[str, Any] = {"instance": instance, "index": index, "cell_id": cell}
-        if exit_status is not None:
-            app_meta["exit_status"] = exit_status
-        app_meta |= {"exit_description": description, "reason": "CRASHED"}
+        app_meta = {k: payload[k] for k in APP_CRASH_SLICE if k in payload}
         crash = {
             "app_guid": app.guid,
             "app_name": app.name,
@@ -262,7 +273,7 @@ class AuditWriter:
             "version": version,
         }
         first = self._row(
-            "audit.app.process.crash", (p_guid, "process", p_type, None), app, t, process_meta
+            "audit.app.process.crash", (p_guid, "process", p_type, None), app, t, dict(payload)
         )
         second = self._row(
             "app.crash",
@@ -344,6 +355,21 @@ class AuditWriter:
                 "request": {"instances": rng.randint(1, 6)},
             }
         return {}
+
+    def _client_rows(self) -> list[dict[str, Any]]:
+        """A CI pipeline acting with a client-credentials token: `UserAuditInfo` makes its
+        email and user name `''` (no user), so actor_name and actor_username are empty and
+        the actor guid is the client id."""
+        rng = random.Random(self.end_us + 2)
+        actor = (CLIENT_ID, "user", "", "")
+        window = self.end_us - 10 * 60 * SECOND_US - self.start_us
+        rows = []
+        for _ in range(max(3, self.days)):
+            app = rng.choice(self.apps)
+            kind = rng.choice(("audit.app.restage", "audit.app.start", "audit.app.update"))
+            t = self.start_us + rng.randrange(window)
+            rows.append(self._row(kind, actor, app, t, self._user_metadata("audit.app.start", app)))
+        return rows
 
     def _space_and_org_rows(self) -> list[dict[str, Any]]:
         rng = self.rng
@@ -448,3 +474,14 @@ class AuditWriter:
                 )
             rows.append(row)
         return rows
+
+
+def _exit_status(description: str, reported: int | None, count: int) -> int | str | None:
+    """The payload's exit_status: mostly absent (the tps watcher never sets it); when a Diego
+    version reports it, the status the description names (a string in CC's docs, an integer
+    from others), and absent for a health-check failure, which names none."""
+    match = re.search(r"Exited with status (\d+)", description)
+    if reported is None or match is None:
+        return None
+    status = int(match.group(1))
+    return status if count % 2 else str(status)

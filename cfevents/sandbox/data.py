@@ -18,7 +18,7 @@ import random
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -124,6 +124,7 @@ class ProcessNow:
     memory_in_mb: int
     created_at_us: int
     updated_at_us: int
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,10 @@ class Foundation:
         self.timeline = Timeline()
         self.simulator = Simulator(self.rng, self.store, [], self.timeline)
         self.services = ServiceSimulation(random.Random(seed), self.uuid, [])
+        #: Called with each mutation a request makes (a purge), so a live foundation can
+        #: journal it; None when nothing listens.
+        self.journal: Callable[[dict[str, Any]], None] | None = None
+        self.audit_high_id = 0  # ids continue after deleted rows, as a sequence does
 
     @classmethod
     def generate(
@@ -176,22 +181,32 @@ class Foundation:
         usage_events: int | None = None,
         *,
         recent_crash_loop: bool = False,
+        appless_days: int = 0,
+        client_actor: bool = False,
     ) -> Foundation:
         """Build a foundation; `usage_events=None` means the natural simulated volume.
 
-        `recent_crash_loop` adds one app crashing every few minutes through the last hour."""
+        `recent_crash_loop` adds one app crashing every few minutes through the last hour;
+        `appless_days`: the usage events of the first days were written by an older CC (no
+        parent app); `client_actor` adds audit events of a client-credentials actor."""
         foundation = cls(seed, end, days)
         foundation._build_resources()
         count = usage_events if usage_events is not None else int(days * len(foundation.apps) * 3.5)
         foundation._build_usage_events(count)
+        if appless_days:
+            store, until = foundation.store, foundation.start_us + appless_days * DAY_US
+            first = next((p for p in range(len(store)) if store.created[p] >= until), None)
+            store.appless_before_id = store.ids[first] if first is not None else store.next_id
         writer = AuditWriter(
             random.Random(seed * 7919 + 104_729),  # its own stream: independent of the simulation
             foundation.uuid,
             (foundation.orgs, foundation.spaces, foundation.apps),
             (foundation.start_us, foundation.end_us),
             recent_crash_loop=recent_crash_loop,
+            client_actor=client_actor,
         )
         foundation.audit_events, foundation._crashes = writer.write()
+        foundation.audit_high_id = len(foundation.audit_events)
         foundation.services = ServiceSimulation(
             random.Random(seed * 6_700_417 + 65_537),  # its own stream, like the audit writer's
             foundation.uuid,
@@ -482,6 +497,7 @@ class Foundation:
                                 memory_in_mb=state.memory[p],
                                 created_at_us=self.timeline.time_us(created, i),
                                 updated_at_us=self.timeline.time_us(state.updated_tx[p], i),
+                                version=self.uuid("version", guid),
                             ),
                         )
                     )
@@ -552,6 +568,48 @@ class Foundation:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed`."""
         with self.lock:
             self.services.purge_and_reseed(now_us)
+            self._note({"do": "purge_services", "at_us": now_us})
+
+    def _note(self, entry: dict[str, Any]) -> None:
+        if self.journal is not None:
+            self.journal(entry)
+
+    def crash(self, app_guid: str, at_us: int, seed: int) -> Crash:
+        """Diego reports a crash of the app's web process at `at_us`: CC's two audit events.
+
+        `crash_count` continues the process's crashes of the hour before (a crash loop)."""
+        with self.lock:
+            app = next(a for a in self.apps if a.guid == app_guid)
+            p_guid, p_type = app.processes[0]
+            recent = [
+                c
+                for c in self._crashes
+                if c.process_guid == p_guid and to_us(c.timestamp) > at_us - 3600 * SECOND_US
+            ]
+            writer = AuditWriter(
+                random.Random(seed),
+                self.uuid,
+                (self.orgs, self.spaces, self.apps),
+                (self.start_us, self.end_us),
+            )
+            version = self.uuid("version", p_guid)
+            rows = writer.crash_pair(app, (p_guid, p_type), at_us, 0, len(recent) + 1, version)
+            guids = []
+            for row in rows:
+                row.pop("seq")
+                details = row.pop("crash")
+                self.audit_high_id += 1
+                event_id = self.audit_high_id
+                guids.append(self.uuid("event", event_id))
+                self.audit_events.append(AuditEvent(id=event_id, guid=guids[-1], **row))
+            crash = Crash(**details, process_event_guid=guids[0], app_event_guid=guids[1])
+            self._crashes.append(crash)
+            return crash
+
+    def prune_audit_events_before(self, cutoff_us: int) -> None:
+        """The audit events cleanup (`cc.audit_events.cutoff_age_in_days`): no row is kept."""
+        with self.lock:
+            self.audit_events = [e for e in self.audit_events if e.created_at_us >= cutoff_us]
 
     def append_usage_events(self, n: int, at_us: int) -> None:
         """Simulate `n` more events, all created at `at_us`, with new ids at the end."""
@@ -643,6 +701,7 @@ class Foundation:
                 store.reseeded[event_id] = guid
                 store.reseeded_by_guid[guid] = event_id
             store.stamp_new_rows(now_us)
+            self._note({"do": "purge", "at_us": now_us})
 
     def prune_usage_events_before(self, cutoff_us: int, *, keep_running: bool = False) -> None:
         """Retention cleanup: delete rows created before the cutoff, except the newest row.

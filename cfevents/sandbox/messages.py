@@ -38,11 +38,22 @@ class ListSpec:
     order_by: tuple[str, ...] = ("created_at", "updated_at")
     disallow_updated_ats: bool = False
     target_guids: bool = False
+    #: Keys `from_params` leaves as they are (`type`, the `fields` hash).
+    single_keys: tuple[str, ...] = ()
+    #: A `MetadataListMessage`: `label_selector` is allowed (registered after the others).
+    label_selector: bool = False
+    #: `IncludeParamValidator`'s valid values (`include` is then one of `extra_keys`).
+    includes: tuple[str, ...] = ()
+    #: `validates :type, inclusion:` values.
+    types: tuple[str, ...] = ()
+    #: `FieldsValidator`'s allowed resources and their keys.
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:
         """Allowed keys, in the order the "Valid parameters are" text lists them."""
-        return LIST_KEYS + self.extra_keys
+        selector = ("label_selector",) if self.label_selector else ()
+        return LIST_KEYS + self.single_keys + self.extra_keys + selector
 
     @property
     def array_keys(self) -> tuple[str, ...]:
@@ -57,20 +68,53 @@ SERVICE_USAGE_EVENTS = ListSpec(
     disallow_updated_ats=True,
 )
 SERVICE_INSTANCES = ListSpec(
-    ("names", "space_guids", "organization_guids", "service_plan_guids", "type"),
+    ("names", "space_guids", "organization_guids", "service_plan_guids", "service_plan_names"),
     order_by=("created_at", "updated_at", "name"),
+    single_keys=("type", "fields"),
+    label_selector=True,
+    types=("managed", "user-provided"),
+    fields=(
+        ("space", ("guid", "name", "relationships.organization")),
+        ("space.organization", ("name", "guid")),
+        ("service_plan", ("guid", "name", "relationships.service_offering")),
+        (
+            "service_plan.service_offering",
+            (
+                "name",
+                "guid",
+                "description",
+                "documentation_url",
+                "tags",
+                "relationships.service_broker",
+            ),
+        ),
+        ("service_plan.service_offering.service_broker", ("name", "guid")),
+    ),
 )
 AUDIT_EVENTS = ListSpec(
     ("types", "target_guids", "space_guids", "organization_guids"), target_guids=True
 )
-ORGANIZATIONS = ListSpec(("names",), order_by=("created_at", "updated_at", "name"))
-SPACES = ListSpec(("names", "organization_guids"), order_by=("created_at", "updated_at", "name"))
-APPS = ListSpec(
-    ("names", "organization_guids", "space_guids"),
-    order_by=("created_at", "updated_at", "name", "state"),
+ORGANIZATIONS = ListSpec(
+    ("names",), order_by=("created_at", "updated_at", "name"), label_selector=True
 )
-PROCESSES = ListSpec(("types", "app_guids", "space_guids", "organization_guids"))
-TASKS = ListSpec(("names", "states", "app_guids", "space_guids", "organization_guids"))
+SPACES = ListSpec(
+    ("names", "organization_guids", "include"),
+    order_by=("created_at", "updated_at", "name"),
+    label_selector=True,
+    includes=("org", "organization"),
+)
+APPS = ListSpec(
+    ("names", "organization_guids", "space_guids", "include"),
+    order_by=("created_at", "updated_at", "name", "state"),
+    label_selector=True,
+    includes=("space", "org", "space.organization"),
+)
+PROCESSES = ListSpec(
+    ("types", "app_guids", "space_guids", "organization_guids"), label_selector=True
+)
+TASKS = ListSpec(
+    ("names", "states", "app_guids", "space_guids", "organization_guids"), label_selector=True
+)
 
 
 def _present(value: Value) -> bool:
@@ -102,12 +146,10 @@ class ListMessage:
         for key in spec.keys:
             if key in params:
                 value = params[key]
-                if key in spec.array_keys:
-                    value = (
-                        _to_array(value)
-                        if not isinstance(value, dict)
-                        else _hash_of_arrays(key, value, spec)
-                    )
+                if isinstance(value, dict):
+                    value = _hash_of_arrays(key, value, spec)
+                elif key in spec.array_keys:
+                    value = _to_array(value)
                 self.values[key] = value
         self.page = self._pagination_int("page", 1)
         self.per_page = self._pagination_int("per_page", PER_PAGE_DEFAULT)
@@ -141,6 +183,8 @@ class ListMessage:
             if self.values.get(key) is not None:
                 self._validate_timestamps(key, errors)
         self._validate_arrays(("guids",), errors)
+        if self.spec.label_selector and "label_selector" in self.requested:
+            errors.extend(label_selector_errors(self.values.get("label_selector")))
         if self.extra:
             unknown = "', '".join(self.extra)
             valid = "', '".join(self.spec.keys)
@@ -151,8 +195,33 @@ class ListMessage:
             errors.append("Filtering by 'updated_ats' is not allowed on this resource.")
         if self.spec.target_guids:
             self._validate_target_guids(errors)
+        if self.spec.includes and "include" in self.requested:
+            errors.extend(include_errors(self.values.get("include"), self.spec.includes))
+        self._validate_single_keys(errors)
         self._validate_arrays(tuple(k for k in self.spec.extra_keys if k != "target_guids"), errors)
         return errors
+
+    def _validate_single_keys(self, errors: list[str]) -> None:
+        """`validates :type, inclusion:` and `validates :fields, fields:` (allow_nil)."""
+        kind = self.values.get("type")
+        if self.spec.types and kind is not None and kind not in self.spec.types:
+            allowed = ", ".join(f"'{t}'" for t in self.spec.types)
+            errors.append(f"Type must be one of {allowed}")
+        fields = self.values.get("fields")
+        if not self.spec.fields or fields is None:
+            return
+        if not isinstance(fields, dict):
+            errors.append("Fields must be an object")
+            return
+        allowed_fields = dict(self.spec.fields)
+        for resource, keys in fields.items():
+            valid = allowed_fields.get(resource)
+            if valid is None:
+                names = ", ".join(f"'{r}'" for r in allowed_fields)
+                errors.append(f"Fields [{resource}] valid resources are: {names}")
+            elif not set(keys if isinstance(keys, list) else [ruby_to_s(keys)]) <= set(valid):
+                names = ", ".join(f"'{k}'" for k in valid)
+                errors.append(f"Fields valid keys for '{resource}' are: {names}")
 
     def _validate_pagination(self, errors: list[str]) -> None:
         page, per_page = self.values.get("page"), self.values.get("per_page")
@@ -275,7 +344,64 @@ class ListMessage:
 
 
 def _hash_of_arrays(key: str, value: dict[str, Value], spec: ListSpec) -> Value:
-    """`from_params(fields:)`: `target_guids[not]=a,b` splits the inner values."""
-    if key == "target_guids" and spec.target_guids:
+    """`from_params(fields:)`: `target_guids[not]=a,b` and `fields[space]=a,b` split the
+    inner values."""
+    if (key == "target_guids" and spec.target_guids) or (key == "fields" and spec.fields):
         return {k: _to_array(v) if not isinstance(v, dict) else v for k, v in value.items()}
     return value
+
+
+#: `MetadataHelpers`: the requirement splitter and the patterns, tried in this order.
+_REQUIREMENT = re.compile(r"(?:\(.*?\)|[^,])+")
+_KEY = r"[\w\-\.\_\/]+"
+_REQUIREMENT_PATTERNS = (
+    ("in", re.compile(r"\A(?P<key>.*?) in \((?P<values>.*)\)\Z")),
+    ("notin", re.compile(r"\A(?P<key>.*?) notin \((?P<values>.*)\)\Z")),
+    ("equal", re.compile(rf"\A(?P<key>{_KEY})(==?)(?P<values>.*)\Z")),
+    ("not_equal", re.compile(rf"\A(?P<key>{_KEY})(!=)(?P<values>.*)\Z")),
+    ("exists", re.compile(rf"\A(?P<key>{_KEY})(?P<values>)\Z")),
+    ("not_exists", re.compile(rf"\A!(?P<key>{_KEY})(?P<values>)\Z")),
+)
+#: Operators a resource with no labels satisfies (the sandbox's resources have none).
+_MATCH_UNLABELLED = {"notin", "not_equal", "not_exists"}
+
+
+def label_requirements(selector: Value) -> list[str | None]:
+    """The operator of each requirement of a `label_selector` (None: unparseable)."""
+    found: list[str | None] = []
+    for text in _REQUIREMENT.findall(ruby_to_s(selector) if selector is not None else ""):
+        operator = next((op for op, pattern in _REQUIREMENT_PATTERNS if pattern.match(text)), None)
+        found.append(operator)
+    return found
+
+
+def label_selector_errors(selector: Value) -> list[str]:
+    """`LabelSelectorRequirementValidator` (the key and value checks approximated)."""
+    requirements = label_requirements(selector)
+    if not requirements:
+        return ["Missing label_selector value"]
+    if len(requirements) > 50:
+        return ["Too many label_selector requirements (maximum is 50)"]
+    return ["Invalid label_selector value" for op in requirements if op is None]
+
+
+def matches_unlabelled(selector: Value) -> bool:
+    """Whether a resource without labels satisfies every requirement of the selector."""
+    return all(op in _MATCH_UNLABELLED for op in label_requirements(selector))
+
+
+def include_errors(value: Value, valid: tuple[str, ...]) -> list[str]:
+    """`IncludeParamValidator`: unknown and duplicated included resources."""
+    errors: list[str] = []
+    counts: dict[str, int] = {}
+    for candidate in [ruby_to_s(v) for v in value] if isinstance(value, list) else []:
+        if candidate in valid:
+            counts[candidate] = counts.get(candidate, 0) + 1
+            if counts[candidate] == 2:
+                errors.append(f"Duplicate included resource: '{candidate}'")
+        else:
+            names = "', '".join(valid)
+            errors.append(
+                f"Invalid included resource: '{candidate}'. Valid included resources are: '{names}'"
+            )
+    return errors

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfevents.sandbox import api_v2, api_v3
@@ -31,12 +31,17 @@ from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v
 from cfevents.sandbox.faults import GOROUTER_502, FaultConfig, FaultInjector
 from cfevents.sandbox.limits import RateLimits
 from cfevents.sandbox.services import ServiceUsage
-from cfevents.sandbox.store import to_us
+from cfevents.sandbox.store import iso_second, to_us
 from cfevents.sandbox.tokens import BadToken, MissingToken, OAuthError, Principal, TokenAuthority
 from cfevents.sandbox.truth import ProcessUsage, TaskUsage
 from cfevents.sandbox.wire import V2_JSON, Call, Reply, json_reply
 
+if TYPE_CHECKING:
+    from cfevents.sandbox.live import LiveFoundation
+
 Handler = Callable[..., Reply]
+#: The live foundation's test hook (see cfevents.sandbox.live).
+LIVE_ADVANCE = "/sandbox/live/advance"
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(pattern), handler)
     for method, pattern, handler in (
@@ -111,6 +116,11 @@ class SandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: One app crashing every few minutes through the last hour (the --demo foundation's).
     recent_crash_loop: bool = False
+    #: Usage events of the first N days as older CCs wrote them: no parent app (v3 `app`
+    #: guid and name null, v2 `parent_app_guid`/`parent_app_name` null).
+    appless_usage_days: int = 0
+    #: Audit events by a client-credentials actor (actor_name and actor_username `''`).
+    client_actor_events: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,8 @@ class Sandbox:
             self.config.days,
             self.config.usage_events,
             recent_crash_loop=self.config.recent_crash_loop,
+            appless_days=self.config.appless_usage_days,
+            client_actor=self.config.client_actor_events,
         )
         self.tokens = TokenAuthority(self.config.token_ttl)
         self.v2_enabled = self.config.v2_enabled
@@ -165,6 +177,8 @@ class Sandbox:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._clock_offset = 0.0  # set_clock: the API's clock minus the real one, seconds
+        #: The live foundation driving this sandbox (`--live`), for its advance endpoint.
+        self.live: LiveFoundation | None = None
         self._hold_path: str | None = None  # tests: hold_lists_after()
         self._hold_budget = 0
         self._held = 0
@@ -477,6 +491,8 @@ class Sandbox:
         """Route to a CC handler; its errors become v2 or v3 envelopes by path."""
         if path == "/healthz" and method == "GET":
             return Reply(200, b"OK", "text/plain; charset=utf-8")
+        if path == LIVE_ADVANCE and method == "POST":
+            return self._advance(query, headers)
         is_v2 = path.startswith("/v2")
         call = Call(
             method,
@@ -497,6 +513,25 @@ class Sandbox:
         except Exception:
             traceback.print_exc(file=sys.stderr)
             return _error_reply(UnknownError(), is_v2)
+
+    def _advance(self, query: str, headers: Mapping[str, str]) -> Reply:
+        """`POST /sandbox/live/advance?hours=N` (admin): N hours of activity now (a test hook)."""
+        try:
+            principal = self.tokens.authenticate(headers.get("Authorization"))
+        except (MissingToken, BadToken):
+            return _error_reply(ApiError("NotAuthenticated"), False)
+        if not principal.admin:
+            return _error_reply(ApiError("NotAuthorized"), False)
+        if self.live is None:
+            return _error_reply(ApiError("NotFound"), False)
+        try:
+            hours = float(dict(parse_qsl(query)).get("hours", "1"))
+        except ValueError:
+            hours = -1.0
+        if not 0 < hours <= 24 * 31:
+            return _error_reply(ApiError("BadQueryParameter", "hours must be in (0, 744]"), False)
+        changes = self.live.advance(hours)
+        return json_reply({"changes": changes, "until": iso_second(self.live.last_us)})
 
     def _oauth_token(self, headers: Mapping[str, str], body: bytes) -> Reply:
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))

@@ -256,7 +256,8 @@ class ServiceSimulation:
     # -- presenting --------------------------------------------------------------------------
 
     def present_event(self, event: ServiceEvent, base: str) -> dict[str, Any]:
-        """`ServiceUsageEventPresenter`: offering, plan and broker are null for user-provided."""
+        """`ServiceUsageEventPresenter`: offering, plan and broker are always objects; for a
+        user-provided instance their guid and name are null (the row's columns are NULL)."""
         instance = self.instances[event.instance]
         space_guid, space_name, org_guid = self.spaces[instance.space]
         plan = self.plans[event.plan] if event.plan >= 0 else None
@@ -269,42 +270,73 @@ class ServiceSimulation:
             "space": {"guid": space_guid, "name": space_name},
             "organization": {"guid": org_guid},
             "service_instance": {"guid": instance.guid, "name": event.name, "type": instance.type},
-            "service_plan": {"guid": plan.guid, "name": plan.name} if plan else None,
-            "service_offering": {"guid": plan.offering_guid, "name": plan.offering_name}
-            if plan
-            else None,
-            "service_broker": {"guid": plan.broker_guid, "name": plan.broker_name}
-            if plan
-            else None,
+            "service_plan": {
+                "guid": plan.guid if plan else None,
+                "name": plan.name if plan else None,
+            },
+            "service_offering": {
+                "guid": plan.offering_guid if plan else None,
+                "name": plan.offering_name if plan else None,
+            },
+            "service_broker": {
+                "guid": plan.broker_guid if plan else None,
+                "name": plan.broker_name if plan else None,
+            },
             "links": {"self": {"href": f"{base}/v3/service_usage_events/{event.guid}"}},
         }
 
     def present_instance(self, instance: Instance, base: str) -> dict[str, Any]:
-        """A `/v3/service_instances` resource (the fields a report needs, in CC's shape)."""
+        """`ServiceInstancePresenter`: the common keys, then the managed or user-provided ones,
+        then relationships, metadata and links (its `correct_order`)."""
         space_guid = self.spaces[instance.space][0]
-        managed = instance.type == MANAGED
         url = f"{base}/v3/service_instances/{instance.guid}"
-        relationships: dict[str, Any] = {"space": {"data": {"guid": space_guid}}}
-        if managed:
-            relationships["service_plan"] = {"data": {"guid": self.plans[instance.plan].guid}}
-        state = "failed" if instance.failed else "succeeded"
-        return {
+        bindings = f"service_instance_guids={instance.guid}"
+        stamp = iso_second(instance.created_us)
+        failed = instance.failed
+        body: dict[str, Any] = {
             "guid": instance.guid,
-            "created_at": iso_second(instance.created_us),
+            "created_at": stamp,
             "updated_at": iso_second(instance.updated_us),
             "name": instance.name,
             "tags": [],
-            "type": "managed" if managed else "user-provided",
             "last_operation": {
                 "type": "create",
-                "state": state if managed else "succeeded",
-                "description": "Provisioning failed" if instance.failed else "",
-                "created_at": iso_second(instance.created_us),
-                "updated_at": iso_second(instance.created_us),
+                "state": "failed" if failed else "succeeded",
+                "description": "Provisioning failed" if failed else "Operation succeeded",
+                "updated_at": stamp,
+                "created_at": stamp,
             },
-            "metadata": {"labels": {}, "annotations": {}},
+        }
+        relationships: dict[str, Any] = {"space": {"data": {"guid": space_guid}}}
+        links: dict[str, Any] = {
+            "self": {"href": url},
+            "space": {"href": f"{base}/v3/spaces/{space_guid}"},
+            "service_credential_bindings": {
+                "href": f"{base}/v3/service_credential_bindings?{bindings}"
+            },
+            "service_route_bindings": {"href": f"{base}/v3/service_route_bindings?{bindings}"},
+        }
+        if instance.type == MANAGED:
+            plan = self.plans[instance.plan]
+            body |= {
+                "type": "managed",
+                "maintenance_info": {"version": "1.0.0"},
+                "upgrade_available": False,
+                "dashboard_url": f"https://{plan.broker_name}.example.com/dashboard/{instance.guid}",
+            }
+            relationships["service_plan"] = {"data": {"guid": plan.guid}}
+            links |= {
+                "service_plan": {"href": f"{base}/v3/service_plans/{plan.guid}"},
+                "parameters": {"href": f"{url}/parameters"},
+                "shared_spaces": {"href": f"{url}/relationships/shared_spaces"},
+            }
+        else:
+            body |= {"type": "user-provided", "syslog_drain_url": None, "route_service_url": None}
+            links["credentials"] = {"href": f"{url}/credentials"}
+        return body | {
             "relationships": relationships,
-            "links": {"self": {"href": url}, "space": {"href": f"{base}/v3/spaces/{space_guid}"}},
+            "metadata": {"labels": {}, "annotations": {}},
+            "links": links,
         }
 
     def live(self) -> list[Instance]:

@@ -143,6 +143,11 @@ class UsageEventStore:
         #: Reseeded rows reuse their process guid as event guid (and lack process_type).
         self.reseeded: dict[int, str] = {}
         self.reseeded_by_guid: dict[str, int] = {}
+        #: Rows of an app's first web process (whose guid is the app's) with an id below this
+        #: were written by an older CC, before v3 added the parent app columns: v3 `app` guid
+        #: and name null, v2 `parent_app_*` null. Task, build and other processes' rows came
+        #: with v3, which always fills them.
+        self.appless_before_id = 0
         self.next_id = 1
         self._prefix_max = array("q")
         self._suffix_min = array("q")
@@ -277,6 +282,10 @@ class UsageEventStore:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def appless(self, pos: int) -> bool:
+        """Whether the row at `pos` is an older CC's row of an app's first web process."""
+        return self.ids[pos] < self.appless_before_id and self.process[pos] == 0
 
     def guid(self, pos: int) -> str:
         """The guid of the row at `pos`."""
@@ -424,7 +433,9 @@ class UsageEventStore:
             package_state, prev_package_state = "STAGED", "UNKNOWN"
         else:
             package_state = prev_package_state = "READY"
+        appless = self.appless(pos)
         return {
+            "appless": appless,
             "state": STATES[self.state[pos]],
             "previous_state": None if prev == NULL else STATES[prev],
             "memory": self.memory[pos],
@@ -453,7 +464,9 @@ class UsageEventStore:
             "created_at": stamp,
             "updated_at": stamp,
             "state": {"current": f["state"], "previous": f["previous_state"]},
-            "app": {"guid": app.guid, "name": app.name},
+            "app": {"guid": None, "name": None}
+            if f["appless"]
+            else {"guid": app.guid, "name": app.name},
             "process": {"guid": f["process_guid"] or None, "type": f["process_type"]},
             "space": {"guid": app.space_guid, "name": app.space_name},
             "organization": {"guid": app.org_guid},
@@ -486,6 +499,9 @@ class UsageEventStore:
             else:
                 process_json = fragments["processes"][a][process]
             task_json = '{"guid":null,"name":null}'
+            app_json = fragments["apps"][a]
+            if self.appless(pos):
+                app_json = '"app":{"guid":null,"name":null}'
             if task != NULL:
                 task_json = _dumps(
                     {"guid": self.task_guid(task), "name": TASK_NAMES[task % len(TASK_NAMES)]}
@@ -493,7 +509,7 @@ class UsageEventStore:
             out.append(
                 f'{{"guid":"{guid}","created_at":"{stamp}","updated_at":"{stamp}",'
                 f'"state":{{"current":{states[self.state[pos]]},"previous":{states[self.prev_state[pos]]}}},'
-                f'{fragments["apps"][a]},"process":{process_json},{fragments["places"][a]},'
+                f'{app_json},"process":{process_json},{fragments["places"][a]},'
                 f'"buildpack":{fragments["buildpacks"][self.buildpack[pos]]},"task":{task_json},'
                 f'"memory_in_mb_per_instance":{{"current":{self.memory[pos]},'
                 f'"previous":{_number(self.prev_memory[pos])}}},'
@@ -558,8 +574,8 @@ class UsageEventStore:
                 "buildpack_name": f["buildpack_name"],
                 "package_state": f["package_state"],
                 "previous_package_state": f["previous_package_state"],
-                "parent_app_guid": app.guid,
-                "parent_app_name": app.name,
+                "parent_app_guid": None if f["appless"] else app.guid,
+                "parent_app_name": None if f["appless"] else app.name,
                 "process_type": f["process_type"],
                 "task_name": f["task_name"],
                 "task_guid": f["task_guid"],
