@@ -632,6 +632,12 @@ class Client:
         }
         history = args.get("input")
         if fleet_grouping(options["by"]) is not None:  # several foundations side by side
+            if state_target is not None:
+                raise UsageError(
+                    "a state file holds one foundation: save each with --foundation NAME "
+                    "(and --by org|space|app|process)",
+                    param="save_state",
+                )
             report = fleet_report(
                 os.fspath(history) if history is not None else "",
                 window,

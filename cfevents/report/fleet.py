@@ -80,12 +80,10 @@ def fleet_report(
             reports.append((name, report))
     finally:
         store.close()
-    return _combine(reports, by, inner, daily, window)
+    return _combine(reports, by, inner, daily)
 
 
-def _combine(
-    reports: list[tuple[str, Report]], by: str, inner: str, daily: bool, window: Window
-) -> Report:
+def _combine(reports: list[tuple[str, Report]], by: str, inner: str, daily: bool) -> Report:
     rows: list[dict[str, Any]] = []
     for name, report in reports:
         if inner:
