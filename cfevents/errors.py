@@ -7,7 +7,12 @@ exits with :attr:`CfEventsError.exit_code`. Nothing else in the package picks ex
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Mapping
 from enum import IntEnum
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 
 class ExitCode(IntEnum):
@@ -23,6 +28,7 @@ class ExitCode(IntEnum):
     INCOMPLETE = 7  # usage report: events the window needs are gone (retention, purge)
     LOCKED = 8  # another export holds the checkpoint's lock or the history store's
     IO = 9  # the output or checkpoint could not be written (disk full, EIO, fsync, rotated)
+    STORE = 10  # a history store cfevents cannot use: not a store, damaged, newer, read-only
     HANGUP = 129  # SIGHUP: 128 + 1, stopped cleanly like Ctrl-C
     TERMINATED = 143  # SIGTERM: 128 + 15, stopped cleanly like Ctrl-C
     PIPE = 141  # stdout closed early (`| head`): 128 + SIGPIPE, like any Unix filter
@@ -165,16 +171,31 @@ class LostCursorError(CfEventsError):
 
 
 class StoreError(CfEventsError):
-    """A history store (SQLite file or PostgreSQL database) cannot be opened, read or written:
-    unreachable, locked by another export, or written by a newer cfevents."""
+    """A history store (SQLite file or PostgreSQL database) cfevents cannot use: not a
+    database, damaged, written by a newer cfevents, holding tables cfevents did not create,
+    read-only, refusing the login, or its driver is not installed. The message says what the
+    file or database is and what to do. Subclasses: locked (8), I/O (9), network (6)."""
 
-    default_exit_code = ExitCode.ERROR
+    default_exit_code = ExitCode.STORE
 
 
 class StoreLockedError(StoreError):
     """Another export holds the store's lock for this foundation and event kind."""
 
     default_exit_code = ExitCode.LOCKED
+
+
+class StoreIOError(StoreError):
+    """The store could not be written: disk full, a file-size limit, EIO (exit 9, like a
+    file). Each page commits with its cursor, so a rerun resumes after the last one stored."""
+
+    default_exit_code = ExitCode.IO
+
+
+class StoreNetworkError(StoreError):
+    """The PostgreSQL server could not be reached, or the connection broke: exit 6."""
+
+    default_exit_code = ExitCode.NETWORK
 
 
 class ExportLockedError(CfEventsError):
@@ -231,11 +252,26 @@ class IncompleteDataError(CfEventsError):
 
 # -- secrets -------------------------------------------------------------------------------------
 
-# Every token, refresh token and client secret this process holds (config.resolve and the token
-# refresh register them). redact() is applied to every line cfevents prints on stderr, a net
-# under the rule that no message is built from a secret in the first place.
+# Every token, refresh token, client secret and database password this process holds
+# (config.resolve, the token refresh and the PostgreSQL store register them). redact() is applied
+# to every line cfevents prints on stderr and to every store or URL it names, a net under the rule
+# that no message is built from a secret in the first place.
 _SECRETS: set[str] = set()
 _MIN_SECRET = 6  # shorter values would redact ordinary words; no real secret is that short
+MASK = "***"
+
+# A URL's userinfo password (``scheme://user:pw@host``: the password is masked, the user kept).
+_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*):[^\s/?#@]*@")
+# libpq parameters that carry a secret or name a file holding one, in a URL's query
+# (``?password=…&sslpassword=…``) or a keyword conninfo (``password='…' passfile=…``).
+SECRET_PARAMS = ("password", "sslpassword", "passfile")
+_PARAM = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9_])(?:" + "|".join(SECRET_PARAMS) + r")\s*=\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|[^\s&#;'\"]+)",
+    re.IGNORECASE,
+)
+# libpq reads these from the environment: their values are secrets (or name a file of them).
+SECRET_ENV = ("PGPASSWORD", "PGSSLPASSWORD")
 
 
 def register_secret(value: str | None) -> None:
@@ -247,9 +283,48 @@ def register_secret(value: str | None) -> None:
             _SECRETS.add(form.strip())
 
 
+def register_url_secrets(url: str, env: Mapping[str, str] | None = None) -> None:
+    """Register the password a database URL or conninfo carries (as written and decoded) and
+    the libpq environment's (``PGPASSWORD``), so redact() hides them even where a driver's own
+    message quotes them without the key."""
+    parts = urlsplit(url) if "://" in url else None
+    values: list[str | None] = []
+    if parts is not None:
+        with contextlib.suppress(ValueError):
+            values.append(parts.password)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key.lower() in SECRET_PARAMS:
+                values.append(value)
+    values += [m.group("value").strip("'") for m in _PARAM.finditer(url)]
+    source = os.environ if env is None else env
+    values += [source.get(name) for name in SECRET_ENV]
+    for found in values:
+        register_secret(found)
+        if found:
+            register_secret(unquote(found))
+
+
 def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``[redacted]``."""
+    """``text`` with every secret masked: each registered secret becomes ``[redacted]``, a
+    URL's userinfo password ``user:***@``, and a secret libpq parameter (``password=``,
+    ``sslpassword=``, ``passfile=``) ``password=***``, in a URL query or a
+    keyword conninfo. The one redaction rule: every line cfevents prints goes through it."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "[redacted]")
+    if "@" in text:
+        text = _USERINFO.sub(rf"\g<head>:{MASK}@", text)
+    if "=" in text:
+        text = _PARAM.sub(rf"\g<head>{MASK}", text)
     return text
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` removed: what a checkpoint or store may record.
+    The password is registered first, so redact() hides it wherever else it shows."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    register_url_secrets(url, env={})
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host))

@@ -128,7 +128,7 @@ def test_store_targets(tmp_path, monkeypatch):
     with pytest.raises(StoreError) as err:
         open_store(str(tmp_path / "text.db"))
     assert "\n" not in str(err.value) and "text.db" in str(err.value)
-    assert err.value.exit_code == ExitCode.ERROR
+    assert err.value.exit_code == ExitCode.STORE
 
 
 def test_postgres_without_psycopg_says_how_to_install(monkeypatch):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cfevents.errors import AuthError, UsageError, register_secret
+from cfevents.errors import AuthError, UsageError, register_secret, without_userinfo
 
 CLIENT_CREDENTIALS = "client_credentials"
 
@@ -237,7 +237,7 @@ def resolve(
             "no Cloud Foundry API to talk to: run 'cf login', or pass --api URL / set CF_API "
             "(or try 'cfevents --demo ...')"
         )
-    api = normalise_api(api_raw)
+    api = without_userinfo(normalise_api(api_raw))  # never recorded in a checkpoint or store
     same_target = bool(target) and origin(normalise_api(target)) == origin(api)
     from_config = config if same_target else {}
 

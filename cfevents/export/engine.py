@@ -33,6 +33,7 @@ from cfevents.errors import (
     LostCursorError,
     OutputIOError,
     StoppedBySignal,
+    StoreIOError,
     UsageError,
 )
 from cfevents.export import checkpoint as ckpt
@@ -409,6 +410,13 @@ class ExportJob:
 
     def _open_store(self, target: str) -> None:
         """Take the store's export lock, resume at its cursor, record the opening snapshot."""
+        try:
+            self._open_store_sink(target)
+        except StoreIOError as exc:  # a full disk before the first page
+            exc.message = f"{exc.message}; no event was stored: rerun to resume"
+            raise
+
+    def _open_store_sink(self, target: str) -> None:
         sink = self.store_sink = StoreSink(
             target, self.plan.foundation or self.client.api, self.plan.path
         )

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from cfevents import __version__
-from cfevents.errors import StoreError, UsageError
+from cfevents.errors import BadResponseError, StoreError, StoreLockedError, UsageError
 from cfevents.stores import schema
 from cfevents.stores.columns import EventKind, flat_row, row_getter
 
@@ -101,7 +101,7 @@ def encode_rows(
         guid = row[0]
         if guid in seen or type(guid) is not str or not guid:
             if type(guid) is not str or not guid:
-                raise StoreError(f"cannot store an event without a guid: {str(event)[:80]}")
+                raise BadResponseError(f"cannot store an event without a guid: {str(event)[:80]}")
             continue
         seen.add(guid)
         if dict in map(type, row) or list in map(type, row):  # not the documented shape
@@ -202,7 +202,7 @@ class ExportSession(ABC):
         self.store.mark_complete(self.foundation, self.kind, iso(complete_until), iso(synced_at))
 
     def _stolen(self, found: str | None) -> StoreError:
-        return StoreError(
+        return StoreLockedError(
             f"{self.store.display}: the {self.kind.table} cursor of {self.foundation} moved to "
             f"{found} while this export held it at {self.after_guid}; nothing of this page was "
             "written"
@@ -325,6 +325,20 @@ class Store(ABC):
         if coverage is None:
             return iter(())
         return self.events(foundation, kind, from_seq=coverage.first_seq, to_seq=coverage.first_seq)
+
+    def _check_tables(self, columns: Callable[[str], set[str]]) -> None:
+        """Refuse tables of the store's names that cfevents did not create (an app's own
+        ``app_usage_events``): ``columns(table)`` is the set of a table's columns, empty when
+        there is no such table."""
+        for table, needed in schema.REQUIRED_COLUMNS.items():
+            found = columns(table)
+            missing = [name for name in needed if found and name not in found]
+            if missing:
+                raise StoreError(
+                    f"{self.display} has a table {table} that cfevents did not create (it has no "
+                    f"column {', '.join(missing)}): use another file or database, or rename "
+                    "that table"
+                )
 
     def _check_store(self, found: int | None) -> None:
         """An input store: one cfevents wrote (a cfevents_schema table) that this cfevents

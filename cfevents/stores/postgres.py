@@ -8,16 +8,17 @@ that skips stored guids and numbers the new rows, in the same transaction as the
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cfevents import __version__
-from cfevents.errors import StoreError, StoreLockedError
+from cfevents.errors import StoreError, StoreLockedError, redact, register_url_secrets
 from cfevents.stores import schema
 from cfevents.stores.base import (
     Continuity,
@@ -31,17 +32,13 @@ from cfevents.stores.base import (
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
+from cfevents.stores.failures import postgres_failure
 
 if TYPE_CHECKING:
     import psycopg
 
 INSTALL_HINT = "PostgreSQL stores need psycopg: pip install 'cfevents[postgres]'"
 SCHEMA_LOCK = 0x6366657673636865  # pg_advisory_xact_lock key for schema creation/migration
-
-
-def redact(target: str) -> str:
-    """The target without its password."""
-    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", target)
 
 
 def lock_key(*parts: str) -> int:
@@ -87,13 +84,24 @@ class PostgresSession(ExportSession):
                     (foundation, kind.table, last_guid, last_created_at),
                 )
         except store.psycopg.Error as exc:
-            raise StoreError(f"{store.display}: cannot write a page: {_first_line(exc)}") from None
+            raise postgres_failure(exc, store.display) from None
         return inserted
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mapped(method: F) -> F:
+    """A store method whose psycopg errors become the StoreError they mean."""
+
+    @functools.wraps(method)
+    def wrapper(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except self.psycopg.Error as exc:
+            raise postgres_failure(exc, self.display) from None
+
+    return cast(F, wrapper)
 
 
 class PostgresStore(Store):
@@ -105,6 +113,7 @@ class PostgresStore(Store):
         except ImportError:
             raise StoreError(INSTALL_HINT) from None
         self.psycopg = psycopg
+        register_url_secrets(target)  # and PGPASSWORD: masked wherever a driver message quotes it
         self.display = redact(target)
         self._target = target  # kept for reading connections; never shown
         try:
@@ -112,19 +121,20 @@ class PostgresStore(Store):
                 target, autocommit=True, connect_timeout=10, application_name="cfevents"
             )
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to {self.display}: {_first_line(exc)}") from None
+            raise postgres_failure(exc, self.display) from None
         self._temp_tables: set[str] = set()
         try:
             # the lock keys name the schema too: two stores in one database never block
             row = self.conn.execute("SELECT current_schema()").fetchone()
             self.namespace = str(row[0]) if row else "public"
+            self._check_tables(self._columns)
             if readonly:  # an input: read as it is, never created, migrated or changed
                 self._check_store(self._stored_version())
             else:
                 self._prepare()
         except psycopg.Error as exc:
             self.conn.close()
-            raise StoreError(f"cannot use {self.display} as a store: {_first_line(exc)}") from None
+            raise postgres_failure(exc, self.display) from None
         except BaseException:
             self.conn.close()
             raise
@@ -140,6 +150,15 @@ class PostgresStore(Store):
             cur.execute("SELECT max(version) FROM cfevents_schema")
             row = cur.fetchone()
             return int(row[0]) if row and row[0] is not None else None
+
+    def _columns(self, table: str) -> set[str]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                (table,),
+            )
+            return {str(row[0]) for row in cur.fetchall()}
 
     def _has_event_tables(self) -> bool:
         """False when this cfevents knows an event kind the store has no table for yet."""
@@ -181,6 +200,7 @@ class PostgresStore(Store):
                     (schema.SCHEMA_VERSION, f"cfevents {__version__}"),
                 )
 
+    @mapped
     def schema_version(self) -> int:
         return self._stored_version() or 0
 
@@ -189,9 +209,12 @@ class PostgresStore(Store):
     @contextmanager
     def begin_export(self, foundation: str, kind: EventKind) -> Iterator[ExportSession]:
         key = lock_key(self.namespace, foundation, kind.table)
-        with self.conn.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-            row = cur.fetchone()
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                row = cur.fetchone()
+        except self.psycopg.Error as exc:
+            raise postgres_failure(exc, self.display) from None
         if not row or not row[0]:
             raise StoreLockedError(
                 f"another export holds the {kind.table} lock of {foundation} in {self.display}; "
@@ -201,7 +224,8 @@ class PostgresStore(Store):
             yield PostgresSession(self, foundation, kind)
         finally:
             if not self.conn.closed:
-                with self.conn.cursor() as cur:
+                # a broken connection has dropped the lock already; its error is the news
+                with contextlib.suppress(self.psycopg.Error), self.conn.cursor() as cur:
                     cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     # -- writing -------------------------------------------------------------------------------
@@ -242,6 +266,7 @@ class PostgresStore(Store):
 
     # -- cursor and snapshot -------------------------------------------------------------------
 
+    @mapped
     def cursor(self, foundation: str, kind: EventKind) -> StoredCursor | None:
         with self.conn.cursor() as cur:
             cur.execute(
@@ -252,22 +277,21 @@ class PostgresStore(Store):
             row = cur.fetchone()
         return StoredCursor(row[0], _ts(row[1]), _ts(row[2]) or "") if row else None
 
+    @mapped
     def mark_complete(
         self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
     ) -> None:
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.execute(
-                    "INSERT INTO cfevents_syncs (foundation, kind, complete_until, synced_at) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (foundation, kind) DO UPDATE SET "
-                    "complete_until = greatest(cfevents_syncs.complete_until, "
-                    "excluded.complete_until), "
-                    "synced_at = greatest(cfevents_syncs.synced_at, excluded.synced_at)",
-                    (foundation, kind.table, complete_until, synced_at),
-                )
-        except self.psycopg.Error as exc:
-            raise StoreError(f"{self.display}: cannot record a sync: {_first_line(exc)}") from None
+        with self.conn.transaction(), self.conn.cursor() as cur:  # errors: @mapped
+            cur.execute(
+                "INSERT INTO cfevents_syncs (foundation, kind, complete_until, synced_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (foundation, kind) DO UPDATE SET "
+                "complete_until = greatest(cfevents_syncs.complete_until, "
+                "excluded.complete_until), "
+                "synced_at = greatest(cfevents_syncs.synced_at, excluded.synced_at)",
+                (foundation, kind.table, complete_until, synced_at),
+            )
 
+    @mapped
     def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
         with self.conn.cursor() as cur:
             cur.execute("SELECT to_regclass('cfevents_syncs') IS NOT NULL")
@@ -282,6 +306,7 @@ class PostgresStore(Store):
             row = cur.fetchone()
         return SyncState(_ts(row[0]) or "", _ts(row[1]) or "") if row else None
 
+    @mapped
     def save_snapshot(
         self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]
     ) -> None:
@@ -295,6 +320,7 @@ class PostgresStore(Store):
                 ],
             )
 
+    @mapped
     def snapshot(self, foundation: str) -> Snapshot | None:
         with self.conn.cursor() as cur:
             cur.execute(
@@ -308,6 +334,7 @@ class PostgresStore(Store):
             return None
         return Snapshot(_ts(rows[0][0]) or "", {kind: json.loads(raw) for _, kind, raw in rows})
 
+    @mapped
     def snapshot_parts(self, foundation: str, kind: str) -> list[Any]:
         with self.conn.cursor() as cur:
             cur.execute(
@@ -331,24 +358,26 @@ class PostgresStore(Store):
         loads = json.loads
         # A connection of its own (a page written meanwhile commits at once, not when the
         # reading ends) and a server-side cursor: rows arrive itersize at a time.
+        bounds = (
+            foundation,
+            from_seq if from_seq is not None else 0,
+            to_seq if to_seq is not None else 2**62,
+        )
         try:
             conn = self.psycopg.connect(self._target, connect_timeout=10)
+            with conn, conn.cursor(name=f"cfevents_read_{kind.table}") as cur:
+                cur.itersize = 2000
+                cur.execute(
+                    f"SELECT raw::text FROM {kind.table} WHERE foundation = %s AND seq >= %s "
+                    "AND seq <= %s ORDER BY seq".encode(),
+                    bounds,
+                )
+                for (raw,) in cur:
+                    yield loads(raw)
         except self.psycopg.Error as exc:
-            raise StoreError(f"cannot connect to {self.display}: {_first_line(exc)}") from None
-        with conn, conn.cursor(name=f"cfevents_read_{kind.table}") as cur:
-            cur.itersize = 2000
-            cur.execute(
-                f"SELECT raw::text FROM {kind.table} WHERE foundation = %s AND seq >= %s "
-                "AND seq <= %s ORDER BY seq".encode(),
-                (
-                    foundation,
-                    from_seq if from_seq is not None else 0,
-                    to_seq if to_seq is not None else 2**62,
-                ),
-            )
-            for (raw,) in cur:
-                yield loads(raw)
+            raise postgres_failure(exc, self.display) from None
 
+    @mapped
     def _first_seq_since(
         self, foundation: str, kind: EventKind, created_at: datetime
     ) -> int | None:
@@ -360,6 +389,7 @@ class PostgresStore(Store):
             row = cur.fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    @mapped
     def coverage(self, foundation: str, kind: EventKind) -> Coverage | None:
         with self.conn.cursor() as cur:
             cur.execute(
@@ -377,6 +407,7 @@ class PostgresStore(Store):
             ends = cur.fetchall()
         return Coverage(int(row[0]), int(row[1]), int(row[2]), ends[0][1], ends[0][2], ends[-1][2])
 
+    @mapped
     def continuity(
         self,
         foundation: str,
@@ -409,6 +440,7 @@ class PostgresStore(Store):
             [StoredEvent(int(s), g, c) for s, g, c in reseeds],
         )
 
+    @mapped
     def foundations(self, kind: EventKind) -> list[str]:
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT DISTINCT foundation FROM {kind.table} ORDER BY 1".encode())

@@ -40,6 +40,15 @@ def column_type(column: Column, dialect: Dialect) -> str:
     return _TYPES[dialect][column.type]
 
 
+# The columns that tell a cfevents table from another application's table of the same name.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cfevents_schema": ("version",),
+    "cfevents_cursors": ("foundation", "kind", "after_guid"),
+    "cfevents_snapshots": ("foundation", "taken_at", "kind", "raw"),
+    **{kind.table: ("foundation", "seq", "guid", "raw") for kind in KINDS.values()},
+}
+
+
 def event_table_ddl(kind: EventKind, dialect: Dialect) -> list[str]:
     types = _TYPES[dialect]
     columns = [

@@ -9,15 +9,17 @@ pages, but a page and its cursor are always lost or kept together.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cfevents import __version__
 from cfevents.errors import StoreError, StoreLockedError, UsageError
@@ -35,8 +37,23 @@ from cfevents.stores.base import (
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
+from cfevents.stores.failures import sqlite_failure
 
 BUSY_TIMEOUT = 30.0
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mapped(method: F) -> F:
+    """A store method whose sqlite3 errors become the StoreError they mean."""
+
+    @functools.wraps(method)
+    def wrapper(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path) from None
+
+    return cast(F, wrapper)
 
 
 def _now() -> str:
@@ -102,6 +119,7 @@ class SQLiteStore(Store):
         self.lock_path = Path(f"{path}-cfevents.lock")
         self.conn = self._connect(readonly)
         try:
+            self._check_tables(self._columns)
             if readonly:  # an input: read as it is, never created, migrated or changed
                 self._check_store(self._stored_version(self.conn))
                 return
@@ -109,14 +127,15 @@ class SQLiteStore(Store):
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: guid index inserts are random
             self._prepare()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self.conn.close()
-            if readonly:
+            notadb = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_NOTADB")
+            if readonly and notadb:
                 raise UsageError(
                     f"{path} is not a cfevents store ({exc}); it was left unchanged",
                     param="input",
                 ) from None
-            raise StoreError(f"cannot use {path} as a store: {exc}") from None
+            raise sqlite_failure(exc, path) from None
         except BaseException:
             self.conn.close()
             raise
@@ -138,7 +157,7 @@ class SQLiteStore(Store):
                 uri=readonly,
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {self.path}: {exc}") from None
+            raise sqlite_failure(exc, self.path) from None
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -150,6 +169,9 @@ class SQLiteStore(Store):
             return None
         row = conn.execute("SELECT max(version) FROM cfevents_schema").fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    def _columns(self, table: str) -> set[str]:
+        return {str(row[1]) for row in self.conn.execute(f"PRAGMA table_info({table})")}
 
     def _has_event_tables(self) -> bool:
         """False when this cfevents knows an event kind the store has no table for yet."""
@@ -186,6 +208,7 @@ class SQLiteStore(Store):
                     (schema.SCHEMA_VERSION, f"cfevents {__version__}", _now()),
                 )
 
+    @mapped
     def schema_version(self) -> int:
         return self._stored_version(self.conn) or 0
 
@@ -193,6 +216,8 @@ class SQLiteStore(Store):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; any failure rolls back (if SQLite has not already: a
+        full disk ends the transaction itself) and becomes the StoreError it means."""
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -201,27 +226,31 @@ class SQLiteStore(Store):
                 raise StoreLockedError(
                     f"{self.path} is locked by another writer (waited {self.busy_timeout:g}s)"
                 ) from None
-            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+            raise sqlite_failure(exc, self.path) from None
         try:
             yield conn
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write to {self.path}: {exc}") from None
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+            self._rollback()
+            raise sqlite_failure(exc, self.path) from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the failure that got here is the news
+                self.conn.execute("ROLLBACK")
 
     @contextmanager
     def begin_export(self, foundation: str, kind: EventKind) -> Iterator[ExportSession]:
         try:
             handle = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StoreError(f"cannot create {self.lock_path}: {exc.strerror}") from None
+            raise StoreError(
+                f"cannot create the lock file {self.lock_path}: {exc.strerror}: the store's "
+                "directory must be writable"
+            ) from None
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -263,6 +292,7 @@ class SQLiteStore(Store):
 
     # -- cursor and snapshot -------------------------------------------------------------------
 
+    @mapped
     def cursor(self, foundation: str, kind: EventKind) -> StoredCursor | None:
         row = self.conn.execute(
             "SELECT after_guid, last_created_at, updated_at FROM cfevents_cursors "
@@ -271,6 +301,7 @@ class SQLiteStore(Store):
         ).fetchone()
         return StoredCursor(row[0], row[1], row[2]) if row else None
 
+    @mapped
     def mark_complete(
         self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
     ) -> None:
@@ -283,6 +314,7 @@ class SQLiteStore(Store):
                 (foundation, kind.table, complete_until, synced_at),
             )
 
+    @mapped
     def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
         exists = self.conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cfevents_syncs'"
@@ -309,6 +341,7 @@ class SQLiteStore(Store):
                 ],
             )
 
+    @mapped
     def snapshot(self, foundation: str) -> Snapshot | None:
         rows = self.conn.execute(
             "SELECT taken_at, kind, raw FROM cfevents_snapshots WHERE foundation = ? AND "
@@ -319,6 +352,7 @@ class SQLiteStore(Store):
             return None
         return Snapshot(rows[0][0], {kind: json.loads(raw) for _, kind, raw in rows})
 
+    @mapped
     def snapshot_parts(self, foundation: str, kind: str) -> list[Any]:
         rows = self.conn.execute(
             "SELECT raw FROM cfevents_snapshots WHERE foundation = ? AND kind = ? ORDER BY taken_at",
@@ -336,22 +370,27 @@ class SQLiteStore(Store):
         from_seq: int | None = None,
         to_seq: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        cursor = self.conn.execute(
-            f"SELECT raw FROM {kind.table} WHERE foundation = ? AND seq >= ? AND seq <= ? "
-            "ORDER BY seq",
-            (
-                foundation,
-                from_seq if from_seq is not None else 0,
-                to_seq if to_seq is not None else 2**62,
-            ),
+        bounds = (
+            foundation,
+            from_seq if from_seq is not None else 0,
+            to_seq if to_seq is not None else 2**62,
         )
         loads = json.loads
         try:
-            for (raw,) in cursor:
-                yield loads(raw)
-        finally:
-            cursor.close()
+            cursor = self.conn.execute(
+                f"SELECT raw FROM {kind.table} WHERE foundation = ? AND seq >= ? AND seq <= ? "
+                "ORDER BY seq",
+                bounds,
+            )
+            try:
+                for (raw,) in cursor:
+                    yield loads(raw)
+            finally:
+                cursor.close()
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path) from None
 
+    @mapped
     def _first_seq_since(
         self, foundation: str, kind: EventKind, created_at: datetime
     ) -> int | None:
@@ -361,6 +400,7 @@ class SQLiteStore(Store):
         ).fetchone()
         return int(seq) if seq is not None else None
 
+    @mapped
     def coverage(self, foundation: str, kind: EventKind) -> Coverage | None:
         row = self.conn.execute(
             f"SELECT count(*), min(seq), max(seq) FROM {kind.table} WHERE foundation = ?",
@@ -378,6 +418,7 @@ class SQLiteStore(Store):
         ).fetchone()
         return Coverage(row[0], row[1], row[2], first[0], first[1], last[0])
 
+    @mapped
     def continuity(
         self,
         foundation: str,
@@ -406,6 +447,7 @@ class SQLiteStore(Store):
             [(int(a), int(b)) for a, b in gaps], [StoredEvent(*row) for row in reseeds]
         )
 
+    @mapped
     def foundations(self, kind: EventKind) -> list[str]:
         return [
             row[0]
