@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from cfevents.export.plan import ExportSource
     from cfevents.report import Opening, Report, Window
     from cfevents.report.coverage import KindStatus
+    from cfevents.report.rates import Rates
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -140,6 +141,16 @@ class ReportArgs(TypedDict, total=False):
     input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
     foundation: str | None  # with input: which foundation of a store holding several
     progress: Callable[[int], None] | None  # called with the events read, every 5000
+    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
+    pivot: str | None  # "month": one column per calendar month of the window
+    compare: bool  # with month: the previous month's figure, the delta and the percent
+    value: str | None  # the figure of pivot/compare: cost (with rates) or gb_hours by default
+
+
+class StatementArgs(ReportArgs, total=False):
+    """The arguments of :meth:`Client.chargeback` (``by`` and ``daily`` are not used)."""
+
+    per: str  # org (default) or space: one total per org or per space
 
 
 class ServiceReportArgs(TypedDict, total=False):
@@ -153,6 +164,7 @@ class ServiceReportArgs(TypedDict, total=False):
     min_age: str | timedelta  # count only up to now minus this (default 5m)
     allow_incomplete: bool  # report (flagged) when events the window needs are gone
     now: datetime | None  # the clock (tests)
+    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
 
 
 class CrashArgs(TimeArgs, ScopeArgs, total=False):
@@ -464,7 +476,7 @@ class Client:
             tuple(params),
             filters.after_guid,
             filters.keep(resolver),
-            enrich=org_namer(resolver) if names else None,
+            enrich=org_names_page(resolver) if names else None,
             filtered=filtered,
         )
         return self._export_job(args, source)
@@ -611,11 +623,32 @@ class Client:
                 ``allow_incomplete`` (then rows are flagged ``incomplete``).
             UsageError: bad arguments or an unusable state file.
         """
+        from cfevents.report.rates import as_rates
+
+        now, window, age = _report_window(args)
+        rates = as_rates(args.get("rates"))
+        pivot, compare = args.get("pivot"), args.get("compare", False)
+        if pivot is None and not compare:
+            return self._usage_report(args, window, now, age, rates)
+        from cfevents.report.pivot import check_value, compare_previous, pivot_months
+
+        by, value = args.get("by", "app"), check_value(args.get("value"), rates is not None)
+        _check_months(args, pivot, compare)
+
+        def run(month: Window) -> Report:
+            return self._usage_report(args, month, now, age, rates)
+
+        if compare:
+            return compare_previous(run, str(args.get("month")), by=by, value=value)
+        return pivot_months(run, window, by=by, value=value)
+
+    def _usage_report(
+        self, args: ReportArgs, window: Window, now: datetime, age: timedelta, rates: Rates | None
+    ) -> Report:
         from cfevents.files import check_output
         from cfevents.report import CloudControllerSource, usage_report, write_state
         from cfevents.report.fleet import fleet_grouping, fleet_report
 
-        now, window, age = _report_window(args)
         save_state = args.get("save_state")
         state_target = (  # checked before the report runs: no work lost to a bad path
             check_output(save_state, param="save_state", force=args.get("force", False))
@@ -623,6 +656,7 @@ class Client:
             else None
         )
         options: dict[str, Any] = {
+            "rates": rates,
             "by": args.get("by", "app"),
             "daily": args.get("daily", False),
             "opening": args.get("opening", "snapshot"),
@@ -666,18 +700,54 @@ class Client:
         """Service-instance seconds per org, space, offering, plan or instance, with created,
         updated and deleted counts (README "Service usage events"): the same window, min-age
         and completeness rules (exit 7) as :meth:`usage_report`."""
+        from cfevents.report.rates import as_rates
         from cfevents.report.services import CloudControllerServiceSource, service_report
 
         now, window, age = _report_window(args)
+        rates = as_rates(args.get("rates"))
         return service_report(
             CloudControllerServiceSource(self.http, self.api),
             window,
+            rates=rates,
             by=args.get("by", "plan"),
             include_user_provided=args.get("include_user_provided", False),
             min_age=age,
             now=now,
             allow_incomplete=args.get("allow_incomplete", False),
         )
+
+    def chargeback(self, **args: Unpack[StatementArgs]) -> Report:
+        """One statement per org (``per="org"``) or space: app, task and service lines with
+        their costs and a total line each (README "Chargeback statement"). ``rates`` is
+        required. From stored history (``input``) there are no service lines (a warning).
+        """
+        from cfevents.report.rates import as_rates
+        from cfevents.report.statement import STATEMENT_PER, build_statement
+
+        per = args.get("per", "org")
+        if per not in STATEMENT_PER:
+            raise UsageError(f"--per must be one of {', '.join(STATEMENT_PER)}, not {per!r}")
+        rates = as_rates(args.get("rates"))
+        if rates is None:
+            raise UsageError("a chargeback statement needs prices: --rates FILE")
+        _report_window(args)  # bad window values fail before any request
+        usage_args: dict[str, Any] = {k: v for k, v in args.items() if k not in ("per", "daily")}
+        usage_args |= {"by": "app", "rates": rates}
+        usage = self.usage_report(**cast("ReportArgs", usage_args))
+        if args.get("input") is not None:
+            usage.warnings.append(
+                "no service lines: stored history holds app usage only (run without --input "
+                "for services)"
+            )
+            return build_statement(usage, None, per=per)
+        service_args: dict[str, Any] = {
+            k: v
+            for k, v in args.items()
+            if k in ("month", "since", "until", "min_age", "allow_incomplete", "now")
+        }
+        service_args |= {"by": "plan", "rates": rates}
+        services = self.service_report(**cast("ServiceReportArgs", service_args))
+        return build_statement(usage, services, per=per)
 
     def _report_events(self, start: datetime) -> Iterator[dict[str, Any]]:
         """Every usage event from ``start`` on, in id order: the export's keyset pages with
@@ -1253,6 +1323,27 @@ def org_namer(resolver: Resolver) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return fill
 
 
+def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]:
+    """:func:`org_namer` for a whole page (an export): each org GUID of the page is looked up
+    once, in the order first seen (the same requests as event by event, cached across pages),
+    so a row costs a dict lookup, not a call."""
+
+    def fill(events: list[dict[str, Any]]) -> None:
+        names: dict[str, str | None] = {}
+        for event in events:
+            org = event.get("organization")
+            if isinstance(org, dict):
+                guid = org.get("guid")
+                if not isinstance(guid, str):
+                    org["name"] = None
+                elif guid in names:
+                    org["name"] = names[guid]
+                else:
+                    org["name"] = names[guid] = resolver.name("organizations", guid)
+
+    return fill
+
+
 def with_names(
     records: Iterable[dict[str, Any]], resolver: Resolver, chunk: int = 200
 ) -> Iterator[dict[str, Any]]:
@@ -1287,6 +1378,22 @@ def _blame_after_guid(
         if not first or after_guid is None:  # a cursor of ours, lost while paging
             raise
         raise unknown_after_guid(after_guid, exc, noun) from None
+
+
+def _check_months(args: ReportArgs, pivot: str | None, compare: bool) -> None:
+    """``pivot`` and ``compare`` run one report per month: what cannot go with that."""
+    if pivot is not None and pivot != "month":
+        raise UsageError(f"--pivot must be month, not {pivot!r}")
+    if pivot is not None and compare:
+        raise UsageError("use --pivot month or --compare, not both")
+    if compare and args.get("month") is None:
+        raise UsageError("--compare needs --month (the month compared with the one before)")
+    if args.get("daily"):
+        raise UsageError("--daily cannot go with --pivot month or --compare")
+    if args.get("save_state") is not None:
+        raise UsageError("--save-state cannot go with --pivot month or --compare")
+    if args.get("opening", "snapshot") not in ("snapshot", "events", "none"):
+        raise UsageError("--opening FILE cannot go with --pivot month or --compare")
 
 
 def _report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Window, timedelta]:

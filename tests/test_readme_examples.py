@@ -45,6 +45,13 @@ def examples() -> list[str]:
     return lines
 
 
+def toml_example() -> str:
+    """The README's first ```toml block (the rates file of "Prices")."""
+    text = README.read_text()
+    start = text.index("```toml\n") + len("```toml\n")
+    return text[start : text.index("```", start)]
+
+
 def command(line: str) -> tuple[list[str], str | None]:
     """The arguments, and the file the rows go to (``-`` for stdout, also ``> file``)."""
     words = shlex.split(line, comments=True)
@@ -66,6 +73,8 @@ def test_readme_example_runs_on_demo(line, tmp_path, monkeypatch, request):
     if reason:
         pytest.skip(reason)
     monkeypatch.chdir(tmp_path)
+    if "--rates rates.toml" in line:  # the README's own rates file example (section Prices)
+        (tmp_path / "rates.toml").write_text(toml_example())
     args, target = command(line)
     if any(arg.startswith("postgresql://") for arg in args):  # the test's own real server
         url = request.getfixturevalue("pg_url")
@@ -75,8 +84,10 @@ def test_readme_example_runs_on_demo(line, tmp_path, monkeypatch, request):
         ["--demo", *args],
         env={"CF_HOME": str(tmp_path), "CF_API": "", "CF_TOKEN": "", "COLUMNS": "200"},
     )
-    assert result.exit_code == 0, result.output
-    if target is not None and "://" not in target and not target.endswith((".db", ".sqlite")):
+    assert result.exit_code == 0, result.stderr
+    if "-o xlsx" in line:  # a workbook (a zip) on stdout
+        assert result.stdout_bytes.startswith(b"PK"), result.stderr
+    elif target is not None and "://" not in target and not target.endswith((".db", ".sqlite")):
         files = [] if target == "-" else sorted(tmp_path.glob(re.sub(r"%.", "*", target)))
         written = result.stdout if target == "-" else files[0].read_text()
         assert len(written.strip().splitlines()) >= 2, written

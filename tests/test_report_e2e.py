@@ -293,7 +293,7 @@ def test_table_rounds_hours_and_ends_with_totals_and_csv_keeps_integers(rcli):
         "memory_mb_seconds",
     ]
     seconds = sum(int(line.split(",")[2]) for line in body)
-    hours = [float(v) for v in lines[-1].split()[1:2]]
+    hours = [float(v.replace(",", "")) for v in lines[-1].split()[1:2]]  # 1,234.56
     assert hours == [round(seconds / 3600, 2)]
     assert "events read:" in table.stderr and "window " in table.stderr
 
@@ -345,7 +345,7 @@ def test_demo_report_prints_a_table_for_this_month_and_last(tmp_path):
         assert lines[0].split()[:2] == ["org_name", "instance_hours"]
         orgs = [line.split()[0] for line in lines[2:]]
         assert orgs == ["acme", "globex", "initech", "TOTAL"]
-        assert float(lines[-1].split()[1]) > 100  # hours
+        assert float(lines[-1].split()[1].replace(",", "")) > 100  # hours (1,234.56)
 
 
 def test_library_call_equals_the_truth_and_saves_state(report_sandbox, tmp_path):

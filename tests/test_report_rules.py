@@ -631,7 +631,7 @@ def test_table_rows_round_on_output_and_end_with_totals():
     shown = table_rows(rep)
     assert [r["org_guid"] for r in shown] == ["O", "O", "TOTAL"]
     assert [r["instance_hours"] for r in shown] == ["0.33", "0.33", "0.67"]
-    assert shown[-1]["instance_seconds"] == 2400
+    assert shown[-1]["instance_seconds"] == "2,400"  # thousands separated on a table
     assert shown[-1]["gb_hours"] == f"{(1200 * 700 + 1200 * 100) / 1024 / 3600:.2f}"
 
 

@@ -10,6 +10,7 @@ Bound the output with ``itertools.islice`` and no page past the limit is ever re
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ def check_page(body: Any, target: str) -> dict[str, Any]:
         raise BadResponseError(
             f"the API answered 200 but 'resources' is {shown}, not a list {where}"
         )
+    if _all_v3_guids(items):
+        return body
     for item in items:
         if not isinstance(item, dict) or not isinstance(guid_of(item), str):
             raise BadResponseError(f"the API answered 200 with an item that has no guid {where}")
@@ -82,6 +85,20 @@ def guid_of(item: dict[str, Any]) -> Any:
     return guid
 
 
+_GUID = operator.itemgetter("guid")
+_STR_ONLY = frozenset({str})
+_DICT_ONLY = frozenset({dict})
+
+
+def _all_v3_guids(items: list[Any]) -> bool:
+    """Whether every item is a dict with a string ``guid`` (one pass in C: the common case)."""
+    try:
+        dicts = set(map(type, items)) <= _DICT_ONLY
+        return dicts and set(map(type, map(_GUID, items))) <= _STR_ONLY
+    except KeyError:
+        return False
+
+
 class LoopGuard:
     """Stops paging that does not advance: the same next link twice, or a page whose every
     GUID was on an earlier page (kept: the last ``memory`` GUIDs). Drops single repeats."""
@@ -90,8 +107,8 @@ class LoopGuard:
         self.target = target.split("?")[0]
         self.memory = memory
         self.links: set[str] = set()
-        self.seen: set[str] = set()
-        self.order: deque[str] = deque()
+        self.pages: deque[set[str]] = deque()  # the GUIDs of the latest pages, oldest first
+        self.kept = 0  # GUIDs in ``pages``
 
     def follow(self, link: str) -> None:
         if link in self.links:
@@ -102,23 +119,38 @@ class LoopGuard:
         self.links.add(link)
 
     def fresh(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The page without items already seen; an error if it held nothing new."""
+        """The page without items already seen; an error if it held nothing new.
+
+        Paid once per page: the page's GUIDs are one set, checked against the sets of the
+        pages before it (at least the last ``memory`` GUIDs), item by item only when one
+        repeats."""
         items: list[dict[str, Any]] = body["resources"]
-        kept = [item for item in items if guid_of(item) not in self.seen]
+        if _all_v3_guids(items):
+            guids: list[str] = list(map(_GUID, items))
+        else:
+            guids = [str(guid_of(item)) for item in items]
+        page = set(guids)
+        if all(page.isdisjoint(seen) for seen in self.pages):
+            self._remember(page)
+            return body
+        kept, new = [], set()
+        for item, guid in zip(items, guids, strict=True):
+            if not any(guid in seen for seen in self.pages):
+                new.add(guid)
+                kept.append(item)
         if items and not kept:
             raise BadResponseError(
                 f"the API sent a page of {len(items)} events all seen on earlier pages; "
                 f"stopped paging [GET {self.target}]"
             )
-        for item in kept:
-            guid = str(guid_of(item))
-            self.seen.add(guid)
-            self.order.append(guid)
-            if len(self.order) > self.memory:
-                self.seen.discard(self.order.popleft())
-        if len(kept) < len(items):
-            body = {**body, "resources": kept}
-        return body
+        self._remember(new)
+        return {**body, "resources": kept}
+
+    def _remember(self, page: set[str]) -> None:
+        self.pages.append(page)
+        self.kept += len(page)
+        while self.kept - len(self.pages[0]) >= self.memory:
+            self.kept -= len(self.pages.popleft())
 
 
 def v3_pages(client: JsonGetter, path: str, params: Params) -> Iterator[dict[str, Any]]:

@@ -5,8 +5,6 @@ the code paths that need them, and each subcommand is imported and built only wh
 (SUBCOMMANDS), so ``cfevents --version`` and piped ``--help`` stay fast.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Iterator, MutableMapping, Sequence
@@ -18,10 +16,10 @@ from typer.core import TyperCommand, TyperGroup
 
 from cfevents import __version__
 from cfevents.cli.coercion import install as install_coercion
-from cfevents.cli.completion import COMPLETE_VAR
-from cfevents.cli.options import MARKUP_MODE
-from cfevents.cli.runtime import Runtime
-from cfevents.errors import SIGNAL_WORDS, CfEventsError, ExitCode, StoppedBySignal
+
+# Typer's rich help costs start-up time; use it on terminals only.
+MARKUP_MODE: Any = "rich" if getattr(sys.stdout, "isatty", lambda: False)() else None
+COMPLETE_VAR = "_CFEVENTS_COMPLETE"  # set by a shell asking for completions
 
 _ClickException: type[Exception] = typer.BadParameter.__mro__[2]  # click's ClickException
 _UsageError: type[Exception] = typer.BadParameter.__mro__[1]  # click's UsageError
@@ -166,15 +164,22 @@ class CfEventsGroup(TyperGroup):
             _print_help(exc)
             return _finish(0, standalone_mode)
         except _ClickException as exc:
+            from cfevents.errors import ExitCode  # only here: --help never needs the table
+
             _report_usage(exc)
             code = getattr(exc, "exit_code", ExitCode.USAGE)
             return _finish(code, standalone_mode)
         except typer.Abort:
+            from cfevents.errors import ExitCode
+
             _print_error("aborted")
             return _finish(ExitCode.INTERRUPTED, standalone_mode)
         return _finish(rv if isinstance(rv, int) else 0, standalone_mode)
 
     def invoke(self, ctx: Any) -> Any:
+        from cfevents.cli.runtime import Runtime
+        from cfevents.errors import SIGNAL_WORDS, CfEventsError, ExitCode, StoppedBySignal
+
         try:
             return super().invoke(ctx)
         except CfEventsError as exc:
@@ -377,6 +382,7 @@ def root(
     cfevents just works.
     """
     from cfevents.cli import output
+    from cfevents.cli.runtime import Runtime
 
     output.configure(safe_csv=safe_csv, local_time=local_time)
     ctx.obj = Runtime(
@@ -410,6 +416,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "cfevents.cli.crashes",
         "crashes",
         "List app crashes, newest first, across the foundation (or an org, space or app).",
+    ),
+    "chargeback": Subcommand(
+        "cfevents.cli.chargeback",
+        "chargeback",
+        "One chargeback statement per org: app, task and service lines with costs, and a total.",
     ),
     "completion": Subcommand(
         "cfevents.cli.completion", "completion", "Print the completion script for SHELL."
@@ -515,6 +526,8 @@ def install_signal_handlers() -> None:
 
     def stop(signum: int, frame: object) -> None:
         signal.signal(signum, signal.SIG_DFL)
+        from cfevents.errors import StoppedBySignal
+
         raise StoppedBySignal(signum)
 
     for signum in (signal.SIGTERM, signal.SIGHUP):

@@ -12,14 +12,28 @@ before.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _DIGITS = re.compile(r"[0-9]{1,18}", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?", re.ASCII)
 _TYPER = object()  # "ask Typer"
-_PLAIN = (str, int, float, bool, list[str])
+_PLAIN = (str, int, float, bool, list[str], Path)
+# A Path option converts plainly only with Typer's default checks (it may not exist; if it
+# does it must be readable); any other request goes to Typer.
+_PATH_DEFAULTS = {
+    "exists": False,
+    "file_okay": True,
+    "dir_okay": True,
+    "writable": False,
+    "readable": True,
+    "resolve_path": False,
+    "allow_dash": False,
+    "path_type": None,
+}
 
 try:
     from typer._coercion import RuntimeParam, build_runtime_param
@@ -68,6 +82,10 @@ def _install_param(param: Any) -> None:
         return
     if getattr(info, "clamp", True):
         return
+    if annotation is Path and any(
+        getattr(info, name, None) != default for name, default in _PATH_DEFAULTS.items()
+    ):
+        return
     param._runtime_param = PlainRuntimeParam(
         parameter_info=info, annotation=annotation, descriptor=descriptor
     )
@@ -96,6 +114,8 @@ def plain_value(annotation: Any, value: Any, info: Any) -> Any:
         return value if kind is str else _TYPER
     if annotation is bool:
         return value if kind is bool else _TYPER
+    if annotation is Path:
+        return plain_path(value)
     if annotation is list[str]:
         if kind in (list, tuple) and all(type(v) is str for v in value):
             return list(value)
@@ -117,3 +137,21 @@ def plain_value(annotation: Any, value: Any, info: Any) -> Any:
     if (low is not None and number < low) or (high is not None and number > high):
         return _TYPER  # out of range: Typer says so, in its words
     return number
+
+
+def plain_path(value: Any) -> Any:
+    """A ``Path`` option's value as Typer gives it with its default checks: ``Path(value)``
+    when it does not exist or is readable; anything else (empty, a NUL, unreadable) to Typer."""
+    if type(value) is str and value and "\x00" not in value:
+        path = Path(value)
+    elif isinstance(value, Path):
+        path = value
+    else:
+        return _TYPER
+    try:
+        os.stat(path)
+    except OSError:
+        return path
+    except ValueError:  # pragma: no cover - a path the OS cannot take: Typer says so
+        return _TYPER
+    return path if os.access(path, os.R_OK) else _TYPER

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
+from cfevents.cli import COMPLETE_VAR
 from cfevents.errors import UsageError
 
 SHELLS = ("bash", "zsh", "fish")
-COMPLETE_VAR = "_CFEVENTS_COMPLETE"
 
 
 def script(shell: str) -> str:

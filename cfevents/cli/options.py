@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cfevents.cli import MARKUP_MODE as MARKUP_MODE  # lives where start-up needs it
 from cfevents.errors import UsageError
 from cfevents.events.bounds import check_limit
 
 if TYPE_CHECKING:
     from cfevents.api import ScopeArgs, TimeArgs
-
-# Typer's rich help costs start-up time; use it on terminals only.
-MARKUP_MODE: Any = "rich" if getattr(sys.stdout, "isatty", lambda: False)() else None
 
 OUTPUT_PANEL = "Output"
 TIME_PANEL = "Time window"

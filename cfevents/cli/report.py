@@ -8,7 +8,10 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO, cast
 
 import typer
 
@@ -41,7 +44,9 @@ TABLE_FIGURES = (
     "stops",
     "scales",
     "task_runs",
-    "task_seconds",
+    "task_hours",
+    "task_gb_hours",
+    "cost",
     "flags",
 )
 
@@ -102,6 +107,16 @@ ReportMinAgeOpt = Annotated[
         "--min-age",
         metavar="DURATION",
         help="Count only up to now minus DURATION (younger events may still change).",
+        rich_help_panel=REPORT_PANEL,
+    ),
+]
+RatesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rates",
+        metavar="FILE",
+        help="Prices (TOML: currency, [app], [task], [service_plans], [orgs]; README "
+        '"Prices"): rows gain cost columns, rounded once per row to 0.01 half-even.',
         rich_help_panel=REPORT_PANEL,
     ),
 ]
@@ -168,6 +183,34 @@ def report_usage(
     ] = False,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
+    rates: RatesOpt = None,
+    pivot: Annotated[
+        str | None,
+        typer.Option(
+            "--pivot",
+            metavar="month",
+            help="One row per group, one column per calendar month of the window (and a total): "
+            "each column is that month's own report.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="With --month: the previous month's figure, the delta and the percent change.",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = False,
+    value: Annotated[
+        str | None,
+        typer.Option(
+            "--value",
+            metavar="FIELD",
+            help="The figure of --pivot/--compare [default: cost with --rates, else gb_hours].",
+            rich_help_panel=REPORT_PANEL,
+        ),
+    ] = None,
     input_: Annotated[
         str | None,
         typer.Option(
@@ -227,9 +270,17 @@ def report_usage(
     rt: Runtime = ctx.obj
     target = out_target(out, force)
     output = out_format(target, output)
-    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, target)
+    spec = report_spec(
+        rt, by, daily, output, fields, no_headers, table_format, rates is not None, target
+    )
+    if (pivot is not None or compare) and fields is not None:
+        raise UsageError("--fields cannot go with --pivot or --compare")
     with _progress_bar(rt, None, "reading") as bar:
         report = rt.cf().usage_report(
+            pivot=pivot,
+            compare=compare,
+            value=value,
+            rates=rates,
             month=month,
             since=since,
             until=until,
@@ -244,7 +295,8 @@ def report_usage(
             foundation=foundation,
             progress=bar.events,
         )
-    show_report(rt, report, spec, target)
+    spec = pivot_spec(spec, report, pivot, compare)
+    show_report(rt, report, spec, "months" if pivot else "usage", target)
 
 
 def report_spec(
@@ -255,17 +307,21 @@ def report_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
+    priced: bool = False,
     out: OutputTarget | None = None,
 ) -> OutputSpec:
     """The output spec for a usage report's rows (bad values are usage errors, before any
     request)."""
     from cfevents.report.fleet import fleet_fields, fleet_grouping
+    from cfevents.report.rows import row_fields
 
     if by not in GROUPINGS and fleet_grouping(by) is None:
         raise UsageError(
             f"--by must be one of {', '.join(GROUPINGS)} or foundation[,GROUPING], not {by!r}"
         )
-    known = fleet_fields(by, daily)
+    known = (
+        fleet_fields(by, daily) if fleet_grouping(by) is not None else row_fields(by, daily, priced)
+    )
     table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
     if by.endswith("process"):
         table.insert(table.index("process_type") + 1, "process_guid")
@@ -288,7 +344,8 @@ def out_format(target: OutputTarget | None, output: str | None) -> str | None:
         return output
     from cfevents.export.plan import EXPORT_EXTENSIONS
 
-    return output or EXPORT_EXTENSIONS.get(target.path.suffix.lower()) or "csv"
+    suffix = target.path.suffix.lower()
+    return output or ("xlsx" if suffix == ".xlsx" else EXPORT_EXTENSIONS.get(suffix)) or "csv"
 
 
 def rows_spec(
@@ -306,7 +363,9 @@ def rows_spec(
     from cfevents.output.columns import check_fields, parse_fields
     from cfevents.output.formatters import OutputSpec
 
-    fmt = output_format(output, rt.env.env)
+    fmt = "xlsx" if (output or "").strip().lower() == "xlsx" else output_format(output, rt.env.env)
+    if fmt == "xlsx" and out is None and rt.env.stdout_isatty():
+        raise UsageError("-o xlsx writes a binary workbook: redirect it to a file (> report.xlsx)")
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
@@ -331,23 +390,41 @@ def rows_spec(
 
 
 def show_report(
-    rt: Runtime, report: Report, spec: OutputSpec, out: OutputTarget | None = None
+    rt: Runtime,
+    report: Report,
+    spec: OutputSpec,
+    view: str = "usage",
+    out: OutputTarget | None = None,
 ) -> None:
     """Rows on stdout or, complete, in ``out`` (a table rounds hours and ends with a totals
-    row), the summary on stderr."""
+    row; ``-o xlsx`` a workbook with a ``view`` sheet and a summary sheet), the summary on
+    stderr."""
     from cfevents.cli.output import emit
     from cfevents.report import summary_lines, table_rows
 
+    if spec.fmt == "xlsx":
+        write_workbook(rt, report, spec, view, out)
+        spec, out = replace(spec, fmt="none"), None
+    if spec.fmt == "table" and "rates" in report.meta:  # money shows its currency
+        currency = report.meta["rates"]["currency"]
+        money = [c for c in spec.selected if isinstance(report.totals.get(c), Decimal)]
+        labels = {c: f"{c} ({currency})" for c in money}
+        spec = replace(spec, labels={**spec.labels, **labels})
     rows: list[dict[str, Any]] = (
         table_rows(report, list(spec.selected)) if spec.fmt == "table" else report.rows
     )
     if spec.fmt == "table" and not report.rows:
         rt.note("no usage in this window: nothing ran or existed to count")
-    if out is None:
-        emit(rt, rows, spec)
-    else:
+    if out is not None:
         write_report_file(out, rows, spec)
         rt.note(f"wrote {len(report.rows)} row(s) to {out.path}")
+    elif spec.fmt != "none":
+        emit(rt, rows, spec)
+    if spec.fmt == "table":  # a legend for the flags the table shows
+        from cfevents.report.flags import legend
+
+        for line in legend(report.rows if "flags" in spec.selected else ()):
+            rt.note(f"flag {line}")
     warnings = [f"warning: {w}" for w in report.warnings]
     for line in summary_lines(report):
         if line in warnings:
@@ -365,6 +442,44 @@ def write_report_file(out: OutputTarget, rows: list[dict[str, Any]], spec: Outpu
         write(rows, cast("TextIO", handle), spec)
 
 
+def pivot_spec(spec: OutputSpec, report: Report, pivot: str | None, compare: bool) -> OutputSpec:
+    """With --pivot or --compare the columns are known once the report ran: the months, the
+    delta."""
+    if pivot is None and not compare:
+        return spec
+    names = [f for f in report.fields if not f.endswith("_guid") or f == "process_guid"]
+    return replace(spec, columns=tuple(names if spec.fmt == "table" else report.fields))
+
+
+def write_workbook(
+    rt: Runtime, report: Report, spec: OutputSpec, view: str, target: OutputTarget | None = None
+) -> None:
+    """``-o xlsx``: the rows on a ``view`` sheet (a statement adds its total lines on a
+    ``totals`` sheet), then a ``summary`` sheet, written to stdout's bytes or, whole and
+    atomically, to ``target`` (--out)."""
+    from cfevents.output.xlsx import Sheet, summary_sheet, write_xlsx
+    from cfevents.report.present import summary_pairs
+
+    columns = list(spec.selected)
+    sheets = [Sheet(view, columns, report.rows)]
+    if view == "statement":
+        totals = [r for r in report.rows if r.get("line") == "total"]
+        sheets.append(Sheet("totals", columns, totals))
+    sheets.append(summary_sheet(summary_pairs(report)))
+    if target is not None:
+        from cfevents.files import atomic_output
+
+        with atomic_output(target, binary=True) as handle:
+            write_xlsx(sheets, cast("IO[bytes]", handle))
+        return
+    rt.env.stdout.flush()
+    out: IO[bytes] | None = getattr(rt.env.stdout, "buffer", None)
+    if out is None:
+        raise UsageError("-o xlsx writes a binary workbook: redirect stdout to a file")
+    write_xlsx(sheets, out)
+    out.flush()
+
+
 SERVICE_GROUPINGS = ("org", "space", "offering", "plan", "instance")
 SERVICE_TABLE = (
     "org_name",
@@ -377,6 +492,7 @@ SERVICE_TABLE = (
     "created",
     "updated",
     "deleted",
+    "cost",
     "flags",
 )
 
@@ -405,6 +521,7 @@ def report_services(
     ] = False,
     min_age: ReportMinAgeOpt = "5m",
     allow_incomplete: AllowIncompleteOpt = False,
+    rates: RatesOpt = None,
     output: OutputOpt = None,
     out: ReportOutOpt = None,
     force: ForceOpt = False,
@@ -435,12 +552,13 @@ def report_services(
     from cfevents.report.services import row_fields
 
     rt: Runtime = ctx.obj
-    known = row_fields(by)
+    known = row_fields(by, rates is not None)
     table = [c for c in known if c in SERVICE_TABLE]
     target = out_target(out, force)
     output = out_format(target, output)
     spec = rows_spec(rt, known, table, output, fields, no_headers, table_format, target)
     report = rt.cf().service_report(
+        rates=rates,
         month=month,
         since=since,
         until=until,
@@ -449,4 +567,4 @@ def report_services(
         min_age=min_age,
         allow_incomplete=allow_incomplete,
     )
-    show_report(rt, report, spec, target)
+    show_report(rt, report, spec, "services", target)

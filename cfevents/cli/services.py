@@ -42,6 +42,7 @@ from cfevents.cli.options import (
 )
 from cfevents.cli.report import report_services
 from cfevents.cli.runtime import Runtime
+from cfevents.report.flags import help_text as flag_help
 
 app = typer.Typer(
     help="Service usage events: service instances created, updated (plan or name) and deleted.",
@@ -228,4 +229,4 @@ def export_services(
     run_export(rt, job, spec, progress)
 
 
-app.command("report")(report_services)
+app.command("report", epilog=flag_help())(report_services)

@@ -38,6 +38,7 @@ from cfevents.cli.options import (
 )
 from cfevents.cli.report import report_usage
 from cfevents.cli.runtime import Runtime
+from cfevents.report.flags import help_text as flag_help
 
 app = typer.Typer(
     help="App usage events: starts, stops, scaling, staging and tasks (for billing/chargeback).",
@@ -181,4 +182,4 @@ def get_usage(
 
 # `usage export` lives in its own module; it is one more command of this group.
 app.command("export")(export_usage)
-app.command("report")(report_usage)
+app.command("report", epilog=flag_help())(report_usage)

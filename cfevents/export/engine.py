@@ -40,7 +40,7 @@ from cfevents.export import checkpoint as ckpt
 from cfevents.export.plan import ExportPlan
 from cfevents.export.store import StoreSink
 from cfevents.files import OutputTarget, open_stream
-from cfevents.stores import kind_for_path
+from cfevents.stores import EventKind, kind_for_path
 from cfevents.stores.columns import flat_records
 from cfevents.timeparse import format_cc, utcnow
 
@@ -254,6 +254,24 @@ def _columns(line: str, fmt: str) -> list[str]:
     import csv
 
     return next(csv.reader([line.rstrip("\r\n")], delimiter="\t" if fmt == "tsv" else ","), [])
+
+
+def _records(pages: Iterable[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """The events of ``pages`` one by one (each page let go before the next is read)."""
+    for page in pages:
+        yield from page
+        del page
+
+
+def _flat_pages(
+    pages: Iterable[list[dict[str, Any]]], kind: EventKind
+) -> Iterator[list[dict[str, Any]]]:
+    """``--flat``: each page's events as the store's snake_case columns."""
+    for page in pages:
+        flat = list(flat_records(page, kind))
+        del page
+        yield flat
+        del flat
 
 
 class _Handle:
@@ -536,7 +554,7 @@ class ExportJob:
         ``on_batch(events_read, pages, total)`` runs after each committed page. An error
         says where the export stopped (and that a rerun resumes there).
         """
-        from cfevents.output.formatters import write
+        from cfevents.output.formatters import write_pages
 
         if self.plan.store is not None:
             return self._run_into_store(on_batch)
@@ -548,9 +566,11 @@ class ExportJob:
             spec = replace(spec, headers=sink.fresh and spec.headers)
             self.on_batch = on_batch
             kind = kind_for_path(self.plan.path)
-            records = flat_records(self.events(), kind) if self.plan.flat else self.events()
+            pages = self.event_pages()
+            if self.plan.flat:
+                pages = _flat_pages(pages, kind)
             try:
-                written = write(records, sink.stream, spec)
+                written = write_pages(pages, sink.stream, spec)
                 self.commit()
             finally:
                 self.close_sink()
@@ -601,7 +621,7 @@ class ExportJob:
         self.on_batch = on_batch
         self.open()  # a locked or unusable store fails here, with its own message
         try:
-            for _ in self.events():
+            for _ in self.event_pages():
                 pass
             self.commit()
         except (KeyboardInterrupt, StoppedBySignal) as exc:
@@ -617,12 +637,27 @@ class ExportJob:
     def events(self) -> Iterator[dict[str, Any]]:
         """The events that pass the plan's filter (committed page by page)."""
         self.open()
+        return _records(self.event_pages())
+
+    def event_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The events that pass the plan's filter, a page at a time (names filled in once per
+        page); a page is committed when the next one is asked for."""
+        self.open()
         keep, enrich = self.plan.keep, self.plan.enrich
-        events = self.stream() if keep is None else filter(keep, self.stream())
-        return events if enrich is None else map(enrich, events)
+        for page in self._page_stream():
+            if keep is not None:
+                page = [event for event in page if keep(event)]
+            if enrich is not None:
+                enrich(page)
+            yield page
+            del page  # not kept alive while the next page is fetched and decoded
 
     def stream(self) -> Iterator[dict[str, Any]]:
         """Every event read; the previous batch is committed before the next one starts."""
+        return _records(self._page_stream())
+
+    def _page_stream(self) -> Iterator[list[dict[str, Any]]]:
+        """Every page read; the previous batch is committed before the next one starts."""
         restarted = False
         while True:
             try:
@@ -669,14 +704,14 @@ class ExportJob:
             warn=self.warn,
         )
 
-    def _one_pass(self) -> Iterator[dict[str, Any]]:
+    def _one_pass(self) -> Iterator[list[dict[str, Any]]]:
         plan = self.plan
         started = self._server_now()  # every event older than this less min-age is visible
         pages = self._pages()
         for batch in batches(pages, min_age=plan.min_age, now=self._server_now):
             self.pages += 1
             self.pending = batch
-            yield from batch.events
+            yield batch.events
             self.commit()
             if self.on_batch is not None:
                 self.on_batch(self.events_read(), self.pages, self._total(batch))

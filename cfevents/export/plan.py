@@ -62,7 +62,7 @@ class ExportSource:
     params: tuple[tuple[str, str], ...] = ()
     after_guid: str | None = None
     keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
-    enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # e.g. org names
+    enrich: Callable[[list[dict[str, Any]]], None] | None = None  # e.g. org names, per page
     noun: str = "app usage event"
     columns: tuple[str, ...] | None = None
     filtered: tuple[str, ...] = ()  # the filter parameters given (a store refuses them)
@@ -84,7 +84,7 @@ class ExportPlan:
     out: Path | None = None
     fmt: str = "ndjson"
     keep: Callable[[dict[str, Any]], bool] | None = None  # client-side filter
-    enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # e.g. org names, per event
+    enrich: Callable[[list[dict[str, Any]]], None] | None = None  # e.g. org names, per page
     noun: str = "app usage event"  # what the path lists, for messages
     columns: tuple[str, ...] | None = None  # CSV/TSV columns of run() without a spec (usage's)
     store: str | None = None  # a history store (usage.db, postgresql://…): holds the cursor

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TextIO
 
 from cfevents.output.columns import get_path, row_getter
@@ -112,7 +114,7 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     indent = 2 if spec.tty else None
     ascii_only = not _utf(out)
     encode = json.JSONEncoder(
-        indent=indent, ensure_ascii=ascii_only
+        indent=indent, ensure_ascii=ascii_only, default=json_default
     ).encode  # json.dumps, made once
     count = 0
     out.write("[")
@@ -133,6 +135,14 @@ def write_json(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return count
 
 
+def json_default(value: Any) -> Any:
+    """Money (``Decimal``) as a JSON number: its shortest float text, which for amounts of
+    up to 15 digits is the decimal itself (``12.3`` for ``12.30``)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def _utf(out: TextIO) -> bool:
     """Whether ``out`` can take any character (else JSON is written as pure ASCII, still valid)."""
     encoding = getattr(out, "encoding", None) or "utf-8"
@@ -145,7 +155,9 @@ def _indent(text: str) -> str:
 
 def write_ndjson(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     """One JSON object per line."""
-    plain = json.JSONEncoder(ensure_ascii=not _utf(out), separators=(",", ":")).encode
+    plain = json.JSONEncoder(
+        ensure_ascii=not _utf(out), separators=(",", ":"), default=json_default
+    ).encode
     encode: Callable[[Any], str] = (
         (lambda obj: json_terminal_safe(plain(obj))) if spec.tty else plain
     )
@@ -305,12 +317,29 @@ def _short_guid(value: str) -> str:
     return value[:SHORT_GUID] if _GUID.fullmatch(value) else value
 
 
+_NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")
+
+
+def numeric_columns(rows: Sequence[Sequence[str]]) -> list[bool]:
+    """Per column: every non-empty cell below the header is a number (``1,234.56``; a TOTAL
+    row's label aside), so the column is right-aligned."""
+    ncols = len(rows[0]) if rows else 0
+    return [
+        any(_NUMBER.fullmatch(row[i]) for row in rows)
+        and all(not row[i] or row[i] == "TOTAL" or _NUMBER.fullmatch(row[i]) for row in rows)
+        for i in range(ncols)
+    ]
+
+
 def _write_tabulate(rows: list[list[str]], headers: list[str], out: TextIO, fmt: str) -> None:
     from tabulate import tabulate
 
     if not rows and not headers:
         return
-    text = tabulate(rows, headers=headers or (), tablefmt=fmt, disable_numparse=True)
+    align = ["right" if n else "left" for n in numeric_columns(rows)] or None
+    text = tabulate(
+        rows, headers=headers or (), tablefmt=fmt, disable_numparse=True, colalign=align
+    )
     out.write(text + "\n")
 
 
@@ -382,8 +411,14 @@ def _write_rich(
             "(-o wide or --fields shows them)"
         )
     table = Table(show_header=bool(headers), header_style="bold", box=None, pad_edge=False)
+    numeric = numeric_columns(rows)
     for k, index in enumerate(kept):
-        table.add_column(Text(names[index]), overflow="fold", width=widths[k] if fit else None)
+        table.add_column(
+            Text(names[index]),
+            overflow="fold",
+            width=widths[k] if fit else None,
+            justify="right" if numeric[index] else "left",
+        )
     for row in rows:
         table.add_row(*(Text(row[i]) for i in kept))
     console.print(table)
@@ -403,11 +438,90 @@ def write(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return WRITERS[spec.fmt](records, out, spec)
 
 
+def write_pages(pages: Iterable[Sequence[Record]], out: TextIO, spec: OutputSpec) -> int:
+    """Write records that come in pages (an export); return how many were written.
+
+    The same bytes as :func:`write` over the pages' records. CSV, TSV and NDJSON (not on a
+    terminal, no ``--safe-csv``) format each page into one string and write it with one call:
+    the per-row work left is the row itself, and each page is in ``out`` before the next one is
+    asked for (an export commits its checkpoint then). Other formats go record by record.
+    """
+    format_page = None if spec.tty or spec.safe_csv else _PAGE_FORMATS.get(spec.fmt)
+    if format_page is None:
+        return write(itertools.chain.from_iterable(pages), out, spec)
+    page_text = format_page(out, spec)
+    if spec.headers and spec.fmt in ("csv", "tsv"):
+        write([], out, spec)  # the header row
+    count = 0
+    write_text = out.write
+    for page in pages:
+        write_text(page_text(page))
+        count += len(page)
+        del page  # not kept alive while the next page is fetched and decoded
+    return count
+
+
+def _csv_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str]:
+    rows: list[str] = []
+    writer = csv.writer(_Collect(rows.append), lineterminator="\r\n")  # as write_csv
+    values, plain = row_getter(list(spec.selected)), _CSV_PLAIN
+
+    def text(page: Sequence[Record]) -> str:
+        writer.writerows([v if type(v) in plain else cell(v) for v in values(r)] for r in page)
+        joined = "".join(rows)
+        if joined.count("\r") == len(rows):  # every CR ends a row: LF line ends at once
+            joined = joined.replace("\r\n", "\n")
+        else:  # a value holds a CR: only each row's own terminator changes
+            joined = "".join([row[:-2] + "\n" for row in rows])
+        rows.clear()
+        return joined
+
+    return text
+
+
+def _tsv_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str]:
+    columns = list(spec.selected)
+    values, tabs, special = row_getter(columns), len(columns) - 1, _TSV_SPECIAL.search
+
+    def line(record: Record) -> str:
+        texts = [v if type(v) is str else cell(v) for v in values(record)]
+        joined = "\t".join(texts)
+        if joined.count("\t") != tabs or special(joined):
+            joined = "\t".join([tsv_escape(t) for t in texts])
+        return joined
+
+    return lambda page: "".join([line(r) + "\n" for r in page])
+
+
+def _ndjson_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str]:
+    encode = json.JSONEncoder(ensure_ascii=not _utf(out), separators=(",", ":")).encode
+    fields = spec.fields
+    if fields:
+        return lambda page: "".join([encode(project(r, fields)) + "\n" for r in page])
+    return lambda page: "".join([encode(r) + "\n" for r in page])
+
+
+class _Collect:
+    """A csv writer's target that keeps each row's text (``write`` is ``list.append``)."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[str], Any]) -> None:
+        self.write = write
+
+
+_PAGE_FORMATS: dict[str, Callable[[TextIO, OutputSpec], Callable[[Sequence[Record]], str]]] = {
+    "csv": _csv_page,
+    "tsv": _tsv_page,
+    "ndjson": _ndjson_page,
+}
+
+
 def write_one(record: Record, out: TextIO, spec: OutputSpec) -> None:
     """Write a single object: JSON as the object itself, tables as field/value pairs."""
     if spec.fmt == "json":
         obj = project(record, spec.fields) if spec.fields else record
-        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out))
+        text = json.dumps(obj, indent=2, ensure_ascii=not _utf(out), default=json_default)
         out.write((json_terminal_safe(text) if spec.tty else text) + "\n")
     elif spec.fmt == "table":
         pairs = [{"field": c, "value": get_path(record, c)} for c in spec.selected]

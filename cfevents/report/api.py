@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from cfevents.errors import CfEventsError, IncompleteDataError, UsageError
 from cfevents.report.engine import GROUPINGS, Accountant, bound_clock, is_reseed
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json
+from cfevents.report.rates import Rates
 from cfevents.report.rows import build_rows, row_fields, totals
 from cfevents.report.timeutil import epoch, iso, next_month, to_epoch
 from cfevents.timeparse import TimeParseError, parse_time
@@ -91,7 +92,9 @@ def month_window(text: str, now: datetime | None = None) -> Window:
 def window_from_options(
     month: str | None, since: str | None, until: str | None, now: datetime
 ) -> Window:
-    """``--month`` | ``--since [--until]``; neither: this month (the report is partial)."""
+    """``--month`` | ``--since [--until]``; neither: this month (the report is partial).
+    ``since``/``until`` may be a month (``2026-06``: its first instant, UTC)."""
+    since, until = _month_start(since), _month_start(until)
     if month is not None and (since is not None or until is not None):
         raise UsageError("use --month or --since/--until, not both")
     if month is not None:
@@ -106,6 +109,13 @@ def window_from_options(
     except TimeParseError as exc:
         raise UsageError(str(exc)) from None
     return Window(start, end.replace(microsecond=0))
+
+
+def _month_start(text: str | None) -> str | None:
+    """``YYYY-MM`` -> ``YYYY-MM-01`` (a date: midnight UTC); anything else unchanged."""
+    if text is not None and re.fullmatch(r"\d{4}-\d{2}", text.strip()):
+        return f"{text.strip()}-01"
+    return text
 
 
 @dataclass
@@ -194,10 +204,13 @@ def usage_report(
     allow_incomplete: bool = False,
     margin: timedelta = DEFAULT_MARGIN,
     progress: Callable[[int], None] | None = None,
+    rates: Rates | None = None,
 ) -> Report:
     """Instance-, memory- and task-seconds per group over ``window`` (reference §3).
 
     ``progress(events_read)`` is called every PROGRESS_EVERY events while reading.
+    ``rates``: prices (:mod:`cfevents.report.rates`); rows gain ``app_cost``, ``task_cost``,
+    ``cost`` and ``currency``, the seconds split exactly where a price changes.
 
     ``opening``: "snapshot" (default), "events", "none", a state-file path, or a loaded
     :class:`Opening`. Raises :class:`IncompleteDataError` (exit 7) when events the window
@@ -279,6 +292,7 @@ def usage_report(
         by=by,
         daily=daily,
         reseed_in_window="flag" if allow_incomplete else "fail",
+        cuts=rates.cuts() if rates is not None else (),
     )
     stop_after = None if mode == "snapshot" else end + margin_s
     events = iter(source.events_since(datetime.fromtimestamp(read_from, UTC)))
@@ -343,6 +357,7 @@ def usage_report(
         end=end,
         org_names=org_names,
         extra_flags=("incomplete",) if incomplete else (),
+        rates=rates,
     )
     flag_counts = Counter(result.flag_counts)
     closing = state_to_json(result.closing)
@@ -364,14 +379,26 @@ def usage_report(
         "incomplete": incomplete,
         "foundation": source.foundation,
     }
+    if rates is not None:
+        meta["rates"] = rates_meta(rates)
     return Report(
         rows=rows,
         totals=totals(rows, result, t0=t0, end=end),
         meta=meta,
         closing_state=closing,
-        fields=row_fields(by, daily),
+        fields=row_fields(by, daily, rates is not None),
         warnings=warnings,
     )
+
+
+def rates_meta(rates: Rates) -> dict[str, Any]:
+    """What a report's meta says of its prices: the file, the currency, the rounding."""
+    return {
+        "file": rates.source,
+        "currency": rates.currency,
+        "rounding": "each cost cell to 0.01 half-even; TOTAL = sum of rows",
+        "price_changes": [iso(c) for c in rates.cuts()],
+    }
 
 
 def _opening(

@@ -15,7 +15,8 @@ its last time, instances, memory, flags, days); a finished task only as its last
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import bisect
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,8 @@ class Unit:
     day_flags: dict[int | None, set[str]] = field(default_factory=dict)
     # group units only: per row (day), the first key with figures: (seq, kind, guid, attrs)
     day_src: dict[int | None, tuple[int, str, str, Attrs]] = field(default_factory=dict)
+    # with price changes (``cuts``): per (day, period) [instance-s, MB-s, task-s, task MB-s]
+    parts: dict[tuple[int | None, int], list[int]] = field(default_factory=dict)
 
     def acc(self, day: int | None) -> Acc:
         found = self.accs.get(day)
@@ -227,6 +230,7 @@ class Accountant:
         by: str = "app",
         daily: bool = False,
         reseed_in_window: str = "fail",
+        cuts: Sequence[int] = (),
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -242,6 +246,9 @@ class Accountant:
         self.by = by
         self.daily = daily
         self.reseed_policy = reseed_in_window
+        # price changes: figures are also split there (Unit.parts); period i is
+        # [cuts[i-1], cuts[i])
+        self.cuts = tuple(sorted(set(cuts)))
         self.fetch_start = fetch_start if fetch_start is not None else t0
         self.opening = opening or Opening(source=mode, tentative=False)
         self.units: dict[str, Unit] = {}  # live keys
@@ -345,6 +352,11 @@ class Accountant:
             into = group.acc(day)
             for name in _FIELDS:
                 setattr(into, name, getattr(into, name) + getattr(acc, name))
+        for key, part in unit.parts.items():
+            sums = group.parts.setdefault(key, [0, 0, 0, 0])
+            for i, value in enumerate(part):
+                sums[i] += value
+        unit.parts = {}
         if unit.flags:
             group.flags |= unit.flags
             for day in days if self.daily else (None,):
@@ -434,6 +446,8 @@ class Accountant:
         hi = min(b, self.end)
         while lo < hi:
             stop = min(hi, (lo // DAY + 1) * DAY) if self.daily else hi
+            if self.cuts:
+                stop = self._split(unit, lo, stop, n or 0, (n or 0) * (m or 0), 0)
             o = stop - lo
             acc = unit.acc(self._day(lo))
             acc.running_seconds += o
@@ -450,12 +464,27 @@ class Accountant:
         hi = min(b, self.end)
         while lo < hi:
             stop = min(hi, (lo // DAY + 1) * DAY) if self.daily else hi
+            if self.cuts:
+                stop = self._split(unit, lo, stop, 1, m or 0, 2)
             o = stop - lo
             acc = unit.acc(self._day(lo))
             acc.task_seconds += o
             if m is not None:
                 acc.task_memory_mb_seconds += m * o
             lo = stop
+
+    def _split(self, unit: Unit, lo: int, stop: int, rate: int, mb_rate: int, at: int) -> int:
+        """With price changes: cut ``[lo, stop)`` at the next change and add its seconds
+        (``rate`` per second, ``mb_rate`` MB per second) to the period's part; the new stop."""
+        period = bisect.bisect_right(self.cuts, lo)
+        if period < len(self.cuts):
+            stop = min(stop, self.cuts[period])
+        part = unit.parts.get((self._day(lo), period))
+        if part is None:
+            part = unit.parts[(self._day(lo), period)] = [0, 0, 0, 0]
+        part[at] += rate * (stop - lo)
+        part[at + 1] += mb_rate * (stop - lo)
+        return stop
 
     def _count(self, unit: Unit, t: int, name: str) -> None:
         if self._in_window(t):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from cfevents.report.engine import TOTAL, EngineResult, Unit
+from cfevents.report.rates import Rates, app_cost, task_cost
 from cfevents.report.timeutil import DAY, day_label
 
 GROUP_FIELDS: dict[str, tuple[str, ...]] = {
@@ -48,14 +51,18 @@ FIGURE_FIELDS = (
     "task_runs",
     "task_seconds",
     "task_memory_mb_seconds",
+    "task_hours",
+    "task_gb_hours",
     "flags",
 )
 TASK_PROCESS_TYPE = "task"  # --by process: an app's tasks are one row of this type
+COST_FIELDS = ("app_cost", "task_cost", "cost", "currency")  # with --rates, before flags
 
 
-def row_fields(by: str, daily: bool) -> list[str]:
-    """The keys of every row, in order."""
-    return [*GROUP_FIELDS[by], *(["day"] if daily else []), *FIGURE_FIELDS]
+def row_fields(by: str, daily: bool, priced: bool = False) -> list[str]:
+    """The keys of every row, in order (``priced``: with the cost columns)."""
+    figures = [*FIGURE_FIELDS[:-1], *(COST_FIELDS if priced else ()), FIGURE_FIELDS[-1]]
+    return [*GROUP_FIELDS[by], *(["day"] if daily else []), *figures]
 
 
 def derive(row: dict[str, Any], seconds: int) -> None:
@@ -63,6 +70,8 @@ def derive(row: dict[str, Any], seconds: int) -> None:
     row["instance_hours"] = row["instance_seconds"] / 3600
     row["gb_hours"] = row["memory_mb_seconds"] / 1024 / 3600
     row["avg_instances"] = row["instance_seconds"] / seconds if seconds > 0 else 0.0
+    row["task_hours"] = row["task_seconds"] / 3600
+    row["task_gb_hours"] = row["task_memory_mb_seconds"] / 1024 / 3600
 
 
 def _span(day: int | None, t0: int, end: int) -> int:
@@ -80,11 +89,14 @@ def build_rows(
     end: int,
     org_names: Mapping[str, str],
     extra_flags: Sequence[str] = (),
+    rates: Rates | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per group (per UTC day with ``daily``), sorted by names then guids."""
-    fields = row_fields(by, daily)
+    """One row per group (per UTC day with ``daily``), sorted by names then guids; with
+    ``rates``, each row is priced (:func:`price_row`)."""
+    fields = row_fields(by, daily, rates is not None)
     grouped: dict[tuple[str | None, int | None], dict[str, Any]] = {}
     flags: dict[tuple[str | None, int | None], set[str]] = {}
+    parts: dict[tuple[str | None, int | None], dict[int, list[int]]] = {}
     for unit in result.units:  # one per group: its keys' figures summed, their flags per day
         days: list[int | None] = list(unit.accs)
         if not days:
@@ -102,14 +114,45 @@ def build_rows(
             if acc is not None:
                 for name in SUM_FIELDS:
                     row[name] += getattr(acc, name)
+        for (day, period), part in unit.parts.items():
+            sums = parts.setdefault((unit.group, day), {}).setdefault(period, [0, 0, 0, 0])
+            for i, value in enumerate(part):
+                sums[i] += value
     rows: list[dict[str, Any]] = []
     for key, row in grouped.items():
         row["max_instances"] = result.peaks.get(key, 0)
         derive(row, _span(key[1], t0, end))
         row["flags"] = sorted(flags[key])
+        if rates is not None:
+            price_row(row, rates, parts.get(key), t0)
         rows.append({name: row[name] for name in fields})
     rows.sort(key=_sort_key)
     return rows
+
+
+def price_row(
+    row: dict[str, Any], rates: Rates, parts: Mapping[int, list[int]] | None, t0: int
+) -> None:
+    """``app_cost``, ``task_cost`` (each rounded once), ``cost`` (their sum), ``currency``.
+
+    ``parts``: the row's figures per price period (the engine splits them where a price
+    changes); without any change, the row's totals are all in the period in force at T0."""
+    if not parts:
+        period = bisect.bisect_right(rates.cuts(), t0)
+        parts = {
+            period: [
+                row["instance_seconds"],
+                row["memory_mb_seconds"],
+                row["task_seconds"],
+                row["task_memory_mb_seconds"],
+            ]
+        }
+    factor = rates.multiplier(row.get("org_guid"), row.get("org_name"))
+    apps = app_cost(rates, {p: (v[0], v[1]) for p, v in parts.items()}, factor)
+    tasks = task_cost(rates, {p: (v[2], v[3]) for p, v in parts.items()}, factor)
+    row["app_cost"], row["task_cost"] = apps, tasks
+    row["cost"] = apps + tasks
+    row["currency"] = rates.currency
 
 
 def _new_row(
@@ -181,4 +224,10 @@ def totals(
     )
     derive(total, end - t0)
     total["flags"] = sorted({f for r in rows for f in r["flags"]})
-    return {name: total[name] for name in FIGURE_FIELDS}
+    names = list(FIGURE_FIELDS)
+    if rows and "cost" in rows[0]:  # the sum of the printed (rounded) rows, to the cent
+        for name in ("app_cost", "task_cost", "cost"):
+            total[name] = sum((r[name] for r in rows), Decimal(0))
+        total["currency"] = rows[0]["currency"]
+        names[-1:-1] = COST_FIELDS
+    return {name: total[name] for name in names}

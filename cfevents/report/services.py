@@ -24,11 +24,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from cfevents.errors import IncompleteDataError, UsageError
-from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window
+from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window, rates_meta
 from cfevents.report.ccsource import PER_PAGE, GetsJson, _all
+from cfevents.report.rates import Rates, services_cost
 from cfevents.report.timeutil import epoch, iso, to_epoch
 
 SERVICE_EVENTS = "/v3/service_usage_events"
@@ -52,6 +54,7 @@ _LEVELS = {
     "instance": ("org", "space", "offering", "plan", "instance"),
 }
 FIGURES = ("service_seconds", "service_hours", "created", "updated", "deleted", "flags")
+COST_FIELDS = ("cost", "currency")
 
 
 class ServiceReportSource(Protocol):
@@ -141,15 +144,17 @@ class _Group:
     updated: int = 0
     deleted: int = 0
     flags: set[str] = field(default_factory=set)
+    plan_seconds: dict[str | None, int] = field(default_factory=dict)  # seconds per plan
 
 
-def row_fields(by: str) -> tuple[str, ...]:
+def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
     """The keys of a service report's rows grouped ``by`` (a space row names its org, a plan
     row its offering — one row per plan, across spaces — an instance row all), then the
-    figures."""
+    figures (``priced``: with ``cost`` and ``currency``)."""
     if by not in SERVICE_GROUPINGS:
         raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
-    return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *FIGURES)
+    figures = (*FIGURES[:-1], *(COST_FIELDS if priced else ()), FIGURES[-1])
+    return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *figures)
 
 
 def is_service_reseed(event: Mapping[str, Any]) -> bool:
@@ -234,6 +239,7 @@ class _Accountant:
         group = self._group(inst)
         if b > a:
             group.seconds += b - a
+            group.plan_seconds[inst.plan] = group.plan_seconds.get(inst.plan, 0) + b - a
             group.flags |= inst.flags
         inst.open_since = None
 
@@ -286,16 +292,25 @@ def service_report(
     now: datetime | None = None,
     allow_incomplete: bool = False,
     margin: timedelta = DEFAULT_MARGIN,
+    rates: Rates | None = None,
 ) -> Report:
     """Service-instance seconds per org, space, offering, plan or instance (``by``) over
     ``window``, and created/updated/deleted counts (reference §3.8).
 
     Raises :class:`IncompleteDataError` (exit 7) when the oldest retained service usage event
     (or a purge-and-reseed) is newer than ``window.start - margin``, unless
-    ``allow_incomplete``; :class:`UsageError` for a bad ``by``.
+    ``allow_incomplete``; :class:`UsageError` for a bad ``by``, or with ``rates`` for a
+    billed plan that has no price (a priced plan nothing used is a warning). With ``rates``,
+    rows gain ``cost`` (each plan's seconds x its price per hour x the org's multiplier, summed
+    exactly, rounded once) and ``currency``.
     """
     if by not in SERVICE_GROUPINGS:
         raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
+    if rates is not None and rates.orgs and "org" not in _LEVELS[by]:
+        raise UsageError(  # a plan row spans orgs: one multiplier cannot price it exactly
+            f"the rates give orgs multipliers, and a {by} row spans orgs: use --by org, "
+            "space or instance with them"
+        )
     now = now or datetime.now(UTC)
     t0, t1 = to_epoch(window.start), to_epoch(window.end)
     horizon = to_epoch(now - min_age)
@@ -337,25 +352,10 @@ def service_report(
     with_org = _LEVELS[by][0] == "org"  # the key starts (org_guid, org_name)
     org_guids = {g.key[0] for g in engine.groups.values() if with_org and g.key[0]}
     org_names = dict(source.org_names(org_guids)) if org_guids else {}
-    fields = list(row_fields(by)[: -len(FIGURES)])
-    rows = []
-    for group in sorted(engine.groups.values(), key=lambda g: tuple(str(v) for v in g.key)):
-        row: dict[str, Any] = {}
-        values = list(group.key)
-        if with_org:
-            values[1] = org_names.get(str(values[0])) if values[0] else None
-        row.update(zip(fields, values, strict=True))
-        flags = sorted(group.flags | ({"incomplete"} if incomplete else set()))
-        row |= {
-            "service_seconds": group.seconds,
-            "service_hours": group.seconds / 3600,
-            "created": group.created,
-            "updated": group.updated,
-            "deleted": group.deleted,
-            "flags": flags,
-        }
-        if group.seconds or group.created or group.updated or group.deleted:
-            rows.append(row)
+    rows = _rows(engine, by, org_names, incomplete, rates)
+    warnings = [f"incomplete: {text}" for text in incomplete]
+    if rates is not None:
+        warnings.extend(_check_prices(engine, rates))
     total = sum(r["service_seconds"] for r in rows)
     meta: dict[str, Any] = {
         "window": {"start": iso(t0), "end": iso(t1)},
@@ -370,13 +370,82 @@ def service_report(
         "incomplete": incomplete,
         "foundation": source.foundation,
     }
-    totals = {
+    totals: dict[str, Any] = {
         "service_seconds": total,
         "service_hours": total / 3600,
         **{k: sum(r[k] for r in rows) for k in ("created", "updated", "deleted")},
     }
-    warnings = [f"incomplete: {text}" for text in incomplete]
-    return Report(rows, totals, meta, closing, [*fields, *FIGURES], warnings)
+    if rates is not None:
+        meta["rates"] = rates_meta(rates)
+        totals["cost"] = sum((r["cost"] for r in rows), Decimal(0))
+        totals["currency"] = rates.currency
+    return Report(rows, totals, meta, closing, list(row_fields(by, rates is not None)), warnings)
+
+
+def _rows(
+    engine: _Accountant,
+    by: str,
+    org_names: Mapping[str, str],
+    incomplete: list[str],
+    rates: Rates | None,
+) -> list[dict[str, Any]]:
+    fields = list(row_fields(by)[: -len(FIGURES)])
+    with_org = _LEVELS[by][0] == "org"  # the key starts (org_guid, org_name)
+    rows = []
+    for group in sorted(engine.groups.values(), key=lambda g: tuple(str(v) for v in g.key)):
+        row: dict[str, Any] = {}
+        values = list(group.key)
+        if with_org:
+            values[1] = org_names.get(str(values[0])) if values[0] else None
+        row.update(zip(fields, values, strict=True))
+        row |= {
+            "service_seconds": group.seconds,
+            "service_hours": group.seconds / 3600,
+            "created": group.created,
+            "updated": group.updated,
+            "deleted": group.deleted,
+        }
+        if rates is not None:
+            factor = rates.multiplier(row.get("org_guid"), row.get("org_name"))
+            priced = [
+                (rates.plan_price(plan, _plan_label(engine, plan)) or Decimal(0), seconds)
+                for plan, seconds in group.plan_seconds.items()
+            ]
+            row["cost"] = services_cost(priced, factor)
+            row["currency"] = rates.currency
+        row["flags"] = sorted(group.flags | ({"incomplete"} if incomplete else set()))
+        if group.seconds or group.created or group.updated or group.deleted:
+            rows.append(row)
+    return rows
+
+
+def _plan_label(engine: _Accountant, plan: str | None) -> str | None:
+    """``offering/plan`` by name, as a rates file keys it (None when the names are unknown)."""
+    plan_name, _offering, offering_name = engine.plans.get(plan or "", (None, None, None))
+    return f"{offering_name}/{plan_name}" if plan_name and offering_name else None
+
+
+def _check_prices(engine: _Accountant, rates: Rates) -> list[str]:
+    """A billed plan without a price is an error (unless a default); a priced plan that
+    matches nothing billed is a warning."""
+    used = {p for g in engine.groups.values() for p, s in g.plan_seconds.items() if s and p}
+    labels = {plan: _plan_label(engine, plan) for plan in used}
+    missing = [
+        labels[plan] or plan
+        for plan in sorted(used)
+        if rates.plan_price(plan, labels[plan]) is None
+    ]
+    if missing:
+        raise UsageError(
+            f"--rates {rates.source}: no price for service plan(s) {', '.join(missing)}: "
+            'add them to [service_plans] (or a "default")'
+        )
+    matched = set(used) | {label for label in labels.values() if label}
+    return [
+        f"--rates {rates.source}: service plan {key!r} matches no plan billed in this window"
+        for key in rates.service_plans
+        if key not in matched
+    ]
 
 
 def _open_from_snapshot(
