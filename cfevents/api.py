@@ -745,7 +745,7 @@ class Client:
             for k, v in args.items()
             if k in ("month", "since", "until", "min_age", "allow_incomplete", "now")
         }
-        service_args |= {"by": "plan", "rates": rates}
+        service_args |= {"by": "space,plan", "rates": rates}  # a line per plan and space
         services = self.service_report(**cast("ServiceReportArgs", service_args))
         return build_statement(usage, services, per=per)
 

@@ -268,13 +268,11 @@ def report_usage(
     from cfevents.cli.export import _progress_bar
 
     rt: Runtime = ctx.obj
-    target = out_target(out, force)
-    output = out_format(target, output)
-    spec = report_spec(
-        rt, by, daily, output, fields, no_headers, table_format, rates is not None, target
-    )
     if (pivot is not None or compare) and fields is not None:
         raise UsageError("--fields cannot go with --pivot or --compare")
+    target = out_target(out, force)
+    spec = report_spec(rt, by, daily, out_format(target, output), fields, no_headers,
+                       table_format, rates is not None, target)  # fmt: skip
     with _progress_bar(rt, None, "reading") as bar:
         report = rt.cf().usage_report(
             pivot=pivot,

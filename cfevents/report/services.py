@@ -52,6 +52,7 @@ _LEVELS = {
     "offering": ("offering",),
     "plan": ("offering", "plan"),
     "instance": ("org", "space", "offering", "plan", "instance"),
+    "space,plan": ("org", "space", "offering", "plan"),  # a plan per space: statement lines
 }
 FIGURES = ("service_seconds", "service_hours", "created", "updated", "deleted", "flags")
 COST_FIELDS = ("cost", "currency")
@@ -151,8 +152,8 @@ def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
     """The keys of a service report's rows grouped ``by`` (a space row names its org, a plan
     row its offering — one row per plan, across spaces — an instance row all), then the
     figures (``priced``: with ``cost`` and ``currency``)."""
-    if by not in SERVICE_GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
+    if by not in _LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
     figures = (*FIGURES[:-1], *(COST_FIELDS if priced else ()), FIGURES[-1])
     return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *figures)
 
@@ -304,8 +305,8 @@ def service_report(
     rows gain ``cost`` (each plan's seconds x its price per hour x the org's multiplier, summed
     exactly, rounded once) and ``currency``.
     """
-    if by not in SERVICE_GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
+    if by not in _LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
     if rates is not None and rates.orgs and "org" not in _LEVELS[by]:
         raise UsageError(  # a plan row spans orgs: one multiplier cannot price it exactly
             f"the rates give orgs multipliers, and a {by} row spans orgs: use --by org, "
