@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfevents.sandbox import api_v2, api_v3
+from cfevents.sandbox.audit import Crash
 from cfevents.sandbox.data import Foundation
 from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v2_body, v3_body
 from cfevents.sandbox.faults import GOROUTER_502, FaultConfig, FaultInjector
@@ -176,7 +177,7 @@ class Sandbox:
         self._request_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._clock_offset = 0.0  # set_clock: the API's clock minus the real one, seconds
+        self._clock: datetime | None = None
         #: The live foundation driving this sandbox (`--live`), for its advance endpoint.
         self.live: LiveFoundation | None = None
         self._hold_path: str | None = None  # tests: hold_lists_after()
@@ -280,6 +281,23 @@ class Sandbox:
         """Live events arriving: `n` new rows created at `at` (default now)."""
         self.foundation.append_usage_events(n, to_us(at) if at else time.time_ns() // 1000)
 
+    def set_clock(self, at: datetime | None) -> None:
+        """Stop the API's clock (its HTTP ``Date`` header) at ``at``; None follows real time."""
+        self._clock = at
+
+    def clock_time(self) -> float:
+        """The API's clock, as a POSIX time: the set clock, else real time."""
+        return self._clock.timestamp() if self._clock is not None else time.time()
+
+    def append_crash(
+        self, app_guid: str, at: datetime | None = None, exit_description: str | None = None
+    ) -> Crash:
+        """Diego reports a crash of the app's first process at `at` (default: the API's clock):
+        CC writes its two audit events. Returns the crash (the truth)."""
+        when = to_us(at if at is not None else datetime.fromtimestamp(self.clock_time(), UTC))
+        seed = when ^ len(self.foundation.audit_events)  # a new draw for each crash
+        return self.foundation.crash(app_guid, when, seed, exit_description)
+
     def perform(self, action: str, app_guid: str, at: datetime | None = None) -> int:
         """Make one app do one action now (see `Foundation.perform`); returns rows written."""
         return self.foundation.perform(
@@ -311,15 +329,6 @@ class Sandbox:
     def purge_and_reseed(self) -> None:
         """What `POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` does."""
         self.foundation.purge_and_reseed(time.time_ns() // 1000)
-
-    def set_clock(self, moment: datetime | None) -> None:
-        """Run the API's clock at `moment` from now on (its HTTP `Date` header; clients that
-        trust the API's clock over their own follow it); None: the real clock again."""
-        self._clock_offset = 0.0 if moment is None else moment.timestamp() - time.time()
-
-    def clock_time(self) -> float:
-        """The API's clock (epoch seconds): the real one unless `set_clock` moved it."""
-        return time.time() + self._clock_offset
 
     def prune_usage_events_before(self, cutoff: datetime, *, keep_running: bool = False) -> None:
         """Retention cleanup: delete rows created before `cutoff`, never the newest row.
