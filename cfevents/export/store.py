@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence, Sized
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cfevents.cc.paging import JsonGetter, resources, v3_pages
@@ -101,8 +101,12 @@ class StoreSink:
         ]
         if orgs:
             now = utcnow()
-            taken_at = format_cc(api_time(now) if api_time is not None else now)
-            self.session.save_snapshot(taken_at, {"organizations": orgs})
+            taken = api_time(now) if api_time is not None else now
+            saved = self.store.snapshot_parts(self.session.foundation, "organizations")
+            if saved:  # after the last one, even within its second (one row per second)
+                last = datetime.strptime(saved[-1][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                taken = max(taken, last + timedelta(seconds=1))
+            self.session.save_snapshot(format_cc(taken), {"organizations": orgs})
 
     def write(self, events: Sequence[dict[str, Any]]) -> int:
         """The page's events and the cursor after them, in one transaction."""

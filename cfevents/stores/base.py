@@ -266,14 +266,14 @@ class Store(ABC):
         """The foundation's opening snapshot (the earliest one saved), or None."""
 
     @abstractmethod
-    def snapshot_parts(self, foundation: str, kind: str) -> list[Any]:
-        """Every saved list called ``kind`` (e.g. ``organizations``), oldest first: the
-        opening snapshot's, then what later syncs added."""
+    def snapshot_parts(self, foundation: str, kind: str) -> list[tuple[str, Any]]:
+        """Every saved list called ``kind`` (e.g. ``organizations``) with its time, oldest
+        first: the opening snapshot's, then what later syncs added."""
 
     def names(self, foundation: str, kind: str = "organizations") -> dict[str, str]:
         """guid -> name of every resource of ``kind`` any sync saw (the latest name wins)."""
         found: dict[str, str] = {}
-        for part in self.snapshot_parts(foundation, kind):
+        for _taken, part in self.snapshot_parts(foundation, kind):
             for item in part if isinstance(part, list) else []:
                 if isinstance(item, dict) and item.get("guid") and item.get("name") is not None:
                     found[str(item["guid"])] = str(item["name"])

@@ -335,15 +335,15 @@ class PostgresStore(Store):
         return Snapshot(_ts(rows[0][0]) or "", {kind: json.loads(raw) for _, kind, raw in rows})
 
     @mapped
-    def snapshot_parts(self, foundation: str, kind: str) -> list[Any]:
+    def snapshot_parts(self, foundation: str, kind: str) -> list[tuple[str, Any]]:
         with self.conn.cursor() as cur:
             cur.execute(
-                "SELECT raw::text FROM cfevents_snapshots WHERE foundation = %s AND kind = %s "
-                "ORDER BY taken_at",
+                "SELECT taken_at, raw::text FROM cfevents_snapshots WHERE foundation = %s "
+                "AND kind = %s ORDER BY taken_at",
                 (foundation, kind),
             )
             rows = cur.fetchall()
-        return [json.loads(raw) for (raw,) in rows]
+        return [(_ts(taken) or "", json.loads(raw)) for taken, raw in rows]
 
     # -- reading -------------------------------------------------------------------------------
 

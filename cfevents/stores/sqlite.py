@@ -353,12 +353,13 @@ class SQLiteStore(Store):
         return Snapshot(rows[0][0], {kind: json.loads(raw) for _, kind, raw in rows})
 
     @mapped
-    def snapshot_parts(self, foundation: str, kind: str) -> list[Any]:
+    def snapshot_parts(self, foundation: str, kind: str) -> list[tuple[str, Any]]:
         rows = self.conn.execute(
-            "SELECT raw FROM cfevents_snapshots WHERE foundation = ? AND kind = ? ORDER BY taken_at",
+            "SELECT taken_at, raw FROM cfevents_snapshots WHERE foundation = ? AND kind = ? "
+            "ORDER BY taken_at",
             (foundation, kind),
         ).fetchall()
-        return [json.loads(raw) for (raw,) in rows]
+        return [(taken, json.loads(raw)) for taken, raw in rows]
 
     # -- reading -------------------------------------------------------------------------------
 
