@@ -11,8 +11,13 @@ class ExportProgress:
     def __init__(self, enabled: bool, stderr: TextIO, tty: bool, verb: str = "exporting") -> None:
         self._progress: Any = None
         self._task: Any = None
-        if not enabled:
-            return
+        # a report's reading shows only once it is long (a page of events): short reads, the
+        # common case, print nothing but their summary
+        self._pending = (stderr, tty, verb) if enabled and verb != "exporting" else None
+        if enabled and self._pending is None:
+            self._start(stderr, tty, verb)
+
+    def _start(self, stderr: TextIO, tty: bool, verb: str) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -49,7 +54,11 @@ class ExportProgress:
         self._progress.update(self._task, completed=written, total=total, pages=label, rate=rate)
 
     def events(self, read: int) -> None:
-        """A report's reading: ``read`` events so far (no pages, no total)."""
+        """A report's reading: ``read`` events so far (no pages, no total); the bar appears
+        once a page (5000) has been read."""
+        if self._pending is not None and read >= 5000:
+            self._start(*self._pending)
+            self._pending = None
         self.update(read, 0, None)
 
     def __enter__(self) -> ExportProgress:

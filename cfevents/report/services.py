@@ -253,6 +253,7 @@ class _Accountant:
         plan_name, offering, offering_name = self.plans.get(inst.plan or "", (None, None, None))
         if inst.plan is None and "unknown_plan" in inst.flags and inst.open_since == self.first:
             plan_name = "unknown"
+            offering_name = offering_name or "unknown"  # a plan row names its offering first
         values = {
             "org": (inst.org_guid, None),
             "space": (inst.space_guid, inst.space_name),
