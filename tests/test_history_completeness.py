@@ -122,7 +122,7 @@ def test_a_store_lacking_the_window_start_names_itself(own_cli, own_sandbox, tmp
     with history_source(target) as source, pytest.raises(IncompleteDataError) as caught:
         usage_report(source, Window(END - timedelta(days=9), END - timedelta(days=8)), now=END)
     message = caught.value.message
-    assert f"the oldest usage event the store {target} holds" in message
+    assert f"the oldest usage event in the store {target}" in message
     assert "Cloud Controller" not in message
     assert "first whole month it can report" in message
 
@@ -145,7 +145,16 @@ def test_month_last_this_and_strict_yyyy_mm():
     assert month_window("LAST", datetime(2026, 3, 31, 23, 59, tzinfo=UTC)).start == datetime(
         2026, 2, 1, tzinfo=UTC
     )
-    for bad in ("2026-1", "2026-13", "2026-00", " 2026-05", "2026-05-01", "26-05", "0000-01", "x"):
+    for bad in (
+        "2026-1",
+        "2026-13",
+        "2026-00",
+        "2026-05-01",
+        "26-05",
+        "0000-01",
+        "x",
+        "２０２６-05",
+    ):
         with pytest.raises(UsageError, match="YYYY-MM"):
             month_window(bad, now)
 

@@ -52,6 +52,12 @@ class ReportSource(Protocol):
         ...
 
 
+def _holds(source: ReportSource) -> str:
+    """Who holds the events, for a message: CC prunes them, a store or a file just has them."""
+    holder = getattr(source, "holder", None)
+    return f"in {holder}" if isinstance(holder, str) else "Cloud Controller still has"
+
+
 @dataclass(frozen=True)
 class Window:
     """``[start, end)``, UTC, whole seconds."""
@@ -69,12 +75,12 @@ class Window:
             )
 
 
-MONTH = re.compile(r"(\d{4})-(\d{2})")
+MONTH = re.compile(r"(\d{4})-(\d{2})", flags=re.ASCII)
 
 
 def month_window(text: str, now: datetime | None = None) -> Window:
-    """``YYYY-MM`` (strictly), ``last`` or ``this`` (by ``now``, default the clock) -> that
-    calendar month in UTC."""
+    """``YYYY-MM`` (exactly: four digits, two digits), ``last`` or ``this`` (by ``now``,
+    default the clock) -> that calendar month in UTC."""
     word = text.strip().lower()
     if word in ("last", "this"):
         today = (now or datetime.now(UTC)).astimezone(UTC)
@@ -82,7 +88,7 @@ def month_window(text: str, now: datetime | None = None) -> Window:
         if word == "last":
             start = (start - timedelta(days=1)).replace(day=1)
         return Window(start, next_month(start))
-    match = MONTH.fullmatch(text)
+    match = MONTH.fullmatch(text)  # 2026-1, 26-01, 2026-001: not taken as a guess
     if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
         raise UsageError(f"--month {text!r} is not a month: YYYY-MM (e.g. 2024-05), last or this")
     start = datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
@@ -171,19 +177,6 @@ class RetainedBaselines:
         )
 
 
-def _missing_start(source: ReportSource, oldest: Mapping[str, Any], oldest_t: int, t0: int) -> str:
-    """The window starts before the events ``source`` holds (named: CC, a store, a file)."""
-    origin = getattr(source, "origin", None)
-    if is_reseed(oldest):
-        what = f"a purge-and-reseed at {iso(oldest_t)}"
-    elif origin is not None:
-        what = f"the oldest usage event {origin} holds is from {iso(oldest_t)}"
-    else:
-        what = f"the oldest usage event Cloud Controller still has is from {iso(oldest_t)}"
-    lost = "gone" if origin is None else "missing from it"
-    return f"the window starts at {iso(t0)} but {what}, so events it needs are {lost}"
-
-
 def _incomplete_message(problem: str, t0: int, oldest: int, margin: int) -> str:
     later = -(-(oldest + margin) // 60) * 60  # rounded up to the minute
     return (
@@ -248,7 +241,12 @@ def usage_report(
             boundary = RetainedBaselines(oldest_t)
         needed = t0 if mode == "file" else fetch_start
         if oldest_t > needed:
-            problem = _missing_start(source, oldest, oldest_t, t0)
+            what = (
+                f"a purge-and-reseed at {iso(oldest_t)}"
+                if is_reseed(oldest)
+                else f"the oldest usage event {_holds(source)} is from {iso(oldest_t)}"
+            )
+            problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
             if not allow_incomplete:
                 advice = getattr(source, "incomplete_advice", None)
                 raise IncompleteDataError(
@@ -257,6 +255,12 @@ def usage_report(
                     else _incomplete_message(problem, t0, oldest_t, margin_s)
                 )
             incomplete.append(problem)
+
+    chain = _broken_chain(loaded, source) if mode == "file" else None
+    if chain is not None:
+        if not allow_incomplete:
+            raise IncompleteDataError(f"{chain}: use --allow-incomplete to report anyway")
+        incomplete.append(chain)
 
     snapshot: Snapshot | None = None
     notes: list[str] = []
@@ -388,6 +392,20 @@ def usage_report(
         closing_state=closing,
         fields=row_fields(by, daily, rates is not None),
         warnings=warnings,
+    )
+
+
+def _broken_chain(loaded: Opening | None, source: ReportSource) -> str | None:
+    """A state file continues after its ``last_event_guid``: when Cloud Controller no longer
+    knows that event (pruned, purged), the chain cannot be proven whole (None: it can, or the
+    source cannot tell)."""
+    guid = loaded.last_event_guid if loaded is not None else None
+    knows = getattr(source, "knows_event", None)
+    if not guid or knows is None or knows(guid):
+        return None
+    return (
+        f"the state file continues after event {guid}, which Cloud Controller no longer has "
+        "(pruned or purged), so the chain from it cannot be proven whole"
     )
 
 

@@ -46,6 +46,7 @@ class HistorySource:
     complete_from_oldest = True  # every event after the first stored one is stored
     horizon: datetime | None  # the newest stored created_at (None: nothing stored)
     problems: list[str]  # completeness problems let through by allow_incomplete
+    holder: str  # where the events are, for messages ("the store usage.db")
 
     def __enter__(self) -> Self:
         return self
@@ -76,6 +77,7 @@ class StoreSource(HistorySource):
         self.store = store
         self.kind = kind
         self.allow_incomplete = allow_incomplete
+        self.holder = f"the store {store.display}"
         self.problems = []
         self._foundation = foundation or _only_foundation(store, kind)
         coverage = store.coverage(self._foundation, kind)
@@ -86,7 +88,6 @@ class StoreSource(HistorySource):
         # complete up to the last sync's CC time less its min-age (a 0.2 store: its last event)
         newest = self.sync.complete_until if self.sync else coverage.last_created_at
         self.horizon = datetime.fromtimestamp(epoch(newest), tz=UTC)
-        self.origin = f"the store {store.display}"
         stored = store.snapshot(self._foundation)
         self.snapshot_taken_at = (
             datetime.fromtimestamp(epoch(stored.taken_at), tz=UTC) if stored else None
@@ -197,6 +198,7 @@ class NdjsonSource(HistorySource):
 
     def __init__(self, path: Path, foundation: str | None = None) -> None:
         self.path = path
+        self.holder = str(path)
         self.problems = []
         self._foundation = foundation or str(path)
         first: dict[str, Any] | None = None
@@ -220,7 +222,6 @@ class NdjsonSource(HistorySource):
             )
         self._first = first
         self.horizon = datetime.fromtimestamp(epoch(newest), tz=UTC) if newest else None
-        self.origin = f"the file {path}"
 
     @property
     def foundation(self) -> str:
