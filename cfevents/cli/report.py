@@ -158,7 +158,7 @@ def report_usage(
         str,
         typer.Option(
             "--by",
-            metavar="org|space|app|process|foundation[,GROUPING]",
+            metavar="org|space|app|process",
             help="One row per org, space, app or process; from a store of several foundations "
             "also foundation (one row each) or foundation,org (and so on).",
             rich_help_panel=REPORT_PANEL,
