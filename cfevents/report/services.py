@@ -44,6 +44,16 @@ _KEYS = {
     "plan": ("service_plan_guid", "service_plan_name"),
     "instance": ("service_instance_guid", "service_instance_name", "service_instance_type"),
 }
+# the columns a row of each grouping names: a plan row is the plan across the foundation (with
+# its offering), not per space; an instance row says where it lives
+_LEVELS = {
+    "org": ("org",),
+    "space": ("org", "space"),
+    "offering": ("offering",),
+    "plan": ("offering", "plan"),
+    "instance": ("org", "space", "offering", "plan", "instance"),
+    "space,plan": ("org", "space", "offering", "plan"),  # a plan per space: statement lines
+}
 FIGURES = ("service_seconds", "service_hours", "created", "updated", "deleted", "flags")
 COST_FIELDS = ("cost", "currency")
 
@@ -139,13 +149,13 @@ class _Group:
 
 
 def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
-    """The keys of a service report's rows grouped ``by`` (nested: a plan row names its
-    offering, space and org), then the figures (``priced``: with ``cost`` and ``currency``)."""
-    if by not in SERVICE_GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
-    levels = SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(by) + 1]
+    """The keys of a service report's rows grouped ``by`` (a space row names its org, a plan
+    row its offering — one row per plan, across spaces — an instance row all), then the
+    figures (``priced``: with ``cost`` and ``currency``)."""
+    if by not in _LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
     figures = (*FIGURES[:-1], *(COST_FIELDS if priced else ()), FIGURES[-1])
-    return (*(f for level in levels for f in _KEYS[level]), *figures)
+    return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *figures)
 
 
 def is_service_reseed(event: Mapping[str, Any]) -> bool:
@@ -243,6 +253,7 @@ class _Accountant:
         plan_name, offering, offering_name = self.plans.get(inst.plan or "", (None, None, None))
         if inst.plan is None and "unknown_plan" in inst.flags and inst.open_since == self.first:
             plan_name = "unknown"
+            offering_name = offering_name or "unknown"  # a plan row names its offering first
         values = {
             "org": (inst.org_guid, None),
             "space": (inst.space_guid, inst.space_name),
@@ -251,7 +262,7 @@ class _Accountant:
             "instance": (inst.guid, inst.name, inst.type),
         }
         key: tuple[Any, ...] = ()
-        for level in SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(self.by) + 1]:
+        for level in _LEVELS[self.by]:
             key += values[level]
         group = self.groups.get(key)
         if group is None:
@@ -295,8 +306,13 @@ def service_report(
     rows gain ``cost`` (each plan's seconds x its price per hour x the org's multiplier, summed
     exactly, rounded once) and ``currency``.
     """
-    if by not in SERVICE_GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
+    if by not in _LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
+    if rates is not None and rates.orgs and "org" not in _LEVELS[by]:
+        raise UsageError(  # a plan row spans orgs: one multiplier cannot price it exactly
+            f"the rates give orgs multipliers, and a {by} row spans orgs: use --by org, "
+            "space or instance with them"
+        )
     now = now or datetime.now(UTC)
     t0, t1 = to_epoch(window.start), to_epoch(window.end)
     horizon = to_epoch(now - min_age)
@@ -335,7 +351,8 @@ def service_report(
     _open_from_snapshot(engine, snapshot, source, include_user_provided)
     closing = {"services": engine.finish()}
 
-    org_guids = {g.key[0] for g in engine.groups.values() if g.key[0]}
+    with_org = _LEVELS[by][0] == "org"  # the key starts (org_guid, org_name)
+    org_guids = {g.key[0] for g in engine.groups.values() if with_org and g.key[0]}
     org_names = dict(source.org_names(org_guids)) if org_guids else {}
     rows = _rows(engine, by, org_names, incomplete, rates)
     warnings = [f"incomplete: {text}" for text in incomplete]
@@ -375,11 +392,13 @@ def _rows(
     rates: Rates | None,
 ) -> list[dict[str, Any]]:
     fields = list(row_fields(by)[: -len(FIGURES)])
+    with_org = _LEVELS[by][0] == "org"  # the key starts (org_guid, org_name)
     rows = []
     for group in sorted(engine.groups.values(), key=lambda g: tuple(str(v) for v in g.key)):
         row: dict[str, Any] = {}
         values = list(group.key)
-        values[1] = org_names.get(str(values[0])) if values[0] else None
+        if with_org:
+            values[1] = org_names.get(str(values[0])) if values[0] else None
         row.update(zip(fields, values, strict=True))
         row |= {
             "service_seconds": group.seconds,
@@ -389,7 +408,7 @@ def _rows(
             "deleted": group.deleted,
         }
         if rates is not None:
-            factor = rates.multiplier(row["org_guid"], row["org_name"])
+            factor = rates.multiplier(row.get("org_guid"), row.get("org_name"))
             priced = [
                 (rates.plan_price(plan, _plan_label(engine, plan)) or Decimal(0), seconds)
                 for plan, seconds in group.plan_seconds.items()
