@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from cfevents.cc.config import Settings
     from cfevents.cc.paging import PageInfo
     from cfevents.events.audit import EventQuery
+    from cfevents.events.context import ContextCache
+    from cfevents.events.crashfilter import CrashFilter
+    from cfevents.events.loops import LoopRule
     from cfevents.events.resolve import Resolver, Scope
     from cfevents.export.engine import ExportJob
     from cfevents.export.plan import ExportSource
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from cfevents.shapes import (
         AuditEvent,
         Crash,
+        CrashLoop,
         CrashSummary,
         Order,
         ServiceUsageEvent,
@@ -165,7 +169,16 @@ class ServiceReportArgs(TypedDict, total=False):
     rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
 
 
-class CrashArgs(TimeArgs, ScopeArgs, total=False):
+class CrashFilterArgs(TypedDict, total=False):
+    """Why it crashed: the crash filters of :meth:`Client.crashes` and the summaries/follows."""
+
+    reasons: Names  # text in the reason or exit description (any of them)
+    exit_statuses: Sequence[str | int]  # exit statuses (any of them), e.g. 137
+    oom: bool  # only OOM kills: exit 137, or "out of memory"/"OOM"
+    context: str | timedelta | None  # attach the app's changes in this period before each crash
+
+
+class CrashArgs(TimeArgs, ScopeArgs, CrashFilterArgs, total=False):
     """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
 
     order: Order  # desc (newest first, the default) or asc
@@ -778,11 +791,19 @@ class Client:
         from cfevents.events import audit
 
         limit = check_limit(args.get("limit"))
-        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=limit)
+        keep = _crash_filter(args)
+        # a filtered listing may read far past its limit: full pages, read ahead
+        sizing = None if keep else limit
+        resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=sizing)
         info = _page_info()
-        reading = self._read_events(query, src, info, ahead=limit is None)
-        records = audit.crash_records(reading, query.order)
+        reading = self._read_events(query, src, info, ahead=sizing is None)
+        records = keep.apply(audit.crash_records(reading, query.order))
         shown = itertools.islice(records, limit) if limit is not None else records
+        cache = self._context_cache(args, src)
+        if cache is not None:
+            from cfevents.events.context import with_context
+
+            shown = with_context(shown, cache)
         if args.get("names", True):
             shown = with_names(shown, resolver)
 
@@ -795,7 +816,8 @@ class Client:
             if not unread and next(records, None) is None:
                 return None
             end = "newest" if query.order == "desc" else "oldest"
-            return Truncation(count, "crashes", end=end, counted=info.total_results or None)
+            counted = None if keep else info.total_results or None
+            return Truncation(count, "crashes", end=end, counted=counted)
 
         return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
 
@@ -805,51 +827,78 @@ class Client:
         interval: str | float = 30.0,
         stop: threading.Event | None = None,
         lag: float = 60.0,
+        loop: LoopRule | None = None,
         **args: Unpack[CrashArgs],
-    ) -> Iterator[Crash]:
+    ) -> Iterator[Crash | CrashLoop]:
         """Crashes as they arrive, oldest first, each once, until ``stop`` is set.
 
         Starts at ``since`` (or now) and polls every ``interval`` seconds. Each poll re-reads
         from ``lag`` seconds before the newest crash seen (CC may commit an event a little
         after its created_at) and keyset-skips what it has handed out by (created_at, guid),
         so a crash is never yielded twice, even when its two events arrive in different polls.
-        """
-        from datetime import UTC, timedelta
 
-        from cfevents.timeparse import format_cc, utcnow
+        With ``loop`` (:class:`cfevents.events.loops.LoopRule`) each crash is followed by the
+        loop records it causes, and each poll ends with the resolutions due by the API's clock
+        (its HTTP ``Date``): tell them apart with :func:`cfevents.events.loops.is_loop`.
+        """
+        from cfevents.events.follow import KeysetCursor
+        from cfevents.events.loops import LoopDetector
+        from cfevents.timeparse import utcnow
+
+        pause = check_interval(interval)  # the one bound every follow obeys
+        if args.get("until") is not None or args.get("created_before") is not None:
+            raise UsageError("has no end: drop `until`/`created_before`", param="follow")
+        detector = LoopDetector(loop) if loop is not None else None
+        cache = self._context_cache(args, choose_source(args.get("source", "auto")))
+        stop = stop or threading.Event()
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+        query = cast("CrashArgs", dict(args))
+        for bound in ("until", "created_after", "created_before", "context"):
+            query.pop(bound, None)  # type: ignore[misc]
+        query["order"], query["limit"] = "asc", None
+        while not stop.is_set():
+            query["since"] = keyset.since()
+            for crash in self.crashes(**query):
+                guids = (crash.get("process_crash_guid"), crash.get("app_crash_guid"))
+                if not keyset.fresh(crash.get("created_at"), guids):
+                    continue
+                loops = detector.observe(dict(crash)) if detector is not None else []
+                for record in [dict(crash), *loops]:
+                    yield cast("Crash | CrashLoop", cache.attach(record) if cache else record)
+            for record in detector.settle(self.http.server_time) if detector else []:
+                yield cast("CrashLoop", cache.attach(record) if cache else record)
+            keyset.prune()
+            stop.wait(pause)
+
+    def follow_events(
+        self,
+        *,
+        interval: str | float = 30.0,
+        stop: threading.Event | None = None,
+        lag: float = 60.0,
+        **args: Unpack[AuditArgs],
+    ) -> Iterator[AuditEvent]:
+        """Audit events as they arrive, oldest first, each once, until ``stop`` is set: the
+        keyset follow of :meth:`follow_crashes` (from ``since`` or now, every ``interval``
+        seconds, re-reading ``lag`` seconds) over :meth:`audit_events` and its filters."""
+        from cfevents.events.follow import KeysetCursor
+        from cfevents.timeparse import utcnow
 
         pause = check_interval(interval)  # the one bound every follow obeys
         if args.get("until") is not None or args.get("created_before") is not None:
             raise UsageError("has no end: drop `until`/`created_before`", param="follow")
         stop = stop or threading.Event()
-        start = time_window(utcnow(), args).gte or utcnow()
-        start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
-        cursor = start
-        seen: dict[str, str] = {}  # guid -> created_at, for crashes at or after cursor - lag
-        query = cast("CrashArgs", dict(args))
+        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+        query = cast("AuditArgs", dict(args))
         for bound in ("until", "created_after", "created_before"):
             query.pop(bound, None)  # type: ignore[misc]
         query["order"], query["limit"] = "asc", None
         while not stop.is_set():
-            query["since"] = format_cc(max(start, cursor - timedelta(seconds=lag)))
-            for crash in self.crashes(**query):
-                created = str(crash.get("created_at") or "")
-                guids = [
-                    g for g in (crash.get("process_crash_guid"), crash.get("app_crash_guid")) if g
-                ]
-                if any(g in seen for g in guids):
-                    for g in guids:
-                        seen[g] = created
-                    continue
-                for g in guids:
-                    seen[g] = created
-                moment = _parse_cc_time(created)
-                if moment is not None and moment > cursor:
-                    cursor = moment
-                yield crash
-            floor = format_cc(cursor - timedelta(seconds=lag))
-            for g in [g for g, at in seen.items() if at < floor]:
-                del seen[g]
+            query["since"] = keyset.since()
+            for event in self.audit_events(**query):
+                if keyset.fresh(event.get("created_at"), [event.get("guid")]):
+                    yield event
+            keyset.prune()
             stop.wait(pause)
 
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
@@ -864,7 +913,7 @@ class Client:
         resolver, query, src = self._event_query(args, types=audit.CRASH_TYPES, limit=None)
         info = _page_info()
         records = audit.crash_records(self._read_events(query, src, info), query.order)
-        rows = audit.summarise(records)
+        rows = audit.summarise(_crash_filter(args).apply(records))
         shown: Iterator[dict[str, Any]] = iter(rows if limit is None else rows[:limit])
         if args.get("names", True):
             shown = with_names(shown, resolver)
@@ -873,6 +922,32 @@ class Client:
             return Truncation(count, "apps with crashes", len(rows)) if len(rows) > count else None
 
         return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
+
+    def _context_cache(self, args: CrashArgs, source: str) -> ContextCache | None:
+        """The cache that fetches ``context`` for crashes (None without ``context``): the
+        app's change events (:data:`cfevents.events.context.CONTEXT_TYPES`) by target GUID."""
+        from cfevents.events.context import CONTEXT_TYPES, ContextCache
+        from cfevents.timeparse import format_cc
+
+        before = _context_period(args.get("context"))
+        if before is None:
+            return None
+
+        def fetch(guid: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+            return cast(
+                "Iterator[dict[str, Any]]",
+                self.audit_events(
+                    types=CONTEXT_TYPES,
+                    actees=[guid],
+                    since=format_cc(start),
+                    until=format_cc(end),
+                    order="asc",
+                    source=cast("Source", source),
+                    names=False,
+                ),
+            )
+
+        return ContextCache(fetch, before)
 
     def _event_query(
         self,
@@ -1106,6 +1181,29 @@ def _scope_values(args: ScopeArgs) -> tuple[list[str], list[str], list[str]]:
         _values(args.get("org", ())),
         _values(args.get("space", ())),
         _values(args.get("app", ())),
+    )
+
+
+def _context_period(value: str | timedelta | None) -> timedelta | None:
+    """``context``: a duration (``15m``) from 1s to 1d, or None."""
+    from cfevents.timeparse import TimeParseError, parse_duration
+
+    if value is None or value == "":
+        return None
+    try:
+        period = value if isinstance(value, timedelta) else parse_duration(value)
+    except TimeParseError as exc:
+        raise UsageError(f"--context: {exc}") from None
+    if not timedelta(seconds=1) <= period <= timedelta(days=1):
+        raise UsageError(f"--context: {value!r} is out of range (1s to 1d)")
+    return period
+
+
+def _crash_filter(args: CrashArgs) -> CrashFilter:
+    from cfevents.events.crashfilter import crash_filter
+
+    return crash_filter(
+        _values(args.get("reasons", ())), args.get("exit_statuses", ()), args.get("oom", False)
     )
 
 

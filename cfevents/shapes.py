@@ -133,6 +133,24 @@ class Crash(TypedDict):
     app_crash_guid: str | None
 
 
+class CrashLoop(TypedDict):
+    """A crash loop record (cfevents.events.loops): an app started looping, is still looping
+    (a reminder) or was resolved (quiet long enough)."""
+
+    state: Literal["start", "repeat", "resolved"]
+    at: str
+    organization: GuidName
+    space: GuidName
+    app: GuidName
+    rule: str  # N/PERIOD, e.g. 5/10m
+    crashes: int  # crashes in this loop so far
+    first_crash: str
+    last_crash: str
+    last_reason: str | None
+    last_exit_status: int | str | None
+    last_exit_description: str | None
+
+
 class CrashSummary(TypedDict):
     """One row per app: how often it crashed in the window, first and last crash."""
 
@@ -142,5 +160,6 @@ class CrashSummary(TypedDict):
     crashes: int
     first: str | None
     last: str | None
+    per_hour: float | None  # crashes per hour between the first and last crash
     last_exit_description: str | None
     last_reason: str | None

@@ -301,6 +301,7 @@ def test_summary_in_json(env):
             "crashes": 3,
             "first": stamp(0),
             "last": stamp(120),
+            "per_hour": 60.0,  # 2 gaps in 120 s
             "last_exit_description": "APP/PROC/WEB: Exited with status 3",
             "last_reason": "CRASHED",
         }
@@ -318,15 +319,15 @@ def test_summary_table_columns(env):
         "space",
         "app",
         "crashes",
-        "first",
-        "crash",
+        "per",
+        "hour",
         "last",
         "crash",
         "last",
         "exit",
         "description",
     ]
-    assert row.split()[:6] == ["acme", "prod", "api", "2", stamp(0), stamp(60)]
+    assert row.split()[:6] == ["acme", "prod", "api", "2", "60.0", stamp(60)]
 
 
 # -- v2 ----------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_follow_prints_each_crash_once_runs_exec_and_stops_on_sigterm(sandbox, t
         time.sleep(0.1)  # at least two more polls, which must print nothing again
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 143, err  # SIGTERM: the documented 143
     lines = out.split()
     assert lines and lines[0] == "process_crash_guid", err  # one header
     assert lines[1:] == expected  # oldest first, each once
@@ -184,3 +184,9 @@ def test_exec_without_follow_and_bad_interval_are_usage_errors(cli):
     assert result.exit_code == 2 and "--interval" in one_line_error(result)
     result = cli("crashes", "--follow", "--summary")
     assert result.exit_code == 2
+    for extra in (["--loop", "5/10m"], ["--exec-timeout", "5s"], ["--exec-log", "x"]):
+        result = cli("crashes", *extra)
+        assert result.exit_code == 2 and "--follow" in one_line_error(result)
+    for bad in (["--loop", "5"], ["--repeat", "1m"], ["--exec-timeout", "0s", "--exec", "true"]):
+        result = cli("crashes", "--follow", *bad)
+        assert result.exit_code == 2, result.output

@@ -101,6 +101,7 @@ class CFClient:
         )
         self._contacted = False  # has the API answered anything yet this run?
         self.clock_skew: float | None = None  # the API's clock minus ours (HTTP Date), seconds
+        self.server_time: float | None = None  # the last answer's HTTP Date (POSIX seconds)
         self._ahead: _ReadAhead | None = None
 
     # -- URLs ---------------------------------------------------------------------------
@@ -350,6 +351,7 @@ class CFClient:
             server = email.utils.parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):
             return
+        self.server_time = server
         # Date has 1s resolution and was stamped between the request and now
         elapsed = time.monotonic() - started
         self.clock_skew = server + 0.5 - (time.time() - elapsed / 2)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cfevents.cli.options import (
+    FOLLOW_PANEL,
     OUTPUT_PANEL,
     AllOpt,
     AppOpt,
     CreatedAfterOpt,
     CreatedBeforeOpt,
     FieldsOpt,
+    FollowIntervalOpt,
+    FollowOpt,
     LimitOpt,
     NoHeadersOpt,
     OrderOpt,
@@ -31,9 +35,14 @@ from cfevents.cli.options import (
 from cfevents.cli.runtime import Runtime
 
 if TYPE_CHECKING:
-    from cfevents.api import CrashArgs
+    from collections.abc import Iterator
 
-FOLLOW_PANEL = "Follow"
+    from cfevents.api import CrashArgs, CrashFilterArgs
+    from cfevents.events.hooks import Hook
+    from cfevents.events.loops import LoopRule
+    from cfevents.output.formatters import OutputSpec
+
+WHY_PANEL = "Why it crashed"
 
 
 def crashes(
@@ -54,6 +63,46 @@ def crashes(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = False,
+    reason: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reason",
+            metavar="TEXT",
+            help="Only crashes whose reason or exit description contains TEXT (any case; "
+            "repeatable, any of them), e.g. --reason 'connection refused'.",
+            rich_help_panel=WHY_PANEL,
+        ),
+    ] = None,
+    exit_status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exit-status",
+            metavar="N",
+            help="Only crashes with exit status N (repeatable or comma-separated; from "
+            "exit_status, else 'Exited with status N' in the description).",
+            rich_help_panel=WHY_PANEL,
+        ),
+    ] = None,
+    oom: Annotated[
+        bool,
+        typer.Option(
+            "--oom",
+            help="Only out-of-memory kills: exit status 137, or 'out of memory'/'OOM' in the "
+            "reason or description.",
+            rich_help_panel=WHY_PANEL,
+        ),
+    ] = False,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            metavar="DURATION",
+            help="Attach to each crash (and loop) the app's changes in the DURATION before it "
+            "(deploys, restages, scales, starts/stops, env and droplet changes), e.g. 15m: a "
+            "'context' list in JSON, lines in a table.",
+            rich_help_panel=WHY_PANEL,
+        ),
+    ] = None,
     order: OrderOpt = "desc",
     source: SourceOpt = "auto",
     per_page: PerPageOpt = None,
@@ -63,32 +112,65 @@ def crashes(
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
-    follow: Annotated[
-        bool,
-        typer.Option(
-            "--follow",
-            "-f",
-            help="Keep watching: print new crashes as they arrive (from now, or --since), each "
-            "once, until Ctrl-C or SIGTERM.",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = False,
-    interval: Annotated[
-        str,
-        typer.Option(
-            "--interval",
-            metavar="DURATION",
-            help="How often --follow asks Cloud Controller, e.g. 30s, 2m (1s to 1d).",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = "30s",
+    follow: FollowOpt = False,
+    interval: FollowIntervalOpt = "30s",
     exec_: Annotated[
         str | None,
         typer.Option(
             "--exec",
             metavar="CMD",
-            help="With --follow, run CMD (by the shell) once per crash: the crash as JSON on "
-            "stdin, its fields in CFEVENTS_* variables (CFEVENTS_APP_NAME, CFEVENTS_CREATED_AT, ...).",
+            help="With --follow, run CMD (by /bin/sh) once per crash, or per loop record with "
+            "--loop: the record as JSON on stdin, its fields in CFEVENTS_* variables "
+            "(CFEVENTS_APP_NAME, CFEVENTS_STATE, ...) and PATH/HOME/LANG, nothing else; in its own "
+            "process group, its output on stderr (or --exec-log).",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    exec_timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-timeout",
+            metavar="DURATION",
+            help="Kill an --exec run (its whole process group) after this long [default: 60s].",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    exec_log: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-log",
+            metavar="FILE",
+            help="Append --exec's stdout and stderr to FILE instead of cfevents' stderr.",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    loop: Annotated[
+        str | None,
+        typer.Option(
+            "--loop",
+            metavar="N/PERIOD",
+            help="With --follow, report crash loops instead of crashes: an app crashing N times "
+            "within PERIOD (e.g. 5/10m) is one 'start' record, then a 'repeat' at most every "
+            "--repeat while it goes on, and one 'resolved' once quiet for --resolve-after.",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    repeat: Annotated[
+        str | None,
+        typer.Option(
+            "--repeat",
+            metavar="DURATION",
+            help="With --loop: remind at most this often while a loop goes on [default: 1h].",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None,
+    resolve_after: Annotated[
+        str | None,
+        typer.Option(
+            "--resolve-after",
+            metavar="DURATION",
+            help="With --loop: a loop is resolved after this long without a crash "
+            "[default: the loop's PERIOD].",
             rich_help_panel=FOLLOW_PANEL,
         ),
     ] = None,
@@ -106,21 +188,28 @@ def crashes(
         cfevents crashes --space prod --org acme --since 24h -o csv > crashes.csv
 
         cfevents crashes --since 30d --summary
+
+        cfevents crashes --follow --loop 5/10m --repeat 30m --exec ./page.sh
     """
     from cfevents.cli.output import build_spec, needs_names, nothing_found, show
+    from cfevents.errors import UsageError
 
     rt: Runtime = ctx.obj
-    if follow or exec_ is not None:
+    if follow or any(v is not None for v in (exec_, exec_timeout, exec_log, loop)):
         return _follow(rt, ctx.params)
     kind = "crash-summary" if summary else "crashes"
     spec = build_spec(
         rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
+    if summary and context is not None:
+        raise UsageError("--context attaches changes to each crash; --summary has no crashes")
+    spec = with_context_column(spec, context)
     lim, default_limit = effective_limit(limit, all_)
     cf = rt.cf()
     listing = (cf.crash_summary if summary else cf.crashes)(
         **window_args(since, until, created_after, created_before),
         **scope_args(org, space, app_),
+        **why_args(reason, exit_status, oom, context),
         order=order,  # type: ignore[arg-type]  # checked by the library
         source=source,  # type: ignore[arg-type]
         per_page=per_page,
@@ -130,104 +219,167 @@ def crashes(
     nothing = nothing_found(
         ("crash summaries" if summary else "crashes"), since, until, created_after, created_before
     )
-    show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
+    filtered = " ".join(f for f in (_why_text(reason, exit_status, oom),) if f)
+    show(rt, listing, spec, default_limit=default_limit, nothing=nothing, filtered=filtered)
 
 
-class _Stopped(Exception):
-    """SIGTERM while following."""
+def why_args(
+    reason: list[str] | None, exit_status: list[str] | None, oom: bool, context: str | None
+) -> CrashFilterArgs:
+    """The library's arguments for --reason, --exit-status, --oom and --context."""
+    return {
+        "reasons": reason or [],
+        "exit_statuses": exit_status or [],
+        "oom": oom,
+        "context": context,
+    }
+
+
+def with_context_column(spec: OutputSpec, context: str | None) -> OutputSpec:
+    """With --context, tables and CSV/TSV show the ``context`` column last (JSON has it
+    anyway; --fields chooses for itself)."""
+    import dataclasses
+
+    if context is None or spec.fields is not None or spec.fmt not in ("table", "csv", "tsv"):
+        return spec
+    return dataclasses.replace(spec, columns=(*spec.columns, "context"))
+
+
+def _why_text(reason: list[str] | None, exit_status: list[str] | None, oom: bool) -> str:
+    parts = [f"--reason {r!r}" for r in reason or []]
+    parts += [f"--exit-status {s}" for s in exit_status or []]
+    return " ".join([*parts, *(["--oom"] if oom else [])])
 
 
 def _follow(rt: Runtime, params: dict[str, Any]) -> None:
-    """crashes --follow: each new crash printed (and --exec run) as it arrives. ``params`` are
-    the command's parameters (click's ``ctx.params``)."""
-    import dataclasses
-    import signal
-    import threading
-
-    from cfevents.cli.output import build_spec, emit, needs_names
-    from cfevents.errors import UsageError
+    """crashes --follow: each new crash (or, with --loop, each loop record) printed and
+    --exec run as it arrives, until SIGTERM (exit 143) or Ctrl-C (130). ``params`` are the
+    command's parameters (click's ``ctx.params``)."""
+    from cfevents.cli.follow import run_follow, stream_spec
+    from cfevents.cli.output import build_spec, needs_names
+    from cfevents.events.loops import is_loop
 
     p = params
-    follow, interval, command, summary = p["follow"], p["interval"], p["exec_"], p["summary"]
+    args, pause, rule = _follow_plan(p)
+    kind = "crash-loops" if rule is not None else "crashes"
+    spec = build_spec(
+        rt,
+        kind,
+        output=p["output"],
+        fields=p["fields"],
+        no_headers=p["no_headers"],
+        table_format=p["table_format"],
+    )
+    spec = with_context_column(stream_spec(spec), p["context"])
+    args["names"] = needs_names(spec) or p["exec_"] is not None
+    loops = f", loops of {rule} crashes" if rule is not None else ""
+    rt.note(f"following crashes every {p['interval']}{loops} (Ctrl-C to stop)")
+    nouns = ("loop record", "loop records") if rule is not None else ("crash", "crashes")
+    with _exec_hook(rt, p) as hook:
+        records = rt.cf().follow_crashes(interval=pause, loop=rule, **args)
+        shown = (r for r in records if rule is None or is_loop(dict(r)))
+        each = None if hook is None else (lambda record: _run_exec(rt, hook, record, kind))
+        run_follow(rt, shown, spec, nouns=nouns, each=each)
+
+
+def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
+    """The follow's crash arguments, poll interval (seconds) and loop rule; usage errors for
+    options that cannot follow."""
+    from cfevents.errors import UsageError
+    from cfevents.events.bounds import check_interval
+    from cfevents.events.loops import parse_loop
+
     args: CrashArgs = {
         **window_args(p["since"], p["until"], p["created_after"], p["created_before"]),
         **scope_args(p["org"], p["space"], p["app_"]),
+        **why_args(p["reason"], p["exit_status"], p["oom"], p["context"]),
         "source": p["source"],
         "per_page": p["per_page"],
         "order": "asc",
         "limit": None,
         "names": True,
     }
-    if not follow:
-        raise UsageError("--exec runs once per new crash: it needs --follow")
-    if summary:
+    if not p["follow"]:
+        for flag in ("exec_", "loop", "exec_timeout", "exec_log"):
+            if p[flag] is not None:
+                name = "--" + flag.rstrip("_").replace("_", "-")
+                raise UsageError(f"{name} works on new crashes as they arrive: it needs --follow")
+    if p["summary"]:
         raise UsageError("--follow prints crashes as they arrive; --summary cannot follow")
-    spec = build_spec(
-        rt,
-        "crashes",
-        output=p["output"],
-        fields=p["fields"],
-        no_headers=p["no_headers"],
-        table_format=p["table_format"],
-    )
-    if spec.fmt == "json":  # an endless stream: one JSON object per line
-        spec = dataclasses.replace(spec, fmt="ndjson")
-    args["names"] = needs_names(spec) or command is not None
-    stop = threading.Event()
+    if args.get("until") or args.get("created_before"):
+        raise UsageError("--follow has no end: drop --until/--created-before")
+    if p["loop"] is None and (p["repeat"] is not None or p["resolve_after"] is not None):
+        raise UsageError(
+            "--repeat and --resolve-after shape loop records: they need --loop N/PERIOD"
+        )
+    pause = check_interval(p["interval"])  # before the note: a refused one prints only its error
+    rule = parse_loop(p["loop"], p["repeat"], p["resolve_after"]) if p["loop"] else None
+    return args, pause, rule
 
-    def on_term(signum: int, frame: Any) -> None:
-        stop.set()
-        raise _Stopped
 
-    previous = signal.signal(signal.SIGTERM, on_term)
-    shown = 0
-    from cfevents.events.bounds import check_interval
+@contextlib.contextmanager
+def _exec_hook(rt: Runtime, p: dict[str, Any]) -> Iterator[Hook | None]:
+    """The --exec supervisor (None without --exec): its timeout, and its output to stderr or
+    appended to --exec-log (opened once, closed at the end)."""
+    import os
 
-    check_interval(interval)  # before the note: a refused interval prints only its error
-    rt.note(f"following crashes every {interval} (Ctrl-C to stop)")
+    from cfevents.errors import OutputIOError, UsageError
+    from cfevents.events.hooks import MAX_TIMEOUT_S, Hook
+    from cfevents.timeparse import TimeParseError, parse_duration
+
+    if p["exec_"] is None:
+        if p["exec_timeout"] is not None or p["exec_log"] is not None:
+            raise UsageError(
+                "--exec-timeout and --exec-log shape --exec runs: they need --exec CMD"
+            )
+        yield None
+        return
+    timeout = 60.0
+    if p["exec_timeout"] is not None:
+        try:
+            timeout = parse_duration(p["exec_timeout"]).total_seconds()
+        except TimeParseError as exc:
+            raise UsageError(f"--exec-timeout: {exc}") from None
+        if not 1 <= timeout <= MAX_TIMEOUT_S:
+            raise UsageError(f"--exec-timeout: {p['exec_timeout']!r} is out of range (1s to 1d)")
+    log = 2
+    if p["exec_log"] is not None:
+        try:
+            log = os.open(p["exec_log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise OutputIOError(f"--exec-log {p['exec_log']}: {exc.strerror}") from None
     try:
-        for crash in rt.cf().follow_crashes(interval=interval, stop=stop, **args):
-            emit(rt, [crash], spec)
-            if shown == 0:  # one header, before the first crash
-                spec = dataclasses.replace(spec, headers=False)
-            shown += 1
-            if command is not None:
-                _run_exec(rt, command, crash)
-    except (KeyboardInterrupt, _Stopped):
-        pass
+        yield Hook(p["exec_"], timeout=timeout, log=log, parent_env=rt.env.env)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    rt.note(f"stopped following ({shown} crash{'es' if shown != 1 else ''} shown)")
+        if log != 2:
+            os.close(log)
 
 
-def exec_environment(crash: Any) -> dict[str, str]:
-    """A crash's fields as CFEVENTS_* variables: CFEVENTS_APP_NAME, CFEVENTS_EXIT_STATUS, ..."""
+def exec_environment(record: Any, kind: str = "crashes") -> dict[str, str]:
+    """A record's fields as CFEVENTS_* variables (CFEVENTS_APP_NAME, CFEVENTS_EXIT_STATUS, ...),
+    plus CFEVENTS_KIND: ``crash``, or ``loop`` for a loop record (CFEVENTS_STATE says which)."""
     from cfevents.output.columns import COLUMN_SETS, get_path
     from cfevents.output.formatters import cell
 
-    env = {}
-    for column in COLUMN_SETS["crashes"].columns:
+    env = {"CFEVENTS_KIND": "loop" if kind == "crash-loops" else "crash"}
+    for column in COLUMN_SETS[kind].columns:
         name = "CFEVENTS_" + "".join(c if c.isalnum() else "_" for c in column).upper()
-        env[name] = cell(get_path(crash, column)).replace("\0", "")
+        env[name] = cell(get_path(record, column)).replace("\0", "")
     return env
 
 
-def _run_exec(rt: Runtime, command: str, crash: Any) -> None:
-    """Run --exec for one crash; a failing command is a warning, and following goes on."""
+def _run_exec(rt: Runtime, hook: Hook, record: dict[str, Any], kind: str) -> None:
+    """Run --exec for one record; a failing or stuck command is one warning, and the follow
+    goes on."""
     import json
-    import os
-    import subprocess
 
-    try:
-        done = subprocess.run(
-            command,
-            shell=True,
-            input=json.dumps(crash, sort_keys=True).encode(),
-            env={**os.environ, **exec_environment(crash)},
-            check=False,
-        )
-    except OSError as exc:
-        rt.warn(f"--exec could not run: {exc}")
+    outcome = hook.run(json.dumps(record, sort_keys=True).encode(), exec_environment(record, kind))
+    problem = outcome.problem()
+    if problem is None:
         return
-    if done.returncode != 0:
-        rt.warn(f"--exec exited {done.returncode} for the crash at {crash.get('created_at')}")
+    app = (record.get("app") or {}).get("name") or (record.get("app") or {}).get("guid")
+    if kind == "crash-loops":
+        about = f"loop {record.get('state')} of app {app} at {record.get('at')}"
+    else:
+        about = f"the crash of app {app} at {record.get('created_at')}"
+    rt.warn(f"--exec {problem} (for {about}); following goes on")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -13,6 +13,8 @@ from cfevents.cli.options import (
     CreatedAfterOpt,
     CreatedBeforeOpt,
     FieldsOpt,
+    FollowIntervalOpt,
+    FollowOpt,
     LimitOpt,
     NoHeadersOpt,
     OrderOpt,
@@ -29,6 +31,10 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
+
+if TYPE_CHECKING:
+    from cfevents.api import AuditArgs
+    from cfevents.output.formatters import OutputSpec
 
 app = typer.Typer(
     help="Audit events: who did what to which app, space or org (incl. app crashes).",
@@ -90,6 +96,8 @@ def list_events(
     fields: FieldsOpt = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
+    follow: FollowOpt = False,
+    interval: FollowIntervalOpt = "30s",
 ) -> None:
     """List audit events, newest first (GET /v3/audit_events, or /v2/events).
 
@@ -104,6 +112,8 @@ def list_events(
         cfevents events list --app api --space prod --org acme -o csv
 
         cfevents events list --source v2 --q 'type IN app.crash,audit.app.restage'
+
+        cfevents events list --follow --type audit.app.deployment.create --space prod --org acme
     """
     from cfevents.cli.output import build_spec, needs_names, nothing_found, show
 
@@ -112,22 +122,42 @@ def list_events(
         rt, "events", output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
     lim, default_limit = effective_limit(limit, all_)
-    listing = rt.cf().audit_events(
-        types=type_ or (),
-        actees=actee or (),
-        q=q or (),
-        **window_args(since, until, created_after, created_before),
-        **scope_args(org, space, app_),
-        order=order,  # type: ignore[arg-type]  # checked by the library
-        source=source,  # type: ignore[arg-type]
-        per_page=per_page,
-        limit=lim,
-        names=needs_names(spec),
+    args = cast(
+        "AuditArgs",
+        {
+            "types": type_ or (),
+            "actees": actee or (),
+            "q": q or (),
+            **window_args(since, until, created_after, created_before),
+            **scope_args(org, space, app_),
+            "order": order,  # checked by the library
+            "source": source,
+            "per_page": per_page,
+            "limit": lim,
+            "names": needs_names(spec),
+        },
     )
+    if follow:
+        return _follow(rt, args, spec, interval)
+    listing = rt.cf().audit_events(**args)
     if q and source.strip().lower() == "auto":
         rt.note("--q filters are v2 syntax: read /v2/events")
     nothing = nothing_found("audit events", since, until, created_after, created_before)
     show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
+
+
+def _follow(rt: Runtime, args: AuditArgs, spec: OutputSpec, interval: str) -> None:
+    """events list --follow: each new event printed as it arrives (the crashes' keyset follow)."""
+    from cfevents.cli.follow import run_follow, stream_spec
+    from cfevents.errors import UsageError
+    from cfevents.events.bounds import check_interval
+
+    if args.get("until") or args.get("created_before"):
+        raise UsageError("--follow has no end: drop --until/--created-before")
+    pause = check_interval(interval)  # before the note: a refused one prints only its error
+    rt.note(f"following audit events every {interval} (Ctrl-C to stop)")
+    events = rt.cf().follow_events(interval=pause, **args)
+    run_follow(rt, events, stream_spec(spec), nouns=("event", "events"))
 
 
 @app.command("get")

@@ -340,3 +340,25 @@ PageOpt = Annotated[
         rich_help_panel=PAGING_PANEL,
     ),
 ]
+
+# --follow of audit listings (crashes, events list): the same keyset follow, the same bounds
+FOLLOW_PANEL = "Follow"
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        "-f",
+        help="Keep watching: print new records as they arrive (from now, or --since), each "
+        "once, oldest first, until Ctrl-C (exit 130) or SIGTERM (exit 143).",
+        rich_help_panel=FOLLOW_PANEL,
+    ),
+]
+FollowIntervalOpt = Annotated[
+    str,
+    typer.Option(
+        "--interval",
+        metavar="DURATION",
+        help="How often --follow asks Cloud Controller, e.g. 30s, 2m (5s to 1d).",
+        rich_help_panel=FOLLOW_PANEL,
+    ),
+]

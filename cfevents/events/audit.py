@@ -480,12 +480,22 @@ def _find_mate(
     return best
 
 
+def per_hour(crashes: int, first: float, last: float) -> float | None:
+    """How fast an app crashed while it crashed: crashes per hour between its first and last
+    crash, (N - 1) / (last - first), to three significant digits; None for one crash (or an
+    unknown time). From the crashes alone, so the same window always gives the same rate."""
+    if crashes < 2 or first == float("-inf") or last == float("-inf"):
+        return None
+    return float(f"{(crashes - 1) * 3600 / max(last - first, 1.0):.3g}")
+
+
 def summarise(crashes: Iterable[Event]) -> list[Event]:
     """One row per app: crash count, first and last crash, the last crash's exit description.
 
     Rows are sorted by crash count (most first), then last crash (newest first), then app
     name. Row shape: ``{"organization", "space", "app", "crashes", "first", "last",
-    "last_exit_description", "last_reason"}``. Memory grows with apps, not crashes.
+    "per_hour", "last_exit_description", "last_reason"}`` (``per_hour``: see
+    :func:`per_hour`). Memory grows with apps, not crashes.
     """
     rows: dict[Any, Event] = {}
     first_at: dict[Any, tuple[float, int]] = {}
@@ -510,6 +520,7 @@ def summarise(crashes: Iterable[Event]) -> list[Event]:
                 "crashes": 0,
                 "first": stamp,
                 "last": stamp,
+                "per_hour": None,
                 "last_exit_description": crash.get("exit_description"),
                 "last_reason": crash.get("reason"),
             }
@@ -525,6 +536,8 @@ def summarise(crashes: Iterable[Event]) -> list[Event]:
             row["last_reason"] = crash.get("reason")
         if row["app"].get("name") is None:
             row["app"]["name"] = app.get("name")
+    for key, row in rows.items():
+        row["per_hour"] = per_hour(row["crashes"], first_at[key][0], last_at[key][0])
     ordered = sorted(
         rows,
         key=lambda k: (

@@ -266,6 +266,7 @@ CRASH_SUMMARY_COLUMNS: tuple[str, ...] = (
     "crashes",
     "first",
     "last",
+    "per_hour",
     "last_reason",
     "last_exit_description",
 )
@@ -275,13 +276,41 @@ CRASH_SUMMARY_TABLE_COLUMNS: tuple[str, ...] = (
     "space.name",
     "app.name",
     "crashes",
-    "first",
+    "per_hour",
     "last",
+    "last_exit_description",
+)
+
+# A crash loop record (cfevents crashes --follow --loop N/PERIOD; cfevents.events.loops).
+CRASH_LOOP_COLUMNS: tuple[str, ...] = (
+    "at",
+    "state",
+    *_CRASH_PLACE,
+    "rule",
+    "crashes",
+    "first_crash",
+    "last_crash",
+    "last_reason",
+    "last_exit_status",
+    "last_exit_description",
+)
+
+CRASH_LOOP_TABLE_COLUMNS: tuple[str, ...] = (
+    "at",
+    "state",
+    "organization.name",
+    "space.name",
+    "app.name",
+    "crashes",
     "last_exit_description",
 )
 
 LABELS.update(
     {
+        "first_crash": "first crash",
+        "per_hour": "per hour",
+        "context": "changes before",
+        "last_crash": "last crash",
         "organization.name": "org",
         "actor.type": "actor type",
         "actor.name": "actor",
@@ -350,6 +379,7 @@ COLUMN_SETS: dict[str, ColumnSet] = {
     "services-one": ColumnSet(SERVICE_USAGE_COLUMNS, None, ("links",)),
     "events": ColumnSet(EVENT_COLUMNS, EVENT_TABLE_COLUMNS),
     "event": ColumnSet(EVENT_COLUMNS),
-    "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS),
+    "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS, ("context",)),
     "crash-summary": ColumnSet(CRASH_SUMMARY_COLUMNS, CRASH_SUMMARY_TABLE_COLUMNS),
+    "crash-loops": ColumnSet(CRASH_LOOP_COLUMNS, CRASH_LOOP_TABLE_COLUMNS, ("context",)),
 }

@@ -256,7 +256,29 @@ def write_tsv(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
 
 
 def table_rows(records: Iterable[Record], columns: Sequence[str]) -> list[list[str]]:
-    return [[escape_control(cell(get_path(r, c))) for c in columns] for r in records]
+    return [[_table_cell(r, c) for c in columns] for r in records]
+
+
+def _table_cell(record: Record, column: str) -> str:
+    value = get_path(record, column)
+    if column == CONTEXT_COLUMN and isinstance(value, list):  # one line per change
+        return "\n".join(escape_control(context_line(entry)) for entry in value)
+    return escape_control(cell(value))
+
+
+CONTEXT_COLUMN = "context"
+
+
+def context_line(entry: Any) -> str:
+    """One ``--context`` entry as a table line: ``<time> <type> by <actor>``."""
+    if not isinstance(entry, dict):
+        return cell(entry)
+    actor = entry.get("actor")
+    return " ".join(
+        str(part)
+        for part in (entry.get("created_at"), entry.get("type"), f"by {actor}" if actor else None)
+        if part
+    )
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")

@@ -217,7 +217,23 @@ class AuditWriter:
         p_guid, p_type = app.processes[0]
         version = self.uuid("version", p_guid)
         t = self.end_us - 3600 * SECOND_US
-        rows: list[dict[str, Any]] = []
+        # what changed just before: an environment change, then a rolling deploy by a user
+        user, email = USERS[rng.randrange(len(USERS))]
+        actor = (self.uuid("user", user), "user", email, user)
+        env = {"request": {"environment_variables": "[PRIVATE DATA HIDDEN]"}}
+        rows: list[dict[str, Any]] = [
+            self._row("audit.app.update", actor, app, t - 150 * SECOND_US, env),
+            self._row(
+                "audit.app.deployment.create",
+                actor,
+                app,
+                t - 120 * SECOND_US,
+                {
+                    "droplet_guid": self.uuid("droplet", app.guid, "recent"),
+                    "request": {"type": "rolling"},
+                },
+            ),
+        ]
         count = 0
         while (t := t + rng.randint(180, 360) * SECOND_US) < self.end_us - 30 * SECOND_US:
             count += 1
@@ -225,14 +241,23 @@ class AuditWriter:
         return rows
 
     def crash_pair(
-        self, app: App, process: tuple[str, str], t: int, index: int, count: int, version: str
+        self,
+        app: App,
+        process: tuple[str, str],
+        t: int,
+        index: int,
+        count: int,
+        version: str,
+        exit_description: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The two rows CC writes for one crash: the process event, then app.crash."""
+        """The two rows CC writes for one crash: the process event, then app.crash.
+        `exit_description` replaces the drawn one (the draw still happens: the data stays put)."""
         rng = self.rng
         p_guid, p_type = process
         if rng.random() < 0.08:  # written across a whole-second boundary
             t = t - t % SECOND_US + SECOND_US - rng.randint(1_000, 4_000)
         description = rng.choice(EXIT_DESCRIPTIONS).format(type=p_type.upper())
+        description = exit_description if exit_description is not None else description
         instance, cell = self.uuid("instance", p_guid, t), self.uuid("cell", rng.randrange(12))
         reported = rng.choice((1, 137)) if rng.random() < 0.05 else None  # kept: the data stays put
         exit_status = _exit_status(description, reported, count)

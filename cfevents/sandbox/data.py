@@ -574,10 +574,13 @@ class Foundation:
         if self.journal is not None:
             self.journal(entry)
 
-    def crash(self, app_guid: str, at_us: int, seed: int) -> Crash:
+    def crash(
+        self, app_guid: str, at_us: int, seed: int, exit_description: str | None = None
+    ) -> Crash:
         """Diego reports a crash of the app's web process at `at_us`: CC's two audit events.
 
-        `crash_count` continues the process's crashes of the hour before (a crash loop)."""
+        `crash_count` continues the process's crashes of the hour before (a crash loop);
+        `exit_description` replaces the drawn one (exit_status follows it)."""
         with self.lock:
             app = next(a for a in self.apps if a.guid == app_guid)
             p_guid, p_type = app.processes[0]
@@ -593,7 +596,9 @@ class Foundation:
                 (self.start_us, self.end_us),
             )
             version = self.uuid("version", p_guid)
-            rows = writer.crash_pair(app, (p_guid, p_type), at_us, 0, len(recent) + 1, version)
+            rows = writer.crash_pair(
+                app, (p_guid, p_type), at_us, 0, len(recent) + 1, version, exit_description
+            )
             guids = []
             for row in rows:
                 row.pop("seq")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfevents.sandbox import api_v2, api_v3
+from cfevents.sandbox.audit import Crash
 from cfevents.sandbox.data import Foundation
 from cfevents.sandbox.errors import ApiError, UnknownError, encode, status_of, v2_body, v3_body
 from cfevents.sandbox.faults import GOROUTER_502, FaultConfig, FaultInjector
@@ -176,6 +177,7 @@ class Sandbox:
         self._request_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._clock: datetime | None = None
         #: The live foundation driving this sandbox (`--live`), for its advance endpoint.
         self.live: LiveFoundation | None = None
         self._hold_path: str | None = None  # tests: hold_lists_after()
@@ -278,6 +280,23 @@ class Sandbox:
     def append_usage_events(self, n: int, at: datetime | None = None) -> None:
         """Live events arriving: `n` new rows created at `at` (default now)."""
         self.foundation.append_usage_events(n, to_us(at) if at else time.time_ns() // 1000)
+
+    def set_clock(self, at: datetime | None) -> None:
+        """Stop the API's clock (its HTTP ``Date`` header) at ``at``; None follows real time."""
+        self._clock = at
+
+    def clock_time(self) -> float:
+        """The API's clock, as a POSIX time: the set clock, else real time."""
+        return self._clock.timestamp() if self._clock is not None else time.time()
+
+    def append_crash(
+        self, app_guid: str, at: datetime | None = None, exit_description: str | None = None
+    ) -> Crash:
+        """Diego reports a crash of the app's first process at `at` (default: the API's clock):
+        CC writes its two audit events. Returns the crash (the truth)."""
+        when = to_us(at if at is not None else datetime.fromtimestamp(self.clock_time(), UTC))
+        seed = when ^ len(self.foundation.audit_events)  # a new draw for each crash
+        return self.foundation.crash(app_guid, when, seed, exit_description)
 
     def perform(self, action: str, app_guid: str, at: datetime | None = None) -> int:
         """Make one app do one action now (see `Foundation.perform`); returns rows written."""
@@ -652,7 +671,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         sandbox.sleep_for(reply)
         headers = {
             "Server": self.version_string(),
-            "Date": self.date_time_string(),
+            "Date": self.date_time_string(sandbox.clock_time()),
             "Content-Type": reply.content_type,
             "Content-Length": str(len(reply.body)),
             "X-Content-Type-Options": "nosniff",
