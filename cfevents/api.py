@@ -921,7 +921,9 @@ class Client:
         def truncation(count: int) -> Truncation | None:
             return Truncation(count, "apps with crashes", len(rows)) if len(rows) > count else None
 
-        return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
+        return Listing(
+            cast("Iterator[CrashSummary]", shown), info, truncation=truncation, paged=False
+        )
 
     def _context_cache(self, args: CrashArgs, source: str) -> ContextCache | None:
         """The cache that fetches ``context`` for crashes (None without ``context``): the

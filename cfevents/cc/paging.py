@@ -48,6 +48,7 @@ class PageInfo:
     total_results: int | None = None
     pages: int = 0
     resources: int = 0
+    page_end: int = 0  # ``resources`` once the current page is used up (tables flush there)
 
 
 def check_page(body: Any, target: str) -> dict[str, Any]:
@@ -194,6 +195,8 @@ def resources(
                 info.total_results = _int_or_none(meta.get("total_results"))
             info.pages += 1
         items = page.get("resources") or []
+        if info is not None:
+            info.page_end = info.resources + len(items)
         for item in items:
             if info is not None:
                 info.resources += 1

@@ -98,10 +98,39 @@ def escape_help_markup(command: Any) -> None:
         text = getattr(param, "help", None)
         if isinstance(text, str):
             param.help = _escape_brackets(text)
+        _no_flag_placeholder(param)
+    _flag_help_option(command)
     commands = getattr(command, "commands", {})
     loaded = getattr(commands, "_loaded", commands)  # a lazy group: only what is loaded
     for sub in list(loaded.values()):
         escape_help_markup(sub)
+
+
+def _no_flag_placeholder(param: Any) -> None:
+    """A flag takes no value: no ``<bool>`` after it in the rich help (Typer shows the type of
+    every option there; the plain help already leaves flags bare)."""
+    if getattr(param, "is_flag", False) and getattr(param, "metavar", None) is None:
+        param.display_type_rich = _no_type
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _flag_help_option(command: Any) -> None:
+    """``-h, --help`` is made on first use: make it bare too."""
+    make = getattr(command, "get_help_option", None)
+    if make is None or getattr(command, "bare_help_flag", False):
+        return
+    command.bare_help_flag = True
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if option is not None:
+            _no_flag_placeholder(option)
+        return option
+
+    command.get_help_option = get_help_option
 
 
 def _escape_brackets(text: str) -> str:
@@ -150,9 +179,9 @@ class CfEventsGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         if os.environ.get(COMPLETE_VAR):  # a shell asking for completions
-            from typer._completion_classes import completion_init
+            from cfevents.cli.completion import init_shells
 
-            completion_init()
+            init_shells()
         if args is None:
             args = sys.argv[1:]
         args = hoist_global_options(list(args))
@@ -222,11 +251,15 @@ def _finish(code: int, standalone_mode: bool) -> int:
 def _print_error(message: str) -> None:
     """The one place errors are printed: one line, server text escaped as in tables, and any
     secret this process holds redacted (a net: no message is built from one)."""
+    from cfevents.cli.environment import fit_terminal
     from cfevents.errors import redact
     from cfevents.output.formatters import escape_control
 
+    text = f"cfevents: error: {escape_control(redact(message))}"
     try:
-        sys.stderr.write(f"cfevents: error: {escape_control(redact(message))}\n")
+        if sys.stderr.isatty():
+            text = "\n".join(fit_terminal(text, sys.stderr))
+        sys.stderr.write(text + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
@@ -355,7 +388,6 @@ def root(
         bool,
         typer.Option(
             "--safe-csv",
-            "--local-time",
             help="Prefix ' to csv/tsv cells starting with = + - @ TAB or CR, so spreadsheets "
             "do not run them as formulas (changes the data; see README).",
         ),
@@ -425,6 +457,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "completion": Subcommand(
         "cfevents.cli.completion", "completion", "Print the completion script for SHELL."
     ),
+    "help": Subcommand(
+        "cfevents.cli.help",
+        "help_command",
+        "Show the help of COMMAND (all commands without one).",
+    ),
     "usage": Subcommand(
         "cfevents.cli.usage",
         "app",
@@ -460,6 +497,10 @@ def load_subcommand(name: str) -> Any:
     command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
     install_coercion(command)
     escape_help_markup(command)
+    if os.environ.get(COMPLETE_VAR):  # option values complete (only a shell asking needs it)
+        from cfevents.cli.completion import install as install_completion
+
+        install_completion(command)
     return command
 
 

@@ -35,8 +35,11 @@ class Environment:
         from cfevents.errors import redact
         from cfevents.output.formatters import escape_control
 
+        text = escape_control(redact(line))
+        if self.stderr_isatty():
+            text = "\n".join(fit_terminal(text, self.stderr, self.env))
         try:
-            self.stderr.write(escape_control(redact(line)) + "\n")
+            self.stderr.write(text + "\n")
             self.stderr.flush()
         except (BrokenPipeError, ValueError):
             pass
@@ -47,3 +50,10 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def fit_terminal(text: str, stream: TextIO, env: Mapping[str, str] | None = None) -> list[str]:
+    """``text`` as lines no wider than the terminal ``stream`` is (broken between words)."""
+    from cfevents.output.table import terminal_width, wrap_line
+
+    return wrap_line(text, terminal_width(stream, env))

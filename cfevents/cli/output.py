@@ -42,9 +42,7 @@ def build_spec(
     from cfevents.output.formatters import OutputSpec
 
     columns = COLUMN_SETS[kind]
-    requested = (output or rt.env.env.get("CFEVENTS_OUTPUT") or "").strip().lower()
-    wide = requested == "wide"  # -o wide: the table with full GUIDs and every column
-    fmt = "table" if wide else output_format(output, rt.env.env)
+    fmt, wide = format_choice(rt, output)
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
@@ -79,7 +77,18 @@ def build_spec(
         local_time=bool(_SETTINGS["local_time"]) and fmt == "table",
         age=kind == "crashes",
         note=rt.note,
+        hide=columns.hide,
+        keep=columns.keep,
     )
+
+
+def format_choice(rt: Runtime, output: str | None) -> tuple[str, bool]:
+    """The format -o (or $CFEVENTS_OUTPUT) asks for, and whether it is ``wide``: the table
+    with full GUIDs and every column, however wide (usage errors for unknown formats)."""
+    requested = (output or rt.env.env.get("CFEVENTS_OUTPUT") or "").strip().lower()
+    if requested == "wide":
+        return "table", True
+    return output_format(output, rt.env.env), False
 
 
 def needs_names(spec: OutputSpec) -> bool:

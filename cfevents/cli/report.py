@@ -21,7 +21,6 @@ from cfevents.cli.options import (
     NoHeadersOpt,
     OutputOpt,
     TableFormatOpt,
-    output_format,
 )
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
@@ -47,6 +46,25 @@ TABLE_FIGURES = (
     "task_gb_hours",
     "cost",
     "flags",
+)
+# A terminal too narrow for a report's table hides these first, in order: the hours and the
+# names stay (usage and service reports; a key a report lacks is skipped).
+REPORT_HIDE = (
+    "process_guid",
+    "scales",
+    "stops",
+    "starts",
+    "max_instances",
+    "avg_instances",
+    "task_seconds",
+    "task_gb_hours",
+    "task_hours",
+    "task_runs",
+    "service_instance_type",
+    "updated",
+    "created",
+    "deleted",
+    "service_plan_name",
 )
 
 
@@ -294,11 +312,15 @@ def rows_spec(
     table_format: str | None,
 ) -> OutputSpec:
     """A report's output spec: every ``known`` key in machine formats, ``table`` on a table."""
-    from cfevents.cli.output import safe_csv_setting
+    from cfevents.cli.output import format_choice, safe_csv_setting
     from cfevents.output.columns import check_fields, parse_fields
     from cfevents.output.formatters import OutputSpec
 
-    fmt = "xlsx" if (output or "").strip().lower() == "xlsx" else output_format(output, rt.env.env)
+    wide = False
+    if (output or "").strip().lower() == "xlsx":
+        fmt = "xlsx"
+    else:
+        fmt, wide = format_choice(rt, output)
     if fmt == "xlsx" and rt.env.stdout_isatty():
         raise UsageError("-o xlsx writes a binary workbook: redirect it to a file (> report.xlsx)")
     selected = parse_fields(fields) if fields is not None else None
@@ -321,6 +343,9 @@ def rows_spec(
         table_format=table_format,
         tty=rt.env.stdout_isatty(),
         safe_csv=safe_csv_setting(),
+        wide=wide,
+        note=rt.note,
+        hide=REPORT_HIDE,
     )
 
 

@@ -39,6 +39,40 @@ from cfevents.events.query import TimeWindow, created_ats_params
 from cfevents.shapes import CRASH_DATA_KEYS
 from cfevents.timeparse import TimeParseError, format_cc, parse_time
 
+# Cloud Controller's common audit event types (what `events list --type` completes to).
+AUDIT_TYPES: tuple[str, ...] = (
+    "app.crash",
+    "audit.app.create",
+    "audit.app.update",
+    "audit.app.delete-request",
+    "audit.app.start",
+    "audit.app.stop",
+    "audit.app.restage",
+    "audit.app.process.crash",
+    "audit.app.process.scale",
+    "audit.app.process.update",
+    "audit.app.ssh-authorized",
+    "audit.app.ssh-unauthorized",
+    "audit.app.droplet.create",
+    "audit.app.package.create",
+    "audit.app.map-route",
+    "audit.app.unmap-route",
+    "audit.app.deployment.create",
+    "audit.organization.create",
+    "audit.organization.update",
+    "audit.organization.delete-request",
+    "audit.space.create",
+    "audit.space.update",
+    "audit.space.delete-request",
+    "audit.route.create",
+    "audit.route.delete-request",
+    "audit.service_instance.create",
+    "audit.service_instance.update",
+    "audit.service_instance.delete",
+    "audit.service_binding.create",
+    "audit.service_binding.delete",
+)
+
 Event = dict[str, Any]
 
 APP_CRASH = "app.crash"

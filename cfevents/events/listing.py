@@ -71,6 +71,9 @@ class Listing(Generic[T]):
     """The results of one list call: iterate it once; then ask what was left out.
 
     Pages are fetched as the iteration needs them; ``count`` is how many results were taken.
+    ``paged``: each result comes from the page ``info`` is reading (a table writes the first
+    page's rows, then each row, as pages arrive); False for results made from every page read
+    first (a summary).
     """
 
     def __init__(
@@ -80,9 +83,11 @@ class Listing(Generic[T]):
         *,
         truncation: Callable[[int], Truncation | None] | None = None,
         empty_hint: Callable[[], str | None] | None = None,
+        paged: bool = True,
     ) -> None:
         self._items = iter(items)
         self.info = info if info is not None else PageInfo()
+        self.paged = paged
         self.count = 0
         self._truncation = truncation
         self._empty_hint = empty_hint

@@ -322,6 +322,10 @@ LABELS.update(
         "first": "first crash",
         "last": "last crash",
         "last_exit_description": "last exit description",
+        "service_instance.name": "instance",
+        "service_instance.type": "instance type",
+        "service_offering.name": "offering",
+        "service_plan.name": "plan",
     }
 )
 
@@ -335,6 +339,11 @@ class ColumnSet:
     table: tuple[str, ...] | None = None  # the table's default columns; None: all of them
     extra: tuple[str, ...] = ()
     strict: bool = False  # --fields must name whole paths that exist (``extra`` is free-form)
+    # A terminal too narrow for the table: ``hide`` lists the table's columns it gives up
+    # first, in order (what matters least at 80 columns); ``keep`` the ones it never hides
+    # (the column the command exists for). Values that still do not fit get an ellipsis.
+    hide: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
 
     @property
     def known(self) -> tuple[str, ...]:
@@ -372,14 +381,51 @@ SERVICE_USAGE_TABLE_COLUMNS: tuple[str, ...] = (
 )
 
 COLUMN_SETS: dict[str, ColumnSet] = {
-    "usage": ColumnSet(USAGE_COLUMNS, USAGE_TABLE_COLUMNS, ("links",), strict=True),
+    "usage": ColumnSet(
+        USAGE_COLUMNS,
+        USAGE_TABLE_COLUMNS,
+        ("links",),
+        strict=True,
+        hide=(
+            "guid",
+            "memory_in_mb_per_instance.current",
+            "instance_count.current",
+            "state.previous",
+            "process.type",
+            "space.name",
+            "organization.name",
+        ),
+        keep=("state.current",),
+    ),
     "usage-one": ColumnSet(USAGE_COLUMNS, None, ("links",), strict=True),
     "usage-v2": ColumnSet(USAGE_V2_COLUMNS, None, ("metadata.url",)),
-    "services": ColumnSet(SERVICE_USAGE_COLUMNS, SERVICE_USAGE_TABLE_COLUMNS, ("links",)),
+    "services": ColumnSet(
+        SERVICE_USAGE_COLUMNS,
+        SERVICE_USAGE_TABLE_COLUMNS,
+        ("links",),
+        hide=("service_instance.type", "service_plan.name", "space.name"),
+        keep=("state",),
+    ),
     "services-one": ColumnSet(SERVICE_USAGE_COLUMNS, None, ("links",)),
-    "events": ColumnSet(EVENT_COLUMNS, EVENT_TABLE_COLUMNS),
+    "events": ColumnSet(
+        EVENT_COLUMNS,
+        EVENT_TABLE_COLUMNS,
+        hide=("actor.type", "target.type", "space.name", "organization.name", "actor.name"),
+        keep=("type",),
+    ),
     "event": ColumnSet(EVENT_COLUMNS),
-    "crashes": ColumnSet(CRASH_COLUMNS, CRASH_TABLE_COLUMNS, ("context",)),
-    "crash-summary": ColumnSet(CRASH_SUMMARY_COLUMNS, CRASH_SUMMARY_TABLE_COLUMNS),
+    "crashes": ColumnSet(
+        CRASH_COLUMNS,
+        CRASH_TABLE_COLUMNS,
+        ("context",),
+        hide=("cell_id", "instance.index", "reason", "organization.name", "space.name"),
+        keep=("app.name", "exit_description"),
+    ),
+    "crash-summary": ColumnSet(
+        CRASH_SUMMARY_COLUMNS,
+        CRASH_SUMMARY_TABLE_COLUMNS,
+        hide=("first", "organization.name", "space.name"),
+        keep=("app.name", "last_exit_description"),
+    ),
     "crash-loops": ColumnSet(CRASH_LOOP_COLUMNS, CRASH_LOOP_TABLE_COLUMNS, ("context",)),
 }

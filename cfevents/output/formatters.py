@@ -20,6 +20,9 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from cfevents.output.columns import get_path, row_getter
+from cfevents.output.table import HIDE_FIRST, fit_widths
+
+__all__ = ["HIDE_FIRST", "fit_widths"]  # the table's rules, kept importable from here
 
 FORMATS = ("table", "json", "ndjson", "csv", "tsv")
 
@@ -59,6 +62,9 @@ class OutputSpec:
     local_time: bool = False  # --local-time: table timestamps in the local time zone
     age: bool = False  # a terminal table gets an "age" column after created_at (crashes)
     note: Callable[[str], None] | None = None  # where the table says which columns it hid
+    hide: Sequence[str] = ()  # a terminal table too wide hides these first, in this order
+    keep: Sequence[str] = ()  # ... and never these (the column a command exists to show)
+    short_guids: bool = True  # a terminal table shows GUIDs' first 8 characters (not -o wide)
 
     @property
     def selected(self) -> Sequence[str]:
@@ -314,25 +320,127 @@ def age(text: str, now: float | None = None) -> str:
 
 
 def write_table(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
-    """A table: rich on a terminal, plain untruncated tabulate when piped or with a format."""
+    """A table, streamed (cfevents.output.table): fitted to a terminal, plain aligned text when
+    piped; a ``--table-format`` table is tabulate's, written when every row is in."""
+    from cfevents.output import table
+
     columns = list(spec.selected)
-    rows = table_rows(records, columns)
     terminal = spec.tty and spec.table_format is None
-    if terminal and spec.age and not spec.fields and "created_at" in columns:
-        at = columns.index("created_at")
-        columns.insert(at + 1, AGE_COLUMN)
-        for row in rows:
-            row.insert(at + 1, age(row[at]))
-    if spec.local_time:
-        rows = [[local_time(value) for value in row] for row in rows]
-    headers = [spec.labels.get(c, c) for c in columns] if spec.headers else []
-    if terminal:
-        if not spec.wide:
-            rows = [[_short_guid(value) for value in row] for row in rows]
-        _write_rich(rows, headers, out, fit=not spec.wide, note=spec.note)
-    else:
-        _write_tabulate(rows, headers, out, spec.table_format or "simple")
-    return len(rows)
+    at = columns.index("created_at") if "created_at" in columns else -1
+    with_age = terminal and spec.age and not spec.fields and at >= 0
+    shown = [*columns[: at + 1], AGE_COLUMN, *columns[at + 1 :]] if with_age else columns
+    headers = [spec.labels.get(c, c) for c in shown] if spec.headers else []
+    make_row = _row_maker(columns, spec, terminal, at if with_age else -1)
+    if spec.table_format is not None:
+        rows = [make_row(r) for r in records]
+        _write_tabulate(rows, headers, out, spec.table_format)
+        return len(rows)
+    if not terminal:
+        plain = table.Layout
+        return table.write_streamed(
+            records,
+            out,
+            headers,
+            make_row,
+            lambda rows: plain(
+                _piped_widths(rows, headers, len(shown)),
+                range(len(shown)),
+                cut=False,
+                measure=len,
+                right=numeric_columns(rows),
+            ),
+        )
+    return table.write_streamed(
+        records,
+        out,
+        headers,
+        make_row,
+        lambda rows: _terminal_layout(rows, headers, shown, out, spec),
+        bold=_styled(out),
+        rules=False,
+        bare_header=False,
+    )
+
+
+def _row_maker(
+    columns: Sequence[str], spec: OutputSpec, terminal: bool, age_after: int
+) -> Callable[[Record], list[str]]:
+    """One record as the table's cells: escaped, local time, short GUIDs, the age column."""
+    values = row_getter(columns)
+    short = terminal and not spec.wide and spec.short_guids
+    convert = spec.local_time
+
+    context = columns.index(CONTEXT_COLUMN) if CONTEXT_COLUMN in columns else -1
+
+    def make_row(record: Record) -> list[str]:
+        row = [escape_control(cell(v)) for v in values(record)]
+        if context >= 0:  # one line per change
+            row[context] = _table_cell(record, CONTEXT_COLUMN)
+        if age_after >= 0:
+            row.insert(age_after + 1, age(row[age_after]))
+        if convert:
+            row = [local_time(value) for value in row]
+        if short:
+            row = [_short_guid(value) for value in row]
+        return row
+
+    return make_row
+
+
+def _piped_widths(rows: list[list[str]], headers: list[str], ncols: int) -> list[int]:
+    """tabulate's ``simple`` widths: the longest value, and room for a header and two."""
+    from cfevents.output.table import natural_widths
+
+    widths = natural_widths(rows, [], len, ncols)
+    if headers:
+        widths = [max(w, len(h) + 2) for w, h in zip(widths, headers, strict=True)]
+    return widths
+
+
+def _styled(out: TextIO) -> bool:
+    """Whether the header may be bold: ``out`` is a terminal, and not a dumb one."""
+    import os
+
+    try:
+        terminal = out.isatty()
+    except (AttributeError, ValueError):
+        return False
+    return terminal and os.environ.get("TERM", "") != "dumb"
+
+
+def _terminal_layout(
+    rows: list[list[str]], headers: list[str], shown: list[str], out: TextIO, spec: OutputSpec
+) -> Any:
+    """Widths from the first page, fitted to the terminal (unless -o wide); hidden columns are
+    named in a note."""
+    from rich.cells import cell_len
+
+    from cfevents.output.table import MIN_CELL, Layout, natural_widths, terminal_width
+
+    ncols = len(shown)
+    names = headers or [spec.labels.get(c, c) for c in shown]
+    natural = [max(w, 1) for w in natural_widths(rows, headers, cell_len, ncols)]
+    right = numeric_columns(rows)
+    if spec.wide:
+        return Layout(natural, range(ncols), cut=False, measure=cell_len, right=right)
+    minimum = []
+    for index in range(ncols):
+        values = [row[index] for row in rows]
+        longest = max((cell_len(v) for v in values), default=0)
+        whole = values and all(_TIMESTAMP.fullmatch(v) or not v for v in values)
+        head = cell_len(headers[index]) if headers else 0
+        minimum.append(max(head, longest if whole else min(longest, MIN_CELL), 1))
+    width = terminal_width(out)
+    hide = [shown.index(c) for c in spec.hide if c in shown] if spec.hide else None
+    keep = [shown.index(c) for c in spec.keep if c in shown]
+    widths, kept = fit_widths(natural, minimum, width, names, hide=hide, keep=keep)
+    if len(kept) < ncols and rows and spec.note is not None:
+        hidden = [names[i] or str(i) for i in range(ncols) if i not in kept]
+        spec.note(f"hid {', '.join(hidden)} to fit {width} columns; -o wide or --fields shows them")
+    layout = Layout(widths, kept, cut=True, measure=cell_len, right=right)
+    if not _utf(out):
+        layout.ellipsis = "~"
+    return layout
 
 
 def _short_guid(value: str) -> str:
@@ -363,87 +471,6 @@ def _write_tabulate(rows: list[list[str]], headers: list[str], out: TextIO, fmt:
         rows, headers=headers or (), tablefmt=fmt, disable_numparse=True, colalign=align
     )
     out.write(text + "\n")
-
-
-_GAP = 2  # rich's padding between two columns
-
-
-# Hidden first when a terminal table cannot fit: what a person reads least.
-HIDE_FIRST = ("cell", "index", "process", "memory_mb", "instances", "previous", "guid")
-
-
-def fit_widths(
-    natural: Sequence[int], minimum: Sequence[int], width: int, names: Sequence[str] = ()
-) -> tuple[list[int], list[int]]:
-    """Column widths for a terminal ``width`` columns wide: every column at least its minimum
-    (its header's longest word, a whole timestamp), the rest of the room shared out, narrowest
-    need first. Returns the widths of the columns kept and their indexes: when even the minimums
-    do not fit, columns named in HIDE_FIRST go first, then the rightmost."""
-    kept = list(range(len(natural)))
-    droppable = [i for name in HIDE_FIRST for i in kept if i < len(names) and names[i] == name]
-    while len(kept) > 1 and sum(minimum[i] for i in kept) + _GAP * (len(kept) - 1) > width:
-        kept.remove(droppable.pop(0) if droppable else kept[-1])
-    need = [natural[i] for i in kept]
-    widths = [minimum[i] for i in kept]
-    if sum(need) + _GAP * (len(kept) - 1) <= width:
-        return need, kept
-    room = width - sum(widths) - _GAP * (len(kept) - 1)
-    order = sorted(range(len(kept)), key=lambda k: need[k] - widths[k])
-    for position, k in enumerate(order):
-        grant = min(need[k] - widths[k], room // (len(kept) - position))
-        widths[k] += grant
-        room -= grant
-    return widths, kept
-
-
-def _write_rich(
-    rows: list[list[str]],
-    headers: list[str],
-    out: TextIO,
-    *,
-    fit: bool = True,
-    note: Callable[[str], None] | None = None,
-) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    if not rows:  # an empty result says so on stderr, not as a bare header
-        return
-    console = Console(file=out, markup=False, highlight=False, emoji=False)
-    ncols = len(headers) if headers else (len(rows[0]) if rows else 0)
-    names = headers or [""] * ncols
-    natural = []
-    minimum = []
-    for index in range(ncols):
-        values = [row[index] for row in rows]
-        longest = max((len(v) for v in values), default=0)
-        head_word = max((len(w) for w in names[index].split()), default=0)
-        natural.append(max(longest, len(names[index]), 1))
-        whole = values and all(_TIMESTAMP.fullmatch(v) or not v for v in values)
-        minimum.append(max(head_word, longest if whole else min(longest, 7), 1))
-    if fit:
-        widths, kept = fit_widths(natural, minimum, console.width, names)
-    else:
-        widths, kept = natural, list(range(ncols))
-    if len(kept) < ncols and note is not None:
-        hidden = [names[i] or str(i) for i in range(ncols) if i not in kept]
-        note(
-            f"hid columns {', '.join(hidden)} to fit {console.width} columns "
-            "(-o wide or --fields shows them)"
-        )
-    table = Table(show_header=bool(headers), header_style="bold", box=None, pad_edge=False)
-    numeric = numeric_columns(rows)
-    for k, index in enumerate(kept):
-        table.add_column(
-            Text(names[index]),
-            overflow="fold",
-            width=widths[k] if fit else None,
-            justify="right" if numeric[index] else "left",
-        )
-    for row in rows:
-        table.add_row(*(Text(row[i]) for i in kept))
-    console.print(table)
 
 
 WRITERS: dict[str, Callable[[Iterable[Record], TextIO, OutputSpec], int]] = {
@@ -553,9 +580,26 @@ def write_one(record: Record, out: TextIO, spec: OutputSpec) -> None:
             headers=spec.headers,
             table_format=spec.table_format,
             tty=spec.tty,
-            wide=True,
+            wide=spec.wide,
             local_time=spec.local_time,
+            short_guids=False,
+            keep=("field", "value"),
         )
         write_table(pairs, out, vertical)
+        if spec.tty and not spec.wide and spec.note is not None:
+            _note_shortened(pairs, out, spec.note)
     else:
         write([record], out, spec)
+
+
+def _note_shortened(pairs: list[dict[str, Any]], out: TextIO, note: Callable[[str], None]) -> None:
+    """The field/value view on a terminal: say when a value was cut to fit."""
+    from rich.cells import cell_len
+
+    from cfevents.output.table import GAP, terminal_width
+
+    width = terminal_width(out)
+    room = width - GAP - max((len(p["field"]) for p in pairs), default=0)
+    cut = [p["field"] for p in pairs if cell_len(escape_control(cell(p["value"]))) > room]
+    if cut:
+        note(f"shortened {', '.join(cut)} to fit {width} columns; -o wide or -o json shows all")
