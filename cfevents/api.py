@@ -451,12 +451,15 @@ class Client:
             return None
         if oldest <= start:
             return None
-        end = format_cc(window.lt) if window.lt is not None else "now"
-        return (
+        until = window.lt
+        gone = (
             f"the window starts {format_cc(start)} but Cloud Controller holds no usage events "
-            f"before {format_cc(oldest)} (it prunes old ones): this covers only "
-            f"{format_cc(oldest)} to {end}"
+            f"before {format_cc(oldest)} (it prunes old ones)"
         )
+        if isinstance(until, datetime) and until <= oldest:  # never "covers only B to A"
+            return f"{gone}: the whole window, up to {format_cc(until)}, is gone"
+        end = format_cc(until) if isinstance(until, datetime) else "now"
+        return f"{gone}: this covers only {format_cc(oldest)} to {end}"
 
     def usage_export(self, **args: Unpack[UsageExportArgs]) -> ExportJob:
         """The export engine for every matching event in id order (a context manager).
@@ -716,10 +719,12 @@ class Client:
         from cfevents.timeparse import format_cc
 
         params = [("created_ats[gte]", format_cc(start))]
-        pages = keyset_pages(self.http, USAGE_PATH, params, None, V3_MAX_PER_PAGE)
+        # no guessed download: page N and its raw body are gone before page N+1's body arrives
+        pages = keyset_pages(self.http, USAGE_PATH, params, None, V3_MAX_PER_PAGE, guess_next=False)
         try:
             for page in pages:
                 yield from page.get("resources") or []
+                del page  # let page N go before page N+1 is decoded
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
@@ -1195,9 +1200,9 @@ def _context_period(value: str | timedelta | None) -> timedelta | None:
     try:
         period = value if isinstance(value, timedelta) else parse_duration(value)
     except TimeParseError as exc:
-        raise UsageError(f"--context: {exc}") from None
+        raise UsageError(str(exc), param="context") from None
     if not timedelta(seconds=1) <= period <= timedelta(days=1):
-        raise UsageError(f"--context: {value!r} is out of range (1s to 1d)")
+        raise UsageError(f"{value!r} is out of range (1s to 1d)", param="context")
     return period
 
 

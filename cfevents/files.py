@@ -12,7 +12,8 @@ and SQLite store files (docs/architecture.md "Files"):
 - a whole file (a state file, a report, a workbook, a checkpoint) is written to a temporary
   file in the same directory, fsynced and renamed over the target: a reader sees the old file
   or the new one, never half of one;
-- an input is opened read-only; nothing here creates or changes it.
+- an input is opened read-only; nothing here creates or changes it;
+- text is UTF-8; a lone surrogate in it is written as its JSON escape (output.unstorable).
 
 Errors name the Python parameter (``out``, ``save_state``, ``checkpoint``): the CLI maps it
 to the flag. A refused target is :class:`UsageError` (exit 2), a failed write
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import IO, Literal, TextIO, cast
 
 from cfevents.errors import OutputIOError, UsageError
+from cfevents.output.unstorable import ERRORS  # a lone surrogate is written as its JSON escape
 
 # Targets under these are the process's own streams or devices: written through.
 PASSTHROUGH_PREFIXES = ("/dev/", "/proc/self/fd/")
@@ -160,8 +162,10 @@ def atomic_output(target: OutputTarget, *, binary: bool = False) -> Iterator[IO[
     """
     if target.passthrough:
         try:
-            encoding = None if binary else "utf-8"
-            with open(target.path, "wb" if binary else "w", encoding=encoding) as handle:
+            encoding, errors = (None, None) if binary else ("utf-8", ERRORS)
+            with open(
+                target.path, "wb" if binary else "w", encoding=encoding, errors=errors
+            ) as handle:
                 yield handle
         except OSError as exc:
             raise _io_error(target, exc) from None
@@ -173,7 +177,8 @@ def atomic_output(target: OutputTarget, *, binary: bool = False) -> Iterator[IO[
         raise _io_error(target, exc) from None
     try:
         mode = "wb" if binary else "w"
-        with os.fdopen(fd, mode, encoding=None if binary else "utf-8", newline=None) as handle:
+        text = (None, None) if binary else ("utf-8", ERRORS)
+        with os.fdopen(fd, mode, encoding=text[0], errors=text[1], newline=None) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -203,7 +208,7 @@ def open_stream(target: OutputTarget, *, append: bool) -> TextIO:
     """
     mode = "a" if append or target.passthrough else "w"
     try:
-        return cast("TextIO", open(target.path, mode, encoding="utf-8", newline=""))
+        return cast("TextIO", open(target.path, mode, encoding="utf-8", errors=ERRORS, newline=""))
     except OSError as exc:
         raise UsageError(f"cannot open {target.path}: {exc.strerror}", param=target.param) from None
 

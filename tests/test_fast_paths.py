@@ -9,7 +9,14 @@ import json
 import pytest
 
 from cfevents.output.columns import USAGE_COLUMNS, get_path, row_getter
-from cfevents.output.formatters import OutputSpec, cell, escape_control, tsv_escape, write
+from cfevents.output.formatters import (
+    OutputSpec,
+    cell,
+    escape_control,
+    tsv_escape,
+    write,
+    write_pages,
+)
 
 TRICKY = [
     {"guid": "g1", "state": {"current": "STARTED", "previous": None}, "n": 0, "x": {"y": {"z": 3}}},
@@ -75,3 +82,28 @@ def test_json_and_ndjson_output_is_unchanged(tty):
     if tty:
         texts = ["  " + t.replace("\n", "\n  ") for t in texts]
     assert out.getvalue() == "[\n" + ",\n".join(texts) + "\n]\n"
+
+
+CR_ROWS = [
+    {"guid": "cr\rinside", "n": 1},
+    {"guid": "crlf\r\ninside", "n": 2},
+    {"guid": "plain", "n": 3, "flag": True},
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "ndjson", "json"])
+@pytest.mark.parametrize("tty", [False, True])
+@pytest.mark.parametrize("safe", [False, True])
+@pytest.mark.parametrize("columns", [PATHS, list(USAGE_COLUMNS)])
+def test_pages_are_written_as_their_records_are(fmt, tty, safe, columns):
+    """write_pages (the export's hot path: one string per page) gives write()'s bytes, with
+    pages that hold a CR or CRLF inside a value, booleans, objects, and pages without them."""
+    records = [*TRICKY, *CR_ROWS, {"guid": "=1+1", "n": "-5"}]
+    pages = [records[:3], [], records[3:8], records[8:]]
+    plain_pages = [[{"guid": f"g{i}", "n": i} for i in range(3)]] * 2
+    for chunks in (pages, plain_pages):
+        spec = OutputSpec(fmt=fmt, columns=columns, tty=tty, safe_csv=safe)
+        expected, got = io.StringIO(), io.StringIO()
+        flat = [r for page in chunks for r in page]
+        assert write_pages(iter(chunks), got, spec) == write(iter(flat), expected, spec)
+        assert got.getvalue() == expected.getvalue()

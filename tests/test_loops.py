@@ -149,10 +149,10 @@ def test_parse_loop(text, repeat, quiet, expected):
     [
         ("5", None, None, "N/PERIOD"),
         ("1/10m", None, None, "out of range"),
-        ("5/10x", None, None, "--loop"),
+        ("5/10x", None, None, "^loop: "),
         ("5/30d", None, None, "out of range"),
-        ("5/10m", "0s", None, "--repeat"),
-        ("5/10m", None, "soon", "--resolve-after"),
+        ("5/10m", "0s", None, "^repeat: "),
+        ("5/10m", None, "soon", "^resolve_after: "),
     ],
 )
 def test_parse_loop_refuses(text, repeat, quiet, word):

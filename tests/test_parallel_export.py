@@ -235,3 +235,49 @@ def test_gate_halves_the_concurrency_and_pauses_everyone_on_a_throttle():
     now[0] = 103.0
     assert entered.wait(2)
     thread.join(2)
+
+
+class CappedCC(FakeCC):
+    """A foundation with ``renderer.max_total_results`` set: deep ``page`` numbers refused."""
+
+    def get_json(self, path, params=None):
+        p = dict(params or [])
+        if int(p.get("page", 1)) * int(p.get("per_page", 50)) > 30:
+            raise ApiError(400, "Maximum result (page * per_page) must be less than 30")
+        return super().get_json(path, params)
+
+
+def test_a_failed_boundary_probe_falls_back_to_serial_paging_with_one_note():
+    cc = CappedCC(137)
+    notes, warnings = [], []
+    got = parallel_pages(
+        cc,
+        "/v3/app_usage_events",
+        [],
+        None,
+        10,
+        parallel=4,
+        end="2030-01-01T00:00:00Z",
+        warn=warnings.append,
+        note=notes.append,
+    )
+    assert [e["guid"] for page in got for e in page["resources"]] == [e["guid"] for e in cc.events]
+    assert len(notes) == 1 and "paging the range serially" in notes[0]
+    assert "Maximum result" in notes[0] and warnings == []
+
+
+def test_a_failed_boundary_probe_on_the_sandbox_exports_the_serial_bytes(cli, monkeypatch):
+    """End to end over HTTP: the probes' deep pages fail (a 400 from a proxy, say), the export
+    does not: the serial export's bytes, one note on stderr, exit 0."""
+    args = ("usage", "export", "-o", "csv", "--per-page", "100", "--until", "2026-01-20")
+    serial = cli(*args)
+    from cfevents.export import parallel as mod
+
+    def refuse(*_args, **_kwargs):
+        raise ApiError(400, "Maximum result (page * per_page) must be less than 10000")
+
+    monkeypatch.setattr(mod, "plan_ranges", refuse)
+    fast = cli(*args, "--parallel", "4")
+    assert fast.exit_code == 0, fast.output
+    assert fast.stdout_bytes == serial.stdout_bytes
+    assert fast.stderr.count("paging the range serially") == 1

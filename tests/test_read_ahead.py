@@ -275,3 +275,36 @@ def test_audit_read_ahead_lets_each_page_go():
     assert got == [f"e{i:03d}" for i in range(total)]
     assert len(alive) == total // size
     assert max(alive) <= 2, alive
+
+
+# -- the usage report: one page at a time (issue 23) ----------------------------------------
+
+
+def test_without_guessing_the_next_download_starts_after_the_page_is_decoded():
+    """The report's paging: no request is made from a raw body (here the self links lie, so a
+    guess would ask for gX); the same pages, the same requests as plain paging."""
+    pages = three_pages()
+    pages[None] = pages[None].replace(b"/g3", b"/gX")
+    client, calls = offline_client(pages)
+    got = [
+        e["guid"]
+        for p in keyset_pages(client, PATH, [], None, 3, guess_next=False)
+        for e in p["resources"]
+    ]
+    assert got == ["g1", "g2", "g3", "g4", "g5", "g6", "g7"]
+    assert [after for after, _ in calls] == [None, "g3", "g6"]
+
+
+def test_report_events_let_each_page_go_before_fetching_the_next():
+    from datetime import UTC, datetime
+
+    from cfevents.api import Client
+    from cfevents.report.ccsource import keyset_events
+
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    client = WatchingClient(12_000, per_page=5000)
+    assert sum(1 for _ in Client(client)._report_events(start)) == 12_000  # type: ignore[arg-type]
+    assert client.alive_at_request == [0, 0, 0]
+    plain = WatchingClient(12_000, per_page=5000)
+    assert sum(1 for _ in keyset_events(plain, start)) == 12_000
+    assert plain.alive_at_request == [0, 0, 0]

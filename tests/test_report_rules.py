@@ -425,7 +425,11 @@ def test_state_file_round_trip_and_checks(tmp_path):
         (None, "does not exist"),
         ("{not json", "is not JSON"),
         ('{"processes": {}}', "no as_of"),
-        ('{"as_of": "2024-05-01T00:00:00Z", "processes": {"P": {"running": "yes"}}}', "running"),
+        (
+            '{"format": 1, "foundation": "https://api.example.com", '
+            '"as_of": "2024-05-01T00:00:00Z", "processes": {"P": {"running": "yes"}}}',
+            "running",
+        ),
     ],
 )
 def test_bad_state_files_are_one_clear_line(tmp_path, content, message):

@@ -88,15 +88,15 @@ def test_history_store_three_runs_and_the_report_is_exact(live, tmp_path):
         assert stored == distinct == live.foundation.usage_event_count()  # each once, all
         counts.append(stored)
         until = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-        report = cli(
-            "usage", "report", "--since", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "--until", until.strftime("%Y-%m-%dT%H:%M:%SZ"), "--by", "process", "-o", "json",
-        )  # fmt: skip
-        assert report.exit_code == 0, report.stderr
-        end = re.search(r"counted to (\S+)", report.stderr)
-        assert end, report.stderr
-        counted_to = datetime.strptime(end.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        check_against_truth(live.sandbox, json.loads(report.stdout), start, counted_to)
+        window = ("--since", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "--until", until.strftime("%Y-%m-%dT%H:%M:%SZ"), "--by", "process", "-o", "json")  # fmt: skip
+        for source in ((), ("--input", str(db))):  # from the API, and from the store
+            report = cli("usage", "report", *source, *window)
+            assert report.exit_code == 0, report.stderr
+            end = re.search(r"counted to (\S+)", report.stderr)
+            assert end, report.stderr
+            counted_to = datetime.strptime(end.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            check_against_truth(live.sandbox, json.loads(report.stdout), start, counted_to)
     assert counts[0] < counts[1] < counts[2]
 
 
@@ -295,3 +295,56 @@ def test_the_wall_clock_moves_it(tmp_path):
     finally:
         stop_live(live)
     assert (config.state_dir / JOURNAL_FILE).read_text().count('"do":"tick"') >= 1
+
+
+def test_user_actions_are_audited_each_hour(live, tmp_path):
+    """`cfevents events list --since 1h` sees the hour's user actions, as CC audits them."""
+    cli = Cli(live.sandbox, tmp_path)
+    seen: set[str] = set()
+    for _ in range(3):
+        live.advance(1)
+        result = cli("events", "list", "--since", "1h", "--all", "-o", "json")
+        assert result.exit_code == 0, result.stderr
+        events = json.loads(result.stdout)
+        guids = {e["guid"] for e in events}
+        assert len(guids) == len(events) and seen < guids  # new ones, the old ones still there
+        assert any(
+            e["type"].startswith("audit.app.") and e["actor"]["type"] == "user" for e in events
+        )
+        seen = guids
+
+
+def test_what_the_live_foundation_writes_has_ccs_shape(live):
+    from test_sandbox_shapes import SCHEMAS, served
+
+    live.advance(2)
+    problems = [p for kind, _, body in served(live.sandbox) for p in SCHEMAS[kind].problems(body)]
+    assert not problems, problems[:10]
+
+
+def test_a_step_cut_short_by_a_kill_is_dropped_on_restart(tmp_path):
+    config = LiveConfig(state_dir=tmp_path / "state", seed=9, speed=0, port=0)
+    live = open_live(config)
+    live.advance(1)
+    before = sandbox_guids(live)
+    journal = config.state_dir / JOURNAL_FILE
+    whole = journal.read_bytes()
+    app = live.foundation.live_apps()[0].guid
+    cut = json.dumps({"at_us": live.last_us + 1, "do": "app", "action": "restart", "app": app})
+    journal.write_bytes(whole + cut.encode() + b"\n" + cut[:20].encode())  # no tick, half a line
+    again = open_live(config)
+    assert sandbox_guids(again) == before
+    assert journal.read_bytes() == whole
+
+
+def test_an_unreadable_state_dir_is_one_line_and_exit_2(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "foundation.json").write_text("not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "cfevents.sandbox", "--live", "--state-dir", str(state), "--port", "0"],
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr

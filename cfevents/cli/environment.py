@@ -19,7 +19,13 @@ class Environment:
 
     @classmethod
     def current(cls) -> Environment:
-        """This process's streams and ``os.environ`` (as they are now: tests swap them)."""
+        """This process's streams and ``os.environ`` (as they are now: tests swap them).
+        A lone surrogate in a name reaches stdout as its JSON escape (output.unstorable)."""
+        from cfevents.output.unstorable import ERRORS
+
+        reconfigure = getattr(sys.stdout, "reconfigure", None)
+        if reconfigure is not None and getattr(sys.stdout, "errors", "strict") == "strict":
+            reconfigure(errors=ERRORS)
         return cls(sys.stdout, sys.stderr, dict(os.environ))
 
     def stdout_isatty(self) -> bool:

@@ -22,6 +22,8 @@ FLAGS = {
     "service_offering_guids": "--offering-guid",
     "app_": "--app",
     "input_": "--input",
+    "reasons": "--reason",
+    "exit_statuses": "--exit-status",
 }
 _MENTION = re.compile(r"`([a-z][a-z_]*)`")  # a parameter named in a library message
 

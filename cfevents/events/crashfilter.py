@@ -89,9 +89,11 @@ def crash_filter(
         for part in str(value).split(","):
             text = part.strip()
             if not text.isdigit() or int(text) > 255:
-                raise UsageError(f"--exit-status: {part!r} is not an exit status (0 to 255)")
+                raise UsageError(
+                    f"{part!r} is not an exit status (0 to 255)", param="exit_statuses"
+                )
             found.append(int(text))
     texts = [r.strip() for reason in reasons for r in reason.split(",")]
     if any(not t for t in texts):
-        raise UsageError("--reason: give the text to look for, e.g. --reason 'out of memory'")
+        raise UsageError("give the text to look for, e.g. 'out of memory'", param="reasons")
     return CrashFilter(tuple(dict.fromkeys(texts)), tuple(dict.fromkeys(found)), oom)

@@ -68,14 +68,15 @@ def _duration_text(span: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _duration(flag: str, text: str, low: timedelta, high: timedelta) -> timedelta:
+def _duration(param: str, text: str, low: timedelta, high: timedelta) -> timedelta:
     try:
         span = parse_duration(text)
     except TimeParseError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
+        raise UsageError(str(exc), param=param) from None
     if not low <= span <= high:
         raise UsageError(
-            f"{flag}: {text!r} is out of range ({_duration_text(low)} to {_duration_text(high)})"
+            f"{text!r} is out of range ({_duration_text(low)} to {_duration_text(high)})",
+            param=param,
         )
     return span
 
@@ -88,18 +89,20 @@ def parse_loop(text: str, repeat: str | None = None, resolve_after: str | None =
     """
     match = _LOOP.match(text)
     if match is None:
-        raise UsageError(f"--loop: {text!r} is not N/PERIOD (e.g. 5/10m: 5 crashes within 10m)")
+        raise UsageError(
+            f"{text!r} is not N/PERIOD (e.g. 5/10m: 5 crashes within 10m)", param="loop"
+        )
     count = int(match.group(1))
     if not 2 <= count <= MAX_COUNT:
-        raise UsageError(f"--loop: {count} crashes is out of range (2 to {MAX_COUNT})")
-    period = _duration("--loop", match.group(2), timedelta(seconds=1), MAX_PERIOD)
+        raise UsageError(f"{count} crashes is out of range (2 to {MAX_COUNT})", param="loop")
+    period = _duration("loop", match.group(2), timedelta(seconds=1), MAX_PERIOD)
     rule = LoopRule(count, period)
     if repeat is not None:
         rule = LoopRule(
-            count, period, _duration("--repeat", repeat, timedelta(seconds=1), MAX_PERIOD)
+            count, period, _duration("repeat", repeat, timedelta(seconds=1), MAX_PERIOD)
         )
     if resolve_after is not None:
-        quiet = _duration("--resolve-after", resolve_after, timedelta(seconds=1), MAX_PERIOD)
+        quiet = _duration("resolve_after", resolve_after, timedelta(seconds=1), MAX_PERIOD)
         rule = LoopRule(rule.count, rule.period, rule.repeat, quiet)
     return rule
 

@@ -40,6 +40,7 @@ from cfevents.export import checkpoint as ckpt
 from cfevents.export.plan import ExportPlan
 from cfevents.export.store import StoreSink
 from cfevents.files import OutputTarget, open_stream
+from cfevents.output.unstorable import ERRORS
 from cfevents.stores import EventKind, kind_for_path
 from cfevents.stores.columns import flat_records
 from cfevents.timeparse import format_cc, utcnow
@@ -112,12 +113,17 @@ def keyset_pages(
     *,
     max_pages: int | None = None,
     read_ahead: bool = True,
+    guess_next: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Pages in id order: each request is ``after_guid=<last guid>&page=1&per_page=N``.
 
     When the client can read ahead (CFClient), the next page downloads while the caller handles
     this one; memory stays at one decoded page plus one raw body, however long the export. No
-    page past ``max_pages`` is requested.
+    page past ``max_pages`` is requested. With ``guess_next`` the next download starts as soon
+    as this page's raw body arrives (its cursor read off the body, before decoding: less latency
+    between requests); without it, once the page is decoded and its raw body let go, so the next
+    body never coexists with this page's raw body (a consumer slower than the network, like the
+    usage report, loses no time: the download still overlaps its work on the page).
     Raises :class:`LostCursorError` when CC no longer knows the cursor (422).
     """
     base = [(k, v) for k, v in params if k not in ("after_guid", "page", "per_page", "order_by")]
@@ -130,9 +136,11 @@ def keyset_pages(
             query.append(("after_guid", cursor))
         return [*query, ("page", "1"), ("per_page", str(per_page))]
 
-    def guess(raw: bytes) -> tuple[str, Params] | None:
+    def guess_request(raw: bytes) -> tuple[str, Params] | None:
         last_guid = guess_last_guid(raw, path)
         return (path, page_params(last_guid)) if last_guid else None
+
+    guess = guess_request if guess_next else None
 
     cursor = after_guid
     request = page_params(cursor)
@@ -571,6 +579,10 @@ class ExportJob:
             try:
                 written = write_pages(pages, sink.stream, spec)
                 self.commit()
+                if self.store is not None and sink.path is not None:
+                    # every byte is committed now, a CSV header without events too: a rerun
+                    # must not take it for an interrupted run's ("removed 324 bytes ...")
+                    self._save(sink.sync())
             finally:
                 self.close_sink()
         except BaseException as exc:
@@ -701,6 +713,7 @@ class ExportJob:
             parallel=plan.parallel,
             end=format_cc(self._server_now() - guard),
             warn=self.warn,
+            note=self.note,
         )
 
     def _one_pass(self) -> Iterator[list[dict[str, Any]]]:
@@ -789,7 +802,7 @@ class ExportJob:
                 f"{self.cursor.events:,} are in the file this run opened); rerun with "
                 "--on-rotated new-file to carry on in a new file"
             )
-        handle = open(sink.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        handle = open(sink.path, "a", encoding="utf-8", errors=ERRORS, newline="")  # noqa: SIM115
         stream = sink.stream
         assert isinstance(stream, _Handle)
         old, stream.handle = stream.handle, handle

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cfevents.cc.paging import JsonGetter, Params, ReadsAhead, check_page, guid_of
-from cfevents.errors import ApiError, BadResponseError
+from cfevents.errors import ApiError, BadResponseError, NetworkError
 
 MAX_PARALLEL = 8
 MIN_SPLIT_PAGES = 4  # a range of fewer full pages is paged serially (hourly runs never split)
@@ -339,9 +339,12 @@ def parallel_pages(
     end: str,
     warn: Callable[[str], None],
     spool_dir: Path | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Pages in id order, as ``keyset_pages`` gives them: the range up to ``end`` split into
-    ``parallel`` sub-ranges paged at once, then the rest serially."""
+    ``parallel`` sub-ranges paged at once, then the rest serially. A boundary probe that fails
+    (a foundation with ``renderer.max_total_results`` refuses deep ``page`` numbers, a proxy
+    error) costs nothing but the split: the whole range is paged serially, with one ``note``."""
     from cfevents.export.engine import LOST_CURSOR_DETAIL, keyset_pages
 
     base = [(k, v) for k, v in params if k not in KEYSET_KEYS]
@@ -353,11 +356,14 @@ def parallel_pages(
     try:
         try:
             planned = plan_ranges(client, path, base, after_guid, per_page, parallel, end, gate)
-        except ApiError as exc:
-            if exc.status == 422 and LOST_CURSOR_DETAIL in exc.detail:
-                planned = None  # the serial pages below say what is wrong with the cursor
-            else:
-                raise
+        except (ApiError, BadResponseError, NetworkError) as exc:
+            planned = None  # the serial pages below say what is wrong with the cursor
+            lost = isinstance(exc, ApiError) and LOST_CURSOR_DETAIL in exc.detail
+            if not lost:
+                (note or warn)(
+                    f"--parallel: the boundary probes failed ({exc.message}); paging the range "
+                    "serially"
+                )
         if planned is not None:
             ranges, total = planned
             left = total

@@ -516,7 +516,11 @@ def _csv_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str
     values, plain = row_getter(list(spec.selected)), _CSV_PLAIN
 
     def text(page: Sequence[Record]) -> str:
-        writer.writerows([v if type(v) in plain else cell(v) for v in values(r)] for r in page)
+        table = list(map(values, page))
+        if not set(map(type, itertools.chain.from_iterable(table))) <= plain:
+            table = [[v if type(v) in plain else cell(v) for v in row] for row in table]
+        writer.writerows(table)
+        del table
         joined = "".join(rows)
         if joined.count("\r") == len(rows):  # every CR ends a row: LF line ends at once
             joined = joined.replace("\r\n", "\n")

@@ -51,6 +51,12 @@ class ReportSource(Protocol):
         ...
 
 
+def _holds(source: ReportSource) -> str:
+    """Who holds the events, for a message: CC prunes them, a store or a file just has them."""
+    holder = getattr(source, "holder", None)
+    return f"in {holder}" if isinstance(holder, str) else "Cloud Controller still has"
+
+
 @dataclass(frozen=True)
 class Window:
     """``[start, end)``, UTC, whole seconds."""
@@ -69,8 +75,10 @@ class Window:
 
 
 def month_window(text: str) -> Window:
-    """``YYYY-MM`` -> that calendar month in UTC."""
+    """``YYYY-MM`` (exactly: four digits, two digits) -> that calendar month in UTC."""
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}", text.strip(), flags=re.ASCII):
+            raise ValueError(text)  # 2026-1, 26-01, 2026-001: not taken as a guess
         year, month = (int(part) for part in text.strip().split("-"))
         start = datetime(year, month, 1, tzinfo=UTC)
     except ValueError:
@@ -181,12 +189,18 @@ def usage_report(
             what = (
                 f"a purge-and-reseed at {iso(oldest_t)}"
                 if is_reseed(oldest)
-                else f"the oldest usage event Cloud Controller still has is from {iso(oldest_t)}"
+                else f"the oldest usage event {_holds(source)} is from {iso(oldest_t)}"
             )
             problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
             if not allow_incomplete:
                 raise IncompleteDataError(_incomplete_message(problem, t0, oldest_t, margin_s))
             incomplete.append(problem)
+
+    chain = _broken_chain(loaded, source) if mode == "file" else None
+    if chain is not None:
+        if not allow_incomplete:
+            raise IncompleteDataError(f"{chain}: use --allow-incomplete to report anyway")
+        incomplete.append(chain)
 
     snapshot: Snapshot | None = None
     notes: list[str] = []
@@ -305,6 +319,20 @@ def usage_report(
         closing_state=closing,
         fields=row_fields(by, daily, rates is not None),
         warnings=warnings,
+    )
+
+
+def _broken_chain(loaded: Opening | None, source: ReportSource) -> str | None:
+    """A state file continues after its ``last_event_guid``: when Cloud Controller no longer
+    knows that event (pruned, purged), the chain cannot be proven whole (None: it can, or the
+    source cannot tell)."""
+    guid = loaded.last_event_guid if loaded is not None else None
+    knows = getattr(source, "knows_event", None)
+    if not guid or knows is None or knows(guid):
+        return None
+    return (
+        f"the state file continues after event {guid}, which Cloud Controller no longer has "
+        "(pruned or purged), so the chain from it cannot be proven whole"
     )
 
 

@@ -45,10 +45,13 @@ def keyset_events(client: GetsJson, start: datetime) -> Iterator[dict[str, Any]]
         params = [*base, *([("after_guid", cursor)] if cursor else [])]
         body = client.get_json(USAGE_EVENTS, [*params, ("page", "1"), ("per_page", str(PER_PAGE))])
         items = body.get("resources") or []
+        more = len(items) >= PER_PAGE and bool((body.get("pagination") or {}).get("next"))
+        del body
         yield from items
-        if len(items) < PER_PAGE or not (body.get("pagination") or {}).get("next"):
+        if not more:
             return
         cursor = str(items[-1]["guid"])
+        del items  # let page N go before page N+1 is decoded
 
 
 class CloudControllerSource:
@@ -81,6 +84,23 @@ class CloudControllerSource:
         body = self.client.get_json(USAGE_EVENTS, [("page", "1"), ("per_page", "1")])
         items = body.get("resources") or []
         return items[0] if items else None
+
+    def knows_event(self, guid: str) -> bool:
+        """Whether CC still has the usage event ``guid`` (a state file's last event): a 404
+        means pruned or purged, so a chain from that state can no longer be proven whole."""
+        from urllib.parse import quote
+
+        from cfevents.errors import ApiError, NotFoundError
+
+        try:
+            self.client.get_json(f"{USAGE_EVENTS}/{quote(guid, safe='')}", [])
+        except NotFoundError:
+            return False
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def events_since(self, start: datetime) -> Iterable[Mapping[str, Any]]:
         if self._events is not None:

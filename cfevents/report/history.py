@@ -45,6 +45,7 @@ class HistorySource:
 
     horizon: datetime | None  # the newest stored created_at (None: nothing stored)
     problems: list[str]  # completeness problems let through by allow_incomplete
+    holder: str  # where the events are, for messages ("the store usage.db")
 
     def __enter__(self) -> Self:
         return self
@@ -75,6 +76,7 @@ class StoreSource(HistorySource):
         self.store = store
         self.kind = kind
         self.allow_incomplete = allow_incomplete
+        self.holder = f"the store {store.display}"
         self.problems = []
         self._foundation = foundation or _only_foundation(store, kind)
         coverage = store.coverage(self._foundation, kind)
@@ -171,6 +173,7 @@ class NdjsonSource(HistorySource):
 
     def __init__(self, path: Path, foundation: str | None = None) -> None:
         self.path = path
+        self.holder = str(path)
         self.problems = []
         self._foundation = foundation or str(path)
         first: dict[str, Any] | None = None

@@ -212,7 +212,39 @@ def _int_or_none(value: Any, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{where} is not an integer")
+    if value < 0:
+        raise ValueError(f"{where} is {value}: a count cannot be negative")
     return value
+
+
+def _text_or_none(value: Any, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{where} is not a string")
+    return value
+
+
+def _not_after(since: int | None, as_of: int | None, where: str) -> int | None:
+    if since is not None and as_of is not None and since > as_of:
+        raise ValueError(f"{where} ({iso(since)}) is after as_of ({iso(as_of)})")
+    return since
+
+
+def _header(data: Any) -> tuple[int | None, str]:
+    """as_of and foundation of a state document, after checking its format."""
+    if not isinstance(data, dict) or "as_of" not in data:
+        raise ValueError("not a cfevents state file (no as_of)")
+    if data.get("format") != STATE_FORMAT:
+        shown = json.dumps(data.get("format")) if "format" in data else "missing"
+        raise ValueError(f"format is {shown}: this cfevents reads format {STATE_FORMAT}")
+    foundation = data.get("foundation")
+    if not isinstance(foundation, str) or not foundation:
+        raise ValueError("foundation is missing: a state file names the API it is from")
+    for key in ("processes", "tasks"):
+        if key in data and data[key] is not None and not isinstance(data[key], dict):
+            raise ValueError(
+                f"{key} must be an object (guid -> entry), not {type(data[key]).__name__}"
+            )
+    return _time_or_none(data["as_of"], "as_of"), foundation
 
 
 def _time_or_none(value: Any, where: str) -> int | None:
@@ -239,40 +271,40 @@ def _attrs_from(entry: Mapping[str, Any], process_type: str | None = None) -> At
 
 
 def state_from_json(data: Any) -> Opening:
-    """Parse a closing-state document; ValueError on anything malformed."""
-    if not isinstance(data, dict) or "as_of" not in data:
-        raise ValueError("not a cfevents state file (no as_of)")
-    as_of = _time_or_none(data["as_of"], "as_of")
+    """Parse a closing-state document; ValueError naming the field on anything malformed or
+    impossible (a negative count, an unknown format, a since after as_of, no foundation)."""
+    as_of, foundation = _header(data)
     opening = Opening(
         source="file",
         tentative=False,
         as_of=as_of,
-        foundation=data.get("foundation"),
-        last_event_guid=data.get("last_event_guid"),
+        foundation=foundation,
+        last_event_guid=_text_or_none(data.get("last_event_guid"), "last_event_guid"),
     )
-    processes = data.get("processes") or {}
-    tasks = data.get("tasks") or {}
-    if not isinstance(processes, dict) or not isinstance(tasks, dict):
-        raise ValueError("processes and tasks must be objects")
-    for guid, entry in processes.items():
+    for guid, entry in (data.get("processes") or {}).items():
+        where = f"process {guid}"
         if not isinstance(entry, dict) or not isinstance(entry.get("running"), bool):
-            raise ValueError(f"process {guid}: running must be true or false")
+            raise ValueError(f"{where}: running must be true or false")
         opening.processes[str(guid)] = ProcessOpening(
             running=entry["running"],
-            instances=_int_or_none(entry.get("instances"), f"process {guid} instances"),
-            memory_mb=_int_or_none(entry.get("memory_mb"), f"process {guid} memory_mb"),
-            attrs=_attrs_from(entry, entry.get("type")),
-            since=_time_or_none(entry.get("since"), f"process {guid} since"),
+            instances=_int_or_none(entry.get("instances"), f"{where} instances"),
+            memory_mb=_int_or_none(entry.get("memory_mb"), f"{where} memory_mb"),
+            attrs=_attrs_from(entry, _text_or_none(entry.get("type"), f"{where} type")),
+            since=_not_after(
+                _time_or_none(entry.get("since"), f"{where} since"), as_of, f"{where} since"
+            ),
             source=str(entry.get("source") or "file"),
         )
-    for guid, entry in tasks.items():
+    for guid, entry in (data.get("tasks") or {}).items():
         if not isinstance(entry, dict):
             raise ValueError(f"task {guid} is not an object")
         opening.tasks[str(guid)] = TaskOpening(
             memory_mb=_int_or_none(entry.get("memory_mb"), f"task {guid} memory_mb"),
             attrs=_attrs_from(entry),
-            since=_time_or_none(entry.get("since"), f"task {guid} since"),
-            name=entry.get("name"),
+            since=_not_after(
+                _time_or_none(entry.get("since"), f"task {guid} since"), as_of, f"task {guid} since"
+            ),
+            name=_text_or_none(entry.get("name"), f"task {guid} name"),
         )
     return opening
 

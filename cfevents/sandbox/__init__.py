@@ -42,8 +42,14 @@ next pending step, with rows created at `at`.
 Mutations: `append_usage_events`, `begin_transaction` (ids taken now, visible on
 commit), `purge_and_reseed`, `prune_usage_events_before`, `set_v2_enabled`,
 `set_rate_limit` / `set_v2_rate_limit` (CC's 429s) and `throttle_next` (nginx's).
+CC's cleanups: `cleanup(now, days=31)` (both usage tables, the newest row kept) and
+`keep_running=True` on it or on the prunes (the cleanup cloud_controller_ng #5210 proposes).
 
-Command line: `python -m cfevents.sandbox --help`.
+Options for rows real foundations hold: `SandboxConfig(appless_usage_days=N)` (an older
+CC's rows that name no app) and `client_actor_events=True` (`actor_username: ''`).
+
+Command line: `python -m cfevents.sandbox --help`; `--live` runs a foundation that keeps
+moving with the wall clock and survives restarts (`cfevents.sandbox.live`).
 
 Deliberate differences from the prose of the reference, each following CC's code:
 `guids[]=a` is not an error but matches nothing (Ruby stringifies the array);

@@ -180,6 +180,10 @@ def run_live(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"cfevents sandbox: {exc}", file=sys.stderr)
         return 2  # e.g. the port is taken
+    except (ValueError, KeyError) as exc:
+        where = config.state_dir
+        print(f"cfevents sandbox: the state in {where} cannot be read: {exc!r}", file=sys.stderr)
+        return 2
     return 0
 
 

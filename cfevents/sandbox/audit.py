@@ -310,6 +310,8 @@ class AuditWriter:
         first["crash"] = second["crash"] = crash
         return [first, second]
 
+    _crash_pair = crash_pair  # its name before the live foundation used it from outside
+
     def _row(
         self,
         kind: str,
@@ -365,6 +367,14 @@ class AuditWriter:
             rows.append(row)
         rows += self._space_and_org_rows()
         return rows
+
+    def user_row(self, kind: str, app: App, t: int) -> dict[str, Any]:
+        """One user's action on an app at `t`, as `_user_rows` writes them (for live use)."""
+        user, email = self.rng.choice(USERS)
+        actor = (self.uuid("user", user), "user", email, user)
+        row = self._row(kind, actor, app, t, self._user_metadata(kind, app))
+        row.pop("seq")
+        return row
 
     def _user_metadata(self, kind: str, app: App) -> dict[str, Any]:
         rng = self.rng

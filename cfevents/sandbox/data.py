@@ -611,6 +611,21 @@ class Foundation:
             self._crashes.append(crash)
             return crash
 
+    def user_event(self, kind: str, app_guid: str, at_us: int, seed: int) -> None:
+        """The audit event of a user's action on an app at `at_us` (a live foundation's)."""
+        with self.lock:
+            app = next(a for a in self.apps if a.guid == app_guid)
+            writer = AuditWriter(
+                random.Random(seed),
+                self.uuid,
+                (self.orgs, self.spaces, self.apps),
+                (self.start_us, self.end_us),
+            )
+            row = writer.user_row(kind, app, at_us)
+            self.audit_high_id += 1
+            guid = self.uuid("event", self.audit_high_id)
+            self.audit_events.append(AuditEvent(id=self.audit_high_id, guid=guid, **row))
+
     def prune_audit_events_before(self, cutoff_us: int) -> None:
         """The audit events cleanup (`cc.audit_events.cutoff_age_in_days`): no row is kept."""
         with self.lock:

@@ -2,8 +2,8 @@
 
 It listens at a stable address (default http://127.0.0.1:8080) and its foundation advances with
 the wall clock: apps are started, stopped, scaled, resized, restarted, deployed and restaged,
-tasks run, builds finish, service instances are created, re-planned, renamed and deleted, and one
-app crashes every few minutes, at `rate` app and service actions per simulated hour and `speed`
+tasks run, builds finish (each user action audited as CC audits it), service instances are
+created, re-planned, renamed and deleted, and one app crashes every few minutes, at `rate` app and service actions per simulated hour and `speed`
 simulated hours per wall hour, each stamped with the time it happens. CC's daily cleanup runs at
 18:00 UTC (31 days; `keep_running` for the #5210 cleanup). Everything is written as CC writes it
 and recorded in the simulation's truth, so a report can be checked against what really ran.
@@ -53,6 +53,18 @@ HISTORY_LAG = timedelta(minutes=10)
 APPLESS_DAYS = 3
 #: CC's clock jobs run the usage cleanups daily (the service one at 22:00; one time here).
 CLEANUP_HOUR = 18
+#: The audit event CC writes for the request behind each app action (`next` is the platform).
+AUDIT_TYPES = {
+    "start": "audit.app.start",
+    "stop": "audit.app.stop",
+    "restart": "audit.app.restart",
+    "scale": "audit.app.process.scale",
+    "resize": "audit.app.process.scale",
+    "deploy": "audit.app.deployment.create",
+    "restage": "audit.app.restage",
+    "rolling_restage": "audit.app.deployment.create",
+    "run_task": "audit.app.task.create",
+}
 STATE_FILE = "live.json"
 RECIPE_FILE = "foundation.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -118,7 +130,7 @@ class LiveFoundation:
         entries = self._cleanups(start_us, end_us)
         span = end_us - start_us
         count = _poisson(rng, self.config.rate * hours)
-        crashes = int(hours * 3600 / rng.randint(180, 360)) if hours > 0 else 0
+        crashes = _poisson(rng, hours * 3600 / rng.randint(180, 360))  # one every 3-6 minutes
         times = sorted(start_us + 1 + rng.randrange(max(span, 1)) for _ in range(count + crashes))
         kinds = ["action"] * count + ["crash"] * crashes
         rng.shuffle(kinds)
@@ -190,6 +202,8 @@ class LiveFoundation:
         kind = entry["do"]
         if kind == "app":
             f.perform(entry["action"], entry["app"], at)
+            if entry["action"] in AUDIT_TYPES:  # the user's request, as CC audits it
+                f.user_event(AUDIT_TYPES[entry["action"]], entry["app"], at, seed=at)
         elif kind == "service":
             f.service_action(entry["action"], at)
         elif kind == "crash":
@@ -288,16 +302,36 @@ def open_live(config: LiveConfig) -> LiveFoundation:
         )
     )
     live = LiveFoundation(sandbox, config, to_us(end), 0)
-    journal = state / JOURNAL_FILE
-    if journal.exists():
-        for line in journal.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
-            live.apply(entry)
-            if entry["do"] == "tick":
-                live.last_us, live.steps = int(entry["at_us"]), live.steps + 1
+    for entry in _replayable(state / JOURNAL_FILE):
+        live.apply(entry)
+        if entry["do"] == "tick":
+            live.last_us, live.steps = int(entry["at_us"]), live.steps + 1
     sandbox.foundation.journal = live.note
     sandbox.live = live
     return live
+
+
+def _replayable(journal: Path) -> list[dict[str, Any]]:
+    """The journal's entries up to its last complete step; a step cut short by a kill (no
+    tick line yet, or half a line) is cut off the file, as if it never happened."""
+    if not journal.exists():
+        return []
+    entries: list[dict[str, Any]] = []
+    good = kept = 0  # bytes and entries up to the end of the last complete step
+    offset = 0
+    with journal.open("rb") as fh:
+        for raw in fh:
+            offset += len(raw)
+            if not raw.endswith(b"\n"):
+                break
+            entry = json.loads(raw)  # a bad complete line is a broken state dir: raise
+            entries.append(entry)
+            if entry.get("do") in ("tick", "purge", "purge_services"):
+                good, kept = offset, len(entries)
+    if good < journal.stat().st_size:
+        with journal.open("r+b") as fh:
+            fh.truncate(good)
+    return entries[:kept]
 
 
 def start_live(config: LiveConfig) -> LiveFoundation:
@@ -343,7 +377,8 @@ def running_url(state_dir: Path | None = None) -> str | None:
         state = _read_json(path)
         os.kill(int(state["pid"]), 0)
         url = str(state["url"])
-        with urllib.request.urlopen(f"{url}/v2/info", timeout=2) as reply:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+        with direct.open(f"{url}/v2/info", timeout=2) as reply:
             ok = reply.status == 200
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from array import array
 from bisect import bisect_left
@@ -600,7 +601,15 @@ def in_windows(value: int, windows: Iterable[tuple[int, int]]) -> bool:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON as CC sends it: UTF-8, with a lone surrogate (a name no UTF-8 can hold) as its
+    ``\\udXXX`` escape, the one way JSON can carry it."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii() and _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _number(value: int) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cfevents import __version__
 from cfevents.errors import BadResponseError, StoreError, StoreLockedError, UsageError
+from cfevents.output.unstorable import escape_surrogates, escape_text, unstorable
 from cfevents.stores import schema
 from cfevents.stores.columns import EventKind, flat_row, row_getter
 
@@ -87,7 +88,14 @@ def encode_rows(
         seen.add(guid)
         if dict in map(type, row) or list in map(type, row):  # not the documented shape
             row = flat_row(event, kind)
-        append((guid, (*row, dumps(event))))
+        try:
+            raw = dumps(event)
+        except TypeError:  # orjson refuses a lone surrogate
+            raw = _stdlib_dumps()(event)
+        if unstorable(raw):  # a NUL or lone surrogate: the rule of output.unstorable
+            raw = escape_surrogates(raw)
+            row = tuple(escape_text(v) if type(v) is str else v for v in row)
+        append((guid, (*row, raw)))
     return rows
 
 

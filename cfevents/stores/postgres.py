@@ -353,12 +353,13 @@ class PostgresStore(Store):
             if not row or not row[0]:
                 return None
             cur.execute(
-                f"SELECT seq, guid, raw->>'created_at' FROM {kind.table} WHERE foundation = %s "
+                f"SELECT seq, guid, created_at FROM {kind.table} WHERE foundation = %s "
                 "AND seq IN (%s, %s) ORDER BY seq".encode(),
                 (foundation, row[1], row[2]),
             )
             ends = cur.fetchall()
-        return Coverage(int(row[0]), int(row[1]), int(row[2]), ends[0][1], ends[0][2], ends[-1][2])
+        first, last = _ts(ends[0][2]) or "", _ts(ends[-1][2]) or ""
+        return Coverage(int(row[0]), int(row[1]), int(row[2]), ends[0][1], first, last)
 
     @mapped
     def continuity(
@@ -383,14 +384,14 @@ class PostgresStore(Store):
             )
             gaps = cur.fetchall()
             cur.execute(
-                f"SELECT seq, guid, raw->>'created_at' FROM {kind.table} WHERE foundation = %s "
+                f"SELECT seq, guid, created_at FROM {kind.table} WHERE foundation = %s "
                 f"AND seq BETWEEN %s AND %s AND guid = {kind.reseed_column} ORDER BY seq".encode(),
                 bounds,
             )
             reseeds = cur.fetchall()
         return Continuity(
             [(int(a), int(b)) for a, b in gaps],
-            [StoredEvent(int(s), g, c) for s, g, c in reseeds],
+            [StoredEvent(int(s), g, _ts(c) or "") for s, g, c in reseeds],
         )
 
     @mapped
