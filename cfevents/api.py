@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 from cfevents.errors import CfEventsError, LostCursorError, UsageError, V2DisabledError
 from cfevents.events.bounds import check_interval, check_limit, check_min_age, check_per_page
-from cfevents.events.listing import Listing, Truncation, page_size, split_commas
+from cfevents.events.listing import (
+    RECENT_ORDER,
+    Listing,
+    Truncation,
+    oldest_to_newest,
+    page_size,
+    recent_first,
+    split_commas,
+)
 from cfevents.events.query import (
     USAGE_ORDERS,
     V2_EVENTS_MAX_PER_PAGE,
@@ -338,11 +346,17 @@ class Client:
             )
         client_filtered = filters.client_side
         size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
+        recent = recent_first(
+            limit,
+            windowed=filters.window != TimeWindow(),
+            order_by=order_by,
+            positioned=filters.after_guid is not None or args.get("page") is not None,
+        )
         query = UsageQuery(
             window=filters.window,
             guids=filters.guids,
             after_guid=filters.after_guid,
-            order_by=order_by,
+            order_by=RECENT_ORDER if recent else order_by,
             per_page=size,
             page=args.get("page"),
         )
@@ -354,16 +368,23 @@ class Client:
             events = filter(keep, events)
         if limit is not None:
             events = itertools.islice(events, limit)
+        if recent:
+            events = oldest_to_newest(events)
         if args.get("names", True):
             events = map(org_namer(self._resolver()), events)
 
         def truncation(shown: int) -> Truncation | None:
             if limit is None or shown < limit:
                 return None
+            end = "newest" if recent else "first"
             if client_filtered:
-                return Truncation(shown, "matching events")
+                return Truncation(shown, "matching events", end=end)
             total = info.total_results
-            return Truncation(shown, "matching events", total) if (total or 0) > shown else None
+            return (
+                Truncation(shown, "matching events", total, end=end)
+                if (total or 0) > shown
+                else None
+            )
 
         def empty_hint() -> str | None:
             from cfevents.cc.auth import GLOBAL_READ_SCOPES
@@ -376,7 +397,11 @@ class Client:
             )
 
         return Listing(
-            cast("Iterator[UsageEvent]", events), info, truncation=truncation, empty_hint=empty_hint
+            cast("Iterator[UsageEvent]", events),
+            info,
+            truncation=truncation,
+            empty_hint=empty_hint,
+            paged=not recent,
         )
 
     def _usage_pages(
@@ -514,11 +539,17 @@ class Client:
         if order is not None:
             order_by = "created_at" if check_order(order) == "asc" else "-created_at"
         filters = _ServiceFilters.parse(args)
+        recent = recent_first(
+            limit,
+            windowed=filters.window != TimeWindow(),
+            order_by=order_by,
+            positioned=filters.after_guid is not None or args.get("page") is not None,
+        )
         query = UsageQuery(
             window=filters.window,
             guids=filters.guids,
             after_guid=filters.after_guid,
-            order_by=order_by,
+            order_by=RECENT_ORDER if recent else order_by,
             per_page=page_size(limit, per_page, V3_MAX_PER_PAGE),
             page=args.get("page"),
         )
@@ -527,12 +558,19 @@ class Client:
         events: Iterator[dict[str, Any]] = resources(pages, info)
         if limit is not None:
             events = itertools.islice(events, limit)
+        if recent:
+            events = oldest_to_newest(events)
 
         def truncation(shown: int) -> Truncation | None:
             if limit is None or shown < limit:
                 return None
             total = info.total_results
-            return Truncation(shown, "matching events", total) if (total or 0) > shown else None
+            end = "newest" if recent else "first"
+            return (
+                Truncation(shown, "matching events", total, end=end)
+                if (total or 0) > shown
+                else None
+            )
 
         def empty_hint() -> str | None:
             from cfevents.cc.auth import GLOBAL_READ_SCOPES
@@ -549,6 +587,7 @@ class Client:
             info,
             truncation=truncation,
             empty_hint=empty_hint,
+            paged=not recent,
         )
 
     def service_usage_event(self, guid: str) -> ServiceUsageEvent:

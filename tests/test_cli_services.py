@@ -63,8 +63,8 @@ def test_list_every_format_and_parameter(cli, sandbox):
     assert [json.loads(line)["guid"] for line in result.stdout.splitlines()] == [
         e["guid"] for e in events[5:10]
     ]
-    table = cli("services", "list", "--limit", "2")
-    assert table.exit_code == 0 and events[0]["service_instance"]["name"] in table.stdout
+    table = cli("services", "list", "--limit", "2")  # the two most recent, oldest first
+    assert table.exit_code == 0 and events[-1]["service_instance"]["name"] in table.stdout
 
 
 def test_get_and_bad_input(cli, sandbox):

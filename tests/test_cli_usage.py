@@ -53,20 +53,25 @@ def test_default_limit_one_request_and_note_on_stderr(cli):
     assert lines[0].split()[:3] == ["time", "state", "previous"]
     assert len(lines) == 2 + 50
     total = cli.sandbox.foundation.usage_event_count()
-    assert f"showing 50 of {total:,} matching events" in result.stderr
+    assert f"showing the newest 50 of {total:,} matching events" in result.stderr
     assert "--all" in result.stderr
-    assert usage_requests(cli.sandbox) == [[("page", "1"), ("per_page", "50")]]
+    assert usage_requests(cli.sandbox) == [[("order_by", "-created_at"), ("per_page", "50")]]
 
 
 def test_limit_sets_page_size_and_fetches_no_extra_page(cli):
-    result = cli("usage", "list", "--limit", "7", "-o", "ndjson")
+    result = cli("usage", "list", "--limit", "7", "-o", "ndjson", "--until", "2099-01-01")
     assert len(result.stdout.splitlines()) == 7
-    assert usage_requests(cli.sandbox) == [[("page", "1"), ("per_page", "7")]]
+    assert [p for p in usage_requests(cli.sandbox)[0] if p[0] != "created_ats[lt]"] == [
+        ("page", "1"),
+        ("per_page", "7"),
+    ]
     assert result.stderr == ""  # an explicit limit needs no note
 
 
 def test_limit_across_pages(cli):
-    result = cli("usage", "list", "--limit", "12", "--per-page", "5", "-o", "csv")
+    result = cli(
+        "usage", "list", "--limit", "12", "--per-page", "5", "-o", "csv", "--until", "2099-01-01"
+    )
     assert guids_csv(result) == [e["guid"] for e in all_events(cli.sandbox)][:12]
     assert len(usage_requests(cli.sandbox)) == 3
 
@@ -238,7 +243,7 @@ def test_non_admin_gets_empty_list_and_hint(cli):
 
 @pytest.mark.parametrize("fmt", ["table", "json", "ndjson", "csv", "tsv"])
 def test_golden_outputs(cli, golden, fmt):
-    result = cli("usage", "list", "--limit", "6", "-o", fmt)
+    result = cli("usage", "list", "--limit", "6", "-o", fmt, "--until", "2099-01-01")
     assert result.exit_code == 0, result.output
     golden(f"usage_list.{fmt}", result.stdout)
 
@@ -254,13 +259,26 @@ def test_fields_and_no_headers(cli):
         "--fields",
         "app.name,state.current,instance_count.current",
         "--no-headers",
+        "--until",
+        "2099-01-01",
     )
     events = all_events(cli.sandbox)[:2]
     assert result.stdout == "".join(
         f"{e['app']['name']}\t{e['state']['current']}\t{e['instance_count']['current']}\n"
         for e in events
     )
-    result = cli("usage", "list", "--limit", "1", "-o", "json", "--fields", "guid,space.name")
+    result = cli(
+        "usage",
+        "list",
+        "-n",
+        "1",
+        "-o",
+        "json",
+        "--fields",
+        "guid,space.name",
+        "--until",
+        "2099-01-01",
+    )
     assert json.loads(result.stdout) == [
         {"guid": events[0]["guid"], "space.name": events[0]["space"]["name"]}
     ]
@@ -454,3 +472,22 @@ def test_fields_that_can_never_exist_are_refused(cli, command):
     assert "Traceback" not in result.stderr
     ok = cli("usage", "list", "--limit", "1", "-o", "csv", "--fields", "state,links.self.href")
     assert ok.exit_code == 0, ok.stderr
+
+
+def test_a_limit_without_a_window_shows_the_most_recent_oldest_first(cli):
+    """`usage list --limit N` is `tail`: the N most recent events, printed oldest to newest
+    (0.2.0 showed the oldest N, two months back); a window, --order or --all keep theirs."""
+    events = sorted(all_events(cli.sandbox), key=lambda e: e["created_at"])
+    result = cli("usage", "list", "--limit", "5", "-o", "csv", "--fields", "guid,created_at")
+    rows = [line.split(",") for line in result.stdout.splitlines()[1:]]
+    # the five newest (CC orders events of the same second its own way)
+    assert [t for _, t in rows] == [e["created_at"] for e in events[-5:]]  # oldest first
+    assert events[-1]["guid"] == rows[-1][0]
+    assert usage_requests(cli.sandbox)[0][0] == ("order_by", "-created_at")
+    windowed = cli("usage", "list", "-n", "2", "-o", "csv", "--fields", "guid", "--since", "60d")
+    assert windowed.exit_code == 0
+    oldest = cli("usage", "list", "-n", "2", "-o", "csv", "--fields", "guid", "--order", "asc")
+    assert oldest.stdout.split()[1:] == [e["guid"] for e in events[:2]]
+    services = cli("services", "list", "-n", "3", "-o", "csv", "--fields", "created_at")
+    times = services.stdout.split()[1:]
+    assert times == sorted(times) and len(times) == 3

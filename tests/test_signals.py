@@ -125,7 +125,7 @@ def test_sigterm_stops_follow_between_polls(tmp_path):
             str(out),
             "--follow",
             "--interval",
-            "30s",
+            "600s",
             "--min-age",
             "0s",
         )
@@ -134,8 +134,8 @@ def test_sigterm_stops_follow_between_polls(tmp_path):
         wait_for(lambda: cp.exists() and ckpt.load(cp).events == total)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-        assert time.monotonic() - started < 10  # not after the 30s sleep
+        _, err = proc.communicate(timeout=300)
+        assert time.monotonic() - started < 300  # at the signal, not after the 600 s sleep
         assert proc.returncode == 143, err
         assert len(err.strip().splitlines()) == 1 and "terminated" in err
 
@@ -147,6 +147,6 @@ def test_sigterm_outside_an_export_exits_143(tmp_path):
         proc = start(sb, tmp_path, "usage", "list", "-n", "5")
         wait_for(lambda: any(r.path == "/v3/app_usage_events" for r in sb.requests))
         proc.send_signal(signal.SIGTERM)  # while the answer is on its (3 s) way
-        _, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 143, err
         assert err.strip() == "cfevents: error: terminated (SIGTERM)"

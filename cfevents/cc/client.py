@@ -497,7 +497,7 @@ def network_error(exc: requests.RequestException, host: str, timeout: float) -> 
         )
     if isinstance(exc, requests.exceptions.SSLError):
         return NetworkError(
-            f"TLS error talking to {host}: {str(exc)[:200]} "
+            f"TLS error talking to {host}: {_without_url(str(exc))[:200]} "
             "(use --skip-ssl-validation only if you trust this network)"
         )
     if isinstance(exc, requests.exceptions.Timeout):
@@ -511,6 +511,14 @@ def network_error(exc: requests.RequestException, host: str, timeout: float) -> 
 
 
 _PLAIN_HTTP_SIGNS = ("wrong version number", "wrong_version_number", "record layer failure")
+
+
+def _without_url(text: str) -> str:
+    """urllib3's message without the request's URL (``with url: /v3/...``): the reason after it
+    (``CERTIFICATE_VERIFY_FAILED``) stays within the message's length whatever the query."""
+    import re
+
+    return re.sub(r" with url: \S+", "", text)
 
 
 def _speaks_plain_http(exc: BaseException) -> bool:

@@ -170,7 +170,8 @@ def showing(cut: Truncation, why: str) -> str:
     """The one "showing N of M" wording."""
     advice = "use --all for every one, or --limit N"
     if cut.total is not None:
-        return f"showing {cut.shown} of {cut.total:,} {cut.noun} ({why}); {advice}"
+        which = "" if cut.end == "first" else f"the {cut.end} "
+        return f"showing {which}{cut.shown} of {cut.total:,} {cut.noun} ({why}); {advice}"
     if cut.counted is None and cut.end == "first":
         return f"showing the first {cut.shown} {cut.noun} ({why}); more may match: use --all, or --limit N"
     counted = (

@@ -51,6 +51,25 @@ def page_size(
     return max(1, min(top, limit * per_result + ahead))
 
 
+RECENT_ORDER = "-created_at"  # what a limited listing with no window asks CC for
+
+
+def recent_first(
+    limit: int | None, *, windowed: bool, order_by: str | None, positioned: bool
+) -> bool:
+    """Whether a listing shows the most recent events, like ``tail``: it is limited, and
+    neither a time window, an order nor a starting point (``after_guid``, ``page``) says which
+    events to show. Such a listing asks for newest first (RECENT_ORDER) and gives its results
+    oldest to newest (:func:`oldest_to_newest`)."""
+    return limit is not None and not windowed and order_by is None and not positioned
+
+
+def oldest_to_newest(newest_first: Iterable[T]) -> Iterator[T]:
+    """Results read newest first, given back oldest to newest (held in memory: at most the
+    listing's limit)."""
+    return iter(list(newest_first)[::-1])
+
+
 @dataclass(frozen=True)
 class Truncation:
     """More results match than a limited listing showed: the facts of a "showing N of M" note.
