@@ -415,7 +415,7 @@ def rates_meta(rates: Rates) -> dict[str, Any]:
         "file": rates.source,
         "currency": rates.currency,
         "rounding": "each cost cell to 0.01 half-even; TOTAL = sum of rows",
-        "price_changes": [iso(c) for c in rates.cuts()],
+        "price_changes": [iso(c) for c in sorted({*rates.cuts(), *rates.service_cuts()})],
     }
 
 

@@ -21,6 +21,7 @@ instances are left out unless ``include_user_provided``. Nothing here imports HT
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 from cfevents.errors import IncompleteDataError, UsageError
 from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window, rates_meta
 from cfevents.report.ccsource import PER_PAGE, GetsJson, _all
-from cfevents.report.rates import Rates, services_cost
+from cfevents.report.rates import DEFAULT_PLAN, Rates, services_cost
 from cfevents.report.timeutil import epoch, iso, to_epoch
 
 SERVICE_EVENTS = "/v3/service_usage_events"
@@ -145,7 +146,8 @@ class _Group:
     updated: int = 0
     deleted: int = 0
     flags: set[str] = field(default_factory=set)
-    plan_seconds: dict[str | None, int] = field(default_factory=dict)  # seconds per plan
+    # seconds per (plan, price period): periods split where a plan price changes (--rates)
+    plan_seconds: dict[tuple[str | None, int], int] = field(default_factory=dict)
 
 
 def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
@@ -167,7 +169,15 @@ def is_service_reseed(event: Mapping[str, Any]) -> bool:
 class _Accountant:
     """The §3.8 state machine; segments are added to groups as they close."""
 
-    def __init__(self, t0: int, end: int, by: str, include_user_provided: bool) -> None:
+    def __init__(
+        self,
+        t0: int,
+        end: int,
+        by: str,
+        include_user_provided: bool,
+        cuts: tuple[int, ...] = (),
+    ) -> None:
+        self.cuts = cuts  # price changes (Rates.service_cuts)
         self.t0, self.end, self.by = t0, end, by
         self.include_user_provided = include_user_provided
         self.instances: dict[str, _Instance] = {}
@@ -240,7 +250,13 @@ class _Accountant:
         group = self._group(inst)
         if b > a:
             group.seconds += b - a
-            group.plan_seconds[inst.plan] = group.plan_seconds.get(inst.plan, 0) + b - a
+            lo = a
+            while lo < b:  # split at each price change
+                period = bisect.bisect_right(self.cuts, lo)
+                hi = min(b, self.cuts[period]) if period < len(self.cuts) else b
+                key = (inst.plan, period)
+                group.plan_seconds[key] = group.plan_seconds.get(key, 0) + hi - lo
+                lo = hi
             group.flags |= inst.flags
         inst.open_since = None
 
@@ -339,7 +355,8 @@ def service_report(
             incomplete.append(problem)
 
     snapshot = source.service_instances()  # BEFORE the events (§3.3 step 1)
-    engine = _Accountant(t0, end, by, include_user_provided)
+    cuts = rates.service_cuts() if rates is not None else ()
+    engine = _Accountant(t0, end, by, include_user_provided, cuts)
     first_t: int | None = None
     for event in source.service_events():
         if first_t is None and isinstance(event.get("created_at"), str):
@@ -410,8 +427,8 @@ def _rows(
         if rates is not None:
             factor = rates.multiplier(row.get("org_guid"), row.get("org_name"))
             priced = [
-                (rates.plan_price(plan, _plan_label(engine, plan)) or Decimal(0), seconds)
-                for plan, seconds in group.plan_seconds.items()
+                (rates.plan_price(plan, _plan_label(engine, plan), period) or Decimal(0), seconds)
+                for (plan, period), seconds in group.plan_seconds.items()
             ]
             row["cost"] = services_cost(priced, factor)
             row["currency"] = rates.currency
@@ -430,23 +447,26 @@ def _plan_label(engine: _Accountant, plan: str | None) -> str | None:
 def _check_prices(engine: _Accountant, rates: Rates) -> list[str]:
     """A billed plan without a price is an error (unless a default); a priced plan that
     matches nothing billed is a warning."""
-    used = {p for g in engine.groups.values() for p, s in g.plan_seconds.items() if s and p}
-    labels = {plan: _plan_label(engine, plan) for plan in used}
-    missing = [
-        labels[plan] or plan
-        for plan in sorted(used)
-        if rates.plan_price(plan, labels[plan]) is None
-    ]
+    used = {k for g in engine.groups.values() for k, s in g.plan_seconds.items() if s and k[0]}
+    labels = {plan: _plan_label(engine, plan) for plan, _period in used}
+    missing = sorted(
+        {
+            labels[plan] or str(plan)
+            for plan, period in used
+            if rates.plan_price(plan, labels[plan], period) is None
+        }
+    )
     if missing:
         raise UsageError(
             f"--rates {rates.source}: no price for service plan(s) {', '.join(missing)}: "
             'add them to [service_plans] (or a "default")'
         )
-    matched = set(used) | {label for label in labels.values() if label}
+    matched = {plan for plan, _period in used} | {label for label in labels.values() if label}
+    keys = [*rates.service_plans, *(k for _s, prices in rates.service_periods for k in prices)]
     return [
         f"--rates {rates.source}: service plan {key!r} matches no plan billed in this window"
-        for key in rates.service_plans
-        if key not in matched
+        for key in dict.fromkeys(keys)
+        if key not in matched and key != DEFAULT_PLAN
     ]
 
 
