@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from cfevents.export.engine import ExportJob
     from cfevents.export.plan import ExportSource
     from cfevents.report import Opening, Report, Window
+    from cfevents.report.coverage import KindStatus
     from cfevents.report.rates import Rates
     from cfevents.shapes import (
         AuditEvent,
@@ -134,7 +135,7 @@ class ReportArgs(TypedDict, total=False):
     month: str | None  # YYYY-MM (UTC); or since/until; neither: this month so far
     since: TimeValue | None
     until: TimeValue | None
-    by: Grouping  # org, space, app (default) or process
+    by: Grouping  # org, space, app (default) or process; foundation[,org...] with a store
     daily: bool  # one row per group and UTC day
     opening: str | os.PathLike[str] | Opening  # snapshot (default), events, none, a state file
     save_state: str | os.PathLike[str] | None  # write the closing state here (for --opening)
@@ -144,6 +145,7 @@ class ReportArgs(TypedDict, total=False):
     now: datetime | None  # the clock (tests)
     input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
     foundation: str | None  # with input: which foundation of a store holding several
+    progress: Callable[[int], None] | None  # called with the events read, every 5000
     rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
     pivot: str | None  # "month": one column per calendar month of the window
     compare: bool  # with month: the previous month's figure, the delta and the percent
@@ -326,7 +328,7 @@ class Client:
         filters = UsageFilters.parse(args)
         params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
         resolver = self._resolver()
-        names = args.get("names", True) and not store and not args.get("flat", False)
+        names = args.get("names", True) and not store  # --flat files: the org_name column
         source = ExportSource(
             USAGE_PATH,
             tuple(params),
@@ -384,6 +386,43 @@ class Client:
         plan = ExportPlan.build(args, source)
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
+    # -- history ------------------------------------------------------------------------------
+
+    def history_sync(
+        self,
+        store: str,
+        *,
+        min_age: str | timedelta | None = None,
+        foundation: str | None = None,
+        on_batch: Callable[[int, int, int | None], None] | None = None,
+    ) -> list[str]:
+        """Bring a history store up to date (README "Billing: start here"): the app usage
+        events, then the service usage events Cloud Controller has that the store lacks (the
+        first run also records the opening snapshot); each kind records how far the store is
+        complete. Returns one summary line per kind. Raises StoreLockedError (exit 8) while
+        another sync holds the store."""
+        lines: list[str] = []
+        for export in (self.usage_export, self.service_usage_export):
+            job = export(out=store, min_age=min_age, foundation=foundation)
+            with job:
+                job.run(on_batch=on_batch)
+            lines.append(job.summary(job.stored))
+        return lines
+
+    def history_status(self, store: str, foundation: str | None = None) -> list[KindStatus]:
+        """Per foundation and kind in ``store``: rows, first event, how far it is complete,
+        the last sync, holes, reseeds and the first whole month it can report. No request."""
+        from cfevents.report.coverage import store_status
+        from cfevents.stores import open_store, store_path
+
+        path = store_path(store)
+        if path is not None and not path.exists():
+            raise UsageError(f"{store} does not exist: cfevents history init {store} makes it")
+        with open_store(store, readonly=True) as opened:
+            return store_status(opened, foundation)
+
+    # -- chargeback ---------------------------------------------------------------------------
+
     def usage_report(self, **args: Unpack[ReportArgs]) -> Report:
         """Instance-, memory- and task-seconds per org, space, app or process (README "Chargeback").
 
@@ -422,6 +461,7 @@ class Client:
     ) -> Report:
         from cfevents.files import check_output
         from cfevents.report import CloudControllerSource, usage_report, write_state
+        from cfevents.report.fleet import fleet_grouping, fleet_report
 
         save_state = args.get("save_state")
         state_target = (  # checked before the report runs: no work lost to a bad path
@@ -436,9 +476,24 @@ class Client:
             "opening": args.get("opening", "snapshot"),
             "min_age": age,
             "allow_incomplete": args.get("allow_incomplete", False),
+            "progress": args.get("progress"),
         }
         history = args.get("input")
-        if history is not None:  # stored history: no request to the API at all
+        if fleet_grouping(options["by"]) is not None:  # several foundations side by side
+            if state_target is not None:
+                raise UsageError(
+                    "a state file holds one foundation: save each with --foundation NAME "
+                    "(and --by org|space|app|process)",
+                    param="save_state",
+                )
+            report = fleet_report(
+                os.fspath(history) if history is not None else "",
+                window,
+                foundation=args.get("foundation"),
+                clock=now,
+                **options,
+            )
+        elif history is not None:  # stored history: no request to the API at all
             from cfevents.report.history import history_report, history_source
 
             stored = history_source(
@@ -447,7 +502,7 @@ class Client:
                 allow_incomplete=options["allow_incomplete"],
             )
             with stored:
-                report = history_report(stored, window, **options)
+                report = history_report(stored, window, clock=now, **options)
         else:
             source = CloudControllerSource(self.http, self.api, events=self._report_events)
             report = usage_report(source, window, now=now, **options)
@@ -504,7 +559,7 @@ class Client:
             for k, v in args.items()
             if k in ("month", "since", "until", "min_age", "allow_incomplete", "now")
         }
-        service_args |= {"by": "plan", "rates": rates}
+        service_args |= {"by": "space,plan", "rates": rates}  # a line per plan and space
         services = self.service_report(**cast("ServiceReportArgs", service_args))
         return build_statement(usage, services, per=per)
 

@@ -28,6 +28,8 @@ TASK_PRICES = [Fraction("0.02"), Fraction("0.045")]
 DISCOUNT = Fraction("0.85")
 DEFAULT_PLAN = Fraction("0.011")
 PLAN_PRICE = Fraction("0.07")
+SERVICE_CHANGE = datetime(2026, 2, 10, 10, 11, 12, tzinfo=UTC)  # instances exist across it
+LATER_PLAN_PRICE, LATER_DEFAULT = Fraction("0.09"), Fraction("0.013")
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,8 @@ def rates_file(tmp_path, discounted_org: str, plan_guid: str, task_change: datet
         "[task]\nmemory_gb_hour = 0.02\n"
         f"[[task.periods]]\nfrom = {task_change:%Y-%m-%d %H:%M:%S}\nmemory_gb_hour = 0.045\n"
         f'[service_plans]\n"{plan_guid}" = 0.07\ndefault = 0.011\n'
+        f"[[service_plans.periods]]\nfrom = {SERVICE_CHANGE:%Y-%m-%dT%H:%M:%SZ}\n"
+        f'"{plan_guid}" = 0.09\ndefault = 0.013\n'
         f'[orgs]\n"{discounted_org}" = 0.85\n'
     )
     return str(path)
@@ -79,15 +83,31 @@ def task_truth(sb, change: datetime) -> dict[str, Fraction]:
     return cost
 
 
+def service_lines(sb) -> dict[tuple[str, str, str | None], Fraction]:
+    """Per (org, space, plan): each instance's seconds per plan x its price on each side of
+    the service price change (an instance whose plan no event says before its first UPDATED is
+    billed at the default for that time)."""
+    where = sb.service_truth(MONTH.start, MONTH.end)
+    chosen, updates = plan_of_choice(sb), first_updates(sb)
+    cost: dict[tuple[str, str, str | None], Fraction] = defaultdict(Fraction)
+    spans = [
+        (Window(MONTH.start, SERVICE_CHANGE), PLAN_PRICE, DEFAULT_PLAN),
+        (Window(SERVICE_CHANGE, MONTH.end), LATER_PLAN_PRICE, LATER_DEFAULT),
+    ]
+    for span, plan_price, default in spans:
+        for guid, plans in truth_for(sb, span, False, updates).items():
+            for plan, seconds in plans.items():
+                price = plan_price if plan == chosen else default
+                key = (where[guid].org_guid, where[guid].space_guid, plan)
+                cost[key] += Fraction(seconds, 3600) * price
+    return cost
+
+
 def service_truth(sb) -> dict[str, Fraction]:
-    """Per org: each instance's seconds per plan x its price (an instance whose plan no event
-    says before its first UPDATED is billed at the default for that time)."""
-    orgs = {g: u.org_guid for g, u in sb.service_truth(MONTH.start, MONTH.end).items()}
+    """Per org: the exact service cost of the month."""
     cost: dict[str, Fraction] = defaultdict(Fraction)
-    for guid, plans in truth_for(sb, MONTH, False, first_updates(sb)).items():
-        for plan, seconds in plans.items():
-            price = PLAN_PRICE if plan == plan_of_choice(sb) else DEFAULT_PLAN
-            cost[orgs[guid]] += Fraction(seconds, 3600) * price
+    for (org, _space, _plan), amount in service_lines(sb).items():
+        cost[org] += amount
     return cost
 
 
@@ -217,11 +237,8 @@ def test_the_statement_per_org_equals_the_truth_line_by_line(mcli, month_sandbox
             want[(t.org_guid, "task", t.app_guid)] += (
                 Fraction(t.memory_mb_seconds, 1024 * 3600) * gb_hour
             )
-    where = dict(sb.service_truth(MONTH.start, MONTH.end).items())
-    for guid, plans in truth_for(sb, MONTH, False, first_updates(sb)).items():
-        for p, seconds in plans.items():
-            key = (where[guid].org_guid, "service", f"{where[guid].space_guid}:{p}")
-            want[key] += Fraction(seconds, 3600) * (PLAN_PRICE if p == plan else DEFAULT_PLAN)
+    for (org, space, p), amount in service_lines(sb).items():
+        want[(org, "service", f"{space}:{p}")] += amount
     expected = {k: half_even_cents(v * factor[k[0]]) for k, v in want.items() if v}
 
     rates = rates_file(tmp_path, discounted, plan, task_change)

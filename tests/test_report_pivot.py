@@ -138,3 +138,28 @@ def test_months_options_are_checked_before_any_request(history, args, message):
     assert result.exit_code == 2
     assert message in one_line_error(result)
     assert not cli.sandbox.requests
+
+
+def test_months_as_a_workbook_have_numeric_month_columns(history):
+    import io
+
+    import openpyxl
+
+    cli, store, rates = history
+    args = ("--input", store, "--by", "org", "--rates", rates, "--pivot", "month")
+    window = ("--since", "2026-03", "--until", "2026-07")
+    result = cli("usage", "report", *args, *window, "-o", "xlsx")
+    assert result.exit_code == 0, result.stderr
+    book = openpyxl.load_workbook(io.BytesIO(result.stdout_bytes))
+    assert book.sheetnames == ["months", "summary"]
+    ws = book["months"]
+    header = [c.value for c in ws[1]]
+    assert header[-5:] == [*MONTHS, "total"]
+    want, _ = run(cli, *args, *window)
+    got = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(got) == len(want)
+    for row, expected in zip(got, want, strict=True):
+        for month in [*MONTHS, "total"]:
+            value = row[header.index(month)]
+            assert isinstance(value, (int, float)), (month, value)
+            assert Decimal(str(value)) == expected[month]

@@ -189,3 +189,47 @@ def test_daily_rows_are_each_rounded_and_the_total_is_their_sum():
     assert len(rep.rows) == 3
     assert rep.totals["cost"] == sum(r["cost"] for r in rep.rows)
     assert all(r["cost"] == cents(r["cost"]) for r in rep.rows)
+
+
+def test_service_plan_periods_override_the_plans_they_list_from_their_instant():
+    rates = parse_rates(
+        {
+            "currency": "EUR",
+            "service_plans": {
+                "db/small": D("0.05"),
+                "default": D("0.01"),
+                "periods": [
+                    {"from": NOON, "db/small": D("0.06")},
+                    {"from": date(2024, 6, 1), "default": D("0.02"), "guid-9": D("0.5")},
+                ],
+            },
+        }
+    )
+    assert rates.service_cuts() == (int(NOON.timestamp()), 1717200000)
+    assert [rates.plan_price("g", "db/small", p) for p in (0, 1, 2)] == [
+        D("0.05"),
+        D("0.06"),
+        D("0.06"),
+    ]
+    assert [rates.plan_price("g", "db/large", p) for p in (0, 1, 2)] == [
+        D("0.01"),
+        D("0.01"),
+        D("0.02"),
+    ]
+    assert [rates.plan_price("guid-9", None, p) for p in (0, 2)] == [D("0.01"), D("0.5")]
+    assert rates.plan_price("g", "db/small") == D("0.06")  # no period: the last
+
+
+@pytest.mark.parametrize(
+    ("periods", "message"),
+    [
+        ([{"db/small": D(1)}], "service_plans.periods[1]: from must be a date"),
+        ([{"from": NOON, "db/small": D(-1)}], "service_plans.periods[1].db/small: -1 is negative"),
+        ([{"from": NOON}, {"from": NOON}], "from must be later than the period before"),
+        ({"from": NOON}, "service_plans.periods must be an array of tables"),
+    ],
+)
+def test_bad_service_periods_are_usage_errors(periods, message):
+    with pytest.raises(UsageError) as caught:
+        parse_rates({"currency": "EUR", "service_plans": {"periods": periods}}, source="r.toml")
+    assert message in str(caught.value)

@@ -466,6 +466,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "help_command",
         "Show the help of COMMAND (all commands without one).",
     ),
+    "history": Subcommand(
+        "cfevents.cli.history",
+        "app",
+        "History for billing: keep usage events past the 31-day retention, report any month.",
+    ),
     "usage": Subcommand(
         "cfevents.cli.usage",
         "app",

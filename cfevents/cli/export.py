@@ -242,7 +242,7 @@ def _shows_org_name(fields: str | None) -> bool:
 
     if fields is None:
         return True
-    return any(f == "organization.name" or f == "organization" for f in parse_fields(fields))
+    return any(f in ("organization.name", "organization", "org_name") for f in parse_fields(fields))
 
 
 def _env_format(rt: Runtime) -> str:
@@ -251,9 +251,9 @@ def _env_format(rt: Runtime) -> str:
     return env if env and env != "table" else "ndjson"
 
 
-def _progress_bar(rt: Runtime, forced: bool | None) -> ExportProgress:
+def _progress_bar(rt: Runtime, forced: bool | None, verb: str = "exporting") -> ExportProgress:
     """A progress bar on stderr: when forced, or on a terminal unless --quiet/--no-progress."""
     from cfevents.cli.progress import ExportProgress
 
     enabled = bool(forced) or (forced is None and not rt.quiet and rt.env.stderr_isatty())
-    return ExportProgress(enabled, rt.env.stderr, rt.env.stderr_isatty())
+    return ExportProgress(enabled, rt.env.stderr, rt.env.stderr_isatty(), verb)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, get_args
+from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO, cast, get_args
 
 import typer
 
@@ -28,13 +28,14 @@ from cfevents.errors import UsageError
 from cfevents.events.filters import pick
 
 if TYPE_CHECKING:
+    from cfevents.files import OutputTarget
     from cfevents.output.formatters import OutputSpec
     from cfevents.report import Report
 
 REPORT_PANEL = "Accounting"
 GROUPINGS = ("org", "space", "app", "process")
 # -o table: names (the guids are in every other format, or with --fields), then the figures.
-TABLE_NAMES = ("org_name", "space_name", "app_name", "process_type", "day")
+TABLE_NAMES = ("foundation", "org_name", "space_name", "app_name", "process_type", "day")
 TABLE_FIGURES = (
     "instance_hours",
     "gb_hours",
@@ -74,9 +75,32 @@ MonthOpt = Annotated[
     str | None,
     typer.Option(
         "--month",
-        metavar="YYYY-MM",
-        help="The calendar month (UTC) [default: this month so far].",
+        metavar="YYYY-MM|last|this",
+        help="The calendar month (UTC): YYYY-MM, last or this [default: this month so far].",
         rich_help_panel=TIME_PANEL,
+    ),
+]
+ReportOutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--out",
+        metavar="FILE",
+        help="Write the rows to FILE (format from -o or its extension: .csv, .tsv, .json, "
+        ".ndjson; strftime patterns expand) only when the report is complete, atomically: "
+        "nothing on an error or exit 7.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Replace a non-empty --out FILE.", rich_help_panel=OUTPUT_PANEL),
+]
+LiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Read Cloud Controller even when CFEVENTS_STORE names a store.",
+        rich_help_panel=REPORT_PANEL,
     ),
 ]
 WindowStartOpt = Annotated[
@@ -137,7 +161,8 @@ def report_usage(
         typer.Option(
             "--by",
             metavar="org|space|app|process",
-            help="One row per org, space, app or process.",
+            help="One row per org, space, app or process; from a store of several foundations "
+            "also foundation (one row each) or foundation,org (and so on).",
             rich_help_panel=REPORT_PANEL,
         ),
     ] = "app",
@@ -172,7 +197,7 @@ def report_usage(
         bool,
         typer.Option(
             "--force",
-            help="Replace a non-empty --save-state FILE.",
+            help="Replace a non-empty --out or --save-state FILE.",
             rich_help_panel=REPORT_PANEL,
         ),
     ] = False,
@@ -211,11 +236,15 @@ def report_usage(
         typer.Option(
             "--input",
             metavar="STORE|FILE",
-            help="Report from stored history instead of the API: a store written by usage "
-            "export --out (usage.db, postgresql://...) or an NDJSON export.",
+            envvar="CFEVENTS_STORE",
+            show_envvar=True,
+            help="Report from stored history instead of the API: a store kept by cfevents "
+            "history sync or usage export --out (usage.db, postgresql://...) or an NDJSON "
+            "export [default: the store CFEVENTS_STORE names, unless --live].",
             rich_help_panel=REPORT_PANEL,
         ),
     ] = None,
+    live: LiveOpt = False,
     foundation: Annotated[
         str | None,
         typer.Option(
@@ -226,6 +255,7 @@ def report_usage(
         ),
     ] = None,
     output: OutputOpt = None,
+    out: ReportOutOpt = None,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -252,33 +282,39 @@ def report_usage(
         cfevents usage report --month 2024-05 --by process --daily -o csv > may.csv
 
         cfevents usage report --month 2024-06 --opening may.json --save-state june.json
+
+        CFEVENTS_STORE=usage.db cfevents usage report --month last --by org --out last.csv
     """
+    from cfevents.cli.export import _progress_bar
+
     rt: Runtime = ctx.obj
-    spec = report_spec(rt, by, daily, output, fields, no_headers, table_format, rates is not None)
     if (pivot is not None or compare) and fields is not None:
         raise UsageError("--fields cannot go with --pivot or --compare")
-    report = rt.cf().usage_report(
-        pivot=pivot,
-        compare=compare,
-        value=value,
-        rates=rates,
-        month=month,
-        since=since,
-        until=until,
-        by=pick(by, get_args(Grouping), param="by"),  # checked above: the type, here
-        daily=daily,
-        opening=opening,
-        save_state=save_state,
-        force=force,
-        min_age=min_age,
-        allow_incomplete=allow_incomplete,
-        input=input_,
-        foundation=foundation,
-    )
-    if pivot is not None or compare:  # the columns are known now: the months, the delta
-        names = [f for f in report.fields if not f.endswith("_guid") or f == "process_guid"]
-        spec = replace(spec, columns=tuple(names if spec.fmt == "table" else report.fields))
-    show_report(rt, report, spec, "months" if pivot else "usage")
+    target = out_target(out, force)
+    spec = report_spec(rt, by, daily, out_format(target, output), fields, no_headers,
+                       table_format, rates is not None, target)  # fmt: skip
+    with _progress_bar(rt, None, "reading") as bar:
+        report = rt.cf().usage_report(
+            pivot=pivot,
+            compare=compare,
+            value=value,
+            rates=rates,
+            month=month,
+            since=since,
+            until=until,
+            by=pick(by, get_args(Grouping), param="by"),  # checked above: the type, here
+            daily=daily,
+            opening=opening,
+            save_state=save_state,
+            force=force,
+            min_age=min_age,
+            allow_incomplete=allow_incomplete,
+            input=None if live else input_,
+            foundation=foundation,
+            progress=bar.events,
+        )
+    spec = pivot_spec(spec, report, pivot, compare)
+    show_report(rt, report, spec, "months" if pivot else "usage", target)
 
 
 def report_spec(
@@ -290,18 +326,44 @@ def report_spec(
     no_headers: bool,
     table_format: str | None,
     priced: bool = False,
+    out: OutputTarget | None = None,
 ) -> OutputSpec:
     """The output spec for a usage report's rows (bad values are usage errors, before any
     request)."""
+    from cfevents.report.fleet import fleet_fields, fleet_grouping
     from cfevents.report.rows import row_fields
 
-    if by not in GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
-    known = row_fields(by, daily, priced)
+    if by not in GROUPINGS and fleet_grouping(by) is None:
+        raise UsageError(
+            f"--by must be one of {', '.join(GROUPINGS)} or foundation[,GROUPING], not {by!r}"
+        )
+    known = (
+        fleet_fields(by, daily) if fleet_grouping(by) is not None else row_fields(by, daily, priced)
+    )
     table = [c for c in known if c in TABLE_NAMES or c in TABLE_FIGURES]
-    if by == "process":
+    if by.endswith("process"):
         table.insert(table.index("process_type") + 1, "process_guid")
-    return rows_spec(rt, known, table, output, fields, no_headers, table_format)
+    return rows_spec(rt, known, table, output, fields, no_headers, table_format, out)
+
+
+def out_target(out: str | None, force: bool) -> OutputTarget | None:
+    """``--out`` checked before any work (cfevents.files: strftime patterns expand; an
+    existing non-empty file is refused unless --force)."""
+    if out is None:
+        return None
+    from cfevents.files import check_output
+
+    return check_output(out, param="out", force=force)
+
+
+def out_format(target: OutputTarget | None, output: str | None) -> str | None:
+    """-o, else the --out file's extension (.csv, .tsv, .json, .ndjson), else CSV."""
+    if target is None:
+        return output
+    from cfevents.export.plan import EXPORT_EXTENSIONS
+
+    suffix = target.path.suffix.lower()
+    return output or ("xlsx" if suffix == ".xlsx" else EXPORT_EXTENSIONS.get(suffix)) or "csv"
 
 
 def rows_spec(
@@ -312,6 +374,7 @@ def rows_spec(
     fields: str | None,
     no_headers: bool,
     table_format: str | None,
+    out: OutputTarget | None = None,
 ) -> OutputSpec:
     """A report's output spec: every ``known`` key in machine formats, ``table`` on a table."""
     from cfevents.cli.output import format_choice, safe_csv_setting
@@ -323,7 +386,7 @@ def rows_spec(
         fmt = "xlsx"
     else:
         fmt, wide = format_choice(rt, output)
-    if fmt == "xlsx" and rt.env.stdout_isatty():
+    if fmt == "xlsx" and out is None and rt.env.stdout_isatty():
         raise UsageError("-o xlsx writes a binary workbook: redirect it to a file (> report.xlsx)")
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
@@ -343,7 +406,7 @@ def rows_spec(
         fields=tuple(selected) if selected else None,
         headers=not no_headers,
         table_format=table_format,
-        tty=rt.env.stdout_isatty(),
+        tty=out is None and rt.env.stdout_isatty(),
         safe_csv=safe_csv_setting(),
         wide=wide,
         note=rt.note,
@@ -351,15 +414,22 @@ def rows_spec(
     )
 
 
-def show_report(rt: Runtime, report: Report, spec: OutputSpec, view: str = "usage") -> None:
-    """Rows on stdout (a table rounds hours and ends with a totals row; ``-o xlsx`` a workbook
-    with a ``view`` sheet and a summary sheet), the summary on stderr."""
+def show_report(
+    rt: Runtime,
+    report: Report,
+    spec: OutputSpec,
+    view: str = "usage",
+    out: OutputTarget | None = None,
+) -> None:
+    """Rows on stdout or, complete, in ``out`` (a table rounds hours and ends with a totals
+    row; ``-o xlsx`` a workbook with a ``view`` sheet and a summary sheet), the summary on
+    stderr."""
     from cfevents.cli.output import emit
     from cfevents.report import summary_lines, table_rows
 
     if spec.fmt == "xlsx":
-        write_workbook(rt, report, spec, view)
-        spec = replace(spec, fmt="none")
+        write_workbook(rt, report, spec, view, out)
+        spec, out = replace(spec, fmt="none"), None
     if spec.fmt == "table" and "rates" in report.meta:  # money shows its currency
         currency = report.meta["rates"]["currency"]
         money = [c for c in spec.selected if isinstance(report.totals.get(c), Decimal)]
@@ -370,7 +440,10 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec, view: str = "usag
     )
     if spec.fmt == "table" and not report.rows:
         rt.note("no usage in this window: nothing ran or existed to count")
-    if spec.fmt != "none":
+    if out is not None:
+        write_report_file(out, rows, spec)
+        rt.note(f"wrote {len(report.rows)} row(s) to {out.path}")
+    elif spec.fmt != "none":
         emit(rt, rows, spec)
     if spec.fmt == "table":  # a legend for the flags the table shows
         from cfevents.report.flags import legend
@@ -385,9 +458,30 @@ def show_report(rt: Runtime, report: Report, spec: OutputSpec, view: str = "usag
             rt.note(line)
 
 
-def write_workbook(rt: Runtime, report: Report, spec: OutputSpec, view: str) -> None:
+def write_report_file(out: OutputTarget, rows: list[dict[str, Any]], spec: OutputSpec) -> None:
+    """A report file: whole and atomic, only once the report is complete (cfevents.files)."""
+    from cfevents.files import atomic_output
+    from cfevents.output.formatters import write
+
+    with atomic_output(out) as handle:
+        write(rows, cast("TextIO", handle), spec)
+
+
+def pivot_spec(spec: OutputSpec, report: Report, pivot: str | None, compare: bool) -> OutputSpec:
+    """With --pivot or --compare the columns are known once the report ran: the months, the
+    delta."""
+    if pivot is None and not compare:
+        return spec
+    names = [f for f in report.fields if not f.endswith("_guid") or f == "process_guid"]
+    return replace(spec, columns=tuple(names if spec.fmt == "table" else report.fields))
+
+
+def write_workbook(
+    rt: Runtime, report: Report, spec: OutputSpec, view: str, target: OutputTarget | None = None
+) -> None:
     """``-o xlsx``: the rows on a ``view`` sheet (a statement adds its total lines on a
-    ``totals`` sheet), then a ``summary`` sheet, written to stdout's bytes."""
+    ``totals`` sheet), then a ``summary`` sheet, written to stdout's bytes or, whole and
+    atomically, to ``target`` (--out)."""
     from cfevents.output.xlsx import Sheet, summary_sheet, write_xlsx
     from cfevents.report.present import summary_pairs
 
@@ -397,6 +491,12 @@ def write_workbook(rt: Runtime, report: Report, spec: OutputSpec, view: str) -> 
         totals = [r for r in report.rows if r.get("line") == "total"]
         sheets.append(Sheet("totals", columns, totals))
     sheets.append(summary_sheet(summary_pairs(report)))
+    if target is not None:
+        from cfevents.files import atomic_output
+
+        with atomic_output(target, binary=True) as handle:
+            write_xlsx(sheets, cast("IO[bytes]", handle))
+        return
     rt.env.stdout.flush()
     out: IO[bytes] | None = getattr(rt.env.stdout, "buffer", None)
     if out is None:
@@ -448,6 +548,8 @@ def report_services(
     allow_incomplete: AllowIncompleteOpt = False,
     rates: RatesOpt = None,
     output: OutputOpt = None,
+    out: ReportOutOpt = None,
+    force: ForceOpt = False,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -476,15 +578,10 @@ def report_services(
 
     rt: Runtime = ctx.obj
     known = row_fields(by, rates is not None)
-    spec = rows_spec(
-        rt,
-        known,
-        [c for c in known if c in SERVICE_TABLE],
-        output,
-        fields,
-        no_headers,
-        table_format,
-    )
+    table = [c for c in known if c in SERVICE_TABLE]
+    target = out_target(out, force)
+    output = out_format(target, output)
+    spec = rows_spec(rt, known, table, output, fields, no_headers, table_format, target)
     report = rt.cf().service_report(
         rates=rates,
         month=month,
@@ -495,4 +592,4 @@ def report_services(
         min_age=min_age,
         allow_incomplete=allow_incomplete,
     )
-    show_report(rt, report, spec, "services")
+    show_report(rt, report, spec, "services", target)

@@ -120,7 +120,7 @@ def list_usage(
         limit=lim,
         **scope_args(org, space, app_),
         state=state or (),
-        names=not flat and shows(spec, "organization.name"),  # no lookup unless it is shown
+        names=shows(spec, "org_name" if flat else "organization.name"),  # only when shown
     )
     _show(rt, flat_listing(listing) if flat else listing, spec, default_limit, ctx.params)
 

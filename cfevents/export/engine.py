@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -71,6 +71,7 @@ class ApiClient(JsonGetter, Protocol):
     api: str
 
 
+CC_TIME = "%Y-%m-%dT%H:%M:%SZ"  # created_ats values, as format_cc writes them
 CLOCK_TOLERANCE_S = 5.0  # local clock vs the API's before --min-age trusts the API's
 
 
@@ -347,7 +348,7 @@ class ExportJob:
                     "an export into it starts"
                 )
             self.cursor = Cursor(sink.after_guid or self.plan.after_guid, sink.last_created_at)
-            sink.ensure_snapshot(self.client, self.note)
+            sink.ensure_snapshot(self.client, self.note, self._api_time)
         except BaseException:
             self.close_store()
             raise
@@ -611,6 +612,7 @@ class ExportJob:
 
     def _one_pass(self) -> Iterator[list[dict[str, Any]]]:
         plan = self.plan
+        started = self._server_now()  # every event older than this less min-age is visible
         pages = self._pages()
         for batch in batches(pages, min_age=plan.min_age, now=self._server_now):
             self.pages += 1
@@ -622,6 +624,26 @@ class ExportJob:
             if batch.stopped_by_age:
                 self.held_back = True
             del batch  # not kept alive while the next page is fetched and decoded
+        if self.store_sink is not None:  # read to the end: the store is complete up to here
+            self.store_sink.mark_complete(self._complete_until(started), started)
+
+    def _complete_until(self, started: datetime) -> datetime:
+        """Every event created before this was visible to a pass that began at ``started``
+        (its CC time) and read every page: ``started`` less min-age, or ``--until``."""
+        complete = started - (self.plan.min_age or timedelta(0))
+        for key, value in self.plan.params:
+            if key.startswith("created_ats[lt"):  # nothing later was asked for
+                bound = datetime.strptime(value, CC_TIME).replace(tzinfo=UTC)
+                complete = min(complete, bound + timedelta(seconds=key == "created_ats[lte]"))
+        return complete
+
+    def _api_time(self, local: datetime) -> datetime:
+        """``local`` (our clock) by the API's clock when ours is off by more than
+        CLOCK_TOLERANCE_S."""
+        skew = getattr(self.client, "clock_skew", None)
+        if not isinstance(skew, int | float) or abs(skew) <= CLOCK_TOLERANCE_S:
+            return local
+        return local + timedelta(seconds=skew)
 
     def _server_now(self) -> datetime:
         """Now, by the API's clock when ours is off by more than CLOCK_TOLERANCE_S (the min-age

@@ -8,22 +8,23 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cfevents.errors import CfEventsError, IncompleteDataError, UsageError
-from cfevents.report.engine import GROUPINGS, Accountant, is_reseed
+from cfevents.report.engine import GROUPINGS, Accountant, bound_clock, is_reseed
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json
 from cfevents.report.rates import Rates
 from cfevents.report.rows import build_rows, row_fields, totals
-from cfevents.report.timeutil import epoch, iso, to_epoch
+from cfevents.report.timeutil import epoch, iso, next_month, to_epoch
 from cfevents.timeparse import TimeParseError, parse_time
 
 DEFAULT_MIN_AGE = timedelta(minutes=5)
 DEFAULT_MARGIN = timedelta(minutes=15)
 OPENING_MODES = ("snapshot", "events", "none")
+PROGRESS_EVERY = 5000  # events between progress calls (one v3 page)
 
 
 class ReportSource(Protocol):
@@ -74,17 +75,24 @@ class Window:
             )
 
 
-def month_window(text: str) -> Window:
-    """``YYYY-MM`` (exactly: four digits, two digits) -> that calendar month in UTC."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}", text.strip(), flags=re.ASCII):
-            raise ValueError(text)  # 2026-1, 26-01, 2026-001: not taken as a guess
-        year, month = (int(part) for part in text.strip().split("-"))
-        start = datetime(year, month, 1, tzinfo=UTC)
-    except ValueError:
-        raise UsageError(f"--month {text!r} is not a month (YYYY-MM, e.g. 2024-05)") from None
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-    return Window(start, end)
+MONTH = re.compile(r"(\d{4})-(\d{2})", flags=re.ASCII)
+
+
+def month_window(text: str, now: datetime | None = None) -> Window:
+    """``YYYY-MM`` (exactly: four digits, two digits), ``last`` or ``this`` (by ``now``,
+    default the clock) -> that calendar month in UTC."""
+    word = text.strip().lower()
+    if word in ("last", "this"):
+        today = (now or datetime.now(UTC)).astimezone(UTC)
+        start = datetime(today.year, today.month, 1, tzinfo=UTC)
+        if word == "last":
+            start = (start - timedelta(days=1)).replace(day=1)
+        return Window(start, next_month(start))
+    match = MONTH.fullmatch(text)  # 2026-1, 26-01, 2026-001: not taken as a guess
+    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+        raise UsageError(f"--month {text!r} is not a month: YYYY-MM (e.g. 2024-05), last or this")
+    start = datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
+    return Window(start, next_month(start))
 
 
 def window_from_options(
@@ -96,11 +104,11 @@ def window_from_options(
     if month is not None and (since is not None or until is not None):
         raise UsageError("use --month or --since/--until, not both")
     if month is not None:
-        return month_window(month)
+        return month_window(month, now)
     if since is None:
         if until is not None:
             raise UsageError("--until needs --since")
-        return month_window(now.astimezone(UTC).strftime("%Y-%m"))
+        return month_window("this", now)
     try:
         start = parse_time(since, now)
         end = parse_time(until, now) if until is not None else now.astimezone(UTC)
@@ -132,6 +140,43 @@ def _foundation_key(url: str | None) -> str:
     return (url or "").rstrip("/").lower()
 
 
+KEEPS_RUNNING_AFTER = 32 * 86400  # an oldest event older than this: CC keeps old STARTs
+
+
+class RetainedBaselines:
+    """Where the events of a foundation that keeps old STARTs of running processes end
+    (cloud_controller_ng #4182/#5210): its cleanup leaves, before the cutoff, only STARTED rows
+    (the START of each process that still runs) and the TASK_STARTED of each running task.
+    Those are data — the state of what has run quietly since — not a gap; everything else is
+    retained from the cutoff on, so the earliest event of any other state (a stop, a staging, a
+    task's end) bounds the cutoff from above."""
+
+    def __init__(self, oldest: int) -> None:
+        self.oldest = oldest
+        self.first_regular: int | None = None
+
+    def see(self, event: Mapping[str, Any]) -> None:
+        created = event.get("created_at")
+        if created.__class__ is not str:
+            return
+        if (event.get("state") or {}).get("current") in ("STARTED", "TASK_STARTED"):
+            return
+        t = epoch(str(created))
+        if self.first_regular is None or t < self.first_regular:
+            self.first_regular = t
+
+    def problem(self, needed: int, t0: int) -> str | None:
+        """Why the window lacks events (None: every event from ``needed`` on is there)."""
+        if self.first_regular is not None and self.first_regular <= needed:
+            return None
+        since = iso(self.first_regular) if self.first_regular is not None else "nowhere"
+        return (
+            f"the window starts at {iso(t0)} but Cloud Controller keeps only the old STARTs of "
+            f"running processes and tasks before {since} (its cleanup removed the rest), so "
+            "events it needs are gone"
+        )
+
+
 def _incomplete_message(problem: str, t0: int, oldest: int, margin: int) -> str:
     later = -(-(oldest + margin) // 60) * 60  # rounded up to the minute
     return (
@@ -151,10 +196,12 @@ def usage_report(
     now: datetime | None = None,
     allow_incomplete: bool = False,
     margin: timedelta = DEFAULT_MARGIN,
+    progress: Callable[[int], None] | None = None,
     rates: Rates | None = None,
 ) -> Report:
     """Instance-, memory- and task-seconds per group over ``window`` (docs/accounting.md §2).
 
+    ``progress(events_read)`` is called every PROGRESS_EVERY events while reading.
     ``rates``: prices (:mod:`cfevents.report.rates`); rows gain ``app_cost``, ``task_cost``,
     ``cost`` and ``currency``, the seconds split exactly where a price changes.
 
@@ -182,8 +229,16 @@ def usage_report(
 
     # completeness, before any arithmetic
     oldest = source.oldest_event()
+    boundary: RetainedBaselines | None = None
     if oldest is not None and isinstance(oldest.get("created_at"), str):
         oldest_t = epoch(str(oldest["created_at"]))
+        if (
+            mode == "events"
+            and not getattr(source, "complete_from_oldest", False)
+            and oldest_t < to_epoch(now) - KEEPS_RUNNING_AFTER
+            and (oldest.get("state") or {}).get("current") in ("STARTED", "TASK_STARTED")
+        ):  # #5210: CC keeps old STARTs of what runs: read them all, check where the rest end
+            boundary = RetainedBaselines(oldest_t)
         needed = t0 if mode == "file" else fetch_start
         if oldest_t > needed:
             what = (
@@ -193,7 +248,12 @@ def usage_report(
             )
             problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
             if not allow_incomplete:
-                raise IncompleteDataError(_incomplete_message(problem, t0, oldest_t, margin_s))
+                advice = getattr(source, "incomplete_advice", None)
+                raise IncompleteDataError(
+                    f"{problem}: {advice(oldest_t, margin_s)}"
+                    if advice is not None
+                    else _incomplete_message(problem, t0, oldest_t, margin_s)
+                )
             incomplete.append(problem)
 
     chain = _broken_chain(loaded, source) if mode == "file" else None
@@ -226,30 +286,43 @@ def usage_report(
     if loaded is not None:
         loaded.foundation = source.foundation
 
+    read_from = boundary.oldest if boundary is not None else fetch_start
     engine = Accountant(
         t0,
         end,
         mode=mode,
         opening=loaded,
-        fetch_start=fetch_start,
+        fetch_start=read_from,
         by=by,
         daily=daily,
         reseed_in_window="flag" if allow_incomplete else "fail",
         cuts=rates.cuts() if rates is not None else (),
     )
     stop_after = None if mode == "snapshot" else end + margin_s
-    events = iter(source.events_since(datetime.fromtimestamp(fetch_start, UTC)))
+    events = iter(source.events_since(datetime.fromtimestamp(read_from, UTC)))
+    read = 0
     try:
-        for event in events:
+        for read, event in enumerate(bound_clock(events, margin_s), 1):
             if stop_after is not None:
                 created = event.get("created_at")
                 if isinstance(created, str) and epoch(created) > stop_after:
                     break  # beyond E + margin: nothing later can change [T0, E)
             engine.feed(event)
+            if boundary is not None:
+                boundary.see(event)
+            if progress is not None and read % PROGRESS_EVERY == 0:
+                progress(read)
     finally:
         close = getattr(events, "close", None)
         if close is not None:
             close()  # stop a reader's background page download now, not at GC
+    if progress is not None:
+        progress(read)
+    gone = boundary.problem(fetch_start, t0) if boundary is not None else None
+    if gone is not None:
+        if not allow_incomplete:
+            raise IncompleteDataError(f"{gone}; use a later --since or --allow-incomplete")
+        incomplete.append(gone)
     result = engine.finish()
     if result.counters["reseed_batches_in_window"]:
         first = engine.first_reseed_in_window
@@ -342,7 +415,7 @@ def rates_meta(rates: Rates) -> dict[str, Any]:
         "file": rates.source,
         "currency": rates.currency,
         "rounding": "each cost cell to 0.01 half-even; TOTAL = sum of rows",
-        "price_changes": [iso(c) for c in rates.cuts()],
+        "price_changes": [iso(c) for c in sorted({*rates.cuts(), *rates.service_cuts()})],
     }
 
 

@@ -178,6 +178,34 @@ def _get(event: Mapping[str, Any], outer: str, inner: str) -> Any:
         return None
 
 
+CLOCK_OUTLIER = "_cfevents_clock_outlier"  # a bounded event's key: its created_at as CC gave it
+
+
+def bound_clock(events: Iterable[Mapping[str, Any]], margin: int) -> Iterator[Mapping[str, Any]]:
+    """The events in order, each one stamped more than ``margin`` seconds after the event
+    that follows it in CC's (id) order re-stamped at that successor's time: CC's order is
+    time order to within a transaction, so such a stamp is wrong (a clock a day ahead), and
+    clamping the process's later events to it would bill until the window's end. The copy
+    carries the original stamp under :data:`CLOCK_OUTLIER`; the engine flags its row."""
+    pending: Mapping[str, Any] | None = None
+    pending_t = 0
+    for event in events:
+        created = event.get("created_at")
+        if created.__class__ is str:
+            t = epoch(created)
+            if pending is not None and pending_t > t + margin:
+                pending = {**pending, "created_at": created, CLOCK_OUTLIER: pending["created_at"]}
+            if pending is not None:
+                yield pending
+            pending, pending_t = event, t
+        else:
+            if pending is not None:
+                yield pending
+            pending, pending_t = event, 0
+    if pending is not None:
+        yield pending
+
+
 def is_reseed(event: Mapping[str, Any]) -> bool:
     """CC's purge-and-reseed writes ``guid = process.guid`` (docs/accounting.md §1.4)."""
     pguid = _get(event, "process", "guid")
@@ -239,6 +267,7 @@ class Accountant:
             "events_read": 0,
             "clock_skew_adjustments": 0,
             "clock_skew_seconds": 0,
+            "clock_outliers": 0,
             "buildpack_sets": 0,
             "staging_builds": 0,
             "staging_seconds": 0,
@@ -542,6 +571,11 @@ class Accountant:
             self.app_names[app.get("guid")] = name
         if pguid is not None and state in PROCESS_STATES:
             self._process_event(event, pguid, state, state_obj, t_raw, reseed)
+            proc = self.procs.get(pguid)
+            if proc is not None and proc.unit.attrs.app_guid is None and app.get("guid"):
+                self._adopt_app(pguid, proc, event)  # its first event was an old row
+            if CLOCK_OUTLIER in event:  # stamped far ahead of its successor: time bounded
+                self._outlier(proc, event)
             self._maybe_retire(pguid)
         elif pguid is None and state in ("STARTED", "STOPPED") and app.get("guid"):
             # no process guid (old rows): key by app and type, flagged (docs/accounting.md §2.2)
@@ -550,7 +584,10 @@ class Accountant:
             self._flag(self.procs[key].unit, "no_process_guid")
             self._maybe_retire(key)
         elif state in ("TASK_STARTED", "TASK_STOPPED") and _get(event, "task", "guid"):
-            self._task_event(event, str(_get(event, "task", "guid")), state, t_raw)
+            task_guid = str(_get(event, "task", "guid"))
+            self._task_event(event, task_guid, state, t_raw)
+            if CLOCK_OUTLIER in event:
+                self._outlier(self.tasks.get(task_guid), event)
         elif state in ("STAGING_STARTED", "STAGING_STOPPED"):
             self._staging_event(event, state, t_raw)
         elif state == "BUILDPACK_SET":
@@ -558,6 +595,25 @@ class Accountant:
                 self.counters["buildpack_sets"] += 1
         else:
             self.counters["ignored_events"] += 1
+
+    def _adopt_app(self, guid: str, proc: _Proc, event: Mapping[str, Any]) -> None:
+        """A process first seen on an old row without an app (older CCs wrote those) belongs
+        to the app its later events name: its usage so far moves there, not to a null app."""
+        unit = proc.unit
+        attrs = self._attrs(event)
+        group = self._group_of(unit.kind, guid, attrs)
+        if group != unit.group:
+            running = self._contrib(proc)
+            self._level_add(unit.group, -running)
+            self._level_add(group, running)
+        unit.attrs, unit.group = attrs, group
+
+    def _outlier(self, owner: _Proc | _Task | None, event: Mapping[str, Any]) -> None:
+        """An event stamped more than the margin after the event that follows it in CC's order
+        (bounded to that successor's time by :func:`bound_clock`): flag its row."""
+        self.counters["clock_outliers"] += 1
+        if owner is not None:
+            self._flag(owner.unit, "clock_outlier")
 
     def _with_app(self, event: Mapping[str, Any], pguid: str) -> Mapping[str, Any]:
         """An older CC's row names no app (its `app` guid and name are null, written before

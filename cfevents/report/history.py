@@ -34,7 +34,7 @@ from typing import Any, Self
 from cfevents.errors import IncompleteDataError, UsageError
 from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window, usage_report
 from cfevents.report.opening import Snapshot
-from cfevents.report.timeutil import epoch, iso, to_epoch
+from cfevents.report.timeutil import epoch, iso, next_month, to_epoch
 from cfevents.stores import APP_USAGE, EventKind, Store, is_store_target, open_store
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
@@ -43,6 +43,7 @@ NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 class HistorySource:
     """What every history source shares: a context manager with a horizon and problems."""
 
+    complete_from_oldest = True  # every event after the first stored one is stored
     horizon: datetime | None  # the newest stored created_at (None: nothing stored)
     problems: list[str]  # completeness problems let through by allow_incomplete
     holder: str  # where the events are, for messages ("the store usage.db")
@@ -83,7 +84,10 @@ class StoreSource(HistorySource):
         if coverage is None:
             raise UsageError(f"{store.display} holds no {kind.table} of {self._foundation}")
         self.coverage = coverage
-        self.horizon = datetime.fromtimestamp(epoch(coverage.last_created_at), tz=UTC)
+        self.sync = store.sync_state(self._foundation, kind)
+        # complete up to the last sync's CC time less its min-age (a 0.2 store: its last event)
+        newest = self.sync.complete_until if self.sync else coverage.last_created_at
+        self.horizon = datetime.fromtimestamp(epoch(newest), tz=UTC)
         stored = store.snapshot(self._foundation)
         self.snapshot_taken_at = (
             datetime.fromtimestamp(epoch(stored.taken_at), tz=UTC) if stored else None
@@ -111,6 +115,32 @@ class StoreSource(HistorySource):
 
     def oldest_event(self) -> Mapping[str, Any] | None:
         return self.store.first_event(self._foundation, self.kind)
+
+    def incomplete_advice(self, oldest: int, margin: int) -> str:
+        """From when this store can report: the first whole month after its oldest event."""
+        from cfevents.report.coverage import first_whole_month
+
+        month = first_whole_month(oldest, timedelta(seconds=margin))
+        end = next_month(month)
+        return (
+            f"it holds every event from {iso(oldest)} on, so the first whole month it can report "
+            f"is {month:%Y-%m} (--month {month:%Y-%m} works once a sync has run after "
+            f"{iso(to_epoch(end))} plus its min-age); or --allow-incomplete"
+        )
+
+    def lacks_end(self, end: datetime) -> str:
+        """Why the store cannot count to ``end`` (it was not synced past it)."""
+        if self.sync is None:
+            return (
+                f"{self.store.display} records no completed sync of {self._foundation} (a store "
+                "written by cfevents 0.2): run the sync (cfevents history sync) once to record "
+                f"how far it is complete; its newest event is from {self.coverage.last_created_at}"
+            )
+        return (
+            f"{self.store.display} holds every event of {self._foundation} only up to "
+            f"{self.sync.complete_until} (last sync {self.sync.synced_at}) and the window ends "
+            f"at {iso(to_epoch(end))}: run the sync (cfevents history sync) first"
+        )
 
     def events_since(self, start: datetime) -> Iterator[Mapping[str, Any]]:
         """Stored events from ``start`` on, in seq order.
@@ -154,15 +184,10 @@ class StoreSource(HistorySource):
             self.problems.append(problem)
 
     def org_names(self, guids: Collection[str]) -> Mapping[str, str]:
-        """The names the opening snapshot recorded (events carry no org names)."""
-        stored = self.store.snapshot(self._foundation)
-        orgs = stored.parts.get("organizations", []) if stored else []
-        wanted = set(guids)
-        return {
-            str(org["guid"]): str(org["name"])
-            for org in orgs
-            if isinstance(org, dict) and org.get("guid") in wanted and org.get("name") is not None
-        }
+        """The names the syncs recorded (the opening snapshot's, then new and renamed orgs;
+        events carry no org names): an org no sync saw was deleted before the first."""
+        known = self.store.names(self._foundation)
+        return {guid: known[guid] for guid in guids if guid in known}
 
     def close(self) -> None:
         self.store.close()
@@ -178,12 +203,16 @@ class NdjsonSource(HistorySource):
         self._foundation = foundation or str(path)
         first: dict[str, Any] | None = None
         newest = ""
+        self._org_names: dict[str, str] = {}  # an export writes organization.name
         for event in self._read():
             if first is None:
                 first = event
             created = event.get("created_at")
             if isinstance(created, str) and created > newest:
                 newest = created
+            org = event.get("organization")
+            if isinstance(org, dict) and org.get("guid") and org.get("name") is not None:
+                self._org_names[str(org["guid"])] = str(org["name"])
         if first is None:
             raise UsageError(f"{path} holds no usage events")
         if "state_current" in first:
@@ -235,7 +264,8 @@ class NdjsonSource(HistorySource):
                 yield event
 
     def org_names(self, guids: Collection[str]) -> Mapping[str, str]:
-        return {}
+        """The names the export wrote into the events (none for an org already deleted)."""
+        return {guid: self._org_names[guid] for guid in guids if guid in self._org_names}
 
 
 def history_source(
@@ -274,6 +304,12 @@ def history_report(
     """``usage_report`` over history, ending at the history's horizon (its newest event)."""
     if source.horizon is None:
         raise UsageError("the history holds no events")
+    clock = kwargs.pop("clock", None) or datetime.now(UTC)
+    if isinstance(source, StoreSource) and source.horizon < window.end <= clock - min_age:
+        problem = source.lacks_end(window.end)  # the window is over; the store is behind
+        if not kwargs.get("allow_incomplete"):
+            raise IncompleteDataError(f"{problem}; or --allow-incomplete to count to its end")
+        source.problems.append(problem)
     report = usage_report(
         source,
         window,
@@ -282,6 +318,12 @@ def history_report(
         now=kwargs.pop("now", None) or source.horizon + min_age,
         **kwargs,
     )
+    if isinstance(source, StoreSource):
+        report.meta["history"] = {
+            "store": source.store.display,
+            "complete_until": source.sync.complete_until if source.sync else None,
+            "last_sync": source.sync.synced_at if source.sync else None,
+        }
     if source.problems:
         report.meta["incomplete"] = [*report.meta.get("incomplete", []), *source.problems]
         report.warnings.extend(f"incomplete: {problem}" for problem in source.problems)

@@ -16,6 +16,9 @@ memory_gb_hour = 0.02
 [service_plans]            # per service-instance-hour: "offering/plan" names or a plan guid
 "p-mysql/small" = 0.05
 "default" = 0.01           # optional: the price of any plan not listed
+[[service_plans.periods]]  # from this instant on, the plans it lists cost this
+from = 2026-11-20
+"p-mysql/small" = 0.06
 
 [orgs]                     # optional: a multiplier per org name or guid (0.9 = 10 % discount)
 "acme" = 0.9
@@ -88,6 +91,8 @@ class Rates:
     task: Schedule = field(default_factory=Schedule)
     service_plans: Mapping[str, Decimal] = field(default_factory=dict)
     service_default: Decimal | None = None
+    # [[service_plans.periods]]: from an instant on, the prices (and default) it lists
+    service_periods: tuple[tuple[int, Mapping[str, Decimal]], ...] = ()
     orgs: Mapping[str, Decimal] = field(default_factory=dict)
     source: str = ""
 
@@ -96,6 +101,10 @@ class Rates:
         seconds there, and period ``i`` of the figures it returns is ``[cuts[i-1], cuts[i])``."""
         return tuple(sorted(set(self.app.changes) | set(self.task.changes)))
 
+    def service_cuts(self) -> tuple[int, ...]:
+        """The instants a service plan price changes (period ``i`` as for :meth:`cuts`)."""
+        return tuple(start for start, _prices in self.service_periods)
+
     def multiplier(self, org_guid: str | None, org_name: str | None) -> Decimal:
         """The org's multiplier (by guid, then by name), 1 when it has none."""
         for key in (org_guid, org_name):
@@ -103,13 +112,20 @@ class Rates:
                 return self.orgs[key]
         return Decimal(1)
 
-    def plan_price(self, plan_guid: str | None, label: str | None) -> Decimal | None:
+    def plan_price(
+        self, plan_guid: str | None, label: str | None, period: int | None = None
+    ) -> Decimal | None:
         """The price per service-instance-hour of a plan (by guid, then "offering/plan"),
-        else the default; None when neither is given."""
-        for key in (plan_guid, label):
-            if key and key in self.service_plans:
-                return self.service_plans[key]
-        return self.service_default
+        else the default; None when neither is given. ``period``: an index of
+        :meth:`service_cuts` (the latest period at or before it that prices the plan wins;
+        None: the last period)."""
+        last = len(self.service_periods) if period is None else period
+        layers = [self.service_plans, *(p for _s, p in self.service_periods[:last])]
+        for key in (plan_guid, label, DEFAULT_PLAN):
+            for layer in reversed(layers):
+                if key and key in layer:
+                    return layer[key]
+        return None
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -179,9 +195,10 @@ def parse_rates(data: Mapping[str, Any], *, source: str = "rates") -> Rates:
     currency = data.get("currency")
     if not isinstance(currency, str) or not currency.strip():
         raise UsageError(f'{where}: currency: give the currency of the prices (e.g. "EUR")')
-    plans = _table(data, "service_plans", where)
+    plans = dict(_table(data, "service_plans", where))
+    periods = _service_periods(plans.pop("periods", []), where)
     prices = {str(k): _money(v, f"{where}: service_plans.{k}") for k, v in plans.items()}
-    default = prices.pop(DEFAULT_PLAN, None)
+    default = prices.get(DEFAULT_PLAN)
     orgs = _table(data, "orgs", where)
     return Rates(
         currency=currency.strip(),
@@ -189,6 +206,7 @@ def parse_rates(data: Mapping[str, Any], *, source: str = "rates") -> Rates:
         task=_schedule(data, "task", where),
         service_plans=prices,
         service_default=default,
+        service_periods=periods,
         orgs={str(k): _money(v, f"{where}: orgs.{k}") for k, v in orgs.items()},
         source=source,
     )
@@ -243,6 +261,23 @@ def _schedule(data: Mapping[str, Any], kind: str, where: str) -> Schedule:
         values.update({k: _money(item[k], f"{at}.{k}") for k in _PRICES & set(item)})
         periods.append(Price(start, **values))
     return Schedule(tuple(periods))
+
+
+def _service_periods(raw: Any, where: str) -> tuple[tuple[int, dict[str, Decimal]], ...]:
+    at = f"{where}: service_plans.periods"
+    if not isinstance(raw, list):
+        raise UsageError(f"{at} must be an array of tables ([[service_plans.periods]])")
+    out: list[tuple[int, dict[str, Decimal]]] = []
+    for number, item in enumerate(raw, 1):
+        here = f"{at}[{number}]"
+        if not isinstance(item, dict):
+            raise UsageError(f"{here}: must be a table")
+        start = _instant(item.get("from"), here)
+        if out and start <= out[-1][0]:
+            raise UsageError(f"{here}: from must be later than the period before")
+        prices = {str(k): _money(v, f"{here}.{k}") for k, v in item.items() if k != "from"}
+        out.append((start, prices))
+    return tuple(out)
 
 
 def _instant(value: Any, where: str) -> int:

@@ -108,7 +108,7 @@ def build_rows(
             row = grouped.get(key)
             if row is None:
                 row = grouped[key] = _new_row(unit, by, day, result, org_names)
-                flags[key] = set(extra_flags)
+                flags[key] = set(extra_flags) | _label_deleted(row, by)
             flags[key] |= unit.day_flags.get(day, set())
             acc = unit.accs.get(day)
             if acc is not None:
@@ -179,6 +179,22 @@ def _new_row(
     for name in SUM_FIELDS:
         row[name] = 0
     return row
+
+
+DELETED_LEVELS = {"org": ("org",), "space": ("org", "space")}
+
+
+def _label_deleted(row: dict[str, Any], by: str) -> set[str]:
+    """A group whose org, space or app has no name (deleted: Cloud Controller no longer
+    names it) is labelled with its guid and flagged ``org_deleted`` / ``space_deleted`` /
+    ``app_deleted``: never a blank row."""
+    flags: set[str] = set()
+    for level in DELETED_LEVELS.get(by, ("org", "space", "app")):
+        guid = row[f"{level}_guid"]
+        if guid and row[f"{level}_name"] is None:
+            row[f"{level}_name"] = guid
+            flags.add(f"{level}_deleted")
+    return flags
 
 
 def _sort_key(row: dict[str, Any]) -> tuple[str, ...]:

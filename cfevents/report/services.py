@@ -21,6 +21,7 @@ instances are left out unless ``include_user_provided``. Nothing here imports HT
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 from cfevents.errors import IncompleteDataError, UsageError
 from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window, rates_meta
 from cfevents.report.ccsource import PER_PAGE, GetsJson, _all
-from cfevents.report.rates import Rates, services_cost
+from cfevents.report.rates import DEFAULT_PLAN, Rates, services_cost
 from cfevents.report.timeutil import epoch, iso, to_epoch
 
 SERVICE_EVENTS = "/v3/service_usage_events"
@@ -43,6 +44,16 @@ _KEYS = {
     "offering": ("service_offering_guid", "service_offering_name"),
     "plan": ("service_plan_guid", "service_plan_name"),
     "instance": ("service_instance_guid", "service_instance_name", "service_instance_type"),
+}
+# the columns a row of each grouping names: a plan row is the plan across the foundation (with
+# its offering), not per space; an instance row says where it lives
+_LEVELS = {
+    "org": ("org",),
+    "space": ("org", "space"),
+    "offering": ("offering",),
+    "plan": ("offering", "plan"),
+    "instance": ("org", "space", "offering", "plan", "instance"),
+    "space,plan": ("org", "space", "offering", "plan"),  # a plan per space: statement lines
 }
 FIGURES = ("service_seconds", "service_hours", "created", "updated", "deleted", "flags")
 COST_FIELDS = ("cost", "currency")
@@ -135,17 +146,18 @@ class _Group:
     updated: int = 0
     deleted: int = 0
     flags: set[str] = field(default_factory=set)
-    plan_seconds: dict[str | None, int] = field(default_factory=dict)  # seconds per plan
+    # seconds per (plan, price period): periods split where a plan price changes (--rates)
+    plan_seconds: dict[tuple[str | None, int], int] = field(default_factory=dict)
 
 
 def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
-    """The keys of a service report's rows grouped ``by`` (nested: a plan row names its
-    offering, space and org), then the figures (``priced``: with ``cost`` and ``currency``)."""
-    if by not in SERVICE_GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
-    levels = SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(by) + 1]
+    """The keys of a service report's rows grouped ``by`` (a space row names its org, a plan
+    row its offering — one row per plan, across spaces — an instance row all), then the
+    figures (``priced``: with ``cost`` and ``currency``)."""
+    if by not in _LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
     figures = (*FIGURES[:-1], *(COST_FIELDS if priced else ()), FIGURES[-1])
-    return (*(f for level in levels for f in _KEYS[level]), *figures)
+    return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *figures)
 
 
 def is_service_reseed(event: Mapping[str, Any]) -> bool:
@@ -157,7 +169,15 @@ def is_service_reseed(event: Mapping[str, Any]) -> bool:
 class _Accountant:
     """The docs/accounting.md §2.8 state machine; segments are added to groups as they close."""
 
-    def __init__(self, t0: int, end: int, by: str, include_user_provided: bool) -> None:
+    def __init__(
+        self,
+        t0: int,
+        end: int,
+        by: str,
+        include_user_provided: bool,
+        cuts: tuple[int, ...] = (),
+    ) -> None:
+        self.cuts = cuts  # price changes (Rates.service_cuts)
         self.t0, self.end, self.by = t0, end, by
         self.include_user_provided = include_user_provided
         self.instances: dict[str, _Instance] = {}
@@ -230,7 +250,13 @@ class _Accountant:
         group = self._group(inst)
         if b > a:
             group.seconds += b - a
-            group.plan_seconds[inst.plan] = group.plan_seconds.get(inst.plan, 0) + b - a
+            lo = a
+            while lo < b:  # split at each price change
+                period = bisect.bisect_right(self.cuts, lo)
+                hi = min(b, self.cuts[period]) if period < len(self.cuts) else b
+                key = (inst.plan, period)
+                group.plan_seconds[key] = group.plan_seconds.get(key, 0) + hi - lo
+                lo = hi
             group.flags |= inst.flags
         inst.open_since = None
 
@@ -243,6 +269,7 @@ class _Accountant:
         plan_name, offering, offering_name = self.plans.get(inst.plan or "", (None, None, None))
         if inst.plan is None and "unknown_plan" in inst.flags and inst.open_since == self.first:
             plan_name = "unknown"
+            offering_name = offering_name or "unknown"  # a plan row names its offering first
         values = {
             "org": (inst.org_guid, None),
             "space": (inst.space_guid, inst.space_name),
@@ -251,7 +278,7 @@ class _Accountant:
             "instance": (inst.guid, inst.name, inst.type),
         }
         key: tuple[Any, ...] = ()
-        for level in SERVICE_GROUPINGS[: SERVICE_GROUPINGS.index(self.by) + 1]:
+        for level in _LEVELS[self.by]:
             key += values[level]
         group = self.groups.get(key)
         if group is None:
@@ -295,8 +322,13 @@ def service_report(
     rows gain ``cost`` (each plan's seconds x its price per hour x the org's multiplier, summed
     exactly, rounded once) and ``currency``.
     """
-    if by not in SERVICE_GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(SERVICE_GROUPINGS)}, not {by!r}")
+    if by not in _LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
+    if rates is not None and rates.orgs and "org" not in _LEVELS[by]:
+        raise UsageError(  # a plan row spans orgs: one multiplier cannot price it exactly
+            f"the rates give orgs multipliers, and a {by} row spans orgs: use --by org, "
+            "space or instance with them"
+        )
     now = now or datetime.now(UTC)
     t0, t1 = to_epoch(window.start), to_epoch(window.end)
     horizon = to_epoch(now - min_age)
@@ -323,7 +355,8 @@ def service_report(
             incomplete.append(problem)
 
     snapshot = source.service_instances()  # BEFORE the events (docs/accounting.md §2.3)
-    engine = _Accountant(t0, end, by, include_user_provided)
+    cuts = rates.service_cuts() if rates is not None else ()
+    engine = _Accountant(t0, end, by, include_user_provided, cuts)
     first_t: int | None = None
     for event in source.service_events():
         if first_t is None and isinstance(event.get("created_at"), str):
@@ -335,7 +368,8 @@ def service_report(
     _open_from_snapshot(engine, snapshot, source, include_user_provided)
     closing = {"services": engine.finish()}
 
-    org_guids = {g.key[0] for g in engine.groups.values() if g.key[0]}
+    with_org = _LEVELS[by][0] == "org"  # the key starts (org_guid, org_name)
+    org_guids = {g.key[0] for g in engine.groups.values() if with_org and g.key[0]}
     org_names = dict(source.org_names(org_guids)) if org_guids else {}
     rows = _rows(engine, by, org_names, incomplete, rates)
     warnings = [f"incomplete: {text}" for text in incomplete]
@@ -375,11 +409,13 @@ def _rows(
     rates: Rates | None,
 ) -> list[dict[str, Any]]:
     fields = list(row_fields(by)[: -len(FIGURES)])
+    with_org = _LEVELS[by][0] == "org"  # the key starts (org_guid, org_name)
     rows = []
     for group in sorted(engine.groups.values(), key=lambda g: tuple(str(v) for v in g.key)):
         row: dict[str, Any] = {}
         values = list(group.key)
-        values[1] = org_names.get(str(values[0])) if values[0] else None
+        if with_org:
+            values[1] = org_names.get(str(values[0])) if values[0] else None
         row.update(zip(fields, values, strict=True))
         row |= {
             "service_seconds": group.seconds,
@@ -389,10 +425,10 @@ def _rows(
             "deleted": group.deleted,
         }
         if rates is not None:
-            factor = rates.multiplier(row["org_guid"], row["org_name"])
+            factor = rates.multiplier(row.get("org_guid"), row.get("org_name"))
             priced = [
-                (rates.plan_price(plan, _plan_label(engine, plan)) or Decimal(0), seconds)
-                for plan, seconds in group.plan_seconds.items()
+                (rates.plan_price(plan, _plan_label(engine, plan), period) or Decimal(0), seconds)
+                for (plan, period), seconds in group.plan_seconds.items()
             ]
             row["cost"] = services_cost(priced, factor)
             row["currency"] = rates.currency
@@ -411,23 +447,26 @@ def _plan_label(engine: _Accountant, plan: str | None) -> str | None:
 def _check_prices(engine: _Accountant, rates: Rates) -> list[str]:
     """A billed plan without a price is an error (unless a default); a priced plan that
     matches nothing billed is a warning."""
-    used = {p for g in engine.groups.values() for p, s in g.plan_seconds.items() if s and p}
-    labels = {plan: _plan_label(engine, plan) for plan in used}
-    missing = [
-        labels[plan] or plan
-        for plan in sorted(used)
-        if rates.plan_price(plan, labels[plan]) is None
-    ]
+    used = {k for g in engine.groups.values() for k, s in g.plan_seconds.items() if s and k[0]}
+    labels = {plan: _plan_label(engine, plan) for plan, _period in used}
+    missing = sorted(
+        {
+            labels[plan] or str(plan)
+            for plan, period in used
+            if rates.plan_price(plan, labels[plan], period) is None
+        }
+    )
     if missing:
         raise UsageError(
             f"--rates {rates.source}: no price for service plan(s) {', '.join(missing)}: "
             'add them to [service_plans] (or a "default")'
         )
-    matched = set(used) | {label for label in labels.values() if label}
+    matched = {plan for plan, _period in used} | {label for label in labels.values() if label}
+    keys = [*rates.service_plans, *(k for _s, prices in rates.service_periods for k in prices)]
     return [
         f"--rates {rates.source}: service plan {key!r} matches no plan billed in this window"
-        for key in rates.service_plans
-        if key not in matched
+        for key in dict.fromkeys(keys)
+        if key not in matched and key != DEFAULT_PLAN
     ]
 
 

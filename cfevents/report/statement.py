@@ -43,8 +43,8 @@ LINE_MEANINGS = {
 
 
 def build_statement(usage: Report, services: Report | None, *, per: str = "org") -> Report:
-    """The statement from ``usage`` (``by="app"``, priced) and ``services`` (``by="plan"``,
-    priced; None: app and task lines only)."""
+    """The statement from ``usage`` (``by="app"``, priced) and ``services``
+    (``by="space,plan"``, priced; None: app and task lines only)."""
     if per not in STATEMENT_PER:
         raise UsageError(f"--per must be one of {', '.join(STATEMENT_PER)}, not {per!r}")
     if "rates" not in usage.meta or (services is not None and "rates" not in services.meta):

@@ -55,3 +55,9 @@ def iso(seconds: int) -> str:
 def day_label(day: int) -> str:
     """A UTC day index (epoch seconds // 86400) -> ``YYYY-MM-DD``."""
     return datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
+
+
+def next_month(moment: datetime) -> datetime:
+    """The first instant of the calendar month after ``moment``'s (UTC)."""
+    moment = moment.astimezone(UTC)
+    return datetime(moment.year + (moment.month == 12), moment.month % 12 + 1, 1, tzinfo=UTC)

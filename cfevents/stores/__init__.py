@@ -19,6 +19,7 @@ from cfevents.stores.base import (
     Store,
     StoredCursor,
     StoredEvent,
+    SyncState,
 )
 from cfevents.stores.columns import (
     APP_USAGE,
@@ -41,10 +42,12 @@ __all__ = [
     "Store",
     "StoredCursor",
     "StoredEvent",
+    "SyncState",
     "flatten",
     "is_store_target",
     "kind_for_path",
     "open_store",
+    "store_path",
 ]
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -86,6 +89,16 @@ def open_store(target: str, *, readonly: bool = False) -> Store:
         f"{target!r} is not a store: give a SQLite file ending in .db, .sqlite or .sqlite3, "
         "sqlite:///path, or postgresql://user@host/db"
     )
+
+
+def store_path(target: str) -> Path | None:
+    """The file of a SQLite store target (None: a PostgreSQL URL)."""
+    lowered = target.lower()
+    if lowered.startswith(POSTGRES_SCHEMES):
+        return None
+    if lowered.startswith("sqlite:///"):
+        return Path(target[len("sqlite:///") :])
+    return Path(target)
 
 
 def _sqlite(path: Path, readonly: bool) -> Store:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +42,18 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class SyncState:
+    """How far the store holds every event of one foundation and kind.
+
+    ``complete_until``: every event Cloud Controller created before this instant is stored
+    (the CC time of the last export pass that read to the end, less its min-age);
+    ``synced_at``: the CC time that pass started."""
+
+    complete_until: str
+    synced_at: str
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     seq: int
     guid: str
@@ -70,9 +82,16 @@ class Snapshot:
 
 
 def encode_rows(
-    events: Sequence[dict[str, Any]], kind: EventKind
+    events: Sequence[dict[str, Any]],
+    kind: EventKind,
+    org_names: Mapping[str, str] | None = None,
 ) -> list[tuple[str, tuple[Any, ...]]]:
-    """(guid, flat row + raw JSON) for each event, in page order; one row per guid."""
+    """(guid, flat row + raw JSON) for each event, in page order; one row per guid.
+
+    ``org_names`` fills the ``org_name`` column of events that carry no org name (CC's never
+    do); the raw JSON stays the event as Cloud Controller sent it."""
+    if org_names:
+        return _named(encode_rows(events, kind), kind, org_names)
     seen: set[str] = set()
     rows: list[tuple[str, tuple[Any, ...]]] = []
     dumps = _dumps
@@ -97,6 +116,22 @@ def encode_rows(
             row = tuple(escape_text(v) if type(v) is str else v for v in row)
         append((guid, (*row, raw)))
     return rows
+
+
+def _named(
+    rows: list[tuple[str, tuple[Any, ...]]], kind: EventKind, org_names: Mapping[str, str]
+) -> list[tuple[str, tuple[Any, ...]]]:
+    names = kind.column_names
+    if "org_name" not in names:
+        return rows
+    guid_at, name_at = names.index("org_guid"), names.index("org_name")
+    out = []
+    for guid, row in rows:
+        name = org_names.get(row[guid_at]) if row[name_at] is None else None
+        if name is not None:
+            row = (*row[:name_at], name, *row[name_at + 1 :])
+        out.append((guid, row))
+    return out
 
 
 def _stdlib_dumps() -> Callable[[Any], str]:
@@ -149,20 +184,30 @@ class ExportSession(ABC):
     def save_snapshot(self, taken_at: datetime | str, parts: dict[str, Any]) -> None:
         self.store.save_snapshot(self.foundation, taken_at, parts)
 
-    def write_page(self, events: Sequence[dict[str, Any]], last_guid: str | None = None) -> int:
+    def write_page(
+        self,
+        events: Sequence[dict[str, Any]],
+        last_guid: str | None = None,
+        org_names: Mapping[str, str] | None = None,
+    ) -> int:
         """Insert the page's events (those not stored yet, in page order) and move the cursor
-        to ``last_guid`` (default: the last event's guid), atomically. Returns rows inserted."""
+        to ``last_guid`` (default: the last event's guid), atomically. Returns rows inserted.
+        ``org_names`` fills the ``org_name`` column (see :func:`encode_rows`)."""
         if last_guid is None:
             if not events:
                 return 0
             last_guid = str(events[-1]["guid"])
         last_created_at = str(events[-1].get("created_at")) if events else self.last_created_at
-        rows = encode_rows(events, self.kind)
+        rows = encode_rows(events, self.kind, org_names)
         inserted = self._write(rows, last_guid, last_created_at)
         self.after_guid, self.last_created_at = last_guid, last_created_at
         self.written += inserted
         self.pages += 1
         return inserted
+
+    def mark_complete(self, complete_until: datetime | str, synced_at: datetime | str) -> None:
+        """Every event created before ``complete_until`` is stored (never moves back)."""
+        self.store.mark_complete(self.foundation, self.kind, iso(complete_until), iso(synced_at))
 
     def _stolen(self, found: str | None) -> StoreError:
         return StoreLockedError(
@@ -210,6 +255,16 @@ class Store(ABC):
     def cursor(self, foundation: str, kind: EventKind) -> StoredCursor | None: ...
 
     @abstractmethod
+    def mark_complete(
+        self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
+    ) -> None:
+        """Record a finished sync (``complete_until`` only moves forward)."""
+
+    @abstractmethod
+    def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
+        """How far the store is complete (None: no sync recorded, e.g. a cfevents 0.2 store)."""
+
+    @abstractmethod
     def save_snapshot(
         self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]
     ) -> None: ...
@@ -217,6 +272,20 @@ class Store(ABC):
     @abstractmethod
     def snapshot(self, foundation: str) -> Snapshot | None:
         """The foundation's opening snapshot (the earliest one saved), or None."""
+
+    @abstractmethod
+    def snapshot_parts(self, foundation: str, kind: str) -> list[tuple[str, Any]]:
+        """Every saved list called ``kind`` (e.g. ``organizations``) with its time, oldest
+        first: the opening snapshot's, then what later syncs added."""
+
+    def names(self, foundation: str, kind: str = "organizations") -> dict[str, str]:
+        """guid -> name of every resource of ``kind`` any sync saw (the latest name wins)."""
+        found: dict[str, str] = {}
+        for _taken, part in self.snapshot_parts(foundation, kind):
+            for item in part if isinstance(part, list) else []:
+                if isinstance(item, dict) and item.get("guid") and item.get("name") is not None:
+                    found[str(item["guid"])] = str(item["name"])
+        return found
 
     @abstractmethod
     def events(

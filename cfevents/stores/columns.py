@@ -67,6 +67,7 @@ APP_USAGE = EventKind(
         Column("space_guid", ("space", "guid")),
         Column("space_name", ("space", "name")),
         Column("org_guid", ("organization", "guid")),
+        Column("org_name", ("organization", "name")),  # as CC named the org (looked up)
         Column("buildpack_guid", ("buildpack", "guid")),
         Column("buildpack_name", ("buildpack", "name")),
         Column("task_guid", ("task", "guid")),
@@ -95,6 +96,7 @@ SERVICE_USAGE = EventKind(
         Column("updated_at", ("updated_at",), "timestamp"),
         Column("state", ("state",)),
         Column("org_guid", ("organization", "guid")),
+        Column("org_name", ("organization", "name")),  # as CC named the org (looked up)
         Column("space_guid", ("space", "guid")),
         Column("space_name", ("space", "name")),
         Column("service_instance_guid", ("service_instance", "guid")),

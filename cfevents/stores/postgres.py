@@ -27,6 +27,7 @@ from cfevents.stores.base import (
     Store,
     StoredCursor,
     StoredEvent,
+    SyncState,
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
@@ -185,6 +186,12 @@ class PostgresStore(Store):
                         cur.execute(statement.encode())
             for statement in schema.base_ddl("postgresql"):
                 cur.execute(statement.encode())
+            for kind in KINDS.values():  # columns a newer cfevents added to a kind
+                for column in kind.columns:
+                    cur.execute(
+                        f"ALTER TABLE {kind.table} ADD COLUMN IF NOT EXISTS {column.name} "
+                        f"{schema.column_type(column, 'postgresql')}".encode()
+                    )
             if found != schema.SCHEMA_VERSION:
                 cur.execute("DELETE FROM cfevents_schema")
                 cur.execute(
@@ -271,6 +278,35 @@ class PostgresStore(Store):
         return StoredCursor(row[0], _ts(row[1]), _ts(row[2]) or "") if row else None
 
     @mapped
+    def mark_complete(
+        self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
+    ) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:  # errors: @mapped
+            cur.execute(
+                "INSERT INTO cfevents_syncs (foundation, kind, complete_until, synced_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (foundation, kind) DO UPDATE SET "
+                "complete_until = greatest(cfevents_syncs.complete_until, "
+                "excluded.complete_until), "
+                "synced_at = greatest(cfevents_syncs.synced_at, excluded.synced_at)",
+                (foundation, kind.table, complete_until, synced_at),
+            )
+
+    @mapped
+    def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('cfevents_syncs') IS NOT NULL")
+            found = cur.fetchone()
+            if not found or not found[0]:  # a store of schema 1, opened as an input
+                return None
+            cur.execute(
+                "SELECT complete_until, synced_at FROM cfevents_syncs "
+                "WHERE foundation = %s AND kind = %s",
+                (foundation, kind.table),
+            )
+            row = cur.fetchone()
+        return SyncState(_ts(row[0]) or "", _ts(row[1]) or "") if row else None
+
+    @mapped
     def save_snapshot(
         self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]
     ) -> None:
@@ -297,6 +333,17 @@ class PostgresStore(Store):
         if not rows:
             return None
         return Snapshot(_ts(rows[0][0]) or "", {kind: json.loads(raw) for _, kind, raw in rows})
+
+    @mapped
+    def snapshot_parts(self, foundation: str, kind: str) -> list[tuple[str, Any]]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT taken_at, raw::text FROM cfevents_snapshots WHERE foundation = %s "
+                "AND kind = %s ORDER BY taken_at",
+                (foundation, kind),
+            )
+            rows = cur.fetchall()
+        return [(_ts(taken) or "", json.loads(raw)) for taken, raw in rows]
 
     # -- reading -------------------------------------------------------------------------------
 

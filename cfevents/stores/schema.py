@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from cfevents.stores.columns import KINDS, EventKind
+from cfevents.stores.columns import KINDS, Column, EventKind
 
 Dialect = Literal["sqlite", "postgresql"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # version -> statements that bring a store at version - 1 up to version (both dialects).
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # cfevents_syncs (how far each foundation and kind is complete) is made by base_ddl, and
+    # the org_name columns by the stores' check for columns a kind gained
+    2: [],
+}
 
 _TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {"text": "TEXT", "integer": "INTEGER", "timestamp": "TEXT", "raw": "TEXT"},
@@ -29,6 +33,11 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "raw": "json",
     },
 }
+
+
+def column_type(column: Column, dialect: Dialect) -> str:
+    """A flat column's SQL type in ``dialect``."""
+    return _TYPES[dialect][column.type]
 
 
 # The columns that tell a cfevents table from another application's table of the same name.
@@ -74,6 +83,12 @@ def base_ddl(dialect: Dialect) -> list[str]:
         "CREATE TABLE IF NOT EXISTS cfevents_snapshots (\n"
         f"  foundation TEXT NOT NULL,\n  taken_at {ts} NOT NULL,\n  kind TEXT NOT NULL,\n"
         f"  raw {raw} NOT NULL,\n  PRIMARY KEY (foundation, taken_at, kind)\n)",
+        # every event created before complete_until is stored (the last full sync's CC time
+        # less its min-age); synced_at: when that sync read Cloud Controller
+        "CREATE TABLE IF NOT EXISTS cfevents_syncs (\n"
+        "  foundation TEXT NOT NULL,\n  kind TEXT NOT NULL,\n"
+        f"  complete_until {ts} NOT NULL,\n  synced_at {ts} NOT NULL,\n"
+        "  PRIMARY KEY (foundation, kind)\n)",
     ]
     for kind in KINDS.values():
         statements += event_table_ddl(kind, dialect)

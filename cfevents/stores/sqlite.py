@@ -32,6 +32,7 @@ from cfevents.stores.base import (
     Store,
     StoredCursor,
     StoredEvent,
+    SyncState,
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
@@ -192,6 +193,14 @@ class SQLiteStore(Store):
                         conn.execute(statement)
             for statement in schema.base_ddl("sqlite"):
                 conn.execute(statement)
+            for kind in KINDS.values():  # columns a newer cfevents added to a kind
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({kind.table})")}
+                for column in kind.columns:
+                    if column.name not in have:
+                        conn.execute(
+                            f"ALTER TABLE {kind.table} ADD COLUMN {column.name} "
+                            f"{schema.column_type(column, 'sqlite')}"
+                        )
             if found != schema.SCHEMA_VERSION:
                 conn.execute("DELETE FROM cfevents_schema")
                 conn.execute(
@@ -292,6 +301,33 @@ class SQLiteStore(Store):
         ).fetchone()
         return StoredCursor(row[0], row[1], row[2]) if row else None
 
+    @mapped
+    def mark_complete(
+        self, foundation: str, kind: EventKind, complete_until: str, synced_at: str
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO cfevents_syncs (foundation, kind, complete_until, synced_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (foundation, kind) DO UPDATE SET "
+                "complete_until = max(complete_until, excluded.complete_until), "
+                "synced_at = max(synced_at, excluded.synced_at)",
+                (foundation, kind.table, complete_until, synced_at),
+            )
+
+    @mapped
+    def sync_state(self, foundation: str, kind: EventKind) -> SyncState | None:
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cfevents_syncs'"
+        ).fetchone()
+        if not exists:  # a store of schema 1, opened as an input (never migrated)
+            return None
+        row = self.conn.execute(
+            "SELECT complete_until, synced_at FROM cfevents_syncs "
+            "WHERE foundation = ? AND kind = ?",
+            (foundation, kind.table),
+        ).fetchone()
+        return SyncState(row[0], row[1]) if row else None
+
     def save_snapshot(
         self, foundation: str, taken_at: datetime | str, parts: dict[str, Any]
     ) -> None:
@@ -315,6 +351,15 @@ class SQLiteStore(Store):
         if not rows:
             return None
         return Snapshot(rows[0][0], {kind: json.loads(raw) for _, kind, raw in rows})
+
+    @mapped
+    def snapshot_parts(self, foundation: str, kind: str) -> list[tuple[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT taken_at, raw FROM cfevents_snapshots WHERE foundation = ? AND kind = ? "
+            "ORDER BY taken_at",
+            (foundation, kind),
+        ).fetchall()
+        return [(taken, json.loads(raw)) for taken, raw in rows]
 
     # -- reading -------------------------------------------------------------------------------
 
