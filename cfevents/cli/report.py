@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO, cast, get_args
+from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO, cast
 
 import typer
 
@@ -25,7 +25,6 @@ from cfevents.cli.options import (
 )
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
-from cfevents.events.filters import pick
 
 if TYPE_CHECKING:
     from cfevents.files import OutputTarget
@@ -302,7 +301,7 @@ def report_usage(
             month=month,
             since=since,
             until=until,
-            by=pick(by, get_args(Grouping), param="by"),  # checked above: the type, here
+            by=cast("Grouping", by),  # checked above (report_spec) and by the library
             daily=daily,
             opening=opening,
             save_state=save_state,
