@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+from cfevents.version import __version__
 
 if TYPE_CHECKING:
     from cfevents.api import Client, connect

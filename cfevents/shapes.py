@@ -6,7 +6,7 @@ events) or the normalised records cfevents builds (audit events, crashes, crash 
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, get_args
 
 OutputFormat = Literal["table", "json", "ndjson", "csv", "tsv"]
 ExportFormat = Literal["json", "ndjson", "csv", "tsv"]
@@ -15,6 +15,13 @@ Order = Literal["desc", "asc"]
 Source = Literal["auto", "v3", "v2"]
 LostCursor = Literal["fail", "restart"]
 OnRotated = Literal["fail", "new-file"]  # usage export: --out rotated or truncated
+# The same vocabularies as values, for checking a string and getting the Literal back
+# (cfevents.events.filters.pick).
+USAGE_ORDERS: tuple[UsageOrder, ...] = get_args(UsageOrder)
+ORDERS: tuple[Order, ...] = get_args(Order)
+SOURCES: tuple[Source, ...] = get_args(Source)
+LOST_CURSOR_CHOICES: tuple[LostCursor, ...] = get_args(LostCursor)
+ON_ROTATED_CHOICES: tuple[OnRotated, ...] = get_args(OnRotated)
 
 # Diego's crash metadata a Crash record carries (any may be missing: exit_status almost always
 # is, Diego's tps watcher never sets it).

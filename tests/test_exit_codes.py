@@ -33,12 +33,12 @@ def test_0_ok(env):
 
 
 def test_1_unexpected_failure_is_one_line(env, monkeypatch):
-    from cfevents.api import Client
+    from cfevents.events import usage
 
     def boom(*a, **k):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(Client, "_resolver", boom)
+    monkeypatch.setattr(usage, "usage_events", boom)  # a bug inside the library
     with responses.RequestsMock():
         result = invoke(["usage", "list"], env)
     assert result.exit_code == 1
@@ -155,12 +155,12 @@ def test_7_incomplete_data_names_the_way_out(fresh_cli):
 
 
 def test_130_interrupted(env, monkeypatch):
-    from cfevents.api import Client
+    from cfevents.events import usage
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Client, "_resolver", interrupt)
+    monkeypatch.setattr(usage, "usage_events", interrupt)
     with responses.RequestsMock():
         result = invoke(["usage", "list"], env)
     assert result.exit_code == 130

@@ -12,7 +12,7 @@ HEAVY = ("typer", "click", "rich", "requests", "tabulate")
 
 # What each layer may import (cfevents modules by prefix, third-party by top-level name).
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "cfevents.cc": ("cfevents.cc", "cfevents.errors", "cfevents.__version__", "requests"),
+    "cfevents.cc": ("cfevents.cc", "cfevents.errors", "cfevents.version", "requests"),
     "cfevents.events": (
         "cfevents.cc",
         "cfevents.events",

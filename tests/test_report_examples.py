@@ -1,4 +1,4 @@
-"""The worked examples E1–E21 of usage-accounting.md §5 as table tests (E16, services, is out of
+"""Worked examples E1–E21 of the rules in docs/accounting.md §2 as table tests (E16, services, is out of
 the issue's scope: its rows have no service columns)."""
 
 import pytest

@@ -38,7 +38,7 @@ APP_EVENT = {
     "instance_count": {"current": 10, "previous": 5},
     "links": {"self": {"href": "https://api.x/v3/app_usage_events/e-1"}},
 }
-# usage-accounting.md §1.9
+# docs/accounting.md §1.7
 SERVICE_EVENT = {
     "guid": "s-1",
     "created_at": "2020-05-28T16:41:23Z",

@@ -25,7 +25,6 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 
-from cfevents import __version__
 from cfevents.cc.auth import TokenManager
 from cfevents.cc.config import Settings, login_link_trusted, origin
 from cfevents.cc.paging import Params
@@ -39,6 +38,7 @@ from cfevents.errors import (
     NetworkError,
     V2DisabledError,
 )
+from cfevents.version import __version__
 
 MAX_REDIRECTS = 5
 MAX_REFRESHES = 2  # token refreshes for one request after a 401 CF-InvalidAuthToken

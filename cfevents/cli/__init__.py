@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from cfevents import __version__
 from cfevents.cli.coercion import install as install_coercion
+from cfevents.version import __version__
 
 # Typer's rich help costs start-up time; use it on terminals only.
 MARKUP_MODE: Any = "rich" if getattr(sys.stdout, "isatty", lambda: False)() else None
@@ -170,7 +170,7 @@ class CfEventsGroup(TyperGroup):
         finally:
             self._summarising = False
 
-    def main(  # type: ignore[override]
+    def _main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -186,8 +186,8 @@ class CfEventsGroup(TyperGroup):
             args = sys.argv[1:]
         args = hoist_global_options(list(args))
         try:
-            rv = super().main(
-                args, prog_name or "cfevents", complete_var, standalone_mode=False, **extra
+            rv = TyperGroup.main(
+                self, args, prog_name or "cfevents", complete_var, standalone_mode=False, **extra
             )
         except _NoArgsIsHelpError as exc:  # bare `cfevents` / `cfevents usage`: help, exit 0
             _print_help(exc)
@@ -204,6 +204,10 @@ class CfEventsGroup(TyperGroup):
             _print_error("aborted")
             return _finish(ExitCode.INTERRUPTED, standalone_mode)
         return _finish(rv if isinstance(rv, int) else 0, standalone_mode)
+
+    # click's main() is overloaded on standalone_mode; this one keeps its parameters and
+    # always returns the exit code, so it replaces it as a plain attribute
+    main: Any = _main
 
     def invoke(self, ctx: Any) -> Any:
         from cfevents.cli.runtime import Runtime
@@ -499,7 +503,9 @@ def load_subcommand(name: str) -> Any:
         holder.add_typer(target, name=name)
     else:
         holder.command(name)(target)
-    command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)  # the holder has a callback: it is a group
+    command = group.commands[name]
     install_coercion(command)
     escape_help_markup(command)
     if os.environ.get(COMPLETE_VAR):  # option values complete (only a shell asking needs it)

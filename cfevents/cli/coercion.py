@@ -38,13 +38,15 @@ _PATH_DEFAULTS = {
 try:
     from typer._coercion import RuntimeParam, build_runtime_param
     from typer.core import _TyperParameter
+
+    FAST = True
 except ImportError:  # pragma: no cover - another Typer: leave conversion to it
-    RuntimeParam = None  # type: ignore[assignment,misc]
+    FAST = False
 
 
 def install(command: Any, *, subcommands: bool = True) -> None:
     """Give the plain parameters of ``command`` (and its subcommands) the fast conversion."""
-    if RuntimeParam is None:
+    if not FAST:
         return  # pragma: no cover
     for param in getattr(command, "params", ()):
         _install_param(param)
@@ -57,7 +59,7 @@ def install(command: Any, *, subcommands: bool = True) -> None:
 def _install_help_option(command: Any) -> None:
     """The help option is made on first use (it needs the context); convert it fast too."""
     make = getattr(command, "get_help_option", None)
-    if make is None or getattr(make, "plain_values", False):
+    if make is None or getattr(command, "_plain_help_option", False):
         return
 
     def get_help_option(ctx: Any) -> Any:
@@ -66,8 +68,8 @@ def _install_help_option(command: Any) -> None:
             _install_param(option)
         return option
 
-    get_help_option.plain_values = True  # type: ignore[attr-defined]
     command.get_help_option = get_help_option
+    command._plain_help_option = True
 
 
 def _install_param(param: Any) -> None:
@@ -91,7 +93,7 @@ def _install_param(param: Any) -> None:
     )
 
 
-if RuntimeParam is not None:
+if FAST:
 
     @dataclass(frozen=True)
     class PlainRuntimeParam(RuntimeParam):

@@ -94,8 +94,8 @@ def _states() -> list[str]:
 
 
 def _types(ctx: Any) -> list[str]:
-    from cfevents.api import AUDIT_SHORT_TYPES, SERVICE_INSTANCE_TYPES
     from cfevents.events.audit import AUDIT_TYPES
+    from cfevents.events.filters import AUDIT_SHORT_TYPES, SERVICE_INSTANCE_TYPES
 
     if "services" in (getattr(ctx, "command_path", "") or "").split():
         return list(SERVICE_INSTANCE_TYPES)

@@ -33,6 +33,8 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
+from cfevents.events.filters import pick
+from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -210,8 +212,8 @@ def crashes(
         **window_args(since, until, created_after, created_before),
         **scope_args(org, space, app_),
         **why_args(reason, exit_status, oom, context),
-        order=order,  # type: ignore[arg-type]  # checked by the library
-        source=source,  # type: ignore[arg-type]
+        order=pick(order, ORDERS, param="order"),
+        source=pick(source, SOURCES, param="source"),
         per_page=per_page,
         limit=lim,
         names=needs_names(spec),

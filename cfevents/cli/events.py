@@ -31,6 +31,8 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
+from cfevents.events.filters import pick
+from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
     from cfevents.api import AuditArgs
@@ -130,8 +132,8 @@ def list_events(
             "q": q or (),
             **window_args(since, until, created_after, created_before),
             **scope_args(org, space, app_),
-            "order": order,  # checked by the library
-            "source": source,
+            "order": pick(order, ORDERS, param="order"),
+            "source": pick(source, SOURCES, param="source"),
             "per_page": per_page,
             "limit": lim,
             "names": needs_names(spec),
@@ -182,5 +184,6 @@ def get_event(
     spec = build_spec(
         rt, "event", output=output, fields=fields, no_headers=no_headers, table_format=table_format
     )
-    event = rt.cf().audit_event(guid, source=source, names=needs_names(spec))  # type: ignore[arg-type]
+    choice = pick(source, SOURCES, param="source")
+    event = rt.cf().audit_event(guid, source=choice, names=needs_names(spec))
     emit_one(rt, event, spec)

@@ -33,6 +33,8 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
+from cfevents.events.filters import pick
+from cfevents.shapes import LOST_CURSOR_CHOICES, ON_ROTATED_CHOICES
 
 if TYPE_CHECKING:
     from cfevents.cli.progress import ExportProgress
@@ -204,8 +206,8 @@ def export_usage(
         default_format=_env_format(rt),
         checkpoint=checkpoint,
         min_age=min_age,
-        on_lost_cursor=on_lost_cursor,  # type: ignore[arg-type]  # checked by the library
-        on_rotated=on_rotated,  # type: ignore[arg-type]  # checked by the library
+        on_lost_cursor=pick(on_lost_cursor, LOST_CURSOR_CHOICES, param="on_lost_cursor"),
+        on_rotated=pick(on_rotated, ON_ROTATED_CHOICES, param="on_rotated"),
         follow=follow,
         interval=interval,
         **window_args(since, until, created_after, created_before),

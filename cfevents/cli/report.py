@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO, cast
 
 import typer
 
+from cfevents.api import Grouping
 from cfevents.cli.options import (
     OUTPUT_PANEL,
     TIME_PANEL,
@@ -300,7 +301,7 @@ def report_usage(
             month=month,
             since=since,
             until=until,
-            by=by,  # type: ignore[arg-type]  # checked above
+            by=cast("Grouping", by),  # checked above (report_spec) and by the library
             daily=daily,
             opening=opening,
             save_state=save_state,

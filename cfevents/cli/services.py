@@ -42,7 +42,9 @@ from cfevents.cli.options import (
 )
 from cfevents.cli.report import report_services
 from cfevents.cli.runtime import Runtime
+from cfevents.events.filters import pick, pick_optional
 from cfevents.report.flags import help_text as flag_help
+from cfevents.shapes import LOST_CURSOR_CHOICES, ORDERS
 
 app = typer.Typer(
     help="Service usage events: service instances created, updated (plan or name) and deleted.",
@@ -119,7 +121,7 @@ def list_services(
         after_guid=after_guid,
         service_instance_types=type_ or (),
         service_offering_guids=offering_guid or (),
-        order=order,  # type: ignore[arg-type]  # checked by the library
+        order=pick_optional(order, ORDERS, param="order"),
         per_page=per_page,
         page=page,
         limit=lim,
@@ -212,7 +214,7 @@ def export_services(
         default_format=_env_format(rt),
         checkpoint=checkpoint,
         min_age=min_age,
-        on_lost_cursor=on_lost_cursor,  # type: ignore[arg-type]  # checked by the library
+        on_lost_cursor=pick(on_lost_cursor, LOST_CURSOR_CHOICES, param="on_lost_cursor"),
         follow=follow,
         interval=interval,
         **window_args(since, until, created_after, created_before),

@@ -38,7 +38,9 @@ from cfevents.cli.options import (
 )
 from cfevents.cli.report import report_usage
 from cfevents.cli.runtime import Runtime
+from cfevents.events.filters import pick_optional
 from cfevents.report.flags import help_text as flag_help
+from cfevents.shapes import ORDERS, USAGE_ORDERS
 
 app = typer.Typer(
     help="App usage events: starts, stops, scaling, staging and tasks (for billing/chargeback).",
@@ -111,8 +113,8 @@ def list_usage(
         created_at=created_at or (),
         guids=guid or (),
         after_guid=after_guid,
-        order=order,  # type: ignore[arg-type]  # checked by the library
-        order_by=order_by,  # type: ignore[arg-type]
+        order=pick_optional(order, ORDERS, param="order"),
+        order_by=pick_optional(order_by, USAGE_ORDERS, param="order_by"),
         per_page=per_page,
         page=page,
         limit=lim,

@@ -8,8 +8,9 @@ is a :class:`UsageError` (exit 2) that lists them and says which flag narrows it
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,3 +185,61 @@ def _rel_guid(resource: dict[str, Any], name: str) -> str | None:
 
 def _quote_list(items: Sequence[str]) -> str:
     return ", ".join(repr(i) for i in items)
+
+
+def org_namer(resolver: Resolver) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function filling in a usage event's ``organization.name`` (CC sends only the GUID).
+
+    Each org GUID is looked up once (``/v3/organizations?guids=``) the first time it is seen
+    and cached in ``resolver``; nothing is read ahead, so an export's checkpoint still
+    commits only events already written.
+    """
+
+    def fill(event: dict[str, Any]) -> dict[str, Any]:
+        org = event.get("organization")
+        if isinstance(org, dict):
+            guid = org.get("guid")
+            org["name"] = resolver.name("organizations", guid) if isinstance(guid, str) else None
+        return event
+
+    return fill
+
+
+def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]:
+    """:func:`org_namer` for a whole page (an export): each org GUID of the page is looked up
+    once, in the order first seen (the same requests as event by event, cached across pages),
+    so a row costs a dict lookup, not a call."""
+
+    def fill(events: list[dict[str, Any]]) -> None:
+        names: dict[str, str | None] = {}
+        for event in events:
+            org = event.get("organization")
+            if isinstance(org, dict):
+                guid = org.get("guid")
+                if not isinstance(guid, str):
+                    org["name"] = None
+                elif guid in names:
+                    org["name"] = names[guid]
+                else:
+                    org["name"] = names[guid] = resolver.name("organizations", guid)
+
+    return fill
+
+
+def with_names(
+    records: Iterable[dict[str, Any]], resolver: Resolver, chunk: int = 200
+) -> Iterator[dict[str, Any]]:
+    """Fill ``space.name`` and ``organization.name``: one lookup per chunk of new GUIDs."""
+    it = iter(records)
+    while batch := list(itertools.islice(it, chunk)):
+        resolver.preload("spaces", (r["space"]["guid"] for r in batch if r["space"]["guid"]))
+        resolver.preload(
+            "organizations",
+            (r["organization"]["guid"] for r in batch if r["organization"]["guid"]),
+        )
+        for record in batch:
+            record["space"]["name"] = resolver.name("spaces", record["space"]["guid"])
+            record["organization"]["name"] = resolver.name(
+                "organizations", record["organization"]["guid"]
+            )
+            yield record

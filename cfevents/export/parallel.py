@@ -1,6 +1,6 @@
 """Parallel backfill: a bounded range paged as id-ordered sub-ranges at once, written in order.
 
-``parallel_pages`` gives exactly the pages' events :func:`~cfevents.export.engine.keyset_pages`
+``parallel_pages`` gives exactly the pages' events :func:`~cfevents.events.keyset.keyset_pages`
 gives, in the same id order, so the export's output is byte-identical to the serial one:
 
 1. The fixed end: ``created_ats[lt]`` = the older of ``--until`` and now minus the min-age
@@ -189,7 +189,7 @@ class Pool:
     def _fetch(self, r: SubRange, spool: _Spool) -> None:
         """Spool the raw pages of ``r``; the writer decodes and checks them (one decode per
         page, as serial paging). The next cursor is read off the body's last self link."""
-        from cfevents.export.engine import guess_last_guid
+        from cfevents.events.keyset import guess_last_guid
 
         cursor, remaining = r.anchor, r.count
         while remaining > 0:
@@ -345,7 +345,7 @@ def parallel_pages(
     ``parallel`` sub-ranges paged at once, then the rest serially. A boundary probe that fails
     (a foundation with ``renderer.max_total_results`` refuses deep ``page`` numbers, a proxy
     error) costs nothing but the split: the whole range is paged serially, with one ``note``."""
-    from cfevents.export.engine import LOST_CURSOR_DETAIL, keyset_pages
+    from cfevents.events.keyset import LOST_CURSOR_DETAIL, keyset_pages
 
     base = [(k, v) for k, v in params if k not in KEYSET_KEYS]
     gate = Gate(max(1, min(parallel, MAX_PARALLEL)))

@@ -1,4 +1,4 @@
-"""Chargeback accounting from app usage events (issue 9; reference ``usage-accounting.md`` §3).
+"""Chargeback accounting from app usage events (the model: ``docs/accounting.md``).
 
 The library entry is :func:`usage_report`; the engine (:class:`Accountant`) is pure and can be
 fed events from anywhere. Nothing here imports Typer, rich or requests.

@@ -199,7 +199,7 @@ def usage_report(
     progress: Callable[[int], None] | None = None,
     rates: Rates | None = None,
 ) -> Report:
-    """Instance-, memory- and task-seconds per group over ``window`` (reference §3).
+    """Instance-, memory- and task-seconds per group over ``window`` (docs/accounting.md §2).
 
     ``progress(events_read)`` is called every PROGRESS_EVERY events while reading.
     ``rates``: prices (:mod:`cfevents.report.rates`); rows gain ``app_cost``, ``task_cost``,
@@ -265,7 +265,7 @@ def usage_report(
     snapshot: Snapshot | None = None
     notes: list[str] = []
     if mode == "snapshot":
-        snapshot = source.snapshot()  # BEFORE the events (§3.3 step 1)
+        snapshot = source.snapshot()  # BEFORE the events (docs/accounting.md §2.3)
         loaded = snapshot.opening()
     elif mode == "events":
         try:  # only to say how much the events cannot see
@@ -442,7 +442,7 @@ def _opening(
 
 
 def _self_check(result: Any, snapshot: Snapshot, taken_at: datetime) -> list[dict[str, Any]]:
-    """Replaying to the end of the read must agree with the snapshot (§3.12)."""
+    """Replaying to the end of the read must agree with the snapshot (docs/accounting.md §2.11)."""
     expected = dict(snapshot.opening().processes.items())
     changed_after = to_epoch(taken_at) - 60  # events this young may post-date the snapshot
     out: list[dict[str, Any]] = []

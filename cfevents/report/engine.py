@@ -3,7 +3,7 @@
 Pure (no I/O) and one pass: memory grows with the LIVE processes and tasks and the output
 groups, never with the number of events. A process that stops (or a task that ends) is folded
 into its group's accumulators and kept only as a small tuple (what later events can still need:
-its last time, instances, memory, flags, days); a finished task only as its last time. The model is reference §3 (``usage-accounting.md``):
+its last time, instances, memory, flags, days); a finished task only as its last time. The model is ``docs/accounting.md`` §2:
 
 - key by ``process.guid`` (tasks by ``task.guid``, staging by ``app.guid``);
 - the sequence is the list order; ``t_eff`` = running max of ``created_at`` per key;
@@ -207,7 +207,7 @@ def bound_clock(events: Iterable[Mapping[str, Any]], margin: int) -> Iterator[Ma
 
 
 def is_reseed(event: Mapping[str, Any]) -> bool:
-    """CC's purge-and-reseed writes ``guid = process.guid`` (§1.5)."""
+    """CC's purge-and-reseed writes ``guid = process.guid`` (docs/accounting.md §1.4)."""
     pguid = _get(event, "process", "guid")
     return pguid is not None and event.get("guid") == pguid
 
@@ -578,7 +578,7 @@ class Accountant:
                 self._outlier(proc, event)
             self._maybe_retire(pguid)
         elif pguid is None and state in ("STARTED", "STOPPED") and app.get("guid"):
-            # no process guid (old rows): key by app and type, flagged (§3.2)
+            # no process guid (old rows): key by app and type, flagged (docs/accounting.md §2.2)
             key = f"{app.get('guid')}:{_get(event, 'process', 'type') or 'web'}"
             self._process_event(event, key, state, state_obj, t_raw, False)
             self._flag(self.procs[key].unit, "no_process_guid")
@@ -785,7 +785,7 @@ class Accountant:
     def _infer_opening(
         self, proc: _Proc, t: int, prev_state: Any, prev_n: Any, prev_m: Any
     ) -> None:
-        """The first event's ``previous`` fields are the state since the fetch start (§3.3)."""
+        """The first event's ``previous`` fields are the state since the fetch start (docs/accounting.md §2.3)."""
         before = self._contrib(proc)
         if prev_state == "STARTED":
             proc.since = min(self.fetch_start, t)
@@ -869,7 +869,7 @@ class Accountant:
         self._set(proc, True, n, m)
 
     def _end_reseed_batch(self) -> None:
-        """Processes still running but absent from the batch stopped earlier (§3.5)."""
+        """Processes still running but absent from the batch stopped earlier (docs/accounting.md §2.5)."""
         t = self.reseed_t
         if t is None:
             return
@@ -1035,7 +1035,7 @@ class Accountant:
                     if task.since is None:
                         self._flag(task.unit, "running_at_start")
                     elif end - task.since > RETENTION:
-                        # its TASK_STARTED row is pruned: CC will never write its stop (§1.4)
+                        # its TASK_STARTED row is pruned: CC will never write its stop (docs/accounting.md §1.2)
                         self._flag(task.unit, "stop_unobservable")
             elif task.closing is not None:
                 self._flag(task.unit, "open_at_end")

@@ -1,5 +1,5 @@
 """The state at T0: from a snapshot of ``/v3/apps`` + ``/v3/processes`` + running tasks, or from a
-closing-state file written by an earlier report (reference §3.3, §3.13).
+closing-state file written by an earlier report (docs/accounting.md §2.3, §2.12).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class Snapshot:
                 yield str(proc["guid"]), int(proc.get("instances") or 0)
 
 
-# --- closing-state file (§3.13) -------------------------------------------------------------
+# --- closing-state file (docs/accounting.md §2.12) -------------------------------------------------------------
 
 
 def _attrs_json(attrs: Attrs) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def _attrs_json(attrs: Attrs) -> dict[str, Any]:
 
 
 def state_to_json(opening: Opening) -> dict[str, Any]:
-    """The closing state in the §3.13 layout (plus ``format``)."""
+    """The closing state in the docs/accounting.md §2.12 layout (plus ``format``)."""
     if opening.as_of is None:
         raise ValueError("a closing state needs as_of")
     processes: dict[str, Any] = {}

@@ -1,8 +1,8 @@
-"""Service-instance accounting from service usage events (reference ``usage-accounting.md`` §3.8, §6).
+"""Service-instance accounting from service usage events (``docs/accounting.md`` §2.8).
 
 :func:`service_report` reads ``/v3/service_instances`` first (the snapshot), then every
 retained service usage event in CC's id order (the stream is tiny: one event per create,
-update or delete), and runs the §3.8 state machine per ``service_instance.guid``:
+update or delete), and runs the docs/accounting.md §2.8 state machine per ``service_instance.guid``:
 
 - CREATED opens a segment under the event's plan (a failed provision too: CC wrote the row
   and bills nothing less until its DELETED); a reseed CREATED (``guid ==
@@ -161,13 +161,13 @@ def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
 
 
 def is_service_reseed(event: Mapping[str, Any]) -> bool:
-    """A purge-and-reseed row: its guid is the service instance's guid (§3.5)."""
+    """A purge-and-reseed row: its guid is the service instance's guid (docs/accounting.md §2.5)."""
     instance = event.get("service_instance") or {}
     return bool(event.get("guid")) and event.get("guid") == instance.get("guid")
 
 
 class _Accountant:
-    """The §3.8 state machine; segments are added to groups as they close."""
+    """The docs/accounting.md §2.8 state machine; segments are added to groups as they close."""
 
     def __init__(
         self,
@@ -286,7 +286,7 @@ class _Accountant:
         return group
 
     def finish(self) -> dict[str, dict[str, Any]]:
-        """Close what is open at E; the open instances (closing state, §3.13)."""
+        """Close what is open at E; the open instances (closing state, docs/accounting.md §2.12)."""
         closing = {
             i.guid: {"plan_guid": i.plan, "since": iso(max(i.open_since, self.t0)), "type": i.type}
             for i in self.instances.values()
@@ -313,7 +313,7 @@ def service_report(
     rates: Rates | None = None,
 ) -> Report:
     """Service-instance seconds per org, space, offering, plan or instance (``by``) over
-    ``window``, and created/updated/deleted counts (reference §3.8).
+    ``window``, and created/updated/deleted counts (docs/accounting.md §2.8).
 
     Raises :class:`IncompleteDataError` (exit 7) when the oldest retained service usage event
     (or a purge-and-reseed) is newer than ``window.start - margin``, unless
@@ -354,7 +354,7 @@ def service_report(
                 raise IncompleteDataError(f"{problem}: use a later --since, or --allow-incomplete")
             incomplete.append(problem)
 
-    snapshot = source.service_instances()  # BEFORE the events (§3.3 step 1)
+    snapshot = source.service_instances()  # BEFORE the events (docs/accounting.md §2.3)
     cuts = rates.service_cuts() if rates is not None else ()
     engine = _Accountant(t0, end, by, include_user_provided, cuts)
     first_t: int | None = None

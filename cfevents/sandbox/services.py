@@ -1,7 +1,7 @@
 """Service instances simulated over time, the service usage events CC writes, and their truth.
 
 Emission follows `ServiceInstance` hooks and `ServiceUsageEventRepository`
-(usage-accounting.md §1.9):
+(docs/accounting.md §1.7):
 
 - CREATED when the instance row is inserted: for a managed instance that is the
   v3 precursor, *before* the broker provisions, so a failed provision still has

@@ -3,7 +3,7 @@
 The row shapes follow `AppUsageEventRepository`: process events
 (`create_from_process`), task events (`create_from_task`) and build events
 (`create_from_build`, no process, the staging memory). The sequences follow the
-actions of usage-accounting.md §1.6:
+actions of docs/accounting.md §1.1-1.4:
 
 - start: STARTED (prev STOPPED) for every process, 0-instance ones included;
   stop: STOPPED per process; a restart does both in one transaction;

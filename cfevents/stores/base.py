@@ -13,11 +13,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from cfevents import __version__
 from cfevents.errors import BadResponseError, StoreError, StoreLockedError, UsageError
 from cfevents.output.unstorable import escape_surrogates, escape_text, unstorable
 from cfevents.stores import schema
 from cfevents.stores.columns import EventKind, flat_row, row_getter
+from cfevents.version import __version__
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from cfevents import __version__
 from cfevents.errors import StoreError, StoreLockedError, redact, register_url_secrets
 from cfevents.stores import schema
 from cfevents.stores.base import (
@@ -33,6 +32,7 @@ from cfevents.stores.base import (
 )
 from cfevents.stores.columns import KINDS, EventKind
 from cfevents.stores.failures import postgres_failure
+from cfevents.version import __version__
 
 if TYPE_CHECKING:
     import psycopg

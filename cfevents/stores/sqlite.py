@@ -21,7 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from cfevents import __version__
 from cfevents.errors import StoreError, StoreLockedError, UsageError
 from cfevents.files import check_input
 from cfevents.stores import schema
@@ -38,6 +37,7 @@ from cfevents.stores.base import (
 )
 from cfevents.stores.columns import KINDS, EventKind
 from cfevents.stores.failures import sqlite_failure
+from cfevents.version import __version__
 
 BUSY_TIMEOUT = 30.0
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,0 +1,280 @@
+"""Listings of usage events (app and service): paging strategy, client-side filters, limits,
+org names, and the "showing N of M" facts, over any CFClient."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from cfevents.errors import UsageError
+from cfevents.events.args import ServiceEventArgs, TimeArgs, UsageEventArgs
+from cfevents.events.bounds import check_limit, check_per_page
+from cfevents.events.filters import (
+    NON_GLOBAL_HINT,
+    SERVICE_USAGE_PATH,
+    USAGE_PATH,
+    ServiceFilters,
+    UsageFilters,
+    check_order,
+    time_window,
+)
+from cfevents.events.keyset import blame_after_guid
+from cfevents.events.listing import (
+    RECENT_ORDER,
+    Listing,
+    Truncation,
+    oldest_to_newest,
+    page_size,
+    recent_first,
+)
+from cfevents.events.query import (
+    USAGE_ORDERS,
+    V3_MAX_PER_PAGE,
+    TimeWindow,
+    UsageQuery,
+    build_usage_params,
+)
+from cfevents.events.resolve import Resolver, org_namer
+
+if TYPE_CHECKING:
+    from cfevents.cc.client import CFClient
+    from cfevents.shapes import ServiceUsageEvent, UsageEvent
+
+
+def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
+    """The listing behind :meth:`cfevents.api.Client.usage_events` (its docstring says what it yields)."""
+    from cfevents.cc.paging import PageInfo, resources
+
+    filters = UsageFilters.parse(args)
+    per_page, limit = args.get("per_page"), check_limit(args.get("limit"))
+    check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
+    order_by = _usage_order_by(args)
+    client_filtered = filters.client_side
+    size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
+    recent = _recent(limit, filters.window, order_by, filters.after_guid, args.get("page"))
+    query = UsageQuery(
+        window=filters.window,
+        guids=filters.guids,
+        after_guid=filters.after_guid,
+        order_by=RECENT_ORDER if recent else order_by,
+        per_page=size,
+        page=args.get("page"),
+    )
+    keep = filters.keep(Resolver(http))
+    info = PageInfo()
+    pages = usage_pages(http, query, limit, client_filtered)
+    events: Iterator[dict[str, Any]] = resources(pages, info)
+    if keep is not None:
+        events = filter(keep, events)
+    if limit is not None:
+        events = itertools.islice(events, limit)
+    if recent:
+        events = oldest_to_newest(events)
+    if args.get("names", True):
+        events = map(org_namer(Resolver(http)), events)
+
+    def truncation(shown: int) -> Truncation | None:
+        if limit is None or shown < limit:
+            return None
+        end = "newest" if recent else "first"
+        if client_filtered:
+            return Truncation(shown, "matching events", end=end)
+        total = info.total_results
+        return (
+            Truncation(shown, "matching events", total, end=end) if (total or 0) > shown else None
+        )
+
+    def empty_hint() -> str | None:
+        from cfevents.cc.auth import GLOBAL_READ_SCOPES
+
+        if info.total_results != 0:
+            return None
+        scopes = http.tokens.scopes()
+        return NON_GLOBAL_HINT if scopes is not None and not scopes & GLOBAL_READ_SCOPES else None
+
+    return Listing(
+        cast("Iterator[UsageEvent]", events),
+        info,
+        truncation=truncation,
+        empty_hint=empty_hint,
+        paged=not recent,
+    )
+
+
+def _recent(
+    limit: int | None,
+    window: TimeWindow,
+    order_by: str | None,
+    after_guid: str | None,
+    page: int | None,
+) -> bool:
+    """Whether a limited listing shows the newest events (events.listing.recent_first)."""
+    positioned = after_guid is not None or page is not None
+    return recent_first(
+        limit, windowed=window != TimeWindow(), order_by=order_by, positioned=positioned
+    )
+
+
+def _usage_order_by(args: UsageEventArgs) -> str | None:
+    """CC's ``order_by`` for ``order`` or ``order_by`` (one of them), checked."""
+    order_by = args.get("order_by")
+    if (order := args.get("order")) is not None:
+        if order_by is not None:
+            raise UsageError("`order` and `order_by` say the same thing: give one", param="order")
+        order_by = "created_at" if check_order(order) == "asc" else "-created_at"
+    if order_by is not None and order_by not in USAGE_ORDERS:
+        raise UsageError(
+            f"`order_by` must be created_at or -created_at (got {order_by!r})", param="order_by"
+        )
+    return order_by
+
+
+def usage_pages(
+    http: CFClient,
+    query: UsageQuery,
+    limit: int | None,
+    client_filtered: bool,
+    path: str = USAGE_PATH,
+    extra: Sequence[tuple[str, str]] = (),
+) -> Iterator[dict[str, Any]]:
+    """The paging strategy: one page, keyset in id order, or ``next`` links (ordered)."""
+    from cfevents.cc.paging import v3_pages
+    from cfevents.cc.readahead import read_ahead
+    from cfevents.events.keyset import keyset_pages
+
+    size = query.per_page or V3_MAX_PER_PAGE
+    params = [*build_usage_params(query), *extra]
+    # never a page past the limit; with several pages, fetch the next while using this one
+    max_pages = -(-limit // size) if limit is not None and not client_filtered else None
+    several = limit is None or (limit > size and not client_filtered)
+    if query.page is not None:
+        return itertools.islice(v3_pages(http, path, params), 1)
+    if query.order_by is None:  # CC's id order: page by keyset, not OFFSET links
+        return blame_after_guid(
+            keyset_pages(
+                http,
+                path,
+                params,
+                query.after_guid,
+                size,
+                max_pages=max_pages,
+                read_ahead=several,
+            ),
+            query.after_guid,
+            "app usage event" if path == USAGE_PATH else "service usage event",
+        )
+    pages = v3_pages(http, path, params)
+    if max_pages is not None:
+        pages = itertools.islice(pages, max_pages)
+    return read_ahead(pages) if several else pages
+
+
+def usage_coverage(http: CFClient, args: TimeArgs) -> str | None:
+    """The listing behind :meth:`cfevents.api.Client.usage_coverage` (its docstring says what it yields)."""
+    from cfevents.timeparse import format_cc, utcnow
+
+    now = utcnow()
+    window = time_window(now, args)
+    start = window.gte or window.gt
+    if start is None:
+        return None
+    body = http.get_json(USAGE_PATH, [("order_by", "created_at"), ("per_page", "1")])
+    resources = body.get("resources") if isinstance(body, dict) else None
+    if not resources or not isinstance(resources[0], dict):
+        return None
+    oldest_text = str(resources[0].get("created_at") or "")
+    try:
+        oldest = datetime.fromisoformat(oldest_text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if oldest <= start:
+        return None
+    until = window.lt
+    gone = (
+        f"the window starts {format_cc(start)} but Cloud Controller holds no usage events "
+        f"before {format_cc(oldest)} (it prunes old ones)"
+    )
+    if isinstance(until, datetime) and until <= oldest:  # never "covers only B to A"
+        return f"{gone}: the whole window, up to {format_cc(until)}, is gone"
+    end = format_cc(until) if isinstance(until, datetime) else "now"
+    return f"{gone}: this covers only {format_cc(oldest)} to {end}"
+
+
+def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[ServiceUsageEvent]:
+    """The listing behind :meth:`cfevents.api.Client.service_usage_events` (its docstring says what it yields)."""
+    from cfevents.cc.paging import PageInfo, resources
+
+    per_page, limit, order = (
+        args.get("per_page"),
+        check_limit(args.get("limit")),
+        args.get("order"),
+    )
+    check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {SERVICE_USAGE_PATH}")
+    order_by = None
+    if order is not None:
+        order_by = "created_at" if check_order(order) == "asc" else "-created_at"
+    filters = ServiceFilters.parse(args)
+    recent = _recent(limit, filters.window, order_by, filters.after_guid, args.get("page"))
+    query = UsageQuery(
+        window=filters.window,
+        guids=filters.guids,
+        after_guid=filters.after_guid,
+        order_by=RECENT_ORDER if recent else order_by,
+        per_page=page_size(limit, per_page, V3_MAX_PER_PAGE),
+        page=args.get("page"),
+    )
+    info = PageInfo()
+    pages = usage_pages(http, query, limit, False, SERVICE_USAGE_PATH, filters.extra)
+    events: Iterator[dict[str, Any]] = resources(pages, info)
+    if limit is not None:
+        events = itertools.islice(events, limit)
+    if recent:
+        events = oldest_to_newest(events)
+
+    def truncation(shown: int) -> Truncation | None:
+        if limit is None or shown < limit:
+            return None
+        end = "newest" if recent else "first"
+        total = info.total_results
+        return (
+            Truncation(shown, "matching events", total, end=end) if (total or 0) > shown else None
+        )
+
+    def empty_hint() -> str | None:
+        from cfevents.cc.auth import GLOBAL_READ_SCOPES
+
+        if info.total_results != 0:
+            return None
+        scopes = http.tokens.scopes()
+        if scopes is None or scopes & GLOBAL_READ_SCOPES:
+            return None
+        return NON_GLOBAL_HINT.replace("app usage", "service usage")
+
+    return Listing(
+        cast("Iterator[ServiceUsageEvent]", events),
+        info,
+        truncation=truncation,
+        empty_hint=empty_hint,
+        paged=not recent,
+    )
+
+
+def report_events(http: CFClient, start: datetime) -> Iterator[dict[str, Any]]:
+    """Every usage event from ``start`` on, in id order: the export's keyset pages with
+    read-ahead (one streamed pass; closing this stops the background download)."""
+    from cfevents.events.keyset import keyset_pages
+    from cfevents.timeparse import format_cc
+
+    params = [("created_ats[gte]", format_cc(start))]
+    # no guessed download: page N and its raw body are gone before page N+1's body arrives
+    pages = keyset_pages(http, USAGE_PATH, params, None, V3_MAX_PER_PAGE, guess_next=False)
+    try:
+        for page in pages:
+            yield from page.get("resources") or []
+            del page  # let page N go before page N+1 is decoded
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
