@@ -87,12 +87,7 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
         )
 
     def empty_hint() -> str | None:
-        from cfevents.cc.auth import GLOBAL_READ_SCOPES
-
-        if info.total_results != 0:
-            return None
-        scopes = http.tokens.scopes()
-        return NON_GLOBAL_HINT if scopes is not None and not scopes & GLOBAL_READ_SCOPES else None
+        return _non_global_hint(http, info, "app usage")
 
     return Listing(
         cast("Iterator[UsageEvent]", events),
@@ -243,14 +238,7 @@ def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[Serv
         )
 
     def empty_hint() -> str | None:
-        from cfevents.cc.auth import GLOBAL_READ_SCOPES
-
-        if info.total_results != 0:
-            return None
-        scopes = http.tokens.scopes()
-        if scopes is None or scopes & GLOBAL_READ_SCOPES:
-            return None
-        return NON_GLOBAL_HINT.replace("app usage", "service usage")
+        return _non_global_hint(http, info, "service usage")
 
     return Listing(
         cast("Iterator[ServiceUsageEvent]", events),
@@ -278,3 +266,16 @@ def report_events(http: CFClient, start: datetime) -> Iterator[dict[str, Any]]:
         close = getattr(pages, "close", None)
         if close is not None:
             close()
+
+
+def _non_global_hint(http: Any, info: Any, noun: str) -> str | None:
+    """Why an empty listing may be empty: a token without a global read scope sees only the
+    events of its own spaces (said once, for the ``noun`` listed)."""
+    from cfevents.cc.auth import GLOBAL_READ_SCOPES
+
+    if info.total_results != 0:
+        return None
+    scopes = http.tokens.scopes()
+    if scopes is None or scopes & GLOBAL_READ_SCOPES:
+        return None
+    return NON_GLOBAL_HINT.replace("app usage", noun)

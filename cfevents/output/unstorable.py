@@ -4,7 +4,7 @@ CC's JSON can hold a lone UTF-16 surrogate (``"\\ud800"``, half of a pair) or a 
 (``"\\u0000"``) in a name. Decoded, neither can be written everywhere: a lone surrogate has no
 UTF-8 form (files, stdout, SQLite, PostgreSQL refuse it) and PostgreSQL text cannot hold NUL.
 One bad name must not stop an export, so every sink writes them as the JSON escape CC sent,
-the six characters ``\\udXXX`` / ``\\u0000``:
+the six characters ``\\udnnn`` / ``\\u0000``:
 
 - JSON (NDJSON and JSON files and stdout, the stores' ``raw`` column): the escape is the JSON
   spelling of the same value, so the event reads back exactly as CC sent it.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import codecs
 import re
 
-ERRORS = "cfevents-escape"  # the codec error handler: a lone surrogate becomes \udXXX
+ERRORS = "cfevents-escape"  # the codec error handler: a lone surrogate becomes \udnnn
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -602,7 +602,7 @@ def in_windows(value: int, windows: Iterable[tuple[int, int]]) -> bool:
 
 def _dumps(value: Any) -> str:
     """JSON as CC sends it: UTF-8, with a lone surrogate (a name no UTF-8 can hold) as its
-    ``\\udXXX`` escape, the one way JSON can carry it."""
+    ``\\udnnn`` escape, the one way JSON can carry it."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if not text.isascii() and _LONE_SURROGATE.search(text):
         text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
