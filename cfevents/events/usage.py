@@ -75,27 +75,8 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
     if args.get("names", True):
         events = map(org_namer(Resolver(http)), events)
 
-    def truncation(shown: int) -> Truncation | None:
-        if limit is None or shown < limit:
-            return None
-        end = "newest" if recent else "first"
-        if client_filtered:
-            return Truncation(shown, "matching events", end=end)
-        total = info.total_results
-        return (
-            Truncation(shown, "matching events", total, end=end) if (total or 0) > shown else None
-        )
-
-    def empty_hint() -> str | None:
-        return _non_global_hint(http, info, "app usage")
-
-    return Listing(
-        cast("Iterator[UsageEvent]", events),
-        info,
-        truncation=truncation,
-        empty_hint=empty_hint,
-        paged=not recent,
-    )
+    listing = _listing(events, info, http, limit, recent, "app usage", client_filtered)
+    return cast("Listing[UsageEvent]", listing)
 
 
 def _recent(
@@ -228,25 +209,8 @@ def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[Serv
     if recent:
         events = oldest_to_newest(events)
 
-    def truncation(shown: int) -> Truncation | None:
-        if limit is None or shown < limit:
-            return None
-        end = "newest" if recent else "first"
-        total = info.total_results
-        return (
-            Truncation(shown, "matching events", total, end=end) if (total or 0) > shown else None
-        )
-
-    def empty_hint() -> str | None:
-        return _non_global_hint(http, info, "service usage")
-
-    return Listing(
-        cast("Iterator[ServiceUsageEvent]", events),
-        info,
-        truncation=truncation,
-        empty_hint=empty_hint,
-        paged=not recent,
-    )
+    listing = _listing(events, info, http, limit, recent, "service usage")
+    return cast("Listing[ServiceUsageEvent]", listing)
 
 
 def report_events(http: CFClient, start: datetime) -> Iterator[dict[str, Any]]:
@@ -266,6 +230,34 @@ def report_events(http: CFClient, start: datetime) -> Iterator[dict[str, Any]]:
         close = getattr(pages, "close", None)
         if close is not None:
             close()
+
+
+def _listing(
+    events: Iterator[dict[str, Any]],
+    info: Any,
+    http: Any,
+    limit: int | None,
+    recent: bool,
+    noun: str,
+    client_filtered: bool = False,
+) -> Listing[dict[str, Any]]:
+    """A usage listing (app or service) with its truncation note and its empty-result hint."""
+
+    def truncation(shown: int) -> Truncation | None:
+        if limit is None or shown < limit:
+            return None
+        end = "newest" if recent else "first"
+        if client_filtered:
+            return Truncation(shown, "matching events", end=end)
+        total = info.total_results
+        return (
+            Truncation(shown, "matching events", total, end=end) if (total or 0) > shown else None
+        )
+
+    def empty_hint() -> str | None:
+        return _non_global_hint(http, info, noun)
+
+    return Listing(events, info, truncation=truncation, empty_hint=empty_hint, paged=not recent)
 
 
 def _non_global_hint(http: Any, info: Any, noun: str) -> str | None:
