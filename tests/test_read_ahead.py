@@ -83,14 +83,19 @@ def offline_client(pages):
     """A CFClient whose transport serves ``pages[after_guid]`` and records each request."""
     client = CFClient(Settings(api="https://api.x", credentials=Credentials(access_token="t")))
     calls = []
+    reads = client.reads = []  # type: ignore[attr-defined]
     lock = threading.Lock()
 
-    def get(target, params=None, *, auth=True):
+    def get(target, params=None, *, auth=True, before_body=None):
         after = dict(params or []).get("after_guid")
         with lock:
             calls.append((after, threading.current_thread().name))
         if after not in pages:
             raise NetworkError(f"no page after {after}")
+        if before_body is not None:  # the headers are in: the body waits for this
+            before_body()
+        with lock:
+            reads.append(f"body {after}")
         return FakeResponse(pages[after])
 
     client.get = get  # type: ignore[method-assign]
@@ -305,3 +310,34 @@ def test_report_events_let_each_page_go_before_fetching_the_next():
     plain = WatchingClient(12_000, per_page=5000)
     assert sum(1 for _ in keyset_events(plain, start)) == 12_000
     assert plain.alive_at_request == [0, 0, 0]
+
+
+def test_a_guessed_download_reads_its_body_only_once_the_page_before_is_decoded(monkeypatch):
+    """At most one raw body alive: the request guessed from page N's raw body is sent at once,
+    but its body is read only after page N is decoded (and its raw body let go), so the next
+    body never coexists with the page being decoded and its own body."""
+    from cfevents.cc import client as client_module
+
+    client, _ = offline_client(three_pages())
+    decode = client_module.decode_body
+    gate_open_while_decoding = []
+
+    def decode_body(resp):
+        ahead = client._ahead
+        gate_open_while_decoding.append(ahead is not None and ahead.may_read.is_set())
+        page = decode(resp)
+        client.reads.append(f"decoded {page['resources'][0]['guid']}")
+        return page
+
+    monkeypatch.setattr(client_module, "decode_body", decode_body)
+    pages = list(keyset_pages(client, PATH, [], None, 3))
+    assert len(pages) == 3
+    assert gate_open_while_decoding == [False, False, False]
+    assert client.reads == [
+        "body None",
+        "decoded g1",
+        "body g3",
+        "decoded g4",
+        "body g6",
+        "decoded g7",
+    ]

@@ -13,9 +13,11 @@ redirects to another origin are refused.
 from __future__ import annotations
 
 import email.utils
+import io
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,10 +59,27 @@ try:
     def decode_json(data: bytes) -> Any:
         return orjson.loads(data)
 
+    def _decode_body(resp: requests.Response) -> Any:
+        data, resp._content = resp.content, None
+        return orjson.loads(data)  # orjson parses the bytes in place: no text copy
+
 except ImportError:  # pragma: no cover - depends on the environment
 
     def decode_json(data: bytes) -> Any:
         return json.loads(data)
+
+    def _decode_body(resp: requests.Response) -> Any:
+        data, resp._content = resp.content, None
+        text = data.decode(json.detect_encoding(data), "surrogatepass")  # as json.loads does
+        del data  # the raw body goes before the page is built from its text
+        return json.loads(text)
+
+
+def decode_body(resp: requests.Response) -> Any:
+    """The JSON body of a response read in full, decoded; the response lets go of its raw
+    bytes (``resp.content`` is gone after this), so a raw page body and its text copy are
+    not both alive while the decoded page is built (ValueError if it is not JSON)."""
+    return _decode_body(resp)
 
 
 class CFClient:
@@ -165,7 +184,7 @@ class CFClient:
         if resp is None:
             resp = self.get(target, params, auth=auth)
         try:
-            return decode_json(resp.content)
+            return decode_body(resp)
         except ValueError:
             raise ApiError(
                 resp.status_code,
@@ -174,6 +193,9 @@ class CFClient:
                 path=urlsplit(resp.url).path,
                 request_id=resp.headers.get("X-VCAP-Request-ID"),
             ) from None
+        finally:
+            if self._ahead is not None:  # this body is decoded and gone: the next may come in
+                self._ahead.may_read.set()
 
     def read_ahead(
         self,
@@ -182,6 +204,7 @@ class CFClient:
         *,
         auth: bool = True,
         then: NextRequest | None = None,
+        may_read: threading.Event | None = None,
     ) -> None:
         """Start downloading ``GET target`` in a background thread.
 
@@ -194,22 +217,28 @@ class CFClient:
         ``then`` guesses the request after this one from its raw body; when :meth:`get_json`
         takes the response, that guess starts downloading before the body is even decoded. The
         caller confirms it with its own ``read_ahead`` once it has decoded the page; a wrong
-        guess is dropped then (it costs one wasted request, never a wrong page).
+        guess is dropped then (it costs one wasted request, never a wrong page). A guessed
+        request is sent at once (the server works on it meanwhile) but its body is read only
+        once the page it was guessed from is decoded (``may_read``): at most one raw body is
+        alive at a time, and never next to the page being decoded.
         """
         key = _request_key(target, params, auth)
         if self._ahead is not None and self._ahead.key == key:
             self._ahead.then = then
             return
+        self.cancel_read_ahead()
+        may_read = may_read or _OPEN
 
         def download() -> requests.Response:
-            resp = self.get(target, params, auth=auth)
-            _ = resp.content  # read the body here, off the caller's thread
-            return resp
+            return self.get(target, params, auth=auth, before_body=may_read.wait)
 
-        self._ahead = _ReadAhead(key, Background(download, name="cfevents-read-ahead"), then)
+        pending = Background(download, name="cfevents-read-ahead")
+        self._ahead = _ReadAhead(key, pending, then, may_read)
 
     def cancel_read_ahead(self) -> None:
         """Forget a read-ahead nobody will ask for (the download finishes unseen)."""
+        if self._ahead is not None:
+            self._ahead.may_read.set()
         self._ahead = None
 
     def _take_read_ahead(
@@ -222,12 +251,18 @@ class CFClient:
         resp = ahead.pending.result()
         if ahead.then is not None:
             guess = ahead.then(resp.content)
-            if guess is not None:
-                self.read_ahead(guess[0], guess[1], auth=auth, then=ahead.then)
+            if guess is not None:  # its body waits until get_json has decoded this one
+                gate = threading.Event()
+                self.read_ahead(guess[0], guess[1], auth=auth, then=ahead.then, may_read=gate)
         return resp
 
     def get(
-        self, target: str, params: Params | None = None, *, auth: bool = True
+        self,
+        target: str,
+        params: Params | None = None,
+        *,
+        auth: bool = True,
+        before_body: Callable[[], object] | None = None,
     ) -> requests.Response:
         """GET with retries (``self.retry``: connection errors, timeouts, 429, 502-504) and one
         token refresh after a 401."""
@@ -237,7 +272,7 @@ class CFClient:
         while True:
             header = self.tokens.authorization() if auth else None
             try:
-                resp = self._send(url, params, header)
+                resp = self._send(url, params, header, before_body)
             except NetworkError as exc:
                 attempt = self._retry_after_network_error(exc, attempt)
                 continue
@@ -294,7 +329,13 @@ class CFClient:
             )
         return error
 
-    def _send(self, url: str, params: Params | None, header: str | None) -> requests.Response:
+    def _send(
+        self,
+        url: str,
+        params: Params | None,
+        header: str | None,
+        before_body: Callable[[], object] | None = None,
+    ) -> requests.Response:
         """One request, following same-origin redirects by hand (never carrying the token away)."""
         for _ in range(MAX_REDIRECTS + 1):
             headers = {}
@@ -315,7 +356,10 @@ class CFClient:
                     allow_redirects=False,
                     stream=True,
                 )
-                _read_body(resp, started, self.settings.timeout, urlsplit(url).netloc)
+                if before_body is not None:  # the headers are in; the body waits for this
+                    before_body()
+                body_from = time.monotonic() if before_body is not None else started
+                _read_body(resp, body_from, self.settings.timeout, urlsplit(url).netloc)
             except requests.exceptions.InvalidHeader:
                 # requests' message quotes the header value, i.e. the token: never show it
                 raise AuthError(
@@ -371,7 +415,7 @@ def _read_body(resp: requests.Response, started: float, timeout: float, host: st
     read still waits at most ``--timeout``; a server that drips a byte at a time is cut off."""
     raw = resp.raw
     deadline = started + timeout
-    chunks: list[bytes] = []
+    body = io.BytesIO()  # grows in place: no list of chunks joined into a second copy
     try:
         while True:
             if time.monotonic() > deadline:
@@ -382,7 +426,7 @@ def _read_body(resp: requests.Response, started: float, timeout: float, host: st
             chunk = raw.read1(1 << 16, decode_content=True)
             if not chunk:
                 break
-            chunks.append(chunk)
+            body.write(chunk)
     except NetworkError:
         raise
     except ReadTimeoutError as exc:
@@ -392,7 +436,7 @@ def _read_body(resp: requests.Response, started: float, timeout: float, host: st
         resp.close()
         raise requests.exceptions.ConnectionError(exc) from None
     raw.release_conn()  # read to the end: the connection goes back to the pool
-    resp._content = b"".join(chunks)
+    resp._content = body.getvalue()  # the buffer itself, trimmed: not a copy
     resp._content_consumed = True  # type: ignore[attr-defined]
 
 
@@ -405,6 +449,11 @@ class _ReadAhead:
     key: tuple[Any, ...]
     pending: Background[requests.Response]
     then: NextRequest | None
+    may_read: threading.Event  # set: the download may read the body
+
+
+_OPEN = threading.Event()  # a read-ahead not guessed from a page reads its body at once
+_OPEN.set()
 
 
 def error_from_response(resp: requests.Response) -> CfEventsError:
