@@ -151,3 +151,17 @@ def kind_named(name: str) -> EventKind:
         if name in (kind.name, kind.command):
             return kind
     raise KeyError(name)
+
+
+def export_kind(kind: str | EventKind) -> EventKind:
+    """The kind with an export that ``kind`` names (a usage error naming ``kind`` otherwise)."""
+    from cfevents.errors import UsageError
+
+    try:
+        found = kind_named(kind) if isinstance(kind, str) else kind
+    except KeyError:
+        found = None
+    if found is None or found not in EXPORT_KINDS:
+        names = ", ".join(k.name for k in EXPORT_KINDS)
+        raise UsageError(f"must be one of {names} (got {kind!r})", param="kind")
+    return found
