@@ -158,3 +158,31 @@ def test_pages_joined_in_c_are_what_the_csv_module_writes(seed):
         write_pages(iter([records[:3], records[3:]]), got, spec)
         write(iter(records), expected, spec)
         assert got.getvalue() == expected.getvalue()
+
+
+def test_org_names_are_filled_per_page_as_event_by_event():
+    """org_names_page sets every name in C when each event has an organization object with a
+    string guid; either way each org is looked up once, in the order first seen, and the page
+    ends up as org_namer leaves it event by event."""
+    import copy
+
+    from cfevents.events.resolve import org_namer, org_names_page
+
+    class Resolver:
+        def __init__(self):
+            self.asked = []
+
+        def name(self, kind, guid):
+            self.asked.append(guid)
+            return None if guid == "gone" else f"name-{guid}"
+
+    plain = [{"organization": {"guid": g}} for g in ["o2", "o1", "o2", "gone", "o3", "o1"]]
+    odd = [*plain[:2], {"organization": None}, {}, {"organization": {"guid": 7}}, *plain[2:]]
+    for page in (plain, odd):
+        fast, slow = Resolver(), Resolver()
+        got, expected = copy.deepcopy(page), copy.deepcopy(page)
+        org_names_page(fast)(got)
+        namer = org_namer(slow)
+        expected = [namer(event) for event in expected]
+        assert got == expected
+        assert fast.asked == ["o2", "o1", "gone", "o3"]
