@@ -214,18 +214,15 @@ def usage_report(
         raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     now = now or datetime.now(UTC)
     t0, t1 = to_epoch(window.start), to_epoch(window.end)
-    end = _effective_end(t0, t1, to_epoch(now - min_age))
+    end = effective_end(t0, t1, to_epoch(now - min_age))
     margin_s = int(margin.total_seconds())
     fetch_start = t0 - margin_s
     mode, loaded = _opening(opening, source, t0)
     gaps = _Gaps(allow_incomplete)
-
-    # completeness, before any arithmetic
-    oldest = source.oldest_event()
+    oldest = source.oldest_event()  # completeness, before any arithmetic
     boundary = _check_oldest(source, oldest, mode, now, t0, margin_s, gaps)
-    chain = _broken_chain(loaded, source) if mode == "file" else None
-    if chain is not None:
-        gaps.add(chain, f"{chain}: use --allow-incomplete to report anyway")
+    if mode == "file":
+        _check_chain(loaded, source, gaps)
     snapshot, notes = _read_snapshot(source, mode)
     if mode == "snapshot" and snapshot is not None:
         loaded = snapshot.opening()
@@ -233,7 +230,6 @@ def usage_report(
         _check_events_visible(snapshot, gaps)
     if loaded is not None:
         loaded.foundation = source.foundation
-
     read_from = boundary.oldest if boundary is not None else fetch_start
     engine = Accountant(
         t0,
@@ -259,11 +255,10 @@ def usage_report(
             f"a purge-and-reseed at {iso(first or t0)} lies inside the window; "
             "usage before it is unknown"
         )
-    span = _Span(t0, t1, end, fetch_start)
     return _build_report(
         source,
         result,
-        span,
+        _Span(t0, t1, end, fetch_start),
         snapshot=snapshot,
         mode=mode,
         now=now,
@@ -299,7 +294,7 @@ class _Gaps:
         self.problems.append(problem)
 
 
-def _effective_end(t0: int, t1: int, horizon: int) -> int:
+def effective_end(t0: int, t1: int, horizon: int) -> int:
     """E = min(T1, now - min_age): events are final only up to the horizon."""
     end = min(t1, horizon)
     if end <= t0:
@@ -495,6 +490,12 @@ def _meta(
         "incomplete": incomplete,
         "foundation": source.foundation,
     }
+
+
+def _check_chain(loaded: Opening | None, source: ReportSource, gaps: _Gaps) -> None:
+    chain = _broken_chain(loaded, source)
+    if chain is not None:
+        gaps.add(chain, f"{chain}: use --allow-incomplete to report anyway")
 
 
 def _broken_chain(loaded: Opening | None, source: ReportSource) -> str | None:
