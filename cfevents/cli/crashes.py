@@ -33,7 +33,7 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
-from cfevents.events.filters import pick
+from cfevents.events.filters import pick, pick_optional
 from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def crashes(
             rich_help_panel=WHY_PANEL,
         ),
     ] = None,
-    order: OrderOpt = "desc",
+    order: OrderOpt = None,
     source: SourceOpt = "auto",
     per_page: PerPageOpt = None,
     limit: LimitOpt = None,
@@ -212,7 +212,7 @@ def crashes(
         **window_args(since, until, created_after, created_before),
         **scope_args(org, space, app_),
         **why_args(reason, exit_status, oom, context),
-        order=pick(order, ORDERS, param="order"),
+        order=pick_optional(order, ORDERS, param="order"),
         source=pick(source, SOURCES, param="source"),
         per_page=per_page,
         limit=lim,
