@@ -19,9 +19,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
-from cfevents.errors import UsageError
 from cfevents.events.args import (
     AuditArgs,
     CrashArgs,
@@ -35,7 +34,6 @@ from cfevents.events.args import (
     UsageEventArgs,
     UsageFilterArgs,
 )
-from cfevents.events.bounds import check_interval, check_min_age
 from cfevents.events.filters import (
     AUDIT_V2_PATH,
     AUDIT_V3_PATH,
@@ -60,6 +58,7 @@ from cfevents.events.listing import Listing
 from cfevents.events.query import UsageQuery, build_usage_params
 from cfevents.events.resolve import org_namer, org_names_page
 from cfevents.export.plan import ExportArgs
+from cfevents.report.args import Grouping, ReportArgs, ServiceReportArgs, StatementArgs
 
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
@@ -68,9 +67,9 @@ if TYPE_CHECKING:
     from cfevents.events.resolve import Resolver
     from cfevents.export.engine import ExportJob
     from cfevents.export.plan import ExportSource
-    from cfevents.report import Opening, Report, Window
+    from cfevents.report import CloudControllerSource, Report
     from cfevents.report.coverage import KindStatus
-    from cfevents.report.rates import Rates
+    from cfevents.report.services import CloudControllerServiceSource
     from cfevents.shapes import (
         AuditEvent,
         Crash,
@@ -103,6 +102,7 @@ __all__ = [  # what callers import from here; the rest lives in cfevents.events 
     "ServiceExportArgs",
     "ServiceFilterArgs",
     "ServiceReportArgs",
+    "StatementArgs",
     "TimeArgs",
     "TimeValue",
     "UsageEventArgs",
@@ -118,8 +118,6 @@ __all__ = [  # what callers import from here; the rest lives in cfevents.events 
     "usage_states",
 ]
 
-Grouping = Literal["org", "space", "app", "process"]
-
 
 class UsageExportArgs(UsageFilterArgs, ExportArgs, total=False):
     """The arguments of :meth:`Client.usage_export`."""
@@ -127,49 +125,6 @@ class UsageExportArgs(UsageFilterArgs, ExportArgs, total=False):
 
 class ServiceExportArgs(ServiceFilterArgs, ExportArgs, total=False):
     """The arguments of :meth:`Client.service_usage_export`."""
-
-
-class ReportArgs(TypedDict, total=False):
-    """The arguments of :meth:`Client.usage_report`."""
-
-    month: str | None  # YYYY-MM (UTC); or since/until; neither: this month so far
-    since: TimeValue | None
-    until: TimeValue | None
-    by: Grouping  # org, space, app (default) or process; foundation[,org...] with a store
-    daily: bool  # one row per group and UTC day
-    opening: str | os.PathLike[str] | Opening  # snapshot (default), events, none, a state file
-    save_state: str | os.PathLike[str] | None  # write the closing state here (for --opening)
-    force: bool  # replace a non-empty save_state file
-    min_age: str | timedelta  # count only up to now minus this (default 5m)
-    allow_incomplete: bool  # report (flagged) when events the window needs are gone
-    now: datetime | None  # the clock (tests)
-    input: str | os.PathLike[str] | None  # a store or NDJSON export to read instead of the API
-    foundation: str | None  # with input: which foundation of a store holding several
-    progress: Callable[[int], None] | None  # called with the events read, every 5000
-    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
-    pivot: str | None  # "month": one column per calendar month of the window
-    compare: bool  # with month: the previous month's figure, the delta and the percent
-    value: str | None  # the figure of pivot/compare: cost (with rates) or gb_hours by default
-
-
-class StatementArgs(ReportArgs, total=False):
-    """The arguments of :meth:`Client.chargeback` (``by`` and ``daily`` are not used)."""
-
-    per: str  # org (default) or space: one total per org or per space
-
-
-class ServiceReportArgs(TypedDict, total=False):
-    """The arguments of :meth:`Client.service_report`."""
-
-    month: str | None  # YYYY-MM (UTC); or since/until; neither: this month so far
-    since: TimeValue | None
-    until: TimeValue | None
-    by: str  # org, space, offering, plan (default) or instance
-    include_user_provided: bool  # user-provided instances too (no plan, usually not billed)
-    min_age: str | timedelta  # count only up to now minus this (default 5m)
-    allow_incomplete: bool  # report (flagged) when events the window needs are gone
-    now: datetime | None  # the clock (tests)
-    rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
 
 
 _log = logging.getLogger("cfevents")
@@ -412,14 +367,9 @@ class Client:
     def history_status(self, store: str, foundation: str | None = None) -> list[KindStatus]:
         """Per foundation and kind in ``store``: rows, first event, how far it is complete,
         the last sync, holes, reseeds and the first whole month it can report. No request."""
-        from cfevents.report.coverage import store_status
-        from cfevents.stores import open_store, store_path
+        from cfevents.report.coverage import history_status
 
-        path = store_path(store)
-        if path is not None and not path.exists():
-            raise UsageError(f"{store} does not exist: cfevents history init {store} makes it")
-        with open_store(store, readonly=True) as opened:
-            return store_status(opened, foundation)
+        return history_status(store, foundation)
 
     # -- chargeback ---------------------------------------------------------------------------
 
@@ -437,131 +387,37 @@ class Client:
                 ``allow_incomplete`` (then rows are flagged ``incomplete``).
             UsageError: bad arguments or an unusable state file.
         """
-        from cfevents.report.rates import as_rates
+        from cfevents.report import run
 
-        now, window, age = _report_window(args)
-        rates = as_rates(args.get("rates"))
-        pivot, compare = args.get("pivot"), args.get("compare", False)
-        if pivot is None and not compare:
-            return self._usage_report(args, window, now, age, rates)
-        from cfevents.report.pivot import check_value, compare_previous, pivot_months
+        return run.usage_report(args, self._report_source)
 
-        by, value = args.get("by", "app"), check_value(args.get("value"), rates is not None)
-        _check_months(args, pivot, compare)
+    def _report_source(self) -> CloudControllerSource:
+        """The report's source over this API (built when the report reads it)."""
+        from cfevents.report import CloudControllerSource
 
-        def run(month: Window) -> Report:
-            return self._usage_report(args, month, now, age, rates)
+        return CloudControllerSource(self.http, self.api, events=self._report_events)
 
-        if compare:
-            return compare_previous(run, str(args.get("month")), by=by, value=value)
-        return pivot_months(run, window, by=by, value=value)
+    def _service_source(self) -> CloudControllerServiceSource:
+        from cfevents.report.services import CloudControllerServiceSource
 
-    def _usage_report(
-        self, args: ReportArgs, window: Window, now: datetime, age: timedelta, rates: Rates | None
-    ) -> Report:
-        from cfevents.files import check_output
-        from cfevents.report import CloudControllerSource, usage_report, write_state
-        from cfevents.report.fleet import fleet_grouping, fleet_report
-
-        save_state = args.get("save_state")
-        state_target = (  # checked before the report runs: no work lost to a bad path
-            check_output(save_state, param="save_state", force=args.get("force", False))
-            if save_state is not None
-            else None
-        )
-        options: dict[str, Any] = {
-            "rates": rates,
-            "by": args.get("by", "app"),
-            "daily": args.get("daily", False),
-            "opening": args.get("opening", "snapshot"),
-            "min_age": age,
-            "allow_incomplete": args.get("allow_incomplete", False),
-            "progress": args.get("progress"),
-        }
-        history = args.get("input")
-        if fleet_grouping(options["by"]) is not None:  # several foundations side by side
-            if state_target is not None:
-                raise UsageError(
-                    "a state file holds one foundation: save each with --foundation NAME "
-                    "(and --by org|space|app|process)",
-                    param="save_state",
-                )
-            report = fleet_report(
-                os.fspath(history) if history is not None else "",
-                window,
-                foundation=args.get("foundation"),
-                clock=now,
-                **options,
-            )
-        elif history is not None:  # stored history: no request to the API at all
-            from cfevents.report.history import history_report, history_source
-
-            stored = history_source(
-                os.fspath(history),
-                foundation=args.get("foundation"),
-                allow_incomplete=options["allow_incomplete"],
-            )
-            with stored:
-                report = history_report(stored, window, clock=now, **options)
-        else:
-            source = CloudControllerSource(self.http, self.api, events=self._report_events)
-            report = usage_report(source, window, now=now, **options)
-        if state_target is not None:
-            write_state(state_target, report.closing_state)
-        return report
+        return CloudControllerServiceSource(self.http, self.api)
 
     def service_report(self, **args: Unpack[ServiceReportArgs]) -> Report:
         """Service-instance seconds per org, space, offering, plan or instance, with created,
         updated and deleted counts (README "Service usage events"): the same window, min-age
         and completeness rules (exit 7) as :meth:`usage_report`."""
-        from cfevents.report.rates import as_rates
-        from cfevents.report.services import CloudControllerServiceSource, service_report
+        from cfevents.report import run
 
-        now, window, age = _report_window(args)
-        rates = as_rates(args.get("rates"))
-        return service_report(
-            CloudControllerServiceSource(self.http, self.api),
-            window,
-            rates=rates,
-            by=args.get("by", "plan"),
-            include_user_provided=args.get("include_user_provided", False),
-            min_age=age,
-            now=now,
-            allow_incomplete=args.get("allow_incomplete", False),
-        )
+        return run.service_report(args, self._service_source)
 
     def chargeback(self, **args: Unpack[StatementArgs]) -> Report:
         """One statement per org (``per="org"``) or space: app, task and service lines with
         their costs and a total line each (README "Chargeback statement"). ``rates`` is
         required. From stored history (``input``) there are no service lines (a warning).
         """
-        from cfevents.report.rates import as_rates
-        from cfevents.report.statement import STATEMENT_PER, build_statement
+        from cfevents.report import run
 
-        per = args.get("per", "org")
-        if per not in STATEMENT_PER:
-            raise UsageError(f"--per must be one of {', '.join(STATEMENT_PER)}, not {per!r}")
-        rates = as_rates(args.get("rates"))
-        if rates is None:
-            raise UsageError("a chargeback statement needs prices: --rates FILE")
-        _report_window(args)  # bad window values fail before any request
-        usage_args: dict[str, Any] = {k: v for k, v in args.items() if k not in ("per", "daily")}
-        usage_args |= {"by": "app", "rates": rates}
-        usage = self.usage_report(**cast("ReportArgs", usage_args))
-        if args.get("input") is not None:
-            usage.warnings.append(
-                "no service lines: stored history holds app usage only (run without --input "
-                "for services)"
-            )
-            return build_statement(usage, None, per=per)
-        service_args: dict[str, Any] = {
-            k: v
-            for k, v in args.items()
-            if k in ("month", "since", "until", "min_age", "allow_incomplete", "now")
-        }
-        service_args |= {"by": "space,plan", "rates": rates}  # a line per plan and space
-        services = self.service_report(**cast("ServiceReportArgs", service_args))
-        return build_statement(usage, services, per=per)
+        return run.chargeback(args, self._report_source, self._service_source)
 
     def _report_events(self, start: datetime) -> Iterator[dict[str, Any]]:
         """Every usage event from ``start`` on, in id order: the export's keyset pages with
@@ -623,39 +479,9 @@ class Client:
         loop records it causes, and each poll ends with the resolutions due by the API's clock
         (its HTTP ``Date``): tell them apart with :func:`cfevents.events.loops.is_loop`.
         """
-        from cfevents.events import audit_listing
-        from cfevents.events.follow import KeysetCursor
-        from cfevents.events.loops import LoopDetector
-        from cfevents.timeparse import utcnow
+        from cfevents.events import follow
 
-        pause = check_interval(interval)  # the one bound every follow obeys
-        if args.get("until") is not None or args.get("created_before") is not None:
-            raise UsageError("has no end: drop `until`/`created_before`", param="follow")
-        detector = LoopDetector(loop) if loop is not None else None
-        source = choose_source(args.get("source", "auto"))
-        # the HTTP client only when context is asked for
-        cache = (
-            audit_listing.context_cache(self.http, args, source) if args.get("context") else None
-        )
-        stop = stop or threading.Event()
-        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
-        query = cast("CrashArgs", dict(args))
-        for bound in ("until", "created_after", "created_before", "context"):
-            query.pop(bound, None)  # type: ignore[misc]
-        query["order"], query["limit"] = "asc", None
-        while not stop.is_set():
-            query["since"] = keyset.since()
-            for crash in self.crashes(**query):
-                guids = (crash.get("process_crash_guid"), crash.get("app_crash_guid"))
-                if not keyset.fresh(crash.get("created_at"), guids):
-                    continue
-                loops = detector.observe(dict(crash)) if detector is not None else []
-                for record in [dict(crash), *loops]:
-                    yield cast("Crash | CrashLoop", cache.attach(record) if cache else record)
-            for record in detector.settle(self.http.server_time) if detector else []:
-                yield cast("CrashLoop", cache.attach(record) if cache else record)
-            keyset.prune()
-            stop.wait(pause)
+        return follow.follow_crashes(self, args, interval=interval, stop=stop, lag=lag, loop=loop)
 
     def follow_events(
         self,
@@ -668,25 +494,9 @@ class Client:
         """Audit events as they arrive, oldest first, each once, until ``stop`` is set: the
         keyset follow of :meth:`follow_crashes` (from ``since`` or now, every ``interval``
         seconds, re-reading ``lag`` seconds) over :meth:`audit_events` and its filters."""
-        from cfevents.events.follow import KeysetCursor
-        from cfevents.timeparse import utcnow
+        from cfevents.events import follow
 
-        pause = check_interval(interval)  # the one bound every follow obeys
-        if args.get("until") is not None or args.get("created_before") is not None:
-            raise UsageError("has no end: drop `until`/`created_before`", param="follow")
-        stop = stop or threading.Event()
-        keyset = KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
-        query = cast("AuditArgs", dict(args))
-        for bound in ("until", "created_after", "created_before"):
-            query.pop(bound, None)  # type: ignore[misc]
-        query["order"], query["limit"] = "asc", None
-        while not stop.is_set():
-            query["since"] = keyset.since()
-            for event in self.audit_events(**query):
-                if keyset.fresh(event.get("created_at"), [event.get("guid")]):
-                    yield event
-            keyset.prune()
-            stop.wait(pause)
+        return follow.follow_events(self, args, interval=interval, stop=stop, lag=lag)
 
     def crash_summary(self, **args: Unpack[CrashArgs]) -> Listing[CrashSummary]:
         """One row per app that crashed: count, first and last crash, the last exit reason.
@@ -712,38 +522,3 @@ def _store_refused(args: UsageExportArgs | ServiceExportArgs) -> tuple[str, ...]
     keys: tuple[str, ...] = ("org", "space", "app", "state", "guids", "created_at")
     keys += ("service_instance_types", "service_offering_guids")
     return tuple(key for key in keys if given.get(key))
-
-
-def _check_months(args: ReportArgs, pivot: str | None, compare: bool) -> None:
-    """``pivot`` and ``compare`` run one report per month: what cannot go with that."""
-    if pivot is not None and pivot != "month":
-        raise UsageError(f"--pivot must be month, not {pivot!r}")
-    if pivot is not None and compare:
-        raise UsageError("use --pivot month or --compare, not both")
-    if compare and args.get("month") is None:
-        raise UsageError("--compare needs --month (the month compared with the one before)")
-    if args.get("daily"):
-        raise UsageError("--daily cannot go with --pivot month or --compare")
-    if args.get("save_state") is not None:
-        raise UsageError("--save-state cannot go with --pivot month or --compare")
-    if args.get("opening", "snapshot") not in ("snapshot", "events", "none"):
-        raise UsageError("--opening FILE cannot go with --pivot month or --compare")
-
-
-def _report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Window, timedelta]:
-    """The clock, the window (``month`` or ``[since, until)``, default this month so far) and
-    ``min_age`` of a report, checked before any request."""
-    from cfevents.report import DEFAULT_MIN_AGE, window_from_options
-    from cfevents.timeparse import format_cc, utcnow
-
-    now = args.get("now") or utcnow()
-    since, until = args.get("since"), args.get("until")
-    window = window_from_options(
-        args.get("month"),
-        format_cc(since) if isinstance(since, datetime) else since,
-        format_cc(until) if isinstance(until, datetime) else until,
-        now,
-    )
-    age = check_min_age(args.get("min_age", DEFAULT_MIN_AGE))
-    assert age is not None
-    return now, window, age

@@ -42,6 +42,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # report.history reads a store's events and snapshot; stores never import the report
     "cfevents.report": (
         "cfevents.report",
+        "cfevents.events.bounds",  # min_age's one bound (a leaf: errors and timeparse only)
         "cfevents.files",
         "cfevents.errors",
         "cfevents.timeparse",

@@ -14,15 +14,27 @@ from cfevents.export.parallel import Gate, parallel_pages, plan_ranges
 
 
 def probes(sb):
-    """The boundary probes (per_page=1) among the usage list requests."""
+    """The boundary probes (per_page=1, no page: a worker's page=1&per_page=1 is not one) among
+    the usage list requests."""
     return [
         dict(r.params)
         for r in sb.requests
-        if r.path == "/v3/app_usage_events" and dict(r.params).get("per_page") == "1"
+        if r.path == "/v3/app_usage_events"
+        and dict(r.params).get("per_page") == "1"
+        and "page" not in dict(r.params)
     ]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def no_offsets(sb):
+    """Every usage list request pages by keyset: no ``page`` past the first."""
+    return all(
+        dict(r.params).get("page", "1") == "1"
+        for r in sb.requests
+        if r.path == "/v3/app_usage_events"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "tsv", "json"])
 @pytest.mark.parametrize("parallel", ["2", "4", "8"])
 def test_parallel_export_is_byte_identical_to_serial(cli, fmt, parallel):
     args = ("usage", "export", "-o", fmt, "--per-page", "100", "--until", "2026-01-20")
@@ -33,8 +45,11 @@ def test_parallel_export_is_byte_identical_to_serial(cli, fmt, parallel):
     assert fast.exit_code == 0, fast.output
     assert fast.stdout_bytes == serial.stdout_bytes
     found = probes(cli.sandbox)
-    assert len(found) == 1 + int(parallel)  # the count, then one probe per boundary
+    # the count and one probe per instant; the events start 19 days after the span does, so a
+    # second round aims the instants at them
+    assert len(found) <= 2 * int(parallel) - 1
     assert {p["created_ats[lt]"] for p in found} == {"2026-01-20T00:00:00Z"}
+    assert no_offsets(cli.sandbox) and not [p for p in found if "page" in p]
     assert "carrying on serially" not in fast.stderr
 
 
@@ -44,7 +59,7 @@ def test_a_small_range_is_never_split(cli):
     cli.sandbox.clear_requests()
     fast = cli(*args, "--parallel", "4")  # one page of 5000: not worth splitting
     assert fast.stdout_bytes == serial.stdout_bytes
-    assert len(probes(cli.sandbox)) == 1
+    assert len(probes(cli.sandbox)) == 4  # one round: nothing more
 
 
 def test_parallel_is_refused_where_it_cannot_hold(cli, tmp_path):
@@ -152,6 +167,8 @@ class FakeCC:
             events = events[guids.index(p["after_guid"]) + 1 :]
         if "created_ats[lt]" in p:
             events = [e for e in events if e["created_at"] < p["created_ats[lt]"]]
+        if "created_ats[gte]" in p:
+            events = [e for e in events if e["created_at"] >= p["created_ats[gte]"]]
         size, page = int(p.get("per_page", 50)), int(p.get("page", 1))
         items = events[(page - 1) * size : page * size]
         more = page * size < len(events)
@@ -161,7 +178,10 @@ class FakeCC:
         }
 
 
-def pages_of(cc, parallel, per_page=10, warn=None):
+END = "2025-01-01T00:03:20Z"  # 200 s after FakeCC's first event
+
+
+def pages_of(cc, parallel, per_page=10, warn=None, start=None, end=END):
     got = parallel_pages(
         cc,
         "/v3/app_usage_events",
@@ -169,8 +189,9 @@ def pages_of(cc, parallel, per_page=10, warn=None):
         None,
         per_page,
         parallel=parallel,
-        end="2030-01-01T00:00:00Z",
+        end=end,
         warn=warn or (lambda _: None),
+        start=start,
     )
     return [e["guid"] for page in got for e in page["resources"]]
 
@@ -178,17 +199,21 @@ def pages_of(cc, parallel, per_page=10, warn=None):
 def test_offline_parallel_pages_equal_serial_pages():
     cc = FakeCC(137)
     assert pages_of(cc, 4) == [e["guid"] for e in cc.events]
-    assert cc.probed == 5
+    assert cc.probed == 7  # CC keeps 31 days; these 137 events are 137 s: aimed again
+    cc.probed = 0
+    got = pages_of(cc, 4, start="2025-01-01T00:00:00Z", end="2025-01-01T00:02:17Z")
+    assert got == [e["guid"] for e in cc.events]
+    assert cc.probed == 4  # from the checkpoint's last event on, the events spread: one round
 
 
 def test_a_sub_range_that_does_not_hold_its_count_falls_back_to_serial():
     cc = FakeCC(200)
     warnings = []
     # an event disappears from the middle of the second sub-range after the probes counted it
-    planned = plan_ranges(cc, "/x", [], None, 10, 4, "2030-01-01T00:00:00Z", Gate(4))
+    planned = plan_ranges(cc, "/x", [], None, 10, 4, END, Gate(4))
     assert planned is not None
     ranges, total = planned
-    assert total == 200 and [r.count for r in ranges] == [50, 50, 50, 50]
+    assert total == 200 and len(ranges) == 4
     del cc.events[70]
     got = pages_of(cc, 4, warn=warnings.append)
     assert got == [e["guid"] for e in cc.events]
@@ -204,7 +229,8 @@ def test_a_count_mismatch_after_planning_is_caught_and_paged_serially(monkeypatc
 
     def plan_then_prune(*args, **kwargs):
         planned = real(*args, **kwargs)
-        del cc.events[120]  # pruned between the probes and the workers
+        gone = planned[0][2].after  # the boundary event opening sub-range 3
+        cc.events = [e for e in cc.events if e["guid"] != gone]  # pruned before the workers
         return planned
 
     monkeypatch.setattr(mod, "plan_ranges", plan_then_prune)
@@ -247,8 +273,29 @@ class CappedCC(FakeCC):
         return super().get_json(path, params)
 
 
+class NoRelationalCC(FakeCC):
+    """A proxy (or an old CC) that refuses ``created_ats[gte]``."""
+
+    def get_json(self, path, params=None):
+        if "created_ats[gte]" in dict(params or []):
+            raise ApiError(422, "Created ats Invalid relational operator: 'gte'")
+        return super().get_json(path, params)
+
+
+def test_a_foundation_with_max_total_results_is_split_all_the_same():
+    """The probes ask for no ``page`` offset, so a cap on page * per_page never trips them."""
+    cc = CappedCC(200)
+    notes, warnings = [], []
+    got = parallel_pages(
+        cc, "/v3/app_usage_events", [], None, 10, parallel=4, end=END,
+        warn=warnings.append, note=notes.append,
+    )  # fmt: skip
+    assert [e["guid"] for page in got for e in page["resources"]] == [e["guid"] for e in cc.events]
+    assert notes == [] and warnings == [] and cc.probed >= 4
+
+
 def test_a_failed_boundary_probe_falls_back_to_serial_paging_with_one_note():
-    cc = CappedCC(137)
+    cc = NoRelationalCC(137)
     notes, warnings = [], []
     got = parallel_pages(
         cc,
@@ -257,13 +304,13 @@ def test_a_failed_boundary_probe_falls_back_to_serial_paging_with_one_note():
         None,
         10,
         parallel=4,
-        end="2030-01-01T00:00:00Z",
+        end=END,
         warn=warnings.append,
         note=notes.append,
     )
     assert [e["guid"] for page in got for e in page["resources"]] == [e["guid"] for e in cc.events]
     assert len(notes) == 1 and "paging the range serially" in notes[0]
-    assert "Maximum result" in notes[0] and warnings == []
+    assert "Invalid relational operator" in notes[0] and warnings == []
 
 
 def test_a_failed_boundary_probe_on_the_sandbox_exports_the_serial_bytes(cli, monkeypatch):

@@ -1,5 +1,6 @@
-"""Following a listing, pure: the keyset cursor every ``--follow`` of audit events polls with
-(its interval bounds are :func:`cfevents.events.bounds.check_interval`'s).
+"""Following a listing: the keyset cursor every ``--follow`` of audit events polls with (its
+interval bounds are :func:`cfevents.events.bounds.check_interval`'s), and the two follows
+behind ``Client.follow_crashes`` and ``Client.follow_events``.
 
 ``crashes --follow`` and ``events list --follow`` poll the same way: each poll lists events
 from ``lag`` seconds before the newest one handed out (CC may commit an event a little after
@@ -9,11 +10,20 @@ GUIDs older than the re-read window are forgotten, so memory stays bounded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Unpack, cast
 
-from cfevents.timeparse import format_cc
+from cfevents.errors import UsageError
+from cfevents.events.args import AuditArgs, CrashArgs
+from cfevents.events.bounds import check_interval
+from cfevents.timeparse import format_cc, utcnow
+
+if TYPE_CHECKING:
+    from cfevents.cc.client import CFClient
+    from cfevents.events.loops import LoopRule
+    from cfevents.shapes import AuditEvent, Crash, CrashLoop
 
 DEFAULT_LAG_S = 60.0
 
@@ -59,3 +69,90 @@ class KeysetCursor:
         floor = format_cc(self.cursor - self.lag)
         for guid in [g for g, at in self._seen.items() if at < floor]:
             del self._seen[guid]
+
+
+class Lister(Protocol):
+    """What a follow needs of the client: its listings, and the HTTP client (crash context,
+    the API's clock), used only when asked for."""
+
+    @property
+    def http(self) -> CFClient: ...
+
+    def crashes(self, **args: Unpack[CrashArgs]) -> Iterable[Crash]: ...
+
+    def audit_events(self, **args: Unpack[AuditArgs]) -> Iterable[AuditEvent]: ...
+
+
+def _start(args: AuditArgs | CrashArgs, lag: float) -> KeysetCursor:
+    """The follow's arguments checked, and its cursor at ``since`` (or now)."""
+    from cfevents.events.filters import time_window
+
+    if args.get("until") is not None or args.get("created_before") is not None:
+        raise UsageError("has no end: drop `until`/`created_before`", param="follow")
+    return KeysetCursor(time_window(utcnow(), args).gte or utcnow(), lag)
+
+
+def _poll_query(args: AuditArgs | CrashArgs, *dropped: str) -> dict[str, Any]:
+    """The listing's arguments of every poll: oldest first, no limit, no end (``since`` is
+    set per poll)."""
+    ends = ("until", "created_after", "created_before", *dropped)
+    return {k: v for k, v in args.items() if k not in ends} | {"order": "asc", "limit": None}
+
+
+def follow_crashes(
+    client: Lister,
+    args: CrashArgs,
+    *,
+    interval: str | float,
+    stop: threading.Event | None,
+    lag: float,
+    loop: LoopRule | None,
+) -> Iterator[Crash | CrashLoop]:
+    """``Client.follow_crashes`` (its docstring says what it yields)."""
+    from cfevents.events import audit_listing
+    from cfevents.events.filters import choose_source
+    from cfevents.events.loops import LoopDetector
+
+    pause = check_interval(interval)  # the one bound every follow obeys
+    keyset = _start(args, lag)
+    detector = LoopDetector(loop) if loop is not None else None
+    source = choose_source(args.get("source", "auto"))
+    # the HTTP client only when context is asked for
+    cache = audit_listing.context_cache(client.http, args, source) if args.get("context") else None
+    stop = stop or threading.Event()
+    query = cast("CrashArgs", _poll_query(args, "context"))
+    while not stop.is_set():
+        query["since"] = keyset.since()
+        for crash in client.crashes(**query):
+            guids = (crash.get("process_crash_guid"), crash.get("app_crash_guid"))
+            if not keyset.fresh(crash.get("created_at"), guids):
+                continue
+            loops = detector.observe(dict(crash)) if detector is not None else []
+            for record in [dict(crash), *loops]:
+                yield cast("Crash | CrashLoop", cache.attach(record) if cache else record)
+        for record in detector.settle(client.http.server_time) if detector else []:
+            yield cast("CrashLoop", cache.attach(record) if cache else record)
+        keyset.prune()
+        stop.wait(pause)
+
+
+def follow_events(
+    client: Lister,
+    args: AuditArgs,
+    *,
+    interval: str | float,
+    stop: threading.Event | None,
+    lag: float,
+) -> Iterator[AuditEvent]:
+    """``Client.follow_events`` (its docstring says what it yields)."""
+    pause = check_interval(interval)  # the one bound every follow obeys
+    keyset = _start(args, lag)
+    stop = stop or threading.Event()
+    query = cast("AuditArgs", _poll_query(args))
+    while not stop.is_set():
+        query["since"] = keyset.since()
+        for event in client.audit_events(**query):
+            if keyset.fresh(event.get("created_at"), [event.get("guid")]):
+                yield event
+        keyset.prune()
+        stop.wait(pause)

@@ -13,12 +13,13 @@ import io
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeAlias, cast
 
 from cfevents.cc.paging import JsonGetter
 from cfevents.errors import (
@@ -46,6 +47,7 @@ from cfevents.stores.columns import flat_records
 from cfevents.timeparse import format_cc, utcnow
 
 if TYPE_CHECKING:
+    from cfevents.export.parallel import Renderer, SpooledPage
     from cfevents.output.formatters import OutputSpec
 
 
@@ -82,13 +84,23 @@ class Batch:
     events: list[dict[str, Any]]
     total_results: int | None = None  # what the server said matched (from this cursor on)
     stopped_by_age: bool = False  # the page held an event younger than min_age
+    spooled: SpooledPage | None = None  # --parallel: the page, formatted by a worker (no events)
+
+    @property
+    def size(self) -> int:
+        """The events read (the cursor moves past them)."""
+        return self.spooled.read if self.spooled is not None else len(self.events)
 
     @property
     def last_guid(self) -> str | None:
+        if self.spooled is not None:
+            return self.spooled.last_guid
         return str(self.events[-1]["guid"]) if self.events else None
 
     @property
     def last_created_at(self) -> str | None:
+        if self.spooled is not None:
+            return self.spooled.last_created_at
         return str(self.events[-1].get("created_at")) if self.events else None
 
 
@@ -101,10 +113,10 @@ class Cursor:
     events: int = 0
 
     def advance(self, batch: Batch) -> None:
-        if batch.events:
+        if batch.size:
             self.after_guid = batch.last_guid
             self.last_created_at = batch.last_created_at
-            self.events += len(batch.events)
+            self.events += batch.size
 
 
 def batches(
@@ -118,6 +130,10 @@ def batches(
         items: list[dict[str, Any]] = page.get("resources") or []
         total = (page.get("pagination") or {}).get("total_results")
         total = total if isinstance(total, int) else None
+        spooled = page.get("spooled")
+        if spooled is not None:  # --parallel: every event of it is older than the guard
+            yield Batch([], total, spooled=spooled)
+            continue
         if min_age is not None:
             cutoff = format_cc(now() - min_age)
             for index, event in enumerate(items):
@@ -164,11 +180,16 @@ def _records(pages: Iterable[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
         del page
 
 
-def _flat_pages(
-    pages: Iterable[list[dict[str, Any]]], kind: EventKind
-) -> Iterator[list[dict[str, Any]]]:
+# a page of events, or one a --parallel worker wrote
+Page: TypeAlias = "list[dict[str, Any]] | SpooledPage"
+
+
+def _flat_pages(pages: Iterable[Page], kind: EventKind) -> Iterator[Page]:
     """``--flat``: each page's events as the store's snake_case columns."""
     for page in pages:
+        if not isinstance(page, list):  # spooled: its worker flattened it
+            yield page
+            continue
         flat = list(flat_records(page, kind))
         del page
         yield flat
@@ -466,10 +487,9 @@ class ExportJob:
                 check_header(sink.path, self._header, self.plan.fmt)
             spec = replace(spec, headers=sink.fresh and spec.headers)
             self.on_batch = on_batch
-            kind = kind_for_path(self.plan.path)
-            pages = self.event_pages()
+            pages = self._kept_pages(self._renderer(spec, sink))
             if self.plan.flat:
-                pages = _flat_pages(pages, kind)
+                pages = _flat_pages(pages, kind_for_path(self.plan.path))
             try:
                 written = write_pages(pages, sink.stream, spec)
                 self.commit()
@@ -547,26 +567,62 @@ class ExportJob:
     def event_pages(self) -> Iterator[list[dict[str, Any]]]:
         """The events that pass the plan's filter, a page at a time (names filled in once per
         page); a page is committed when the next one is asked for."""
+        return cast(Iterator[list[dict[str, Any]]], self._kept_pages(None))  # none spooled
+
+    def _kept_pages(self, renderer: Renderer | None) -> Iterator[Page]:
+        """:meth:`event_pages`; with a ``renderer``, --parallel's workers format pages
+        themselves (filtered and named first), and those come as they wrote them."""
         self.open()
         keep, enrich = self.plan.keep, self.plan.enrich
-        for page in self._page_stream():
-            if keep is not None:
-                page = [event for event in page if keep(event)]
-            if enrich is not None:
-                enrich(page)
+        for page in self._page_stream(renderer):
+            if isinstance(page, list):
+                if keep is not None:
+                    page = [event for event in page if keep(event)]
+                if enrich is not None:
+                    enrich(page)
             yield page
             del page  # not kept alive while the next page is fetched and decoded
 
+    def _renderer(self, spec: OutputSpec, sink: Sink) -> Renderer | None:
+        """--parallel: what each worker formats its pages with, as :meth:`run` would (the
+        plan's filter, names and ``flat``, then the page's text); None when not parallel or
+        the format goes record by record."""
+        from cfevents.output.formatters import page_formatter
+
+        plan, stream = self.plan, sink.stream
+        if plan.parallel <= 1 or page_formatter(stream, spec) is None:
+            return None
+        keep, enrich, kind = plan.keep, plan.enrich, kind_for_path(plan.path)
+        naming = threading.Lock()  # the resolver's cache is not for threads at once
+
+        def renderer() -> Callable[[list[dict[str, Any]]], tuple[str, int]]:
+            text = page_formatter(stream, spec)
+            assert text is not None
+
+            def render(page: list[dict[str, Any]]) -> tuple[str, int]:
+                if keep is not None:
+                    page = [event for event in page if keep(event)]
+                if enrich is not None:
+                    with naming:
+                        enrich(page)
+                if plan.flat:
+                    page = list(flat_records(page, kind))
+                return text(page), len(page)
+
+            return render
+
+        return renderer
+
     def stream(self) -> Iterator[dict[str, Any]]:
         """Every event read; the previous batch is committed before the next one starts."""
-        return _records(self._page_stream())
+        return _records(cast(Iterator[list[dict[str, Any]]], self._page_stream(None)))
 
-    def _page_stream(self) -> Iterator[list[dict[str, Any]]]:
+    def _page_stream(self, renderer: Renderer | None = None) -> Iterator[Page]:
         """Every page read; the previous batch is committed before the next one starts."""
         restarted = False
         while True:
             try:
-                yield from self._one_pass()
+                yield from self._one_pass(renderer)
             except LostCursorError as exc:
                 resumed = self.store_sink is not None and self.store_sink.resumed
                 if not resumed and (self.saved is None or not self.saved.after_guid):
@@ -586,9 +642,10 @@ class ExportJob:
                 return
             self.sleep(self.plan.interval)
 
-    def _pages(self) -> Iterator[dict[str, Any]]:
+    def _pages(self, renderer: Renderer | None) -> Iterator[dict[str, Any]]:
         """Keyset pages from the cursor; with ``parallel`` the settled range in sub-ranges at
-        once (the same pages' events in the same order: cfevents.export.parallel)."""
+        once (the same pages' events in the same order: cfevents.export.parallel), formatted
+        by the workers with ``renderer`` and spooled next to ``--out``."""
         plan = self.plan
         params = list(plan.params)
         if plan.parallel <= 1:
@@ -608,16 +665,19 @@ class ExportJob:
             end=format_cc(self._server_now() - guard),
             warn=self.warn,
             note=self.note,
+            renderer=renderer,
+            start=self.cursor.last_created_at,
+            spool_dir=self.sink.path.parent if self.sink and self.sink.path else None,
         )
 
-    def _one_pass(self) -> Iterator[list[dict[str, Any]]]:
+    def _one_pass(self, renderer: Renderer | None) -> Iterator[Page]:
         plan = self.plan
         started = self._server_now()  # every event older than this less min-age is visible
-        pages = self._pages()
+        pages = self._pages(renderer)
         for batch in batches(pages, min_age=plan.min_age, now=self._server_now):
             self.pages += 1
             self.pending = batch
-            yield batch.events
+            yield batch.spooled or batch.events
             self.commit()
             if self.on_batch is not None:
                 self.on_batch(self.events_read(), self.pages, self._total(batch))
@@ -663,12 +723,12 @@ class ExportJob:
     def _total(self, batch: Batch) -> int | None:
         if batch.total_results is None:
             return None
-        return int(self.cursor.events - self.start_events + batch.total_results - len(batch.events))
+        return int(self.cursor.events - self.start_events + batch.total_results - batch.size)
 
     def commit(self) -> None:
         """Flush and fsync what was written, then move the cursor and save the checkpoint."""
         batch, self.pending = self.pending, None
-        if batch is None or not batch.events:
+        if batch is None or not batch.size:
             return
         if self.store_sink is not None:  # the page and the cursor after it, one transaction
             self.stored += self.store_sink.write(batch.events)

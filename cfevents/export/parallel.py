@@ -1,52 +1,78 @@
 """Parallel backfill: a bounded range paged as id-ordered sub-ranges at once, written in order.
 
-``parallel_pages`` gives exactly the pages' events :func:`~cfevents.events.keyset.keyset_pages`
-gives, in the same id order, so the export's output is byte-identical to the serial one:
+``parallel_pages`` gives exactly the events :func:`~cfevents.events.keyset.keyset_pages` gives,
+in the same id order, so the export's output is byte-identical to the serial one:
 
 1. The fixed end: ``created_ats[lt]`` = the older of ``--until`` and now minus the min-age
-   guard (at least 60s). One ``per_page=1`` probe counts the events from the cursor to it
-   (``total_results``); a small range (fewer than :data:`MIN_SPLIT_PAGES` pages) is never split.
-2. N boundary events: ``per_page=1&page=K`` probes at K = C·k/N (k = 1..N) in CC's id order.
-   Sub-range k runs from boundary k−1 (the cursor for the first) to boundary k and holds
-   exactly the counted events.
-3. Workers keyset-page their sub-ranges concurrently (``after_guid``, never OFFSET) and spool
-   each page to a temporary file (one line per page, on disk, not in memory); the writer reads
-   the sub-ranges in order, so the checkpoint advances only with the in-order writer.
-4. Each sub-range must end exactly at its boundary event with exactly its count (the
-   cross-check against the range's total). When one does not (events pruned or committed into
-   the range meanwhile), the writer warns and carries on serially from the last event it
-   handed out: still the serial export's bytes.
-5. What comes after the last boundary (the live tail, younger than the guard) is paged
+   guard (at least 60s). One probe round, all requests at once (``per_page=1``, no ``page``
+   offset): one counts the events from the cursor to the end (``total_results``; a range of
+   fewer than :data:`MIN_SPLIT_PAGES` pages is never split), and one per instant ``T`` spread
+   over the span asks for the first event (in CC's id order) created at or after ``T``
+   (``created_ats[gte]=T``; Cloud Controller answers it from its ``created_at`` index, and a
+   later instant can only find a later event). When the events cluster in part of the span
+   (the counts say so), one more round aims the instants at them.
+2. Sub-range 1 runs from the cursor up to the first boundary event; sub-range k from boundary
+   k-1 (the probe's copy of it opens the sub-range) up to boundary k; the last one to the end.
+3. Workers keyset-page their sub-ranges concurrently (``after_guid``, never OFFSET). With a
+   ``renderer`` (an export to csv, tsv, ndjson or json) each worker formats its pages itself,
+   while sub-range 1 streams, into a spool file (one page at a time on disk, never a whole
+   sub-range in memory); the writer then copies them out in order, so the tail of the export
+   is a concatenation. The checkpoint advances only with the in-order writer.
+4. Each sub-range must end exactly before its boundary event, with exactly the events the
+   workers' first pages counted (their ``total_results`` differ by it). When one does not
+   (events pruned or committed into the range meanwhile, a boundary gone), the writer warns
+   and carries on serially from the last event it handed out: still the serial export's bytes.
+5. What comes after the last sub-range (the live tail, younger than the guard) is paged
    serially, with read-ahead, as the serial export pages it.
 
-Politeness: at most :data:`MAX_PARALLEL` requests at once; a 429 or 503 seen by any worker
-(``CFClient.on_throttle``) pauses every worker for the server's delay and halves the
-concurrency for the rest of the run. Memory: one page per worker plus the writer's page.
+Politeness: at most ``parallel`` (:data:`MAX_PARALLEL`) requests at once; a 429 or 503 seen by
+any worker (``CFClient.on_throttle``) pauses every worker for the server's delay and halves the
+concurrency for the rest of the run. Memory: one page per worker plus the writer's page. The
+spool files live in a private temporary directory (next to ``--out``, else the system's),
+removed when the export ends, fails or is stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import marshal
+import os
+import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cfevents.cc.paging import JsonGetter, Params, ReadsAhead, check_page, guid_of
+from cfevents.cc.paging import JsonGetter, Params, check_page, guid_of
 from cfevents.errors import ApiError, BadResponseError, NetworkError
+from cfevents.output.formatters import FormattedPage
 
 MAX_PARALLEL = 8
 MIN_SPLIT_PAGES = 4  # a range of fewer full pages is paged serially (hourly runs never split)
 KEYSET_KEYS = ("after_guid", "page", "per_page", "order_by")
 END_KEYS = ("created_ats[lt]", "created_ats[lte]")
+START_KEYS = ("created_ats[gt]", "created_ats[gte]")
+# Where the instants start when neither --since nor the checkpoint says: CC prunes usage
+# events older than this by default (cc.app_usage_events.cutoff_age_in_days: 31).
+RETENTION = timedelta(days=31)
+UNEVEN = 1.5  # a sub-range expected to hold more than this many shares: aim the instants again
+CC_TIME = "%Y-%m-%dT%H:%M:%SZ"
+SPOOL_PREFIX = ".cfevents-spool-"
+
+#: ``renderer()`` gives a worker its own page formatter: the events of one page -> the text they
+#: add to the output and how many of them it holds (client-side filters may drop some).
+Renderer = Callable[[], Callable[[list[dict[str, Any]]], tuple[str, int]]]
 
 
 class RangeMismatch(Exception):
-    """A sub-range did not hold exactly its counted events up to its boundary event."""
+    """A sub-range did not end just before its boundary event with its counted events."""
 
 
 class _Stopped(Exception):
@@ -55,12 +81,24 @@ class _Stopped(Exception):
 
 @dataclass(frozen=True)
 class SubRange:
-    """Events after ``anchor`` (None: from the start) up to and including ``stop``."""
+    """Events after ``after`` (None: from the start), opened by ``first`` (the boundary event
+    the probe found; None for the first sub-range), up to but not including ``stop`` (None:
+    to the fixed end)."""
 
     index: int
-    anchor: str | None
-    stop: str
-    count: int
+    after: str | None
+    first: dict[str, Any] | None
+    stop: str | None
+
+
+@dataclass(frozen=True)
+class SpooledPage(FormattedPage):
+    """A page a worker formatted: its output ``text`` (``count`` records), the ``read``
+    events it stands for and the last of them (where the cursor goes after it)."""
+
+    read: int
+    last_guid: str
+    last_created_at: str
 
 
 class Gate:
@@ -106,30 +144,180 @@ class Gate:
                 self.cond.notify_all()
 
 
-def _decoder() -> Callable[[bytes], Any]:
-    from cfevents.cc.client import decode_json
-
-    return decode_json
+# -- the probe round ----------------------------------------------------------------------------
 
 
-def _encoder() -> Callable[[list[dict[str, Any]]], bytes]:
-    try:
-        import orjson  # type: ignore[import-not-found,unused-ignore]
+def _cc_time(text: str) -> datetime:
+    return datetime.strptime(text, CC_TIME).replace(tzinfo=UTC)
 
-        return lambda items: orjson.dumps(items) + b"\n"
-    except ImportError:  # pragma: no cover - orjson is optional
-        return lambda items: json.dumps(items, separators=(",", ":")).encode() + b"\n"
+
+def _lower_bound(base: Params, start: str | None, end: datetime) -> datetime:
+    """Where the instants start: ``--since``, the checkpoint's last event or CC's retention,
+    whichever is latest."""
+    lower = end - RETENTION
+    for key, value in base:
+        if key in START_KEYS:
+            moment = _cc_time(value) + timedelta(seconds=key == "created_ats[gt]")
+            lower = max(lower, moment)
+    if start:
+        with contextlib.suppress(ValueError):  # not CC's format: the other bounds still hold
+            lower = max(lower, _cc_time(start))
+    return lower
+
+
+def _instants(points: list[tuple[datetime, int]], n: int) -> list[str]:
+    """``n - 1`` whole-second instants splitting the events in ``n`` even shares, read off
+    ``points`` (time, events at or after it; times ascending, the counts falling) by linear
+    interpolation between them."""
+    total = points[0][1]
+    wanted = [total - total * k // n for k in range(1, n)]
+    found: list[str] = []
+    for left in wanted:
+        for (t0, c0), (t1, c1) in itertools.pairwise(points):
+            if c1 <= left <= c0:
+                share = (c0 - left) / (c0 - c1) if c0 > c1 else 0.0
+                found.append((t0 + (t1 - t0) * share).strftime(CC_TIME))
+                break
+    return sorted(set(found))
+
+
+class Probes:
+    """The probe requests of one plan (``per_page=1``, never a ``page`` offset), a round at once
+    behind the gate. ``query`` counts the range; an instant's probe replaces its lower bound."""
+
+    def __init__(self, client: JsonGetter, path: str, query: Params, gate: Gate) -> None:
+        self.client, self.path, self.query, self.gate = client, path, query, gate
+        self.rounds = 0
+
+    def one(self, instant: str | None) -> dict[str, Any]:
+        query = self.query
+        if instant is not None:  # later than --since: it replaces it
+            query = [(k, v) for k, v in query if k not in START_KEYS]
+            query.append(("created_ats[gte]", instant))
+        with self.gate.slot():
+            return check_page(
+                self.client.get_json(self.path, [*query, ("per_page", "1")]), self.path
+            )
+
+    def round(self, instants: Sequence[str | None]) -> list[dict[str, Any]]:
+        """The probes of ``instants`` (None: the count) at once; the first error is raised once
+        all are back."""
+        self.rounds += 1
+        found: list[dict[str, Any]] = [{}] * len(instants)
+        errors: list[BaseException] = []
+
+        def ask(i: int) -> None:
+            try:
+                found[i] = self.one(instants[i])
+            except BaseException as exc:  # re-raised below
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=ask, args=(i,), daemon=True) for i in range(len(instants))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return found
+
+
+def _total(body: dict[str, Any]) -> int | None:
+    pagination = body.get("pagination")
+    total = pagination.get("total_results") if isinstance(pagination, dict) else None
+    return total if isinstance(total, int) else None
+
+
+def counted_query(base: Params, end: str, after_guid: str | None = None) -> Params:
+    """``base`` up to the fixed end (the older of ``end`` and ``--until``), after the cursor."""
+    fixed_end = min([end, *(v for k, v in base if k in END_KEYS)])
+    query = [(k, v) for k, v in base if k not in END_KEYS] + [("created_ats[lt]", fixed_end)]
+    if after_guid:
+        query.append(("after_guid", after_guid))
+    return query
+
+
+def plan_ranges(
+    client: JsonGetter,
+    path: str,
+    base: Params,
+    after_guid: str | None,
+    per_page: int,
+    parallel: int,
+    end: str,
+    gate: Gate,
+    start: str | None = None,
+) -> tuple[list[SubRange], int] | None:
+    """The sub-ranges between the cursor and the fixed end (and the range's total), or None
+    when the range is too small to split. ``start``: the created_at of the cursor's event."""
+    if any(k == "created_ats" for k, _ in base):
+        return None  # equality windows cannot take a relational bound as well (CC: 400)
+    probes = Probes(client, path, counted_query(base, end, after_guid), gate)
+    upper = _cc_time(dict(probes.query)["created_ats[lt]"])
+    lower, n = _lower_bound(base, start, upper), max(1, parallel)
+    instants = _instants([(lower, n), (upper, 0)], n) if upper > lower else []
+    first, *rest = probes.round([None, *instants])
+    total = _total(first)
+    if total is None or total < MIN_SPLIT_PAGES * per_page or not first["resources"]:
+        return None
+    events, counts = _read_round(instants, rest)
+    if _uneven(counts, total, n):  # the events cluster: aim the instants with these counts
+        oldest = _cc_time(str(first["resources"][0].get("created_at") or lower.strftime(CC_TIME)))
+        later = [(t, c) for t, c in counts if t > oldest]
+        aimed = _instants([(oldest, total), *later, (upper, 0)], n)
+        if aimed:
+            events, _ = _read_round(aimed, probes.round(aimed))
+    ranges = _ranges(after_guid, events, n)
+    return (ranges, total) if len(ranges) > 1 else None
+
+
+def _read_round(
+    instants: list[str], bodies: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[datetime, int]]]:
+    """The first event at or after each instant (repeats and misses dropped), and how many
+    events are at or after each instant."""
+    events: list[dict[str, Any]] = []
+    counts: list[tuple[datetime, int]] = []
+    for instant, body in zip(instants, bodies, strict=True):
+        counts.append((_cc_time(instant), _total(body) or 0))
+        items = body["resources"]
+        if items and (not events or guid_of(events[-1]) != guid_of(items[0])):
+            events.append(items[0])
+    return events, counts
+
+
+def _uneven(counts: list[tuple[datetime, int]], total: int, n: int) -> bool:
+    """Whether the instants would give a sub-range more than UNEVEN shares of ``total``."""
+    marks = [total, *(c for _, c in counts), 0]
+    biggest = max(a - b for a, b in itertools.pairwise(marks))
+    return biggest * n > UNEVEN * total
+
+
+def _ranges(after_guid: str | None, events: list[dict[str, Any]], n: int) -> list[SubRange]:
+    guids = [str(guid_of(e)) for e in events[: n - 1]]
+    ranges = [SubRange(0, after_guid, None, guids[0] if guids else None)]
+    for i, (event, guid) in enumerate(zip(events, guids, strict=False), start=1):
+        stop = guids[i] if i < len(guids) else None
+        ranges.append(SubRange(i, guid, event, stop))
+    return ranges
+
+
+# -- the workers ---------------------------------------------------------------------------------
 
 
 class _Spool:
-    """One sub-range's pages on disk, one line each, appended by its worker."""
+    """One sub-range's pages on disk, appended by its worker: a header line, then the page."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.file = open(path, "wb")  # noqa: SIM115 - closed by the worker
         self.ready = 0  # pages written and flushed
         self.done = False
+        self.mismatch = False  # the sub-range did not end where the probes said
         self.error: BaseException | None = None
+        self.total: int | None = None  # events from this sub-range's first one to the end
 
 
 class Pool:
@@ -144,15 +332,13 @@ class Pool:
         ranges: list[SubRange],
         gate: Gate,
         folder: Path,
+        renderer: Renderer | None = None,
     ) -> None:
-        self.client = client
-        self.path = path
-        self.base = base
-        self.per_page = per_page
+        self.client, self.path, self.base, self.per_page = client, path, base, per_page
         self.gate = gate
-        self.encode = _encoder()
+        self.renderer = renderer
         self.changed = threading.Condition()
-        self.spools = [_Spool(folder / f"range-{r.index}.ndjson") for r in ranges]
+        self.spools = [_Spool(folder / f"range-{r.index}") for r in ranges]
         self.threads = [
             threading.Thread(
                 target=self._work, args=(r,), name=f"cfevents-range-{r.index}", daemon=True
@@ -168,9 +354,17 @@ class Pool:
     def _work(self, r: SubRange) -> None:
         spool = self.spools[r.index]
         try:
-            self._fetch(r, spool)
+            render = self.renderer() if self.renderer is not None else None
+            self._fetch(r, spool, render)
         except _Stopped:
             pass
+        except ApiError as exc:
+            from cfevents.events.keyset import LOST_CURSOR_DETAIL
+
+            if exc.status == 422 and LOST_CURSOR_DETAIL in exc.detail:
+                spool.mismatch = True  # a boundary (or the cursor) is gone: serial from here
+            else:
+                spool.error = exc
         except BaseException as exc:  # handed to the writer when it reaches this sub-range
             spool.error = exc
         finally:
@@ -179,57 +373,94 @@ class Pool:
                 spool.done = True
                 self.changed.notify_all()
 
-    def _raw(self, query: Params) -> bytes:
-        """One page's body as the server sent it (CFClient), or re-encoded (any JsonGetter)."""
-        if isinstance(self.client, ReadsAhead):  # CFClient: retries, token refresh, no decode
-            get = self.client.get  # type: ignore[attr-defined]
-            return bytes(get(self.path, query).content)
-        return self.encode(self.client.get_json(self.path, query))
+    def _bound(self, r: SubRange) -> int | None:
+        """How many events ``r`` holds, once its own first page and the next sub-range's are
+        in: the difference of their counts to the end."""
+        if r.stop is None or r.index + 1 >= len(self.spools):
+            return None
+        with self.changed:
+            mine, theirs = self.spools[r.index].total, self.spools[r.index + 1].total
+        return None if mine is None or theirs is None else mine - theirs
 
-    def _fetch(self, r: SubRange, spool: _Spool) -> None:
-        """Spool the raw pages of ``r``; the writer decodes and checks them (one decode per
-        page, as serial paging). The next cursor is read off the body's last self link."""
-        from cfevents.events.keyset import guess_last_guid
+    def _fetch(
+        self,
+        r: SubRange,
+        spool: _Spool,
+        render: Callable[[list[dict[str, Any]]], tuple[str, int]] | None,
+    ) -> None:
+        """Page ``r`` into its spool: each request for the next page, or just past the counted
+        end (to see the boundary event there); cut before the boundary event."""
+        cursor, got = r.after, 0
+        head = [r.first] if r.first is not None else []
+        while True:
+            bound = self._bound(r)
+            size = self.per_page if bound is None else min(self.per_page, bound - got + 1)
+            if size < 1:
+                spool.mismatch = True
+                return
+            items, total = self._page(cursor, size)
+            if spool.total is None:
+                with self.changed:
+                    spool.total = (total or 0) + len(head)
+            guids = [str(guid_of(item)) for item in items]
+            ended = r.stop in guids
+            if ended:
+                items = items[: guids.index(str(r.stop))]
+            full = len(guids) == size
+            if head:
+                items = head + items
+                head = []
+            if items:
+                self._spool(spool, items, render)
+                got += len(items)
+            if ended:
+                return
+            if not full or (bound is not None and bound - got + 1 <= 0):
+                spool.mismatch = r.stop is not None  # the end of the data, or past the count
+                return
+            if guids[-1] == cursor:
+                raise BadResponseError(
+                    f"the API's keyset cursor does not advance [GET {self.path}]"
+                )
+            cursor = guids[-1]
 
-        cursor, remaining = r.anchor, r.count
-        while remaining > 0:
-            size = min(self.per_page, remaining)
-            query = list(self.base)
-            if cursor:
-                query.append(("after_guid", cursor))
-            query += [("page", "1"), ("per_page", str(size))]
-            with self.gate.slot():
-                raw = self._raw(query)
-            header = {"after": cursor, "size": size, "bytes": len(raw)}
-            spool.file.write(json.dumps(header).encode() + b"\n")
-            spool.file.write(raw)
-            spool.file.flush()
-            remaining -= size
-            with self.changed:
-                spool.ready += 1
-                self.changed.notify_all()
-            if remaining > 0:
-                cursor = guess_last_guid(raw, self.path) or self._last_guid(raw)
-                if cursor is None:
-                    return  # an empty or odd page: the writer finds the mismatch
-            del raw
+    def _page(self, cursor: str | None, size: int) -> tuple[list[dict[str, Any]], int | None]:
+        query = list(self.base)
+        if cursor:
+            query.append(("after_guid", cursor))
+        query += [("page", "1"), ("per_page", str(size))]
+        with self.gate.slot():
+            body = check_page(self.client.get_json(self.path, query), self.path)
+        return body["resources"], _total(body)
 
-    def _last_guid(self, raw: bytes) -> str | None:
-        items = _decoder()(raw).get("resources") or []
-        return str(guid_of(items[-1])) if items else None
+    def _spool(
+        self,
+        spool: _Spool,
+        items: list[dict[str, Any]],
+        render: Callable[[list[dict[str, Any]]], tuple[str, int]] | None,
+    ) -> None:
+        last = items[-1]
+        header = {"read": len(items), "last": str(guid_of(last)), "at": last.get("created_at")}
+        if render is None:
+            payload = marshal.dumps(items)  # JSON's types only: read back by this process
+        else:
+            text, header["count"] = render(items)
+            payload = text.encode("utf-8", "surrogatepass")
+            del text
+        header["bytes"] = len(payload)
+        spool.file.write(json.dumps(header).encode() + b"\n")
+        spool.file.write(payload)
+        spool.file.flush()
+        with self.changed:
+            spool.ready += 1
+            self.changed.notify_all()
 
-    def pages(self, r: SubRange) -> Iterator[list[dict[str, Any]]]:
-        """``r``'s pages in order as its worker spools them, each checked: it follows the page
-        before, holds the events asked for, and the last ends at ``r.stop`` (else
-        :class:`RangeMismatch`). The worker's error comes after what it spooled."""
+    def pages(self, r: SubRange) -> Iterator[dict[str, Any]]:
+        """``r``'s pages in order as its worker spools them (a dict page, or a SpooledPage):
+        then the worker's error, or :class:`RangeMismatch` when it did not end at its
+        boundary with its count."""
         spool = self.spools[r.index]
-        decode = _decoder()
         read = 0
-        after = r.anchor
-        mismatch = RangeMismatch(
-            f"sub-range {r.index + 1} does not hold the {r.count:,} events counted up to "
-            f"event {r.stop}"
-        )
         with open(spool.path, "rb") as handle:
             while True:
                 with self.changed:
@@ -238,94 +469,85 @@ class Pool:
                     ready, done = spool.ready, spool.done
                 if read < ready:
                     header = json.loads(handle.readline())
-                    raw = handle.read(header["bytes"])
+                    payload = handle.read(header["bytes"])
                     read += 1
-                    try:
-                        body = check_page(decode(raw), self.path)
-                    except ValueError:
-                        raise BadResponseError(
-                            f"the API answered 200 without JSON [GET {self.path}]"
-                        ) from None
-                    del raw
-                    items: list[dict[str, Any]] = body["resources"]
-                    del body
-                    guids = [str(guid_of(item)) for item in items]
-                    if header["after"] != after or len(items) != header["size"]:
-                        raise mismatch
-                    if r.stop in guids[:-1]:
-                        raise mismatch
-                    after = guids[-1]
-                    yield items
-                    del items
+                    yield _page_of(header, payload)
+                    del payload
                     continue
                 if done:
                     break
         spool.path.unlink(missing_ok=True)
         if spool.error is not None:
             raise spool.error
-        if after != r.stop:
-            raise mismatch
+        if spool.mismatch:
+            raise RangeMismatch(
+                f"sub-range {r.index + 1} did not end where the probes said"
+                + (f" (before event {r.stop})" if r.stop else "")
+            )
 
 
-def plan_ranges(
-    client: JsonGetter,
-    path: str,
-    base: Params,
-    after_guid: str | None,
-    per_page: int,
-    parallel: int,
-    end: str,
-    gate: Gate,
-) -> tuple[list[SubRange], int] | None:
-    """The sub-ranges between the cursor and the fixed ``end`` (and the range's total), or None
-    when the range is too small to split or a probe found nothing."""
-    until = [v for k, v in base if k in END_KEYS]
-    fixed_end = min([end, *until])
-    counted = [(k, v) for k, v in base if k not in END_KEYS] + [("created_ats[lt]", fixed_end)]
-    if after_guid:
-        counted.append(("after_guid", after_guid))
+def _page_of(header: dict[str, Any], payload: bytes) -> dict[str, Any]:
+    if "count" not in header:
+        return {"resources": marshal.loads(payload)}
+    text = payload.decode("utf-8", "surrogatepass")
+    spooled = SpooledPage(text, header["count"], header["read"], header["last"], header["at"])
+    return {"resources": [], "spooled": spooled}
 
-    def probe(position: int) -> dict[str, Any]:
-        query = [*counted, ("page", str(position)), ("per_page", "1")]
-        with gate.slot():
-            return check_page(client.get_json(path, query), path)
 
-    first = probe(1)
-    pagination = first.get("pagination")
-    total = pagination.get("total_results") if isinstance(pagination, dict) else None
-    if not isinstance(total, int) or total < MIN_SPLIT_PAGES * per_page:
-        return None
-    n = min(parallel, total // per_page)
-    positions = [total * k // n for k in range(1, n + 1)]
-    found: dict[int, str | None] = {}
-    errors: list[BaseException] = []
+# -- the writer ----------------------------------------------------------------------------------
 
-    def locate(position: int) -> None:
+
+def _spool_dir(near: Path | None) -> Path:
+    """A new private directory for the spool files: next to ``near`` (the output, on the disk
+    that holds it anyway) when it can be made there, else in the system's temporary directory.
+    Directories a killed run left there (its process is gone) are removed first."""
+    if near is not None:
+        _remove_stale(near)
         try:
-            items = probe(position)["resources"]
-            found[position] = str(guid_of(items[0])) if items else None
-        except BaseException as exc:  # re-raised below
-            errors.append(exc)
+            return Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=near))
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))
 
-    threads = [threading.Thread(target=locate, args=(p,), daemon=True) for p in positions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    stops = [found.get(p) for p in positions]
-    if any(stop is None for stop in stops):
+
+def _remove_stale(folder: Path) -> None:
+    try:
+        found = list(folder.glob(f"{SPOOL_PREFIX}*"))
+    except OSError:
+        return
+    for path in found:
+        pid = path.name[len(SPOOL_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
+
+
+def _plan_or_note(
+    plan: Callable[[], tuple[list[SubRange], int] | None], say: Callable[[str], None]
+) -> tuple[list[SubRange], int] | None:
+    """The plan, or None (paged serially) when a probe failed, with one note; a lost cursor
+    stays silent (the serial pages say what is wrong with it)."""
+    from cfevents.events.keyset import LOST_CURSOR_DETAIL
+
+    try:
+        return plan()
+    except (ApiError, BadResponseError, NetworkError) as exc:
+        lost = isinstance(exc, ApiError) and LOST_CURSOR_DETAIL in exc.detail
+        if not lost:
+            say(
+                f"--parallel: the boundary probes failed ({exc.message}); paging the range serially"
+            )
         return None
-    anchors = [after_guid, *stops[:-1]]
-    starts = [0, *positions[:-1]]
-    ranges = [
-        SubRange(i, anchor, str(stop), position - start)
-        for i, (anchor, stop, start, position) in enumerate(
-            zip(anchors, stops, starts, positions, strict=True)
-        )
-    ]
-    return ranges, total
 
 
 def parallel_pages(
@@ -340,12 +562,15 @@ def parallel_pages(
     warn: Callable[[str], None],
     spool_dir: Path | None = None,
     note: Callable[[str], None] | None = None,
+    renderer: Renderer | None = None,
+    start: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Pages in id order, as ``keyset_pages`` gives them: the range up to ``end`` split into
-    ``parallel`` sub-ranges paged at once, then the rest serially. A boundary probe that fails
-    (a foundation with ``renderer.max_total_results`` refuses deep ``page`` numbers, a proxy
-    error) costs nothing but the split: the whole range is paged serially, with one ``note``."""
-    from cfevents.events.keyset import LOST_CURSOR_DETAIL, keyset_pages
+    ``parallel`` sub-ranges paged at once, then the rest serially. With ``renderer`` the split
+    range comes as pages already formatted (``{"spooled": SpooledPage}``). A boundary probe that
+    fails (a proxy error, a foundation refusing a filter) costs nothing but the split: the whole
+    range is paged serially, with one ``note``. ``start``: the created_at of the cursor's event."""
+    from cfevents.events.keyset import keyset_pages
 
     base = [(k, v) for k, v in params if k not in KEYSET_KEYS]
     gate = Gate(max(1, min(parallel, MAX_PARALLEL)))
@@ -354,38 +579,53 @@ def parallel_pages(
         client.on_throttle = gate.throttled  # type: ignore[attr-defined]
     last = after_guid
     try:
-        try:
-            planned = plan_ranges(client, path, base, after_guid, per_page, parallel, end, gate)
-        except (ApiError, BadResponseError, NetworkError) as exc:
-            planned = None  # the serial pages below say what is wrong with the cursor
-            lost = isinstance(exc, ApiError) and LOST_CURSOR_DETAIL in exc.detail
-            if not lost:
-                (note or warn)(
-                    f"--parallel: the boundary probes failed ({exc.message}); paging the range "
-                    "serially"
-                )
+        planned = _plan_or_note(
+            lambda: plan_ranges(
+                client, path, base, after_guid, per_page, parallel, end, gate, start
+            ),
+            note or warn,
+        )
         if planned is not None:
             ranges, total = planned
-            left = total
-            with tempfile.TemporaryDirectory(prefix="cfevents-parallel-", dir=spool_dir) as tmp:
-                pool = Pool(client, path, base, per_page, ranges, gate, Path(tmp))
-                try:
-                    for r in ranges:
-                        for items in pool.pages(r):
-                            last = str(guid_of(items[-1]))
-                            page = {"resources": items, "pagination": {"total_results": left}}
-                            left -= len(items)
-                            del items
-                            yield page
-                            del page
-                except RangeMismatch as exc:
-                    warn(f"{exc}; carrying on serially from event {last or 'the start'}")
-                finally:
-                    pool.stop()
+            folder = _spool_dir(spool_dir)
+            query = counted_query(base, end)
+            pool = Pool(client, path, query, per_page, ranges, gate, folder, renderer)
+            try:
+                for page in _in_order(pool, ranges, total, warn):
+                    last = page.pop("last")
+                    yield page
+                    del page
+            finally:
+                pool.stop()
+                shutil.rmtree(folder, ignore_errors=True)
         yield from keyset_pages(client, path, params, last, per_page)
     finally:
         if listener is None:
             client.on_throttle = None  # type: ignore[attr-defined]
+
+
+def _in_order(
+    pool: Pool, ranges: list[SubRange], total: int, warn: Callable[[str], None]
+) -> Iterator[dict[str, Any]]:
+    """The sub-ranges' pages in order, each with the events left (``pagination``) and its last
+    event's guid (``last``); after a mismatch, a warning and no more."""
+    left = total
+    last: str | None = ranges[0].after
+    try:
+        for r in ranges:
+            for page in pool.pages(r):
+                spooled: SpooledPage | None = page.get("spooled")
+                if spooled is not None:
+                    last, read = spooled.last_guid, spooled.read
+                else:
+                    last, read = str(guid_of(page["resources"][-1])), len(page["resources"])
+                page["pagination"] = {"total_results": max(left, read)}
+                page["last"] = last
+                left -= read
+                yield page
+                del page
+    except RangeMismatch as exc:
+        warn(f"{exc}; carrying on serially from event {last or 'the start'}")
 
 
 def check_parallel(parallel: int) -> int:
@@ -397,14 +637,3 @@ def check_parallel(parallel: int) -> int:
     if not 1 <= parallel <= MAX_PARALLEL:
         raise UsageError(f"--parallel: {parallel} is out of range (1..{MAX_PARALLEL})")
     return parallel
-
-
-__all__ = [
-    "MAX_PARALLEL",
-    "Gate",
-    "RangeMismatch",
-    "SubRange",
-    "check_parallel",
-    "parallel_pages",
-    "plan_ranges",
-]

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from cfevents.output.columns import get_path, row_getter
 from cfevents.output.table import HIDE_FIRST, fit_widths
@@ -487,26 +487,62 @@ def write(records: Iterable[Record], out: TextIO, spec: OutputSpec) -> int:
     return WRITERS[spec.fmt](records, out, spec)
 
 
-def write_pages(pages: Iterable[Sequence[Record]], out: TextIO, spec: OutputSpec) -> int:
+@dataclass(frozen=True)
+class FormattedPage:
+    """A page already formatted (by :func:`page_formatter`, in another thread): the text it adds
+    to the output and how many records that is. :func:`write_pages` writes the text as it is."""
+
+    text: str
+    count: int
+
+
+def page_formatter(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str] | None:
+    """The text one page adds to ``out`` mid-stream (no header row), or None where
+    :func:`write_pages` goes record by record (a terminal, ``--safe-csv``, a table). Each call
+    makes a new formatter: one per thread."""
+    if spec.tty or spec.safe_csv or spec.fmt not in _PAGE_FORMATS:
+        return None
+    return _PAGE_FORMATS[spec.fmt](out, spec)
+
+
+def write_pages(
+    pages: Iterable[Sequence[Record] | FormattedPage], out: TextIO, spec: OutputSpec
+) -> int:
     """Write records that come in pages (an export); return how many were written.
 
-    The same bytes as :func:`write` over the pages' records. CSV, TSV and NDJSON (not on a
-    terminal, no ``--safe-csv``) format each page into one string and write it with one call:
+    The same bytes as :func:`write` over the pages' records. CSV, TSV, NDJSON and JSON (not on
+    a terminal, no ``--safe-csv``) format each page into one string and write it with one call:
     the per-row work left is the row itself, and each page is in ``out`` before the next one is
-    asked for (an export commits its checkpoint then). Other formats go record by record.
+    asked for (an export commits its checkpoint then). A :class:`FormattedPage` is written as
+    it is. Other formats go record by record.
     """
-    format_page = None if spec.tty or spec.safe_csv else _PAGE_FORMATS.get(spec.fmt)
-    if format_page is None:
-        return write(itertools.chain.from_iterable(pages), out, spec)
-    page_text = format_page(out, spec)
+    page_text = page_formatter(out, spec)
+    if page_text is None:
+        # a FormattedPage comes only from a page_formatter, which these formats do not have
+        records = itertools.chain.from_iterable(cast(Iterable[Sequence[Record]], pages))
+        return write(records, out, spec)
     if spec.headers and spec.fmt in ("csv", "tsv"):
         write([], out, spec)  # the header row
     count = 0
     write_text = out.write
-    for page in pages:
-        write_text(page_text(page))
-        count += len(page)
-        del page  # not kept alive while the next page is fetched and decoded
+    json_array = spec.fmt == "json"
+    if json_array:
+        write_text("[")
+    try:
+        for page in pages:
+            if isinstance(page, FormattedPage):
+                text, size = page.text, page.count
+            else:
+                text, size = page_text(page), len(page)
+            if json_array and not count and text:
+                text = "\n" + text[2:]  # the first record: no comma before it
+            write_text(text)
+            count += size
+            del page, text  # not kept alive while the next page is fetched and decoded
+    finally:
+        if json_array and not out.closed:
+            with contextlib.suppress(BrokenPipeError):
+                write_text("\n]\n" if count else "]\n")
     return count
 
 
@@ -554,6 +590,16 @@ def _ndjson_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], 
     return lambda page: "".join([encode(r) + "\n" for r in page])
 
 
+def _json_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str]:
+    """As write_json (not on a terminal): each record after ``,\\n`` (write_pages drops the
+    first comma)."""
+    encode = json.JSONEncoder(ensure_ascii=not _utf(out), default=json_default).encode
+    fields = spec.fields
+    if fields:
+        return lambda page: "".join([",\n" + encode(project(r, fields)) for r in page])
+    return lambda page: "".join([",\n" + encode(r) for r in page])
+
+
 class _Collect:
     """A csv writer's target that keeps each row's text (``write`` is ``list.append``)."""
 
@@ -567,6 +613,7 @@ _PAGE_FORMATS: dict[str, Callable[[TextIO, OutputSpec], Callable[[Sequence[Recor
     "csv": _csv_page,
     "tsv": _tsv_page,
     "ndjson": _ndjson_page,
+    "json": _json_page,
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cfevents.errors import UsageError
 from cfevents.report.api import DEFAULT_MARGIN
 from cfevents.report.timeutil import epoch, iso, next_month
 from cfevents.stores import KINDS, Store
@@ -89,3 +90,15 @@ def store_status(store: Store, foundation: str | None = None) -> list[KindStatus
     if foundation is not None:
         found = [f for f in found if f == foundation] or [foundation]
     return [kind_status(store, f, name) for f in found for name in KINDS]
+
+
+def history_status(target: str, foundation: str | None = None) -> list[KindStatus]:
+    """``Client.history_status``: :func:`store_status` of the store at ``target``, opened
+    read-only; a store that does not exist is refused, not made."""
+    from cfevents.stores import open_store, store_path
+
+    path = store_path(target)
+    if path is not None and not path.exists():
+        raise UsageError(f"{target} does not exist: cfevents history init {target} makes it")
+    with open_store(target, readonly=True) as opened:
+        return store_status(opened, foundation)
