@@ -11,23 +11,27 @@ in the same id order, so the export's output is byte-identical to the serial one
    (``created_ats[gte]=T``; Cloud Controller answers it from its ``created_at`` index, and a
    later instant can only find a later event). When the events cluster in part of the span
    (the counts say so), one more round aims the instants at them.
-2. Sub-range 1 runs from the cursor up to the first boundary event; sub-range k from boundary
-   k-1 (the probe's copy of it opens the sub-range) up to boundary k; the last one to the end.
+2. Sub-range 1 runs from the cursor to the first boundary event, sub-range k from after
+   boundary k-1 to boundary k (both counted by the worker's first page: the difference of their
+   ``total_results`` is the sub-range's size), the last one to the end.
 3. Workers keyset-page their sub-ranges concurrently (``after_guid``, never OFFSET). With a
    ``renderer`` (an export to csv, tsv, ndjson or json) each worker formats its pages itself,
    while sub-range 1 streams, into a spool file (one page at a time on disk, never a whole
    sub-range in memory); the writer then copies them out in order, so the tail of the export
    is a concatenation. The checkpoint advances only with the in-order writer.
-4. Each sub-range must end exactly before its boundary event, with exactly the events the
-   workers' first pages counted (their ``total_results`` differ by it). When one does not
-   (events pruned or committed into the range meanwhile, a boundary gone), the writer warns
-   and carries on serially from the last event it handed out: still the serial export's bytes.
+   Each worker downloads its next page (raw bytes) while it formats the one before.
+4. Each sub-range must end exactly at its boundary event with exactly its counted events.
+   When one does not (events pruned or committed into the range meanwhile, a boundary gone),
+   the writer warns and carries on serially from the last event it handed out: still the
+   serial export's bytes.
 5. What comes after the last sub-range (the live tail, younger than the guard) is paged
-   serially, with read-ahead, as the serial export pages it.
+   serially, with read-ahead, as the serial export pages it (not when ``--until`` is older
+   than the guard: the last sub-range's last request was that request).
 
 Politeness: at most ``parallel`` (:data:`MAX_PARALLEL`) requests at once; a 429 or 503 seen by
 any worker (``CFClient.on_throttle``) pauses every worker for the server's delay and halves the
-concurrency for the rest of the run. Memory: one page per worker plus the writer's page. The
+concurrency for the rest of the run. Memory: per worker one decoded page and up to two raw
+bodies, plus the writer's page. The
 spool files live in a private temporary directory (next to ``--out``, else the system's),
 removed when the export ends, fails or is stopped.
 """
@@ -85,13 +89,11 @@ class _Stopped(Exception):
 
 @dataclass(frozen=True)
 class SubRange:
-    """Events after ``after`` (None: from the start), opened by ``first`` (the boundary event
-    the probe found; None for the first sub-range), up to but not including ``stop`` (None:
-    to the fixed end)."""
+    """Events after ``after`` (None: from the start) up to and including the boundary event
+    ``stop`` (None: to the fixed end)."""
 
     index: int
     after: str | None
-    first: dict[str, Any] | None
     stop: str | None
 
 
@@ -300,12 +302,10 @@ def _uneven(counts: list[tuple[datetime, int]], total: int, n: int) -> bool:
 
 
 def _ranges(after_guid: str | None, events: list[dict[str, Any]], n: int) -> list[SubRange]:
-    guids = [str(guid_of(e)) for e in events[: n - 1]]
-    ranges = [SubRange(0, after_guid, None, guids[0] if guids else None)]
-    for i, (event, guid) in enumerate(zip(events, guids, strict=False), start=1):
-        stop = guids[i] if i < len(guids) else None
-        ranges.append(SubRange(i, guid, event, stop))
-    return ranges
+    """Sub-range k ends at boundary event k, the next one starts after it."""
+    stops: list[str | None] = [str(guid_of(e)) for e in events[: n - 1]]
+    anchors = [after_guid, *stops]
+    return [SubRange(i, a, s) for i, (a, s) in enumerate(zip(anchors, [*stops, None], strict=True))]
 
 
 # -- the workers ---------------------------------------------------------------------------------
@@ -378,26 +378,21 @@ class Pool:
 
     def _fill(self, r: SubRange, spool: _Spool) -> None:
         """Decode, check, cut and format ``r``'s pages into its spool while its next page
-        downloads (:func:`_ahead`); cut before the boundary event that opens the next one."""
+        downloads (:func:`_ahead`); cut after its boundary event."""
         render = self.renderer() if self.renderer is not None else None
-        head = [r.first] if r.first is not None else []
         ended = False
-        for body, size in _ahead(self._bodies(r, spool, len(head)), self.gate):
+        for body, size in _ahead(self._bodies(r, spool), self.gate):
             items = self._items(body)
             del body
             guids = [str(guid_of(item)) for item in items]
             full = len(guids) == size
             if r.stop in guids:
-                items, ended = items[: guids.index(str(r.stop))], True
-            if head:
-                items, head = head + items, []
+                items, ended = items[: guids.index(str(r.stop)) + 1], True
             if items:
                 self._spool(spool, items, render)
             del items
             if ended or not full:
                 break
-        if head:  # no page after the boundary event (a sub-range of one event)
-            self._spool(spool, head, render)
         spool.mismatch = r.stop is not None and not ended
 
     def _bound(self, r: SubRange) -> int | None:
@@ -409,21 +404,21 @@ class Pool:
             mine, theirs = self.spools[r.index].total, self.spools[r.index + 1].total
         return None if mine is None or theirs is None else mine - theirs
 
-    def _bodies(self, r: SubRange, spool: _Spool, got: int) -> Iterator[tuple[Any, int]]:
+    def _bodies(self, r: SubRange, spool: _Spool) -> Iterator[tuple[Any, int]]:
         """``r``'s pages as the server sent them (raw bytes from a CFClient) and the size each
-        asked for: the next page, or just past the counted end (to see the boundary event
-        there). The next cursor, the count and the boundary are read off the raw body."""
-        cursor = r.after
+        asked for: the next page, or the rest of the counted events. The next cursor, the count
+        and the boundary event are read off the raw body."""
+        cursor, got = r.after, 0
         while True:
             bound = self._bound(r)
-            size = self.per_page if bound is None else min(self.per_page, bound - got + 1)
+            size = self.per_page if bound is None else min(self.per_page, bound - got)
             if size < 1:
                 return  # past the count without the boundary event: a mismatch
             body = self._get(cursor, size)
             total, after, found = self._peek(body, r.stop)
             if spool.total is None:
                 with self.changed:
-                    spool.total = (total or 0) + got
+                    spool.total = total or 0
             yield body, size
             del body
             got += size if total is None else min(size, total)
