@@ -43,8 +43,6 @@ from cfevents.events.filters import (
     USAGE_PATH,
     USAGE_STATES,
     USAGE_V2_PATH,
-    ServiceFilters,
-    UsageFilters,
     audit_endpoint,
     audit_types,
     check_order,
@@ -55,18 +53,17 @@ from cfevents.events.filters import (
     usage_states,
 )
 from cfevents.events.listing import Listing
-from cfevents.events.query import UsageQuery, build_usage_params
-from cfevents.events.resolve import org_namer, org_names_page
+from cfevents.events.resolve import org_namer
 from cfevents.export.plan import ExportArgs
 from cfevents.report.args import Grouping, ReportArgs, ServiceReportArgs, StatementArgs
 
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
     from cfevents.cc.config import Settings
+    from cfevents.events.kinds import EventKind
     from cfevents.events.loops import LoopRule
     from cfevents.events.resolve import Resolver
     from cfevents.export.engine import ExportJob
-    from cfevents.export.plan import ExportSource
     from cfevents.report import CloudControllerSource, Report
     from cfevents.report.coverage import KindStatus
     from cfevents.report.services import CloudControllerServiceSource
@@ -236,20 +233,16 @@ class Client:
         seen before in this call, cached; still streamed), unless ``names=False``.
         """
 
-        from cfevents.events import usage
+        from cfevents.events.kinds import APP_USAGE
 
-        return usage.usage_events(self.http, args)
+        return cast("Listing[UsageEvent]", self._events(APP_USAGE, args))
 
     def usage_event(self, guid: str, v2: bool = False, names: bool = True) -> UsageEvent:
         """One app usage event: v3 shape (with ``organization.name`` filled in, unless
         ``names=False``), or v2's ``metadata``/``entity`` shape with ``v2``."""
-        from urllib.parse import quote
+        from cfevents.events.kinds import APP_USAGE
 
-        target = f"{USAGE_V2_PATH if v2 else USAGE_PATH}/{quote(one_guid(guid))}"
-        event = self.http.get_json(target)
-        if names and not v2 and isinstance(event, dict):
-            event = org_namer(self._resolver())(event)
-        return cast("UsageEvent", event)
+        return cast("UsageEvent", self._event(APP_USAGE, guid, v2=v2, names=names))
 
     def usage_coverage(self, **args: Unpack[TimeArgs]) -> str | None:
         """When the window starts before the oldest app usage event Cloud Controller still
@@ -274,25 +267,9 @@ class Client:
         filled in (one ``/v3/organizations`` request per org GUID not seen before, cached),
         unless ``names=False``; a database ``out`` keeps CC's event as sent.
         """
-        from cfevents.export.plan import ExportSource, check_store_export, store_target
+        from cfevents.events.kinds import APP_USAGE
 
-        store = store_target(args) is not None
-        filtered = _store_refused(args)
-        if store:
-            check_store_export(args, filtered)  # before any name is resolved against the API
-        filters = UsageFilters.parse(args)
-        params = build_usage_params(UsageQuery(window=filters.window, guids=filters.guids))
-        resolver = self._resolver()
-        names = args.get("names", True) and not store  # --flat files: the org_name column
-        source = ExportSource(
-            USAGE_PATH,
-            tuple(params),
-            filters.after_guid,
-            filters.keep(resolver),
-            enrich=org_names_page(resolver) if names else None,
-            filtered=filtered,
-        )
-        return self._export_job(args, source)
+        return self._export(APP_USAGE, args)
 
     def service_usage_events(self, **args: Unpack[ServiceEventArgs]) -> Listing[ServiceUsageEvent]:
         """Service usage events (``GET /v3/service_usage_events``), streamed page by page.
@@ -302,43 +279,64 @@ class Client:
         means every matching event.
         """
 
-        from cfevents.events import usage
+        from cfevents.events.kinds import SERVICE_USAGE
 
-        return usage.service_usage_events(self.http, args)
+        return cast("Listing[ServiceUsageEvent]", self._events(SERVICE_USAGE, args))
 
     def service_usage_event(self, guid: str) -> ServiceUsageEvent:
         """One service usage event (``GET /v3/service_usage_events/:guid``)."""
-        from urllib.parse import quote
+        from cfevents.events.kinds import SERVICE_USAGE
 
-        target = f"{SERVICE_USAGE_PATH}/{quote(one_guid(guid))}"
-        return cast("ServiceUsageEvent", self.http.get_json(target))
+        return cast("ServiceUsageEvent", self._event(SERVICE_USAGE, guid))
 
     def service_usage_export(self, **args: Unpack[ServiceExportArgs]) -> ExportJob:
         """:meth:`usage_export` for service usage events: same engine, checkpoint and min-age."""
-        from cfevents.export.plan import ExportSource
-        from cfevents.output.columns import SERVICE_USAGE_COLUMNS
+        from cfevents.events.kinds import SERVICE_USAGE
 
-        filters = ServiceFilters.parse(args)
-        params = [
-            *build_usage_params(UsageQuery(window=filters.window, guids=filters.guids)),
-            *filters.extra,
-        ]
-        source = ExportSource(
-            SERVICE_USAGE_PATH,
-            tuple(params),
-            filters.after_guid,
-            noun="service usage event",
-            columns=SERVICE_USAGE_COLUMNS,
-            filtered=_store_refused(args),
-        )
-        return self._export_job(args, source)
+        return self._export(SERVICE_USAGE, args)
 
-    def _export_job(self, args: ExportArgs, source: ExportSource) -> ExportJob:
-        """An ExportJob over ``source`` with the options of ``args`` (checked by ExportPlan)."""
+    def events(self, kind: str | EventKind, **args: Any) -> Listing[dict[str, Any]]:
+        """The listing of any usage kind by name (``app_usage``, ``service_usage``; or its
+        command, ``usage``, ``services``) with that kind's arguments: :meth:`usage_events`
+        and :meth:`service_usage_events` are this, typed."""
+        from cfevents.events.kinds import export_kind
+
+        return self._events(export_kind(kind), cast("UsageEventArgs", args))
+
+    def export(self, kind: str | EventKind, **args: Any) -> ExportJob:
+        """The export of any usage kind by name, with that kind's filters and the options of
+        :class:`ExportArgs`: :meth:`usage_export` and :meth:`service_usage_export` are this,
+        typed."""
+        from cfevents.events.kinds import export_kind
+
+        return self._export(export_kind(kind), cast("UsageExportArgs", args))
+
+    def _events(
+        self, kind: EventKind, args: UsageEventArgs | ServiceEventArgs
+    ) -> Listing[dict[str, Any]]:
+        """The listing of a usage kind (events/usage.py builds every kind's the same way)."""
+        from cfevents.events import usage
+
+        return usage.kind_events(self.http, kind, args)
+
+    def _event(self, kind: EventKind, guid: str, v2: bool = False, names: bool = True) -> Any:
+        """One event of ``kind`` (GET path/:guid), its org name filled in when the kind's
+        listing fills it in and ``names``; v2's shape from the kind's v2 path with ``v2``."""
+        from urllib.parse import quote
+
+        path = kind.v2_path if v2 and kind.v2_path is not None else kind.path
+        event = self.http.get_json(f"{path}/{quote(one_guid(guid))}")
+        if names and kind.org_names and not v2 and isinstance(event, dict):
+            event = org_namer(self._resolver())(event)
+        return event
+
+    def _export(self, kind: EventKind, args: UsageExportArgs | ServiceExportArgs) -> ExportJob:
+        """The export job of ``kind``: its source built from the kind's description, every
+        option checked by ``ExportPlan.build`` (one constructor for every kind)."""
         from cfevents.export.engine import ExportJob
-        from cfevents.export.plan import ExportPlan
+        from cfevents.export.plan import ExportPlan, export_source
 
-        plan = ExportPlan.build(args, source)
+        plan = ExportPlan.build(args, export_source(kind, args, self._resolver()))
         return ExportJob(self.http, plan, note=self.note, warn=self.warn, sleep=self.sleep)
 
     # -- history ------------------------------------------------------------------------------
@@ -431,6 +429,8 @@ class Client:
 
         ``q`` holds raw v2 filters (they imply v2). The first page is read here, so a refused
         request raises before any event is handed out. ``names`` fills in org/space names.
+        Newest first; with a ``limit`` and no window or ``order``, the most recent events
+        oldest to newest, like ``tail``.
         """
 
         from cfevents.events import audit_listing
@@ -445,7 +445,8 @@ class Client:
         return audit_listing.audit_event(self.http, guid, source, names)
 
     def crashes(self, **args: Unpack[CrashArgs]) -> Listing[Crash]:
-        """App crashes, each once (CC writes two events per crash), newest first by default.
+        """App crashes, each once (CC writes two events per crash), newest first by default;
+        with a ``limit`` and no window or ``order``, the most recent oldest to newest (``tail``).
 
         Arguments: the time window (``since``, ``until``, ``created_after``,
         ``created_before``), ``org``/``space``/``app``, ``order``, ``source``, ``per_page``,
@@ -511,11 +512,3 @@ class Client:
         from cfevents.events.resolve import Resolver
 
         return Resolver(self.http)
-
-
-def _store_refused(args: UsageExportArgs | ServiceExportArgs) -> tuple[str, ...]:
-    """The filter parameters given that a database ``out`` refuses (it keeps every event)."""
-    given = cast("Mapping[str, Any]", args)
-    keys: tuple[str, ...] = ("org", "space", "app", "state", "guids", "created_at")
-    keys += ("service_instance_types", "service_offering_guids")
-    return tuple(key for key in keys if given.get(key))

@@ -38,7 +38,7 @@ def test_1_unexpected_failure_is_one_line(env, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(usage, "usage_events", boom)  # a bug inside the library
+    monkeypatch.setattr(usage, "kind_events", boom)  # a bug inside the library
     with responses.RequestsMock():
         result = invoke(["usage", "list"], env)
     assert result.exit_code == 1
@@ -160,7 +160,7 @@ def test_130_interrupted(env, monkeypatch):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(usage, "usage_events", interrupt)
+    monkeypatch.setattr(usage, "kind_events", interrupt)
     with responses.RequestsMock():
         result = invoke(["usage", "list"], env)
     assert result.exit_code == 130

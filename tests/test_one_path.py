@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -14,8 +15,19 @@ from cli_helpers import one_line_error
 import cfevents
 from cfevents import files
 from cfevents.errors import UsageError
+from cfevents.events.kinds import EXPORT_KINDS
+from cfevents.events.kinds import KINDS as EVENT_KINDS
 
-KINDS = ["usage", "services"]  # the event kinds with an export
+# Every guarantee below runs for every kind the description list (cfevents/events/kinds.py)
+# holds: a new kind is tested the moment it is described.
+KINDS = [kind.command for kind in EXPORT_KINDS]  # the event kinds with an export
+LISTED = [kind.lists for kind in EVENT_KINDS]  # every kind's listing command
+FOLLOWED = [
+    (kind.command, "export", "--follow")
+    if kind.follow == "checkpoint"
+    else (*kind.lists, "--follow")
+    for kind in EVENT_KINDS
+]
 
 
 @pytest.fixture
@@ -86,15 +98,7 @@ def test_export_writes_through_dev_null_and_leaves_the_device(cli, kind):
 # -- bounds: once, for the library and every command -------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["usage", "export", "--follow"],
-        ["services", "export", "--follow"],
-        ["crashes", "--follow"],
-    ],
-    ids=["usage", "services", "crashes"],
-)
+@pytest.mark.parametrize("args", FOLLOWED, ids=" ".join)
 def test_follow_interval_has_one_lower_bound(cli, args):
     result = cli(*args, "--interval", "1s")
     assert result.exit_code == 2
@@ -110,16 +114,7 @@ def test_follow_crashes_in_the_library_obeys_the_same_bound(cf_env):
 
 
 @pytest.mark.parametrize(
-    "args",
-    [
-        ["usage", "list"],
-        ["usage", "export"],
-        ["services", "list"],
-        ["services", "export"],
-        ["crashes"],
-        ["events", "list"],
-    ],
-    ids=lambda a: "-".join(a),
+    "args", LISTED + [(kind, "export") for kind in KINDS], ids=lambda a: "-".join(a)
 )
 def test_per_page_zero_is_one_message_everywhere(cli, args):
     result = cli(*args, "--per-page", "0")
@@ -129,15 +124,53 @@ def test_per_page_zero_is_one_message_everywhere(cli, args):
     assert "Input should be" not in line
 
 
-@pytest.mark.parametrize("kind", ["usage_export", "service_usage_export"])
+@pytest.mark.parametrize("kind", [kind.name for kind in EXPORT_KINDS])
 def test_library_errors_name_the_python_parameter(cf_env, kind):
     cf = cfevents.connect()
     with pytest.raises(UsageError) as bad:
-        getattr(cf, kind)(min_age="x")
+        cf.export(kind, min_age="x")
     assert str(bad.value).startswith("min_age: ") and "--" not in str(bad.value)
     assert bad.value.param == "min_age"
     with pytest.raises(UsageError, match=r"^`per_page` must be between 1 and 5000"):
-        getattr(cf, kind)(per_page=0)
+        cf.export(kind, per_page=0)
+    with pytest.raises(UsageError, match=r"^`per_page` must be between 1 and 5000"):
+        cf.events(kind, per_page=0)
+
+
+def test_the_typed_methods_are_the_kinds_export_and_listing(cf_env):
+    """usage_export/service_usage_export (and the listings) are Client.export/events of their
+    kind: the same plan, the same events."""
+    cf = cfevents.connect()
+    for kind, typed in (("app_usage", cf.usage_export), ("service_usage", cf.service_usage_export)):
+        typed_plan, plan = typed(until="2026-01-02").plan, cf.export(kind, until="2026-01-02").plan
+        # the callables (org names, filters) are new ones for each call; the rest is equal
+        assert replace(typed_plan, enrich=None) == replace(plan, enrich=None)
+    for kind, listing in (("usage", cf.usage_events), ("services", cf.service_usage_events)):
+        assert list(listing(until="2026-01-05")) == list(cf.events(kind, until="2026-01-05"))
+    with pytest.raises(UsageError, match=r"^kind: must be one of app_usage, service_usage"):
+        cf.export("crashes")
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS, ids=lambda k: k.name)
+def test_each_kind_description_resolves(kind):
+    """What a description names in layers below it exists: its column sets, its store kind
+    (same endpoint), its report, its commands."""
+    import typer
+
+    from cfevents.api import Client
+    from cfevents.cli import app
+    from cfevents.output.columns import COLUMN_SETS
+    from cfevents.stores.columns import kind_named
+
+    assert kind.columns in COLUMN_SETS and kind.one_columns in COLUMN_SETS
+    if kind.store is not None:
+        assert kind_named(kind.store).path == kind.path
+    if kind.report is not None:
+        assert callable(getattr(Client, kind.report))
+    command = typer.main.get_command(app)
+    for word in kind.lists:
+        command = command.commands[word]
+    assert command.name == kind.lists[-1]
 
 
 # -- report --save-state ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -33,13 +34,15 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
-from cfevents.events.filters import pick
+from cfevents.events.filters import pick, pick_optional
 from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import timedelta
 
     from cfevents.api import CrashArgs, CrashFilterArgs
+    from cfevents.cli.output import OutputFlags
     from cfevents.events.hooks import Hook
     from cfevents.events.loops import LoopRule
     from cfevents.output.formatters import OutputSpec
@@ -105,7 +108,7 @@ def crashes(
             rich_help_panel=WHY_PANEL,
         ),
     ] = None,
-    order: OrderOpt = "desc",
+    order: OrderOpt = None,
     source: SourceOpt = "auto",
     per_page: PerPageOpt = None,
     limit: LimitOpt = None,
@@ -179,7 +182,8 @@ def crashes(
 ) -> None:
     """List app crashes, newest first, across the foundation (or an org, space or app).
 
-    Cloud Controller records every crash twice (audit.app.process.crash and app.crash); each
+    A limit alone (no time window, no --order) shows the most recent, oldest to newest, like
+    tail. Cloud Controller records every crash twice (audit.app.process.crash and app.crash); each
     crash is shown once, from audit.app.process.crash, with app.crash filling any gaps.
     Org and space names are looked up once per run.
 
@@ -193,35 +197,35 @@ def crashes(
 
         cfevents crashes --follow --loop 5/10m --repeat 30m --exec ./page.sh
     """
-    from cfevents.cli.output import build_spec, needs_names, nothing_found, show
+    from cfevents.cli.output import OutputFlags, needs_names, nothing_found, show
     from cfevents.errors import UsageError
 
     rt: Runtime = ctx.obj
-    if follow or any(v is not None for v in (exec_, exec_timeout, exec_log, loop)):
-        return _follow(rt, ctx.params)
-    kind = "crash-summary" if summary else "crashes"
-    spec = build_spec(
-        rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
-    )
+    shape = OutputFlags(output, fields, no_headers, table_format)
+    bounds = (since, until, created_after, created_before)
+    args: CrashArgs = {
+        **window_args(*bounds),
+        **scope_args(org, space, app_),
+        **why_args(reason, exit_status, oom, context),
+        "source": pick(source, SOURCES, param="source"),
+        "per_page": per_page,
+        "order": "asc",
+        "limit": None,
+        "names": True,
+    }
+    watch = Watch(follow, interval, exec_, exec_timeout, exec_log, loop, repeat, resolve_after)
+    if watch.wanted:
+        return _follow(rt, watch, args, shape, summary=summary)
+    spec = shape.spec(rt, "crash-summary" if summary else "crashes")
     if summary and context is not None:
         raise UsageError("--context attaches changes to each crash; --summary has no crashes")
     spec = with_context_column(spec, context)
     lim, default_limit = effective_limit(limit, all_)
-    cf = rt.cf()
-    listing = (cf.crash_summary if summary else cf.crashes)(
-        **window_args(since, until, created_after, created_before),
-        **scope_args(org, space, app_),
-        **why_args(reason, exit_status, oom, context),
-        order=pick(order, ORDERS, param="order"),
-        source=pick(source, SOURCES, param="source"),
-        per_page=per_page,
-        limit=lim,
-        names=needs_names(spec),
-    )
-    nothing = nothing_found(
-        ("crash summaries" if summary else "crashes"), since, until, created_after, created_before
-    )
-    filtered = " ".join(f for f in (_why_text(reason, exit_status, oom),) if f)
+    order_ = pick_optional(order, ORDERS, param="order")
+    args |= {"order": order_, "limit": lim, "names": needs_names(spec)}
+    listing = (rt.cf().crash_summary if summary else rt.cf().crashes)(**args)
+    nothing = nothing_found("crash summaries" if summary else "crashes", *bounds)
+    filtered = _why_text(reason, exit_status, oom)
     show(rt, listing, spec, default_limit=default_limit, nothing=nothing, filtered=filtered)
 
 
@@ -237,7 +241,7 @@ def why_args(
     }
 
 
-def with_context_column(spec: OutputSpec, context: str | None) -> OutputSpec:
+def with_context_column(spec: OutputSpec, context: str | timedelta | None) -> OutputSpec:
     """With --context, tables and CSV/TSV show the ``context`` column last (JSON has it
     anyway; --fields chooses for itself)."""
     import dataclasses
@@ -253,74 +257,77 @@ def _why_text(reason: list[str] | None, exit_status: list[str] | None, oom: bool
     return " ".join([*parts, *(["--oom"] if oom else [])])
 
 
-def _follow(rt: Runtime, params: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Watch:
+    """The options of ``crashes --follow``: the poll, --exec and its supervision, --loop."""
+
+    follow: bool
+    interval: str
+    exec_: str | None
+    exec_timeout: str | None
+    exec_log: str | None
+    loop: str | None
+    repeat: str | None
+    resolve_after: str | None
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the command follows (or was given an option only a follow takes)."""
+        hooks = (self.exec_, self.exec_timeout, self.exec_log, self.loop)
+        return self.follow or any(v is not None for v in hooks)
+
+
+def _follow(
+    rt: Runtime, watch: Watch, args: CrashArgs, shape: OutputFlags, *, summary: bool
+) -> None:
     """crashes --follow: each new crash (or, with --loop, each loop record) printed and
-    --exec run as it arrives, until SIGTERM (exit 143) or Ctrl-C (130). ``params`` are the
-    command's parameters (click's ``ctx.params``)."""
+    --exec run as it arrives, until SIGTERM (exit 143) or Ctrl-C (130)."""
     from cfevents.cli.follow import run_follow, stream_spec
-    from cfevents.cli.output import build_spec, needs_names
+    from cfevents.cli.output import needs_names
     from cfevents.events.loops import is_loop
 
-    p = params
-    args, pause, rule = _follow_plan(p)
+    pause, rule = _follow_plan(watch, args, summary)
     kind = "crash-loops" if rule is not None else "crashes"
-    spec = build_spec(
-        rt,
-        kind,
-        output=p["output"],
-        fields=p["fields"],
-        no_headers=p["no_headers"],
-        table_format=p["table_format"],
-    )
-    spec = with_context_column(stream_spec(spec), p["context"])
-    args["names"] = needs_names(spec) or p["exec_"] is not None
+    spec = with_context_column(stream_spec(shape.spec(rt, kind)), args.get("context"))
+    args["names"] = needs_names(spec) or watch.exec_ is not None
     loops = f", loops of {rule} crashes" if rule is not None else ""
-    rt.note(f"following crashes every {p['interval']}{loops} (Ctrl-C to stop)")
+    rt.note(f"following crashes every {watch.interval}{loops} (Ctrl-C to stop)")
     nouns = ("loop record", "loop records") if rule is not None else ("crash", "crashes")
-    with _exec_hook(rt, p) as hook:
+    with _exec_hook(rt, watch) as hook:
         records = rt.cf().follow_crashes(interval=pause, loop=rule, **args)
         shown = (r for r in records if rule is None or is_loop(dict(r)))
         each = None if hook is None else (lambda record: _run_exec(rt, hook, record, kind))
         run_follow(rt, shown, spec, nouns=nouns, each=each)
 
 
-def _follow_plan(p: dict[str, Any]) -> tuple[CrashArgs, float, LoopRule | None]:
-    """The follow's crash arguments, poll interval (seconds) and loop rule; usage errors for
-    options that cannot follow."""
+def _follow_plan(watch: Watch, args: CrashArgs, summary: bool) -> tuple[float, LoopRule | None]:
+    """The follow's poll interval (seconds) and loop rule; usage errors for options that
+    cannot follow."""
     from cfevents.errors import UsageError
     from cfevents.events.bounds import check_interval
     from cfevents.events.loops import parse_loop
 
-    args: CrashArgs = {
-        **window_args(p["since"], p["until"], p["created_after"], p["created_before"]),
-        **scope_args(p["org"], p["space"], p["app_"]),
-        **why_args(p["reason"], p["exit_status"], p["oom"], p["context"]),
-        "source": p["source"],
-        "per_page": p["per_page"],
-        "order": "asc",
-        "limit": None,
-        "names": True,
-    }
-    if not p["follow"]:
-        for flag in ("exec_", "loop", "exec_timeout", "exec_log"):
-            if p[flag] is not None:
-                name = "--" + flag.rstrip("_").replace("_", "-")
+    if not watch.follow:
+        hooks = {"--exec": watch.exec_, "--loop": watch.loop}
+        hooks |= {"--exec-timeout": watch.exec_timeout, "--exec-log": watch.exec_log}
+        for name, value in hooks.items():
+            if value is not None:
                 raise UsageError(f"{name} works on new crashes as they arrive: it needs --follow")
-    if p["summary"]:
+    if summary:
         raise UsageError("--follow prints crashes as they arrive; --summary cannot follow")
     if args.get("until") or args.get("created_before"):
         raise UsageError("--follow has no end: drop --until/--created-before")
-    if p["loop"] is None and (p["repeat"] is not None or p["resolve_after"] is not None):
+    if watch.loop is None and (watch.repeat is not None or watch.resolve_after is not None):
         raise UsageError(
             "--repeat and --resolve-after shape loop records: they need --loop N/PERIOD"
         )
-    pause = check_interval(p["interval"])  # before the note: a refused one prints only its error
-    rule = parse_loop(p["loop"], p["repeat"], p["resolve_after"]) if p["loop"] else None
-    return args, pause, rule
+    pause = check_interval(watch.interval)  # before the note: a refused one prints only its error
+    rule = parse_loop(watch.loop, watch.repeat, watch.resolve_after) if watch.loop else None
+    return pause, rule
 
 
 @contextlib.contextmanager
-def _exec_hook(rt: Runtime, p: dict[str, Any]) -> Iterator[Hook | None]:
+def _exec_hook(rt: Runtime, watch: Watch) -> Iterator[Hook | None]:
     """The --exec supervisor (None without --exec): its timeout, and its output to stderr or
     appended to --exec-log (opened once, closed at the end)."""
     import os
@@ -329,29 +336,29 @@ def _exec_hook(rt: Runtime, p: dict[str, Any]) -> Iterator[Hook | None]:
     from cfevents.events.hooks import MAX_TIMEOUT_S, Hook
     from cfevents.timeparse import TimeParseError, parse_duration
 
-    if p["exec_"] is None:
-        if p["exec_timeout"] is not None or p["exec_log"] is not None:
+    if watch.exec_ is None:
+        if watch.exec_timeout is not None or watch.exec_log is not None:
             raise UsageError(
                 "--exec-timeout and --exec-log shape --exec runs: they need --exec CMD"
             )
         yield None
         return
     timeout = 60.0
-    if p["exec_timeout"] is not None:
+    if watch.exec_timeout is not None:
         try:
-            timeout = parse_duration(p["exec_timeout"]).total_seconds()
+            timeout = parse_duration(watch.exec_timeout).total_seconds()
         except TimeParseError as exc:
             raise UsageError(f"--exec-timeout: {exc}") from None
         if not 1 <= timeout <= MAX_TIMEOUT_S:
-            raise UsageError(f"--exec-timeout: {p['exec_timeout']!r} is out of range (1s to 1d)")
+            raise UsageError(f"--exec-timeout: {watch.exec_timeout!r} is out of range (1s to 1d)")
     log = 2
-    if p["exec_log"] is not None:
+    if watch.exec_log is not None:
         try:
-            log = os.open(p["exec_log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            log = os.open(watch.exec_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         except OSError as exc:
-            raise OutputIOError(f"--exec-log {p['exec_log']}: {exc.strerror}") from None
+            raise OutputIOError(f"--exec-log {watch.exec_log}: {exc.strerror}") from None
     try:
-        yield Hook(p["exec_"], timeout=timeout, log=log, parent_env=rt.env.env)
+        yield Hook(watch.exec_, timeout=timeout, log=log, parent_env=rt.env.env)
     finally:
         if log != 2:
             os.close(log)

@@ -32,6 +32,7 @@ from cfevents.cli.options import (
     scope_args,
     window_args,
 )
+from cfevents.cli.output import OutputFlags
 from cfevents.cli.runtime import Runtime
 from cfevents.events.filters import pick
 from cfevents.shapes import LOST_CURSOR_CHOICES, ON_ROTATED_CHOICES
@@ -223,9 +224,7 @@ def export_usage(
         names=_shows_org_name(fields),
     )
     check_coverage(rt, window_args(since, until, created_after, created_before), require_complete)
-    spec = usage_spec(
-        rt, output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None, flat=flat
-    )
+    spec = usage_spec(rt, OutputFlags(job.plan.fmt, fields, no_headers), flat=flat)
     run_export(rt, job, spec, progress)
 
 

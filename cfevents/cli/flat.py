@@ -15,6 +15,7 @@ from cfevents.cli.options import OUTPUT_PANEL
 from cfevents.errors import UsageError
 
 if TYPE_CHECKING:
+    from cfevents.cli.output import OutputFlags
     from cfevents.cli.runtime import Runtime
     from cfevents.events.listing import Listing
     from cfevents.output.formatters import OutputSpec
@@ -50,27 +51,12 @@ def flat_spec(spec: OutputSpec, fields: str | None) -> OutputSpec:
     return replace(spec, columns=names, fields=tuple(selected) if selected else None, labels={})
 
 
-def usage_spec(
-    rt: Runtime,
-    *,
-    output: str | None,
-    fields: str | None,
-    no_headers: bool,
-    table_format: str | None,
-    flat: bool,
-) -> OutputSpec:
-    """``build_spec`` for usage events, with the flat columns when ``flat``."""
-    from cfevents.cli.output import build_spec
+def usage_spec(rt: Runtime, shape: OutputFlags, *, flat: bool) -> OutputSpec:
+    """The output spec for usage events, with the flat columns when ``flat``."""
+    from dataclasses import replace
 
-    spec = build_spec(
-        rt,
-        "usage",
-        output=output,
-        fields=None if flat else fields,
-        no_headers=no_headers,
-        table_format=table_format,
-    )
-    return flat_spec(spec, fields) if flat else spec
+    spec = replace(shape, fields=None).spec(rt, "usage") if flat else shape.spec(rt, "usage")
+    return flat_spec(spec, shape.fields) if flat else spec
 
 
 def flat_listing(listing: Listing[Any]) -> Listing[dict[str, Any]]:

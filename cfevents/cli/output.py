@@ -5,6 +5,7 @@ and word what a listing left out ("showing N of M") on stderr.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cfevents.cli.options import output_format
@@ -25,6 +26,27 @@ def shows(spec: OutputSpec, path: str) -> bool:
     else:
         names = spec.columns
     return any(path == name or path.startswith(name + ".") for name in names)
+
+
+@dataclass(frozen=True)
+class OutputFlags:
+    """The output options every listing takes (-o, --fields, --no-headers, --table-format)."""
+
+    output: str | None = None
+    fields: str | None = None
+    no_headers: bool = False
+    table_format: str | None = None
+
+    def spec(self, rt: Runtime, kind: str) -> OutputSpec:
+        """:func:`build_spec` for these options and the column set ``kind``."""
+        return build_spec(
+            rt,
+            kind,
+            output=self.output,
+            fields=self.fields,
+            no_headers=self.no_headers,
+            table_format=self.table_format,
+        )
 
 
 def build_spec(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -41,6 +41,12 @@ from cfevents.cli.runtime import Runtime
 from cfevents.events.filters import pick_optional
 from cfevents.report.flags import help_text as flag_help
 from cfevents.shapes import ORDERS, USAGE_ORDERS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from cfevents.events.listing import Listing
+    from cfevents.output.formatters import OutputSpec
 
 app = typer.Typer(
     help="App usage events: starts, stops, scaling, staging and tasks (for billing/chargeback).",
@@ -96,20 +102,14 @@ def list_usage(
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
     from cfevents.cli.flat import flat_listing, usage_spec
-    from cfevents.cli.output import shows
+    from cfevents.cli.output import OutputFlags, shows
 
     rt: Runtime = ctx.obj
-    spec = usage_spec(
-        rt,
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-        flat=flat,
-    )
+    spec = usage_spec(rt, OutputFlags(output, fields, no_headers, table_format), flat=flat)
     lim, default_limit = effective_limit(limit, all_)
+    bounds = (since, until, created_after, created_before)
     listing = rt.cf().usage_events(
-        **window_args(since, until, created_after, created_before),
+        **window_args(*bounds),
         created_at=created_at or (),
         guids=guid or (),
         after_guid=after_guid,
@@ -122,20 +122,29 @@ def list_usage(
         state=state or (),
         names=shows(spec, "org_name" if flat else "organization.name"),  # only when shown
     )
-    _show(rt, flat_listing(listing) if flat else listing, spec, default_limit, ctx.params)
+    scan = {"--org": org, "--space": space, "--app": app_, "--state": state}
+    shown = flat_listing(listing) if flat else listing
+    _show(rt, shown, spec, default_limit, bounds, scan, require_complete)
 
 
-def _show(rt: Runtime, listing: Any, spec: Any, default_limit: bool, p: dict[str, Any]) -> None:
-    """usage list's output and notes: the rows; an empty result worded (how much a client-side
-    scan read); a window CC has partly pruned warned about after the rows, or with
-    --require-complete refused (exit 7) before any."""
+def _show(
+    rt: Runtime,
+    listing: Listing[Any],
+    spec: OutputSpec,
+    default_limit: bool,
+    bounds: tuple[str | None, str | None, str | None, str | None],
+    scan: Mapping[str, Sequence[str] | None],
+    require_complete: bool,
+) -> None:
+    """usage list's output and notes: the rows; an empty result worded (for the time
+    ``bounds``; with a ``scan`` flag given, how much the client-side scan read); a window CC
+    has partly pruned warned about after the rows, or with --require-complete refused (exit 7)
+    before any."""
     from cfevents.cli.output import nothing_found, show
 
-    bounds = (p["since"], p["until"], p["created_after"], p["created_before"])
     time = window_args(*bounds)
-    if p["require_complete"]:
+    if require_complete:
         check_coverage(rt, time, True)
-    scan = {"--org": p["org"], "--space": p["space"], "--app": p["app_"], "--state": p["state"]}
     show(
         rt,
         listing,
@@ -145,7 +154,7 @@ def _show(rt: Runtime, listing: Any, spec: Any, default_limit: bool, p: dict[str
         filtered="/".join(flag for flag, value in scan.items() if value),
         noun="usage events",
     )
-    if not p["require_complete"]:
+    if not require_complete:
         check_coverage(rt, time, False)
 
 

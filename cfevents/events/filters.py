@@ -63,6 +63,7 @@ class UsageFilters:
     after_guid: str | None
     states: frozenset[str]
     scope_values: tuple[list[str], list[str], list[str]]  # org, space, app names or GUIDs
+    extra: tuple[tuple[str, str], ...] = ()  # no server parameters beyond the window and GUIDs
 
     @classmethod
     def parse(cls, args: UsageFilterArgs) -> UsageFilters:
@@ -128,6 +129,15 @@ class ServiceFilters:
             after_guid=after_guid.strip() if after_guid else None,
             extra=tuple(extra),
         )
+
+    @property
+    def client_side(self) -> bool:
+        """Never: the endpoint filters by everything it is given."""
+        return False
+
+    def keep(self, resolver: Resolver) -> Callable[[dict[str, Any]], bool] | None:
+        """No filter after fetching."""
+        return None
 
 
 def time_window(now: datetime, args: TimeArgs, created_at: Sequence[TimeValue] = ()) -> TimeWindow:

@@ -11,15 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from cfevents.errors import UsageError
 from cfevents.events.args import ServiceEventArgs, TimeArgs, UsageEventArgs
 from cfevents.events.bounds import check_limit, check_per_page
-from cfevents.events.filters import (
-    NON_GLOBAL_HINT,
-    SERVICE_USAGE_PATH,
-    USAGE_PATH,
-    ServiceFilters,
-    UsageFilters,
-    check_order,
-    time_window,
-)
+from cfevents.events.filters import NON_GLOBAL_HINT, USAGE_PATH, check_order, time_window
 from cfevents.events.keyset import blame_after_guid
 from cfevents.events.listing import (
     RECENT_ORDER,
@@ -40,16 +32,21 @@ from cfevents.events.resolve import Resolver, org_namer
 
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
-    from cfevents.shapes import ServiceUsageEvent, UsageEvent
+    from cfevents.events.kinds import EventKind
 
 
-def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
-    """The listing behind :meth:`cfevents.api.Client.usage_events` (its docstring says what it yields)."""
+def kind_events(
+    http: CFClient, kind: EventKind, args: UsageEventArgs | ServiceEventArgs
+) -> Listing[dict[str, Any]]:
+    """The listing of a usage kind (``Client.usage_events``, ``Client.service_usage_events``:
+    their docstrings say what it yields): its filters parsed by the kind, checked bounds,
+    keyset paging in id order (or CC's ordered pages), client-side filters, the limit."""
     from cfevents.cc.paging import PageInfo, resources
 
-    filters = UsageFilters.parse(args)
+    assert kind.parse is not None, kind.name
+    filters = kind.parse(args)
     per_page, limit = args.get("per_page"), check_limit(args.get("limit"))
-    check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {USAGE_PATH}")
+    check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {kind.path}")
     order_by = _usage_order_by(args)
     client_filtered = filters.client_side
     size = page_size(None if client_filtered else limit, per_page, V3_MAX_PER_PAGE)
@@ -64,7 +61,7 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
     )
     keep = filters.keep(Resolver(http))
     info = PageInfo()
-    pages = usage_pages(http, query, limit, client_filtered)
+    pages = usage_pages(http, query, limit, client_filtered, kind, filters.extra)
     events: Iterator[dict[str, Any]] = resources(pages, info)
     if keep is not None:
         events = filter(keep, events)
@@ -72,11 +69,9 @@ def usage_events(http: CFClient, args: UsageEventArgs) -> Listing[UsageEvent]:
         events = itertools.islice(events, limit)
     if recent:
         events = oldest_to_newest(events)
-    if args.get("names", True):
+    if kind.org_names and cast("dict[str, Any]", args).get("names", True):
         events = map(org_namer(Resolver(http)), events)
-
-    listing = _listing(events, info, http, limit, recent, "app usage", client_filtered)
-    return cast("Listing[UsageEvent]", listing)
+    return _listing(events, info, http, limit, recent, kind.label, client_filtered)
 
 
 def _recent(
@@ -93,9 +88,9 @@ def _recent(
     )
 
 
-def _usage_order_by(args: UsageEventArgs) -> str | None:
+def _usage_order_by(args: UsageEventArgs | ServiceEventArgs) -> str | None:
     """CC's ``order_by`` for ``order`` or ``order_by`` (one of them), checked."""
-    order_by = args.get("order_by")
+    order_by = cast("UsageEventArgs", args).get("order_by")
     if (order := args.get("order")) is not None:
         if order_by is not None:
             raise UsageError("`order` and `order_by` say the same thing: give one", param="order")
@@ -112,7 +107,7 @@ def usage_pages(
     query: UsageQuery,
     limit: int | None,
     client_filtered: bool,
-    path: str = USAGE_PATH,
+    kind: EventKind,
     extra: Sequence[tuple[str, str]] = (),
 ) -> Iterator[dict[str, Any]]:
     """The paging strategy: one page, keyset in id order, or ``next`` links (ordered)."""
@@ -120,7 +115,7 @@ def usage_pages(
     from cfevents.cc.readahead import read_ahead
     from cfevents.events.keyset import keyset_pages
 
-    size = query.per_page or V3_MAX_PER_PAGE
+    size, path = query.per_page or V3_MAX_PER_PAGE, kind.path
     params = [*build_usage_params(query), *extra]
     # never a page past the limit; with several pages, fetch the next while using this one
     max_pages = -(-limit // size) if limit is not None and not client_filtered else None
@@ -139,7 +134,7 @@ def usage_pages(
                 read_ahead=several,
             ),
             query.after_guid,
-            "app usage event" if path == USAGE_PATH else "service usage event",
+            kind.noun,
         )
     pages = v3_pages(http, path, params)
     if max_pages is not None:
@@ -178,41 +173,6 @@ def usage_coverage(http: CFClient, args: TimeArgs) -> str | None:
     return f"{gone}: this covers only {format_cc(oldest)} to {end}"
 
 
-def service_usage_events(http: CFClient, args: ServiceEventArgs) -> Listing[ServiceUsageEvent]:
-    """The listing behind :meth:`cfevents.api.Client.service_usage_events` (its docstring says what it yields)."""
-    from cfevents.cc.paging import PageInfo, resources
-
-    per_page, limit, order = (
-        args.get("per_page"),
-        check_limit(args.get("limit")),
-        args.get("order"),
-    )
-    check_per_page(per_page, V3_MAX_PER_PAGE, f"v3 {SERVICE_USAGE_PATH}")
-    order_by = None
-    if order is not None:
-        order_by = "created_at" if check_order(order) == "asc" else "-created_at"
-    filters = ServiceFilters.parse(args)
-    recent = _recent(limit, filters.window, order_by, filters.after_guid, args.get("page"))
-    query = UsageQuery(
-        window=filters.window,
-        guids=filters.guids,
-        after_guid=filters.after_guid,
-        order_by=RECENT_ORDER if recent else order_by,
-        per_page=page_size(limit, per_page, V3_MAX_PER_PAGE),
-        page=args.get("page"),
-    )
-    info = PageInfo()
-    pages = usage_pages(http, query, limit, False, SERVICE_USAGE_PATH, filters.extra)
-    events: Iterator[dict[str, Any]] = resources(pages, info)
-    if limit is not None:
-        events = itertools.islice(events, limit)
-    if recent:
-        events = oldest_to_newest(events)
-
-    listing = _listing(events, info, http, limit, recent, "service usage")
-    return cast("Listing[ServiceUsageEvent]", listing)
-
-
 def report_events(http: CFClient, start: datetime) -> Iterator[dict[str, Any]]:
     """Every usage event from ``start`` on, in id order: the export's keyset pages with
     read-ahead (one streamed pass; closing this stops the background download)."""
@@ -239,9 +199,9 @@ def _listing(
     limit: int | None,
     recent: bool,
     noun: str,
-    client_filtered: bool = False,
+    client_filtered: bool,
 ) -> Listing[dict[str, Any]]:
-    """A usage listing (app or service) with its truncation note and its empty-result hint."""
+    """A usage listing (any kind) with its truncation note and its empty-result hint."""
 
     def truncation(shown: int) -> Truncation | None:
         if limit is None or shown < limit:

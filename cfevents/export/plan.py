@@ -20,6 +20,8 @@ from cfevents.events.bounds import check_interval, check_min_age, check_per_page
 from cfevents.events.query import V3_MAX_PER_PAGE
 
 if TYPE_CHECKING:
+    from cfevents.events.kinds import EventKind
+    from cfevents.events.resolve import Resolver
     from cfevents.files import OutputTarget
     from cfevents.shapes import LostCursor, OnRotated
 
@@ -133,6 +135,35 @@ class ExportPlan:
             flat=flat,
             parallel=_parallel(args, store),
         )
+
+
+def export_source(kind: EventKind, args: ExportArgs, resolver: Resolver) -> ExportSource:
+    """What an export of ``kind`` reads for ``args`` (its filters parsed by the kind): the one
+    way every kind's export is built, so file, store, parallel and follow exports treat every
+    kind alike. A database ``out`` is checked first (before any name is resolved)."""
+    from cfevents.events.query import UsageQuery, build_usage_params
+    from cfevents.events.resolve import org_names_page
+    from cfevents.output.columns import COLUMN_SETS
+
+    given = cast("Mapping[str, Any]", args)
+    filtered = tuple(key for key in kind.narrowing if given.get(key))
+    store = store_target(args) is not None
+    if store:
+        check_store_export(args, filtered)
+    assert kind.parse is not None, f"{kind.name} has no export"
+    filters = kind.parse(args)
+    query = UsageQuery(window=filters.window, guids=filters.guids)
+    names = kind.org_names and given.get("names", True) and not store  # --flat: org_name
+    return ExportSource(
+        kind.path,
+        (*build_usage_params(query), *filters.extra),
+        filters.after_guid,
+        filters.keep(resolver),
+        enrich=org_names_page(resolver) if names else None,
+        noun=kind.noun,
+        columns=COLUMN_SETS[kind.columns].columns,
+        filtered=filtered,
+    )
 
 
 def store_target(args: ExportArgs) -> str | None:
