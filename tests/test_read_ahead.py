@@ -312,10 +312,10 @@ def test_report_events_let_each_page_go_before_fetching_the_next():
     assert plain.alive_at_request == [0, 0, 0]
 
 
-def test_a_guessed_download_reads_its_body_only_once_the_page_before_is_decoded(monkeypatch):
-    """At most one raw body alive: the request guessed from page N's raw body is sent at once,
-    but its body is read only after page N is decoded (and its raw body let go), so the next
-    body never coexists with the page being decoded and its own body."""
+def test_a_guessed_download_reads_its_body_only_once_the_page_before_is_let_go(monkeypatch):
+    """At most one raw body alive, and never next to a decoded page: the request guessed from
+    page N's raw body is sent at once, but its body is read only when page N+1 is asked for,
+    after the consumer is done with page N (which is decoded without its raw body)."""
     from cfevents.cc import client as client_module
 
     client, _ = offline_client(three_pages())
@@ -330,14 +330,17 @@ def test_a_guessed_download_reads_its_body_only_once_the_page_before_is_decoded(
         return page
 
     monkeypatch.setattr(client_module, "decode_body", decode_body)
-    pages = list(keyset_pages(client, PATH, [], None, 3))
-    assert len(pages) == 3
+    for page in keyset_pages(client, PATH, [], None, 3):
+        client.reads.append(f"done with {page['resources'][0]['guid']}")
     assert gate_open_while_decoding == [False, False, False]
     assert client.reads == [
         "body None",
         "decoded g1",
+        "done with g1",
         "body g3",
         "decoded g4",
+        "done with g4",
         "body g6",
         "decoded g7",
+        "done with g7",
     ]

@@ -30,7 +30,7 @@ from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 from cfevents.cc.auth import TokenManager
 from cfevents.cc.config import Settings, login_link_trusted, origin
 from cfevents.cc.paging import Params
-from cfevents.cc.readahead import Background
+from cfevents.cc.readahead import Background, Worker
 from cfevents.cc.retry import RetryPolicy
 from cfevents.cc.trust import use_system_trust
 from cfevents.errors import (
@@ -122,6 +122,7 @@ class CFClient:
         self.clock_skew: float | None = None  # the API's clock minus ours (HTTP Date), seconds
         self.server_time: float | None = None  # the last answer's HTTP Date (POSIX seconds)
         self._ahead: _ReadAhead | None = None
+        self._downloads = Worker("cfevents-read-ahead")  # one thread for every read-ahead
 
     # -- URLs ---------------------------------------------------------------------------
 
@@ -202,9 +203,6 @@ class CFClient:
                 path=urlsplit(resp.url).path,
                 request_id=resp.headers.get("X-VCAP-Request-ID"),
             ) from None
-        finally:
-            if self._ahead is not None:  # this body is decoded and gone: the next may come in
-                self._ahead.may_read.set()
 
     def read_ahead(
         self,
@@ -227,9 +225,10 @@ class CFClient:
         takes the response, that guess starts downloading before the body is even decoded. The
         caller confirms it with its own ``read_ahead`` once it has decoded the page; a wrong
         guess is dropped then (it costs one wasted request, never a wrong page). A guessed
-        request is sent at once (the server works on it meanwhile) but its body is read only
-        once the page it was guessed from is decoded (``may_read``): at most one raw body is
-        alive at a time, and never next to the page being decoded.
+        request is sent at once (the server works on it while this page is decoded and
+        written) but its body is read only when :meth:`get_json` asks for it (``may_read``),
+        once the caller is done with the page it was guessed from: a raw body never coexists
+        with a decoded page.
         """
         key = _request_key(target, params, auth)
         if self._ahead is not None and self._ahead.key == key:
@@ -241,7 +240,7 @@ class CFClient:
         def download() -> requests.Response:
             return self.get(target, params, auth=auth, before_body=may_read.wait)
 
-        pending = Background(download, name="cfevents-read-ahead")
+        pending = Background(download, worker=self._downloads)
         self._ahead = _ReadAhead(key, pending, then, may_read)
 
     def would_wait(self, target: str, params: Params | None = None, *, auth: bool = True) -> bool:
@@ -265,10 +264,11 @@ class CFClient:
         if ahead is None or ahead.key != _request_key(target, params, auth):
             return None
         self._ahead = None
+        ahead.may_read.set()  # the caller is done with the page before: read the body now
         resp = ahead.pending.result()
         if ahead.then is not None:
             guess = ahead.then(resp.content)
-            if guess is not None:  # its body waits until get_json has decoded this one
+            if guess is not None:  # its body waits until get_json asks for it
                 gate = threading.Event()
                 self.read_ahead(guess[0], guess[1], auth=auth, then=ahead.then, may_read=gate)
         return resp
