@@ -344,3 +344,24 @@ def test_a_guessed_download_reads_its_body_only_once_the_page_before_is_let_go(m
         "decoded g7",
         "done with g7",
     ]
+
+
+def test_every_read_ahead_of_a_client_runs_on_one_thread():
+    """A new thread per page gave each its own malloc arena, which kept freed bodies resident:
+    memory grew with the pages. The client's downloads share one worker thread."""
+    client = CFClient(Settings(api="https://api.x", credentials=Credentials(access_token="t")))
+    pages = three_pages()
+    threads = []
+
+    def get(target, params=None, *, auth=True, before_body=None):
+        threads.append(threading.current_thread())
+        if before_body is not None:
+            before_body()
+        return FakeResponse(pages[dict(params or []).get("after_guid")])
+
+    client.get = get  # type: ignore[method-assign]
+    for _ in range(2):
+        assert len(list(keyset_pages(client, PATH, [], None, 3))) == 3
+    assert len(threads) == 6
+    assert all(thread is threads[0] for thread in threads)
+    assert threads[0].name == "cfevents-read-ahead"
