@@ -26,7 +26,10 @@ Floors:
   report      usage report over the events of a window against usage export -o ndjson of the
               same events (same sandbox); its peak RSS at 1M events against 10k events
   store       usage export -o ndjson > /dev/null: the same events loaded into a new SQLite file
-              with usage export --out x.db (issue 23: at least 80% of its rate, ratio <= 1.25)
+              with usage export --out x.db (issue 23: at least 80% of its rate, ratio <= 1.25;
+              peak RSS no higher); bench/store_load.py in-process on the same page bytes:
+              the SQLite store against NDJSON (<= 1.25) and the PostgreSQL store against a
+              plain COPY of the same rows into the same table (<= 1.11: 90% of its rate)
   parallel    usage export --parallel 1/2/4/8 against the serial export of the same range on a
               server modelling a real CC page (--parallel-latency-ms + 0.05 ms per event) that
               answers concurrently (bench/concurrent_sandbox.py; issue 23: --parallel 4 on 100k
@@ -584,6 +587,67 @@ class Bench:
             for _, cmd, kw in jobs:
                 self.warm_up(cmd, kw["env"])
             interleaved(jobs, self.args.repeats)
+        # the same runs, compared by their peak RSS (issue 23: no higher than the file export)
+        floor_rss = self.add(Row("store", "usage export -o ndjson, peak RSS", metric="rss"))
+        floor_rss.samples = floor.samples
+        memory = self.add(
+            Row(
+                "store",
+                "usage export --out x.db, peak RSS",
+                metric="rss",
+                floor=floor_rss.name,
+                target=1.0,
+            )
+        )
+        memory.samples = row.samples
+        self.store_load()
+
+    def store_load(self) -> None:
+        """bench/store_load.py in its own process: the same page bytes through the SQLite
+        store against NDJSON, and through the PostgreSQL store against a plain COPY, in
+        alternated pairs (wall; CPU of the loader plus the PostgreSQL backend)."""
+        a = self.args
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "store_load.json"
+            pg = [] if a.store_pg == "none" else ["--pg-server"]
+            if a.store_pg not in ("none", "auto"):
+                pg = ["--postgres", a.store_pg]
+            cmd = [
+                self.python,
+                str(BENCH / "store_load.py"),
+                "--events",
+                str(a.events),
+                "--pairs",
+                str(a.repeats),
+                "--json",
+                str(out),
+                *pg,
+            ]
+            subprocess.run(cmd, env={**os.environ, **self.orjson_env}, check=True)
+            found = json.loads(out.read_text())
+        n = found["events"]
+        targets = {"sqlite": ("ndjson", 1 / 0.8), "postgresql": ("copy", 1 / 0.9)}
+        names = {
+            "ndjson": "in-process: decode + NDJSON to /dev/null",
+            "sqlite": "in-process: the SQLite store (write_page)",
+            "copy": "in-process: plain COPY of the same rows",
+            "postgresql": "in-process: the PostgreSQL store (write_page)",
+        }
+        for name, samples in found["passes"].items():
+            floor, target = targets.get(name, (None, None))
+            row = self.add(
+                Row(
+                    "store",
+                    names[name],
+                    floor=names[floor] if floor else None,
+                    target=target,
+                    events=n,
+                    note="CPU: the loader's plus the PostgreSQL backend's"
+                    if name in ("copy", "postgresql")
+                    else "",
+                )
+            )
+            row.samples = [Sample(wall, 0, cpu) for wall, cpu in samples]
 
     # audit events: reading ahead -------------------------------------------------------
 
@@ -827,6 +891,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="usage events for the big usage report memory run [--memory-events]",
     )
     parser.add_argument("--memory-small", type=int, default=10_000, help="the small memory run")
+    parser.add_argument(
+        "--store-pg",
+        default="auto",
+        help="store scenario's PostgreSQL: auto (a throwaway server, as the tests start), none, "
+        "or a postgresql:// URL (new schemas are made in it)",
+    )
     parser.add_argument("--memory-repeats", type=int, help="runs of the big memory export [2]")
     parser.add_argument(
         "--naive-events",

@@ -24,8 +24,12 @@ WRITER = Path(__file__).parent / "store_writer.py"
 N, PER_PAGE = 2000, 100
 
 
-def start_writer(target: str, pause: float, hold: Path | None = None) -> subprocess.Popen[str]:
+def start_writer(
+    target: str, pause: float, hold: Path | None = None, batch: tuple[int, int] | None = None
+) -> subprocess.Popen[str]:
     gate = [str(hold)] if hold else []
+    if batch is not None:
+        gate = [str(hold or ""), str(batch[0]), str(batch[1])]
     return subprocess.Popen(
         [sys.executable, str(WRITER), target, str(N), str(PER_PAGE), str(pause), *gate],
         stdout=subprocess.PIPE,
@@ -106,4 +110,31 @@ def test_two_exports_started_together_leave_the_store_exact(store_target):
     for w in writers:
         w.communicate()
     assert codes in ([0, 0], [0, 3])  # one after the other, or the later one refused
+    assert_exact(store_target)
+
+
+def test_kill_9_mid_batch_loses_only_the_uncommitted_pages_and_the_rerun_is_exact(
+    store_target, tmp_path
+):
+    """Pages sharing a transaction (5 per commit): killed holding 2 pages after a commit,
+    the store keeps the 5 committed pages and the cursor after them, nothing of the 2 others;
+    the rerun reads those again and the store ends exact (no loss, no duplicate)."""
+    go_on = tmp_path / "never"
+    writer = start_writer(store_target, pause=0, hold=go_on, batch=(5, 7))
+    assert writer.stdout is not None
+    lines = [writer.stdout.readline() for _ in range(8)]  # "resuming at 0", then 7 pages
+    assert lines[-1].split() == ["wrote", "700", "committed", "500"], lines
+    assert lines[4].split() == ["wrote", "400", "committed", "0"], lines  # not yet committed
+    os.kill(writer.pid, signal.SIGKILL)  # held after page 7: certainly mid-batch
+    writer.communicate()
+    events = sandbox_events(N)
+    with open_store(store_target) as store:
+        assert [e["guid"] for e in store.events(FOUNDATION, APP_USAGE)] == [
+            e["guid"] for e in events[:500]
+        ]
+        assert store.cursor(FOUNDATION, APP_USAGE).after_guid == events[499]["guid"]
+    rerun = start_writer(store_target, pause=0, batch=(5, 0))
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert "resuming at 500" in out
     assert_exact(store_target)

@@ -155,17 +155,25 @@ class CFClient:
         links = self.root().get("links") or {}
         return bool(links.get("cloud_controller_v2"))
 
-    def get_json(self, target: str, params: Params | None = None, *, auth: bool = True) -> Any:
+    def get_json(
+        self,
+        target: str,
+        params: Params | None = None,
+        *,
+        auth: bool = True,
+        decode: Callable[[bytes], Any] = decode_json,
+    ) -> Any:
         """GET ``target`` and decode its JSON body, or raise a CfEventsError.
 
         If :meth:`read_ahead` started this very request, its response is used (and its error,
-        if it failed, raised here).
+        if it failed, raised here). ``decode`` turns the body into the value returned (a
+        ValueError: the body is not JSON); a store export keeps each event's text with it.
         """
         resp = self._take_read_ahead(target, params, auth)
         if resp is None:
             resp = self.get(target, params, auth=auth)
         try:
-            return decode_json(resp.content)
+            return decode(resp.content)
         except ValueError:
             raise ApiError(
                 resp.status_code,
@@ -207,6 +215,14 @@ class CFClient:
             return resp
 
         self._ahead = _ReadAhead(key, Background(download, name="cfevents-read-ahead"), then)
+
+    def would_wait(self, target: str, params: Params | None = None, *, auth: bool = True) -> bool:
+        """Whether :meth:`get_json` of this request would wait for the network now (no
+        read-ahead of it, or one still downloading): a caller can do work that blocks first."""
+        ahead = self._ahead
+        if ahead is None or ahead.key != _request_key(target, params, auth):
+            return True
+        return not ahead.pending.done()
 
     def cancel_read_ahead(self) -> None:
         """Forget a read-ahead nobody will ask for (the download finishes unseen)."""

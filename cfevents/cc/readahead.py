@@ -91,6 +91,10 @@ class Background(Generic[T]):
         finally:
             self._done.set()
 
+    def done(self) -> bool:
+        """Whether the call has ended (:meth:`result` would not wait)."""
+        return self._done.is_set()
+
     def result(self) -> T:
         """The call's return value (or its exception), once; waits for it."""
         self._done.wait()

@@ -552,12 +552,20 @@ class ExportJob:
         except (KeyboardInterrupt, StoppedBySignal) as exc:
             # each page and its cursor commit together: the store holds every page read in full
             signum = exc.signum if isinstance(exc, StoppedBySignal) else int(signal.SIGINT)
+            self._settle_store()
             raise ExportStopped(signum, self.stopped_note()) from None
         except CfEventsError as exc:
+            self._settle_store()
             raise exc.extended(self.stopped_note()) from None
         finally:
             self.close_store()
         return self.stored
+
+    def _settle_store(self) -> None:
+        """The export stops: the pages written in full are committed (when the store still
+        can) and the cursor the note names is the store's committed one."""
+        if self.store_sink is not None:
+            self.cursor.after_guid, self.cursor.last_created_at = self.store_sink.settle()
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The events that pass the plan's filter (committed page by page)."""
@@ -649,9 +657,10 @@ class ExportJob:
         plan = self.plan
         params = list(plan.params)
         if plan.parallel <= 1:
-            return keyset_pages(
-                self.client, plan.path, params, self.cursor.after_guid, plan.per_page
-            )
+            reader: JsonGetter = self.client
+            if self.store_sink is not None:  # keeps each event's text for the raw column
+                reader = self.store_sink.pages_client(reader)
+            return keyset_pages(reader, plan.path, params, self.cursor.after_guid, plan.per_page)
         from cfevents.export.parallel import parallel_pages
 
         guard = max(plan.min_age or timedelta(0), timedelta(seconds=60))

@@ -1,8 +1,11 @@
 """The export's other sink: a history store (``--out usage.db`` or ``postgresql://…``).
 
-The store holds the cursor: each page's events and the cursor after them commit in one
-transaction (:meth:`cfevents.stores.ExportSession.write_page`), so there is no checkpoint file
-and no crash, kill or overlap can lose or duplicate an event. Opening takes the store's export
+The store holds the cursor: each page's events and the cursor after them go into one
+transaction (:meth:`cfevents.stores.ExportSession.write_page`; up to COMMIT_PAGES pages or
+COMMIT_SECONDS share it), so there is no checkpoint file and no crash, kill or overlap can
+lose or duplicate an event: a kill loses the pages not committed yet, which a rerun reads
+again. The ``raw`` column gets each event's JSON text as Cloud Controller sent it, cut out of
+the page body (:mod:`cfevents.stores.raw`). Opening takes the store's export
 lock for (foundation, kind) — a second export fails at once with StoreLockedError (exit 8) —
 and, on the first export into the store, records the opening snapshot (apps, processes,
 running tasks, spaces, orgs) BEFORE the first event page is read.
@@ -13,11 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence, Sized
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cfevents.cc.paging import JsonGetter, resources, v3_pages
+from cfevents.cc.paging import JsonGetter, Params, resources, v3_pages
 from cfevents.stores import ExportSession, Store, kind_for_path, open_store
+from cfevents.stores.raw import split_page
 from cfevents.timeparse import format_cc, utcnow
+
+if TYPE_CHECKING:
+    from cfevents.cc.client import CFClient
 
 SNAPSHOT_LISTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("apps", "/v3/apps", ()),
@@ -27,6 +34,12 @@ SNAPSHOT_LISTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("organizations", "/v3/organizations", ()),  # names for reports from the store
 )
 SNAPSHOT_PER_PAGE = "5000"
+# Pages share a transaction for up to this many pages or seconds, and only while the next page
+# is already downloaded (a commit per page cost a sixth of a store export's time; waiting for
+# the server, it is free). The cursor commits with its events, so a kill loses at most this
+# much of the work done (a rerun reads it again, never twice).
+COMMIT_PAGES = 20
+COMMIT_SECONDS = 2.0
 
 
 def read_snapshot(client: JsonGetter) -> dict[str, Any]:
@@ -52,6 +65,8 @@ class StoreSink:
             self._stack.close()
             raise
         self.resumed = self.session.after_guid is not None  # the store already had a cursor
+        self.session.commit_every(COMMIT_PAGES, COMMIT_SECONDS)
+        self._texts: KeepsText | None = None
         self.org_names: dict[str, str] = {}  # the org_name column (filled by ensure_snapshot)
 
     @property
@@ -108,9 +123,26 @@ class StoreSink:
                 taken = max(taken, last + timedelta(seconds=1))
             self.session.save_snapshot(format_cc(taken), {"organizations": orgs})
 
+    def pages_client(self, client: JsonGetter) -> JsonGetter:
+        """The client to read event pages with: a CFClient keeps each event's JSON text as
+        Cloud Controller sent it, for the ``raw`` column (no encoding it again)."""
+        from cfevents.cc.client import CFClient
+
+        if isinstance(client, CFClient):
+            self._texts = KeepsText(client, self.session.commit)
+            return self._texts
+        return client
+
     def write(self, events: Sequence[dict[str, Any]]) -> int:
-        """The page's events and the cursor after them, in one transaction."""
-        return self.session.write_page(events, org_names=self.org_names)
+        """The page's events and the cursor after them, in the batch's transaction."""
+        texts = self._texts.texts if self._texts is not None else None
+        return self.session.write_page(events, org_names=self.org_names, texts=texts)
+
+    def settle(self) -> tuple[str | None, str | None]:
+        """Commit the pages written in full (when the store still can) and return the
+        committed cursor: (after_guid, last_created_at), where a rerun resumes."""
+        self.session.finish(failed=True)
+        return self.session.durable
 
     def mark_complete(self, complete_until: datetime, synced_at: datetime) -> None:
         """The export read every page: every event created before ``complete_until`` is in
@@ -126,3 +158,43 @@ def _count(items: Sized, noun: str) -> str:
     n = len(items)
     plural = noun + ("es" if noun.endswith("s") else "s")
     return f"{n} {noun if n == 1 else plural}"
+
+
+class KeepsText:
+    """A CFClient reading a store export's event pages: each page decoded as the client does,
+    and each event's JSON text as Cloud Controller sent it kept by guid (the latest page's:
+    the engine writes a page before it reads the next) for the ``raw`` column.
+
+    ``before_wait`` runs when the next page is not downloaded yet (the export would wait for
+    the network anyway): the pages written so far are committed then, so a batch never waits
+    uncommitted for a slow or stalled server."""
+
+    def __init__(self, client: CFClient, before_wait: Callable[[], None]) -> None:
+        self.client = client
+        self.texts: dict[str, str] = {}
+        self.before_wait = before_wait
+
+    def get_json(self, target: str, params: Params | None = None) -> Any:
+        if self.client.would_wait(target, params):  # commit while the page downloads
+            self.before_wait()
+        return self.client.get_json(target, params, decode=self._decode)
+
+    def _decode(self, data: bytes) -> Any:
+        from cfevents.cc.client import decode_json
+
+        self.texts = {}  # the page before goes before this one is cut up
+        body, texts = split_page(data, decode_json)
+        self.texts = texts or {}
+        return body
+
+    def read_ahead(
+        self,
+        target: str,
+        params: Params | None = None,
+        *,
+        then: Callable[[bytes], tuple[str, Params] | None] | None = None,
+    ) -> None:
+        self.client.read_ahead(target, params, then=then)
+
+    def cancel_read_ahead(self) -> None:
+        self.client.cancel_read_ahead()

@@ -3,8 +3,10 @@ the opening snapshot, and reading events back in Cloud Controller's order."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -85,17 +87,20 @@ def encode_rows(
     events: Sequence[dict[str, Any]],
     kind: EventKind,
     org_names: Mapping[str, str] | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """(guid, flat row + raw JSON) for each event, in page order; one row per guid.
 
-    ``org_names`` fills the ``org_name`` column of events that carry no org name (CC's never
-    do); the raw JSON stays the event as Cloud Controller sent it."""
+    ``texts``: each event's JSON text as Cloud Controller sent it, by guid (cut out of the page
+    body: cfevents.stores.raw); an event without one is encoded (compact, UTF-8). ``org_names``
+    fills the ``org_name`` column of events that carry no org name (CC's never do); the raw
+    JSON stays the event as Cloud Controller sent it."""
     if org_names:
-        return _named(encode_rows(events, kind), kind, org_names)
+        return _named(encode_rows(events, kind, texts=texts), kind, org_names)
     seen: set[str] = set()
     rows: list[tuple[str, tuple[Any, ...]]] = []
-    dumps = _dumps
     to_row = row_getter(kind)
+    text_of = (texts or {}).get
     append = rows.append
     for event in events:
         row = to_row(event)
@@ -107,15 +112,26 @@ def encode_rows(
         seen.add(guid)
         if dict in map(type, row) or list in map(type, row):  # not the documented shape
             row = flat_row(event, kind)
-        try:
-            raw = dumps(event)
-        except TypeError:  # orjson refuses a lone surrogate
-            raw = _stdlib_dumps()(event)
-        if unstorable(raw):  # a NUL or lone surrogate: the rule of output.unstorable
-            raw = escape_surrogates(raw)
+        raw = text_of(guid)
+        if raw is None:
+            raw, row = _encoded(event, row)
+        elif "\\u" in raw:  # maybe an escaped NUL or lone surrogate: the flat values' rule
             row = tuple(escape_text(v) if type(v) is str else v for v in row)
         append((guid, (*row, raw)))
     return rows
+
+
+def _encoded(event: dict[str, Any], row: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """The event's compact JSON (what cfevents stored before it kept CC's text) and its row,
+    a NUL or lone surrogate as its escape in both (the rule of output.unstorable)."""
+    try:
+        raw = _dumps(event)
+    except TypeError:  # orjson refuses a lone surrogate
+        raw = _stdlib_dumps()(event)
+    if unstorable(raw):
+        raw = escape_surrogates(raw)
+        row = tuple(escape_text(v) if type(v) is str else v for v in row)
+    return raw, row
 
 
 def _named(
@@ -163,7 +179,12 @@ class ExportSession(ABC):
     """One export into a store for one foundation and event kind, holding the store's lock.
 
     ``after_guid`` is where to resume (None: from the beginning). Each :meth:`write_page`
-    inserts the page's new events and moves the cursor in one transaction.
+    inserts the page's new events and moves the cursor to its last event, atomically. By
+    default every page is its own transaction; after :meth:`commit_every` several pages share
+    one (committed every ``pages`` pages or ``seconds`` seconds, by :meth:`commit`, before
+    :meth:`mark_complete` and when the session ends). The cursor is always in the transaction
+    of the events before it, so a crash or kill loses the pages not committed yet and nothing
+    else, and a rerun reads them again from the committed cursor: never a duplicate.
     """
 
     def __init__(self, store: Store, foundation: str, kind: EventKind) -> None:
@@ -173,8 +194,17 @@ class ExportSession(ABC):
         cursor = store.cursor(foundation, kind)
         self.after_guid = cursor.after_guid if cursor else None
         self.last_created_at = cursor.last_created_at if cursor else None
+        self.durable = (self.after_guid, self.last_created_at)  # the committed cursor
         self.written = 0  # events inserted by this session (duplicates are not counted)
         self.pages = 0
+        self.batch_pages, self.batch_seconds = 1, 0.0
+        self.pending = 0  # pages written since the last commit
+        self._open = False  # a transaction is open (from the first page after a commit)
+        self._batch_started = 0.0
+
+    def commit_every(self, pages: int, seconds: float) -> None:
+        """Share a transaction among up to ``pages`` pages written within ``seconds``."""
+        self.batch_pages, self.batch_seconds = max(1, pages), seconds
 
     @property
     def needs_snapshot(self) -> bool:
@@ -182,6 +212,7 @@ class ExportSession(ABC):
         return self.store.snapshot(self.foundation) is None
 
     def save_snapshot(self, taken_at: datetime | str, parts: dict[str, Any]) -> None:
+        self.commit()
         self.store.save_snapshot(self.foundation, taken_at, parts)
 
     def write_page(
@@ -189,24 +220,62 @@ class ExportSession(ABC):
         events: Sequence[dict[str, Any]],
         last_guid: str | None = None,
         org_names: Mapping[str, str] | None = None,
+        texts: Mapping[str, str] | None = None,
     ) -> int:
         """Insert the page's events (those not stored yet, in page order) and move the cursor
         to ``last_guid`` (default: the last event's guid), atomically. Returns rows inserted.
-        ``org_names`` fills the ``org_name`` column (see :func:`encode_rows`)."""
+        ``org_names`` and ``texts`` (the events' JSON as CC sent it): see :func:`encode_rows`."""
         if last_guid is None:
             if not events:
                 return 0
             last_guid = str(events[-1]["guid"])
         last_created_at = str(events[-1].get("created_at")) if events else self.last_created_at
-        rows = encode_rows(events, self.kind, org_names)
+        rows = encode_rows(events, self.kind, org_names, texts)
+        if not self._open:
+            self._begin()  # checks the stored cursor is still where this export left it
+            self._open, self._batch_started = True, time.monotonic()
         inserted = self._write(rows, last_guid, last_created_at)
         self.after_guid, self.last_created_at = last_guid, last_created_at
         self.written += inserted
         self.pages += 1
+        self.pending += 1
+        if (
+            self.pending >= self.batch_pages
+            or time.monotonic() - self._batch_started >= self.batch_seconds
+        ):
+            self.commit()
         return inserted
+
+    def commit(self) -> None:
+        """Commit the pages written since the last commit, with the cursor after them."""
+        if not self._open:
+            return
+        try:
+            kept = self._commit()
+        except BaseException:
+            kept = False
+            raise
+        finally:
+            self._open, self.pending = False, 0
+            if not kept:  # those pages are not stored: the cursor is the committed one
+                self.after_guid, self.last_created_at = self.durable
+        if not kept:  # the store ended the transaction itself (a failure raised already)
+            return
+        self.durable = (self.after_guid, self.last_created_at)
+
+    def finish(self, failed: bool) -> None:
+        """The session ends: commit the pages written in full. When the export failed or was
+        stopped, that is still done (every page is atomic), but a failure to commit then
+        rolls back quietly: the error that stopped the export is the news."""
+        if not failed:
+            self.commit()
+            return
+        with contextlib.suppress(Exception):  # rolled back; the stopping error propagates
+            self.commit()
 
     def mark_complete(self, complete_until: datetime | str, synced_at: datetime | str) -> None:
         """Every event created before ``complete_until`` is stored (never moves back)."""
+        self.commit()
         self.store.mark_complete(self.foundation, self.kind, iso(complete_until), iso(synced_at))
 
     def _stolen(self, found: str | None) -> StoreError:
@@ -217,9 +286,19 @@ class ExportSession(ABC):
         )
 
     @abstractmethod
+    def _begin(self) -> None:
+        """Open a transaction and check the stored cursor is ``after_guid``."""
+
+    @abstractmethod
     def _write(
         self, rows: list[tuple[str, tuple[Any, ...]]], last_guid: str, last_created_at: str | None
-    ) -> int: ...
+    ) -> int:
+        """The page's rows and the cursor, in the open transaction; all or nothing."""
+
+    @abstractmethod
+    def _commit(self) -> bool:
+        """Commit the open transaction (False: there was none any more); on a failure, roll
+        back and raise the StoreError it means."""
 
 
 class Store(ABC):

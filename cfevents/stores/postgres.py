@@ -2,8 +2,9 @@
 
 An export holds a session-level advisory lock per (foundation, kind) for its whole run and fails
 at once if another export has it; the server drops the lock when a client dies. Each page is
-COPYed into a temporary table and moved into the event table with one ``INSERT ... SELECT``
-that skips stored guids and numbers the new rows, in the same transaction as the cursor.
+COPYed straight into the event table, numbered after the stored rows, in the same transaction
+as the cursor; a page holding a stored guid (a restarted cursor) goes through a temporary table
+and one ``INSERT ... SELECT`` that skips the stored guids instead.
 """
 
 from __future__ import annotations
@@ -58,34 +59,54 @@ def _ts(value: Any) -> str | None:
 class PostgresSession(ExportSession):
     store: PostgresStore
 
+    def _begin(self) -> None:
+        store, conn = self.store, self.store.conn
+        try:
+            with conn.cursor() as cur:
+                cur.execute("BEGIN")
+                cur.execute(
+                    "SELECT after_guid FROM cfevents_cursors WHERE foundation = %s AND kind = %s "
+                    "FOR UPDATE",
+                    (self.foundation, self.kind.table),
+                )
+                found = cur.fetchone()
+        except store.psycopg.Error as exc:
+            store.rollback()
+            raise postgres_failure(exc, store.display) from None
+        except BaseException:
+            store.rollback()
+            raise
+        if (found[0] if found else None) != self.after_guid:
+            store.rollback()
+            raise self._stolen(found[0] if found else None)
+
     def _write(
         self, rows: list[tuple[str, tuple[Any, ...]]], last_guid: str, last_created_at: str | None
     ) -> int:
         store, kind, foundation = self.store, self.kind, self.foundation
-        conn = store.conn
         try:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    "SELECT after_guid FROM cfevents_cursors WHERE foundation = %s AND kind = %s "
-                    "FOR UPDATE",
-                    (foundation, kind.table),
-                )
-                found = cur.fetchone()
-                if (found[0] if found else None) != self.after_guid:
-                    raise self._stolen(found[0] if found else None)
-                inserted = 0
-                if rows:
-                    inserted = store.insert_page(cur, foundation, kind, rows)
-                cur.execute(
-                    "INSERT INTO cfevents_cursors (foundation, kind, after_guid, last_created_at, "
-                    "updated_at) VALUES (%s, %s, %s, %s, now()) ON CONFLICT (foundation, kind) "
-                    "DO UPDATE SET after_guid = excluded.after_guid, "
-                    "last_created_at = excluded.last_created_at, updated_at = excluded.updated_at",
-                    (foundation, kind.table, last_guid, last_created_at),
-                )
+            with store.conn.cursor() as cur:
+                cur.execute("SAVEPOINT cfevents_page")  # the page is all or nothing
+                try:
+                    inserted = store.insert_page(cur, foundation, kind, rows) if rows else 0
+                    cur.execute(
+                        "INSERT INTO cfevents_cursors (foundation, kind, after_guid, "
+                        "last_created_at, updated_at) VALUES (%s, %s, %s, %s, now()) "
+                        "ON CONFLICT (foundation, kind) DO UPDATE SET after_guid = "
+                        "excluded.after_guid, last_created_at = excluded.last_created_at, "
+                        "updated_at = excluded.updated_at",
+                        (foundation, kind.table, last_guid, last_created_at),
+                    )
+                    cur.execute("RELEASE SAVEPOINT cfevents_page")
+                except BaseException:
+                    store.back_to("cfevents_page")
+                    raise
         except store.psycopg.Error as exc:
             raise postgres_failure(exc, store.display) from None
         return inserted
+
+    def _commit(self) -> bool:
+        return self.store.commit()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -221,7 +242,13 @@ class PostgresStore(Store):
                 "let it finish first"
             )
         try:
-            yield PostgresSession(self, foundation, kind)
+            session = PostgresSession(self, foundation, kind)
+            try:
+                yield session
+            except BaseException:
+                session.finish(failed=True)
+                raise
+            session.finish(failed=False)
         finally:
             if not self.conn.closed:
                 # a broken connection has dropped the lock already; its error is the news
@@ -230,6 +257,44 @@ class PostgresStore(Store):
 
     # -- writing -------------------------------------------------------------------------------
 
+    def _in_transaction(self) -> bool:
+        status = self.conn.info.transaction_status
+        return status in (
+            self.psycopg.pq.TransactionStatus.INTRANS,
+            self.psycopg.pq.TransactionStatus.INERROR,
+        )
+
+    def commit(self) -> bool:
+        """COMMIT the open transaction (False: there was none any more); a failure rolls back
+        and becomes the StoreError it means."""
+        if self.conn.closed or not self._in_transaction():
+            return False
+        failed = self.conn.info.transaction_status == self.psycopg.pq.TransactionStatus.INERROR
+        try:
+            if failed:  # a statement failed and nothing rolled back to a savepoint
+                self.conn.execute("ROLLBACK")
+                return False
+            self.conn.execute("COMMIT")
+        except self.psycopg.Error as exc:
+            self.rollback()
+            raise postgres_failure(exc, self.display) from None
+        return True
+
+    def rollback(self) -> None:
+        if not self.conn.closed and self._in_transaction():
+            with contextlib.suppress(self.psycopg.Error):  # the failure that got here is the news
+                self.conn.execute("ROLLBACK")
+
+    def back_to(self, savepoint: str) -> None:
+        """Undo a failed page (its savepoint) and keep the pages before it in the transaction."""
+        if self.conn.closed or not self._in_transaction():
+            return
+        try:
+            self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}".encode())
+            self.conn.execute(f"RELEASE SAVEPOINT {savepoint}".encode())
+        except self.psycopg.Error:
+            self.rollback()
+
     def insert_page(
         self,
         cur: psycopg.Cursor[Any],
@@ -237,6 +302,42 @@ class PostgresStore(Store):
         kind: EventKind,
         rows: list[tuple[str, tuple[Any, ...]]],
     ) -> int:
+        """The page's rows not stored yet, numbered after the stored ones; the rows inserted.
+
+        COPY straight into the event table: the page follows the stored cursor, so its
+        guids are new and the key (foundation, guid) is never hit. When it is (a cursor
+        restarted from an older event, an overlap), that COPY is undone and the page goes
+        through a temporary table that skips the stored guids."""
+        cur.execute(
+            f"SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = %s".encode(),
+            (foundation,),
+        )
+        row = cur.fetchone()
+        base = int(row[0]) if row else 0
+        names = ", ".join(kind.column_names)
+        cur.execute(b"SAVEPOINT cfevents_copy")
+        try:
+            with cur.copy(
+                f"COPY {kind.table} (foundation, seq, {names}, raw) FROM STDIN".encode()
+            ) as copy:
+                write = copy.write_row
+                for seq, (_, values) in enumerate(rows, base + 1):
+                    write((foundation, seq, *values))
+        except self.psycopg.errors.UniqueViolation:
+            cur.execute(b"ROLLBACK TO SAVEPOINT cfevents_copy")
+            cur.execute(b"RELEASE SAVEPOINT cfevents_copy")
+            return self._insert_missing(cur, foundation, kind, rows)
+        cur.execute(b"RELEASE SAVEPOINT cfevents_copy")
+        return len(rows)
+
+    def _insert_missing(
+        self,
+        cur: psycopg.Cursor[Any],
+        foundation: str,
+        kind: EventKind,
+        rows: list[tuple[str, tuple[Any, ...]]],
+    ) -> int:
+        """The rows whose guid is not stored yet, through a temporary table, in page order."""
         temp = f"cfevents_page_{kind.table}"
         names = ", ".join(kind.column_names)
         if temp not in self._temp_tables:
@@ -247,6 +348,7 @@ class PostgresStore(Store):
                 "ON COMMIT DELETE ROWS".encode()
             )
             self._temp_tables.add(temp)
+        cur.execute(f"DELETE FROM {temp}".encode())  # a batch of pages shares a transaction
         with cur.copy(f"COPY {temp} (ord, {names}, raw) FROM STDIN".encode()) as copy:
             for ord_, (_, row) in enumerate(rows):
                 copy.write_row((ord_, *row))

@@ -65,46 +65,75 @@ def _now() -> str:
 class SQLiteSession(ExportSession):
     store: SQLiteStore
 
+    def _begin(self) -> None:
+        store = self.store
+        conn = store.begin()
+        try:
+            found = conn.execute(
+                "SELECT after_guid FROM cfevents_cursors WHERE foundation = ? AND kind = ?",
+                (self.foundation, self.kind.table),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            store.rollback()
+            raise sqlite_failure(exc, store.path) from None
+        except BaseException:
+            store.rollback()
+            raise
+        if (found[0] if found else None) != self.after_guid:
+            store.rollback()
+            raise self._stolen(found[0] if found else None)
+
     def _write(
         self, rows: list[tuple[str, tuple[Any, ...]]], last_guid: str, last_created_at: str | None
     ) -> int:
-        store, kind, foundation = self.store, self.kind, self.foundation
-        with store.transaction() as conn:
-            found = conn.execute(
-                "SELECT after_guid FROM cfevents_cursors WHERE foundation = ? AND kind = ?",
-                (foundation, kind.table),
-            ).fetchone()
-            if (found[0] if found else None) != self.after_guid:
-                raise self._stolen(found[0] if found else None)
-            (base,) = conn.execute(
-                f"SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = ?",
-                (foundation,),
-            ).fetchone()
-            insert = store.insert_sql(kind)
-            before = conn.total_changes
-            conn.executemany(
-                insert, [(foundation, base + i, *row) for i, (_, row) in enumerate(rows, 1)]
-            )
-            inserted = conn.total_changes - before
-            if inserted != len(rows):
-                # Some were stored already (a restarted cursor): keep seq without holes.
+        store, conn = self.store, self.store.conn
+        try:
+            conn.execute("SAVEPOINT cfevents_page")  # the page is all or nothing
+            try:
+                inserted = self._insert(conn, rows)
                 conn.execute(
-                    f"DELETE FROM {kind.table} WHERE foundation = ? AND seq > ?", (foundation, base)
+                    "INSERT INTO cfevents_cursors (foundation, kind, after_guid, last_created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (foundation, kind) DO UPDATE "
+                    "SET after_guid = excluded.after_guid, last_created_at = "
+                    "excluded.last_created_at, updated_at = excluded.updated_at",
+                    (self.foundation, self.kind.table, last_guid, last_created_at, _now()),
                 )
-                fresh = store.missing(conn, foundation, kind, [guid for guid, _ in rows])
-                new = [row for guid, row in rows if guid in fresh]
-                conn.executemany(
-                    insert, [(foundation, base + i, *row) for i, row in enumerate(new, 1)]
-                )
-                inserted = len(new)
-            conn.execute(
-                "INSERT INTO cfevents_cursors (foundation, kind, after_guid, last_created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (foundation, kind) DO UPDATE SET "
-                "after_guid = excluded.after_guid, last_created_at = excluded.last_created_at, "
-                "updated_at = excluded.updated_at",
-                (foundation, kind.table, last_guid, last_created_at, _now()),
-            )
+                conn.execute("RELEASE cfevents_page")
+            except BaseException:
+                if conn.in_transaction:  # SQLite may have rolled it all back itself
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK TO cfevents_page")
+                        conn.execute("RELEASE cfevents_page")
+                raise
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, store.path) from None
         return inserted
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[str, tuple[Any, ...]]]) -> int:
+        store, kind, foundation = self.store, self.kind, self.foundation
+        (base,) = conn.execute(
+            f"SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = ?",
+            (foundation,),
+        ).fetchone()
+        insert = store.insert_sql(kind)
+        before = conn.total_changes
+        conn.executemany(
+            insert, [(foundation, base + i, *row) for i, (_, row) in enumerate(rows, 1)]
+        )
+        inserted = conn.total_changes - before
+        if inserted != len(rows):
+            # Some were stored already (a restarted cursor): keep seq without holes.
+            conn.execute(
+                f"DELETE FROM {kind.table} WHERE foundation = ? AND seq > ?", (foundation, base)
+            )
+            fresh = store.missing(conn, foundation, kind, [guid for guid, _ in rows])
+            new = [row for guid, row in rows if guid in fresh]
+            conn.executemany(insert, [(foundation, base + i, *row) for i, row in enumerate(new, 1)])
+            inserted = len(new)
+        return inserted
+
+    def _commit(self) -> bool:
+        return self.store.commit()
 
 
 class SQLiteStore(Store):
@@ -218,26 +247,45 @@ class SQLiteStore(Store):
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT; any failure rolls back (if SQLite has not already: a
         full disk ends the transaction itself) and becomes the StoreError it means."""
-        conn = self.conn
+        conn = self.begin()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.rollback()
+            raise sqlite_failure(exc, self.path) from None
+        except BaseException:
+            self.rollback()
+            raise
+
+    def begin(self) -> sqlite3.Connection:
+        """BEGIN IMMEDIATE (the write lock, waiting up to the busy timeout)."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StoreLockedError(
                     f"{self.path} is locked by another writer (waited {self.busy_timeout:g}s)"
                 ) from None
             raise sqlite_failure(exc, self.path) from None
+        return self.conn
+
+    def commit(self) -> bool:
+        """COMMIT the open transaction (False: SQLite had ended it itself after a failure);
+        a failure rolls back and becomes the StoreError it means."""
+        if not self.conn.in_transaction:
+            return False
         try:
-            yield conn
-            conn.execute("COMMIT")
+            self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._rollback()
+            self.rollback()
             raise sqlite_failure(exc, self.path) from None
         except BaseException:
-            self._rollback()
+            self.rollback()
             raise
+        return True
 
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
         if self.conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):  # the failure that got here is the news
                 self.conn.execute("ROLLBACK")
@@ -259,7 +307,13 @@ class SQLiteStore(Store):
                     f"another export holds {self.path} (lock file {self.lock_path}); "
                     "let it finish, or run exports into one SQLite file one after another"
                 ) from None
-            yield SQLiteSession(self, foundation, kind)
+            session = SQLiteSession(self, foundation, kind)
+            try:
+                yield session
+            except BaseException:
+                session.finish(failed=True)
+                raise
+            session.finish(failed=False)
         finally:
             os.close(handle)  # releases the flock
 

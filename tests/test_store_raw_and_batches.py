@@ -1,0 +1,231 @@
+"""Stores at a file's speed (issue 23): ``raw`` is the text Cloud Controller sent, cut out of
+the page body (never encoded again); pages share a transaction without the cursor ever
+running ahead of what is committed; PostgreSQL COPYs a page straight into the event table."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from bad_server import BadServer
+from cli_helpers import run
+from jwt_helpers import make_jwt
+from store_helpers import FOUNDATION, sandbox_events
+
+from cfevents.cc.client import decode_json
+from cfevents.errors import StoreError
+from cfevents.stores import APP_USAGE, open_store
+from cfevents.stores.base import encode_rows
+from cfevents.stores.raw import split_page
+
+EVENTS = sandbox_events(30)
+
+
+def body(resources, **dump) -> bytes:
+    page = {"pagination": {"total_results": len(resources), "next": None}, "resources": resources}
+    return json.dumps(page, **dump).encode()
+
+
+def assert_texts(data: bytes, texts: dict[str, str], resources) -> None:
+    """Every resource has its text: a piece of the body that decodes to the resource."""
+    text = data.decode()
+    assert sorted(texts) == sorted({r["guid"] for r in resources})
+    for resource in resources:
+        piece = texts[resource["guid"]]
+        assert piece in text and json.loads(piece) == resource
+
+
+# -- cutting the texts out of a page ------------------------------------------------------------
+
+
+def test_a_compact_page_is_cut_into_the_texts_cc_sent():
+    data = body(EVENTS, separators=(",", ":"), ensure_ascii=False)
+    page, texts = split_page(data, decode_json)
+    assert page["resources"] == EVENTS
+    assert_texts(data, texts, EVENTS)
+    compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    assert [texts[e["guid"]] for e in EVENTS] == [compact(e) for e in EVENTS]
+
+
+@pytest.mark.parametrize(
+    "dump",
+    [
+        {"indent": 2},  # whitespace everywhere
+        {"ensure_ascii": True},  # ", " and ": ", \u escapes
+        {"separators": (",", ":"), "ensure_ascii": True, "sort_keys": True},  # guid not first
+    ],
+)
+def test_any_other_layout_is_walked_and_each_text_is_still_the_bytes_sent(dump):
+    odd = [
+        {**EVENTS[0], "app": {"guid": "a", "name": 'x},{"guid":"' + EVENTS[1]["guid"] + '"'}},
+        {**EVENTS[1], "space": {"guid": "s", "name": "café ünïcode ☃"}},
+        *EVENTS[2:5],
+    ]
+    data = body(odd, **dump)
+    page, texts = split_page(data, decode_json)
+    assert page["resources"] == odd
+    assert_texts(data, texts, odd)
+
+
+def test_a_string_holding_the_separator_falls_back_to_the_exact_walk():
+    tricky = [{**EVENTS[0], "task": {"guid": None, "name": 'a},{"guid":"b"}'}}, EVENTS[1]]
+    data = body(tricky, separators=(",", ":"), ensure_ascii=False)
+    _, texts = split_page(data, decode_json)
+    assert_texts(data, texts, tricky)
+
+
+def test_a_repeated_guid_keeps_the_first_text_as_the_row_keeps_the_first_event():
+    second = {**EVENTS[0], "state": {"current": "STOPPED", "previous": "STARTED"}}
+    data = body([EVENTS[0], second], separators=(",", ":"))
+    page, texts = split_page(data, decode_json)
+    rows = encode_rows(page["resources"], APP_USAGE, texts=texts)
+    assert len(rows) == 1 and json.loads(rows[0][1][-1]) == EVENTS[0]
+
+
+def test_escaped_nul_and_lone_surrogate_keep_cc_text_and_escape_the_flat_values():
+    odd = {**EVENTS[0], "app": {"guid": "a", "name": "nul\x00 half\ud800"}}
+    data = body([odd], ensure_ascii=True)  # CC's only way to send them: \u0000, \ud800
+    page, texts = split_page(data, decode_json)
+    ((_, row),) = encode_rows(page["resources"], APP_USAGE, texts=texts)
+    assert row[-1] == texts[odd["guid"]] and "\\u0000" in row[-1]
+    assert "nul\\u0000 half\\ud800" in row
+
+
+def test_a_body_that_is_not_json_still_fails_as_before():
+    with pytest.raises(ValueError):
+        split_page(b"<html>", decode_json)
+    assert split_page(b'{"pagination": {}}', decode_json)[1] is None
+
+
+# -- end to end: raw is the text the server sent --------------------------------------------
+
+
+def stored_raw(target: str, table: str = "app_usage_events") -> list[str]:
+    if target.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(target) as conn:
+            return [r[0] for r in conn.execute(f"SELECT raw::text FROM {table} ORDER BY seq")]
+    with sqlite3.connect(target) as conn:
+        return [r[0] for r in conn.execute(f"SELECT raw FROM {table} ORDER BY seq")]
+
+
+def test_usage_export_stores_the_event_text_as_the_server_sent_it(tmp_path, store_target):
+    """A server that indents its JSON and escapes non-ASCII: ``raw`` holds those bytes, not a
+    compact encoding of the decoded event (which earlier cfevents stored)."""
+    events = [{**e, "space": {"guid": "s", "name": "café"}} for e in EVENTS[:6]]
+    events_body = body(events, indent=1, ensure_ascii=True)
+    empty = body([])
+
+    def answer(path: str):
+        if path == "/":
+            return 200, b'{"links": {}}', {}
+        return 200, events_body if path.startswith("/v3/app_usage_events") else empty, {}
+
+    env = {
+        "CF_TOKEN": make_jwt(),
+        "CF_HOME": str(tmp_path),
+        "CFEVENTS_OUTPUT": "",
+        "CF_CLIENT_ID": "",
+    }
+    with BadServer(answer) as server:
+        result = run({**env, "CF_API": server.url}, "usage", "export", "--out", store_target)
+    assert result.exit_code == 0, result.output
+    raws = stored_raw(store_target)
+    text = events_body.decode()
+    assert [json.loads(raw) for raw in raws] == events
+    for raw, event in zip(raws, events, strict=True):
+        assert raw in text and "\n" in raw and "caf\\u00e9" in raw
+        assert raw != json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+# -- pages sharing a transaction ----------------------------------------------------------------
+
+
+def committed(target: str) -> int:
+    with open_store(target) as store:
+        coverage = store.coverage(FOUNDATION, APP_USAGE)
+        return coverage.events if coverage else 0
+
+
+def test_pages_share_a_transaction_and_the_cursor_commits_with_them(store_target):
+    events = sandbox_events(50)
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as export:
+        export.commit_every(3, 3600.0)
+        seen = []
+        for first in range(0, 50, 10):
+            export.write_page(events[first : first + 10])
+            seen.append(committed(store_target))
+            with open_store(store_target) as other:  # what a kill would leave
+                cursor = other.cursor(FOUNDATION, APP_USAGE)
+                assert cursor is None or cursor.after_guid == events[seen[-1] - 1]["guid"]
+        assert seen == [0, 0, 30, 30, 30]  # committed every 3 pages
+    assert committed(store_target) == 50  # the session's end commits the rest
+
+
+def test_a_stop_mid_batch_keeps_every_page_written_in_full(store_target):
+    events = sandbox_events(40)
+    with (
+        pytest.raises(KeyboardInterrupt),
+        open_store(store_target) as store,
+        store.begin_export(FOUNDATION, APP_USAGE) as x,
+    ):
+        x.commit_every(10, 3600.0)
+        x.write_page(events[:10])
+        x.write_page(events[10:20])
+        raise KeyboardInterrupt  # the stop comes between pages
+    with open_store(store_target) as store:
+        assert [e["guid"] for e in store.events(FOUNDATION, APP_USAGE)] == [
+            e["guid"] for e in events[:20]
+        ]
+        assert store.cursor(FOUNDATION, APP_USAGE).after_guid == events[19]["guid"]
+
+
+def test_a_page_that_fails_halfway_leaves_no_row_of_it_and_keeps_the_pages_before(store_target):
+    events = sandbox_events(30)
+    bad = [*events[20:25], {**events[25], "created_at": "not a time"}]  # PostgreSQL refuses it
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.commit_every(10, 3600.0)
+        x.write_page(events[:10])
+        x.write_page(events[10:20])
+        if store_target.startswith("postgresql"):
+            with pytest.raises(StoreError):
+                x.write_page(bad)
+        else:  # SQLite takes any text: make its insert fail halfway instead
+            real = store.insert_sql
+
+            def fails_after_some_rows(kind):
+                store.conn.execute(
+                    "CREATE TEMP TRIGGER IF NOT EXISTS t BEFORE INSERT ON "
+                    "app_usage_events WHEN NEW.created_at = 'not a time' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+                return real(kind)
+
+            store.insert_sql = fails_after_some_rows  # type: ignore[method-assign]
+            with pytest.raises(StoreError):
+                x.write_page(bad)
+        assert x.after_guid == events[19]["guid"]
+    with open_store(store_target) as store:
+        assert [e["guid"] for e in store.events(FOUNDATION, APP_USAGE)] == [
+            e["guid"] for e in events[:20]
+        ]
+        assert store.cursor(FOUNDATION, APP_USAGE).after_guid == events[19]["guid"]
+
+
+def test_postgresql_copies_a_page_straight_into_the_table_and_dedups_an_overlap(pg_url):
+    events = sandbox_events(30)
+    with open_store(pg_url) as store, store.begin_export(FOUNDATION, APP_USAGE) as export:
+        export.write_page(events[:10])
+        export.write_page(events[10:20])
+        assert store._temp_tables == set()  # type: ignore[attr-defined]  # no detour
+        export.write_page(events[15:30])  # overlaps: the COPY hits the key, undone
+        assert store._temp_tables  # type: ignore[attr-defined]
+    with open_store(pg_url) as store:
+        assert [e["guid"] for e in store.events(FOUNDATION, APP_USAGE)] == [
+            e["guid"] for e in events
+        ]
+        coverage = store.coverage(FOUNDATION, APP_USAGE)
+        assert (coverage.first_seq, coverage.last_seq) == (1, 30)
+        assert store.continuity(FOUNDATION, APP_USAGE).ok
