@@ -19,7 +19,7 @@ from cfevents.cli.options import (
     Window,
 )
 from cfevents.cli.runtime import Runtime
-from cfevents.events.filters import pick
+from cfevents.events.filters import pick, pick_optional
 from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
@@ -167,7 +167,8 @@ def crashes(
 ) -> None:
     """List app crashes, newest first, across the foundation (or an org, space or app).
 
-    Cloud Controller records every crash twice (audit.app.process.crash and app.crash); each
+    A limit alone (no time window, no --order) shows the most recent, oldest to newest, like
+    tail. Cloud Controller records every crash twice (audit.app.process.crash and app.crash); each
     crash is shown once, from audit.app.process.crash, with app.crash filling any gaps.
     Org and space names are looked up once per run.
 
@@ -202,7 +203,7 @@ def crashes(
         raise UsageError("--context attaches changes to each crash; --summary has no crashes")
     spec = with_context_column(spec, context)
     lim, default_limit = paging.limits()
-    order = pick(paging.order, ORDERS, param="order")
+    order = pick_optional(paging.order, ORDERS, param="order")
     args |= {"order": order, "limit": lim, "names": needs_names(spec)}
     cf = rt.cf()
     listing = (cf.crash_summary if summary else cf.crashes)(**args)

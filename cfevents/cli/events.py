@@ -17,7 +17,7 @@ from cfevents.cli.options import (
     Window,
 )
 from cfevents.cli.runtime import Runtime
-from cfevents.events.filters import pick
+from cfevents.events.filters import pick, pick_optional
 from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def list_events(
             "q": q or (),
             **window.args(),
             **scope.args(),
-            "order": pick(paging.order, ORDERS, param="order"),
+            "order": pick_optional(paging.order, ORDERS, param="order"),
             "source": pick(paging.source, SOURCES, param="source"),
             "per_page": paging.per_page,
             "limit": lim,

@@ -160,11 +160,11 @@ SourceOpt = Annotated[
     ),
 ]
 OrderOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--order",
         metavar="desc|asc",
-        help="desc: newest first; asc: oldest first.",
+        help="desc: newest first; asc: oldest first. Default: newest first; with a limit and no window, the most recent, printed oldest to newest (like tail).",
         rich_help_panel=PAGING_PANEL,
     ),
 ]
@@ -468,7 +468,7 @@ class Paging:
 class AuditPaging:
     """--order, --source, --per-page, --limit and --all of the audit listings."""
 
-    order: OrderOpt = "desc"
+    order: OrderOpt = None
     source: SourceOpt = "auto"
     per_page: PerPageOpt = None
     limit: LimitOpt = None
