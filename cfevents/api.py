@@ -429,6 +429,8 @@ class Client:
 
         ``q`` holds raw v2 filters (they imply v2). The first page is read here, so a refused
         request raises before any event is handed out. ``names`` fills in org/space names.
+        Newest first; with a ``limit`` and no window or ``order``, the most recent events
+        oldest to newest, like ``tail``.
         """
 
         from cfevents.events import audit_listing
@@ -443,7 +445,8 @@ class Client:
         return audit_listing.audit_event(self.http, guid, source, names)
 
     def crashes(self, **args: Unpack[CrashArgs]) -> Listing[Crash]:
-        """App crashes, each once (CC writes two events per crash), newest first by default.
+        """App crashes, each once (CC writes two events per crash), newest first by default;
+        with a ``limit`` and no window or ``order``, the most recent oldest to newest (``tail``).
 
         Arguments: the time window (``since``, ``until``, ``created_after``,
         ``created_before``), ``org``/``space``/``app``, ``order``, ``source``, ``per_page``,

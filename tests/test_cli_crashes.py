@@ -197,8 +197,9 @@ def test_default_table_columns_and_one_row_per_crash(env):
         "description",
     ]
     assert len(lines) == 2 + 3
-    assert lines[2].split()[:7] == [stamp(120), "acme", "prod", "api", "0", "cell-3", "CRASHED"]
-    assert lines[2].endswith("APP/PROC/WEB: Exited with status 3")
+    # the most recent crashes, printed oldest to newest (like tail): the newest is last
+    assert lines[-1].split()[:7] == [stamp(120), "acme", "prod", "api", "0", "cell-3", "CRASHED"]
+    assert lines[-1].endswith("APP/PROC/WEB: Exited with status 3")
     assert result.stderr == ""
 
 
@@ -260,7 +261,7 @@ def test_default_limit_stops_early_and_says_so(env):
         )
         result = run(env, "crashes", "--fields", "process_crash_guid", "-o", "csv", "--no-headers")
         assert len(calls_to(mock, "/v3/audit_events")) == 1  # the first page had enough
-    assert result.stdout.splitlines() == [f"pc-{n}" for n in range(60, 10, -1)]
+    assert result.stdout.splitlines() == [f"pc-{n}" for n in range(11, 61)]  # oldest to newest
     assert "showing the newest 50 crashes (the default limit)" in result.stderr
     assert "counts 120 crash events" in result.stderr and "--all" in result.stderr
 

@@ -38,7 +38,7 @@ def test_follow_prints_each_crash_once_runs_exec_and_stops_on_sigterm(sandbox, t
     newest = _run(
         sandbox, tmp_path, "crashes", "--limit", "5", "-o", "csv", "--fields", "created_at"
     )
-    since = newest.stdout.split()[-1]  # the 5th newest crash
+    since = newest.stdout.split()[1]  # the 5th newest crash (printed oldest to newest, like tail)
     every = _run(
         sandbox,
         tmp_path,

@@ -245,7 +245,9 @@ def test_default_limit_note_shows_n_of_m(env):
         result = run(env, "events", "list", "--fields", "guid", "-o", "csv", "--no-headers")
         assert ("per_page", "51") in params_of(mock.calls[0])
     assert len(result.stdout.splitlines()) == 50
-    assert "showing 50 of 1,234 matching events (the default limit); use --all" in result.stderr
+    assert "showing the newest 50 of 1,234 matching events (the default limit); use --all" in (
+        result.stderr
+    )
 
 
 def test_a_refused_request_writes_no_half_document(env):
@@ -361,7 +363,8 @@ def test_v2_and_v3_give_the_same_csv(env):
         v3 = run(env, "events", "list", "--source", "v3", "-o", "csv")
     assert v2.exit_code == v3.exit_code == 0
     assert v2.stdout == v3.stdout
-    assert [r["guid"] for r in csv.DictReader(io.StringIO(v3.stdout))] == ["c", "b", "a"]
+    # the default limit, no window: the most recent, printed oldest to newest (like tail)
+    assert [r["guid"] for r in csv.DictReader(io.StringIO(v3.stdout))] == ["a", "b", "c"]
 
 
 def test_q_is_passed_through_and_auto_uses_v2_for_it(env):

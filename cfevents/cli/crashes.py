@@ -34,7 +34,7 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
-from cfevents.events.filters import pick
+from cfevents.events.filters import pick, pick_optional
 from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def crashes(
             rich_help_panel=WHY_PANEL,
         ),
     ] = None,
-    order: OrderOpt = "desc",
+    order: OrderOpt = None,
     source: SourceOpt = "auto",
     per_page: PerPageOpt = None,
     limit: LimitOpt = None,
@@ -182,7 +182,8 @@ def crashes(
 ) -> None:
     """List app crashes, newest first, across the foundation (or an org, space or app).
 
-    Cloud Controller records every crash twice (audit.app.process.crash and app.crash); each
+    A limit alone (no time window, no --order) shows the most recent, oldest to newest, like
+    tail. Cloud Controller records every crash twice (audit.app.process.crash and app.crash); each
     crash is shown once, from audit.app.process.crash, with app.crash filling any gaps.
     Org and space names are looked up once per run.
 
@@ -220,9 +221,9 @@ def crashes(
         raise UsageError("--context attaches changes to each crash; --summary has no crashes")
     spec = with_context_column(spec, context)
     lim, default_limit = effective_limit(limit, all_)
-    cf = rt.cf()
-    args |= {"order": pick(order, ORDERS, param="order"), "limit": lim, "names": needs_names(spec)}
-    listing = (cf.crash_summary if summary else cf.crashes)(**args)
+    order_ = pick_optional(order, ORDERS, param="order")
+    args |= {"order": order_, "limit": lim, "names": needs_names(spec)}
+    listing = (rt.cf().crash_summary if summary else rt.cf().crashes)(**args)
     nothing = nothing_found("crash summaries" if summary else "crashes", *bounds)
     filtered = _why_text(reason, exit_status, oom)
     show(rt, listing, spec, default_limit=default_limit, nothing=nothing, filtered=filtered)

@@ -31,7 +31,7 @@ from cfevents.cli.options import (
     window_args,
 )
 from cfevents.cli.runtime import Runtime
-from cfevents.events.filters import pick
+from cfevents.events.filters import pick, pick_optional
 from cfevents.shapes import ORDERS, SOURCES
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def list_events(
     org: OrgOpt = None,
     space: SpaceOpt = None,
     app_: AppOpt = None,
-    order: OrderOpt = "desc",
+    order: OrderOpt = None,
     source: SourceOpt = "auto",
     per_page: PerPageOpt = None,
     limit: LimitOpt = None,
@@ -132,7 +132,7 @@ def list_events(
             "q": q or (),
             **window_args(since, until, created_after, created_before),
             **scope_args(org, space, app_),
-            "order": pick(order, ORDERS, param="order"),
+            "order": pick_optional(order, ORDERS, param="order"),
             "source": pick(source, SOURCES, param="source"),
             "per_page": per_page,
             "limit": lim,

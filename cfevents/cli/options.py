@@ -155,11 +155,11 @@ SourceOpt = Annotated[
     ),
 ]
 OrderOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--order",
         metavar="desc|asc",
-        help="desc: newest first; asc: oldest first.",
+        help="desc: newest first; asc: oldest first. Default: newest first; with a limit and no window, the most recent, printed oldest to newest (like tail).",
         rich_help_panel=PAGING_PANEL,
     ),
 ]

@@ -87,7 +87,9 @@ class CrashFilterArgs(TypedDict, total=False):
 class CrashArgs(TimeArgs, ScopeArgs, CrashFilterArgs, total=False):
     """The arguments of :meth:`Client.crashes` and :meth:`Client.crash_summary`."""
 
-    order: Order  # desc (newest first, the default) or asc
+    # desc (newest first) or asc; None (the default): newest first, except that a limited
+    # listing with no window shows its most recent events oldest to newest, like tail
+    order: Order | None
     source: Source  # auto (v3), v3 or v2
     per_page: int | None
     limit: int | None

@@ -26,7 +26,15 @@ from cfevents.events.filters import (
     v2_off_message,
     values,
 )
-from cfevents.events.listing import Listing, Truncation, page_size, split_commas
+from cfevents.events.listing import (
+    Listing,
+    Truncation,
+    oldest_to_newest,
+    page_size,
+    recent_first,
+    split_commas,
+)
+from cfevents.events.query import TimeWindow
 from cfevents.events.resolve import Resolver, with_names
 
 if TYPE_CHECKING:
@@ -50,13 +58,15 @@ def audit_events(http: CFClient, args: AuditArgs) -> Listing[AuditEvent]:
         q=args.get("q", ()),
         limit=limit,
     )
-    direction, raw_q = query.order, query.raw_q
+    direction, raw_q, recent = query.order, query.raw_q, is_recent(args.get("order"), query, limit)
     info = PageInfo()
     events = audit.settle_ties(
         read_events(http, query, src, info, bool(raw_q), ahead=limit is None), direction
     )
     if limit is not None:
         events = itertools.islice(events, limit)
+    if recent:
+        events = oldest_to_newest(events)
     if args.get("names", True):
         events = with_names(events, resolver)
 
@@ -64,9 +74,10 @@ def audit_events(http: CFClient, args: AuditArgs) -> Listing[AuditEvent]:
         total = info.total_results or 0
         if limit is None or shown < limit or total <= shown:
             return None
-        return Truncation(shown, "matching events", total)
+        return Truncation(shown, "matching events", total, end="newest" if recent else "first")
 
-    return Listing(cast("Iterator[AuditEvent]", events), info, truncation=truncation)
+    events_out = cast("Iterator[AuditEvent]", events)
+    return Listing(events_out, info, truncation=truncation, paged=not recent)
 
 
 def audit_event(
@@ -101,10 +112,13 @@ def crashes(http: CFClient, args: CrashArgs) -> Listing[Crash]:
     # a filtered listing may read far past its limit: full pages, read ahead
     sizing = None if keep else limit
     resolver, query, src = event_query(http, args, types=audit.CRASH_TYPES, limit=sizing)
+    recent = is_recent(args.get("order"), query, limit)
     info = PageInfo()
     reading = read_events(http, query, src, info, ahead=sizing is None)
     records = keep.apply(audit.crash_records(reading, query.order))
     shown = itertools.islice(records, limit) if limit is not None else records
+    if recent:
+        shown = oldest_to_newest(shown)
     cache = context_cache(http, args, src)
     if cache is not None:
         from cfevents.events.context import with_context
@@ -125,7 +139,7 @@ def crashes(http: CFClient, args: CrashArgs) -> Listing[Crash]:
         counted = None if keep else info.total_results or None
         return Truncation(count, "crashes", end=end, counted=counted)
 
-    return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation)
+    return Listing(cast("Iterator[Crash]", shown), info, truncation=truncation, paged=not recent)
 
 
 def crash_summary(http: CFClient, args: CrashArgs) -> Listing[CrashSummary]:
@@ -166,7 +180,8 @@ def event_query(
 
     now = utcnow()
     window = time_window(now, args)
-    direction = check_order(args.get("order", "desc"))
+    order = args.get("order")
+    direction = check_order(order if order is not None else "desc")
     raw_q = tuple(audit.parse_q(value, now) for value in q)
     src = choose_source(args.get("source", "auto"), raw_q=bool(raw_q))
     top, endpoint = audit_endpoint(src)
@@ -186,6 +201,15 @@ def event_query(
         raw_q=raw_q,
     )
     return resolver, query, src
+
+
+def is_recent(order: str | None, query: EventQuery, limit: int | None) -> bool:
+    """Whether a limited audit listing shows the most recent events, oldest to newest, like
+    ``tail`` (:func:`cfevents.events.listing.recent_first`): no ``order``, no window, no raw
+    ``q`` timestamp filter. It reads newest first (the query's default order) and gives the
+    events it keeps back in reverse."""
+    windowed = query.window != TimeWindow() or any("timestamp" in q for q in query.raw_q)
+    return recent_first(limit, windowed=windowed, order_by=order, positioned=False)
 
 
 def read_events(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cfevents.errors import CfEventsError, IncompleteDataError, UsageError
-from cfevents.report.engine import GROUPINGS, Accountant, bound_clock, is_reseed
+from cfevents.report.engine import GROUPINGS, Accountant, EngineResult, bound_clock, is_reseed
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json
 from cfevents.report.rates import Rates
 from cfevents.report.rows import build_rows, row_fields, totals
@@ -214,78 +214,22 @@ def usage_report(
         raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     now = now or datetime.now(UTC)
     t0, t1 = to_epoch(window.start), to_epoch(window.end)
-    horizon = to_epoch(now - min_age)
-    end = min(t1, horizon)
-    if end <= t0:
-        raise UsageError(
-            f"nothing to report yet: the window starts at {iso(t0)} and events are only "
-            f"final up to {iso(horizon)} (now minus --min-age)"
-        )
+    end = effective_end(t0, t1, to_epoch(now - min_age))
     margin_s = int(margin.total_seconds())
     fetch_start = t0 - margin_s
-
     mode, loaded = _opening(opening, source, t0)
-    incomplete: list[str] = []
-
-    # completeness, before any arithmetic
-    oldest = source.oldest_event()
-    boundary: RetainedBaselines | None = None
-    if oldest is not None and isinstance(oldest.get("created_at"), str):
-        oldest_t = epoch(str(oldest["created_at"]))
-        if (
-            mode == "events"
-            and not getattr(source, "complete_from_oldest", False)
-            and oldest_t < to_epoch(now) - KEEPS_RUNNING_AFTER
-            and (oldest.get("state") or {}).get("current") in ("STARTED", "TASK_STARTED")
-        ):  # #5210: CC keeps old STARTs of what runs: read them all, check where the rest end
-            boundary = RetainedBaselines(oldest_t)
-        needed = t0 if mode == "file" else fetch_start
-        if oldest_t > needed:
-            what = (
-                f"a purge-and-reseed at {iso(oldest_t)}"
-                if is_reseed(oldest)
-                else f"the oldest usage event {_holds(source)} is from {iso(oldest_t)}"
-            )
-            problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
-            if not allow_incomplete:
-                advice = getattr(source, "incomplete_advice", None)
-                raise IncompleteDataError(
-                    f"{problem}: {advice(oldest_t, margin_s)}"
-                    if advice is not None
-                    else _incomplete_message(problem, t0, oldest_t, margin_s)
-                )
-            incomplete.append(problem)
-
-    chain = _broken_chain(loaded, source) if mode == "file" else None
-    if chain is not None:
-        if not allow_incomplete:
-            raise IncompleteDataError(f"{chain}: use --allow-incomplete to report anyway")
-        incomplete.append(chain)
-
-    snapshot: Snapshot | None = None
-    notes: list[str] = []
-    if mode == "snapshot":
-        snapshot = source.snapshot()  # BEFORE the events (docs/accounting.md §2.3)
+    gaps = _Gaps(allow_incomplete)
+    oldest = source.oldest_event()  # completeness, before any arithmetic
+    boundary = _check_oldest(source, oldest, mode, now, t0, margin_s, gaps)
+    if mode == "file":
+        _check_chain(loaded, source, gaps)
+    snapshot, notes = _read_snapshot(source, mode)
+    if mode == "snapshot" and snapshot is not None:
         loaded = snapshot.opening()
-    elif mode == "events":
-        try:  # only to say how much the events cannot see
-            snapshot = source.snapshot()
-        except CfEventsError as exc:
-            notes.append(f"could not count the started instances the events miss: {exc}")
     if oldest is None and snapshot is not None:
-        started = [n for _, n in snapshot.started() if n > 0]
-        if started:  # CC keeps a usage event for every started process (a reseed writes one)
-            problem = (
-                f"Cloud Controller shows no app usage events at all, yet {len(started)} "
-                "process(es) are started: usage events need an admin, admin_read_only or "
-                "global_auditor token"
-            )
-            if not allow_incomplete:
-                raise IncompleteDataError(f"{problem}; or use --allow-incomplete")
-            incomplete.append(problem)
+        _check_events_visible(snapshot, gaps)
     if loaded is not None:
         loaded.foundation = source.foundation
-
     read_from = boundary.oldest if boundary is not None else fetch_start
     engine = Accountant(
         t0,
@@ -299,7 +243,145 @@ def usage_report(
         cuts=rates.cuts() if rates is not None else (),
     )
     stop_after = None if mode == "snapshot" else end + margin_s
-    events = iter(source.events_since(datetime.fromtimestamp(read_from, UTC)))
+    events = source.events_since(datetime.fromtimestamp(read_from, UTC))
+    _feed(engine, events, margin_s, stop_after, boundary, progress)
+    gone = boundary.problem(fetch_start, t0) if boundary is not None else None
+    if gone is not None:
+        gaps.add(gone, f"{gone}; use a later --since or --allow-incomplete")
+    result = engine.finish()
+    if result.counters["reseed_batches_in_window"]:
+        first = engine.first_reseed_in_window
+        gaps.problems.append(
+            f"a purge-and-reseed at {iso(first or t0)} lies inside the window; "
+            "usage before it is unknown"
+        )
+    return _build_report(
+        source,
+        result,
+        _Span(t0, t1, end, fetch_start),
+        snapshot=snapshot,
+        mode=mode,
+        now=now,
+        notes=notes,
+        gaps=gaps,
+        by=by,
+        daily=daily,
+        rates=rates,
+    )
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A report's times, epoch seconds: the window ``[t0, t1)``, E and the read's start."""
+
+    t0: int
+    t1: int
+    end: int
+    fetch_start: int
+
+
+@dataclass
+class _Gaps:
+    """What the window lacks: each problem raises (exit 7), or with ``allow_incomplete`` is
+    kept and flags the rows ``incomplete`` (docs/accounting.md §3)."""
+
+    allow: bool
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, problem: str, message: str) -> None:
+        if not self.allow:
+            raise IncompleteDataError(message)
+        self.problems.append(problem)
+
+
+def effective_end(t0: int, t1: int, horizon: int) -> int:
+    """E = min(T1, now - min_age): events are final only up to the horizon."""
+    end = min(t1, horizon)
+    if end <= t0:
+        raise UsageError(
+            f"nothing to report yet: the window starts at {iso(t0)} and events are only "
+            f"final up to {iso(horizon)} (now minus --min-age)"
+        )
+    return end
+
+
+def _check_oldest(
+    source: ReportSource,
+    oldest: Mapping[str, Any] | None,
+    mode: str,
+    now: datetime,
+    t0: int,
+    margin_s: int,
+    gaps: _Gaps,
+) -> RetainedBaselines | None:
+    """The oldest retained event must be older than what the window needs (the fetch start;
+    ``t0`` after a state file). Returns where to look for the end of retained baselines
+    (cloud_controller_ng #5210) when the events must show the opening."""
+    if oldest is None or not isinstance(oldest.get("created_at"), str):
+        return None
+    oldest_t = epoch(str(oldest["created_at"]))
+    boundary: RetainedBaselines | None = None
+    if (
+        mode == "events"
+        and not getattr(source, "complete_from_oldest", False)
+        and oldest_t < to_epoch(now) - KEEPS_RUNNING_AFTER
+        and (oldest.get("state") or {}).get("current") in ("STARTED", "TASK_STARTED")
+    ):  # #5210: CC keeps old STARTs of what runs: read them all, check where the rest end
+        boundary = RetainedBaselines(oldest_t)
+    needed = t0 if mode == "file" else t0 - margin_s
+    if oldest_t > needed:
+        what = (
+            f"a purge-and-reseed at {iso(oldest_t)}"
+            if is_reseed(oldest)
+            else f"the oldest usage event {_holds(source)} is from {iso(oldest_t)}"
+        )
+        problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
+        if not gaps.allow:
+            advice = getattr(source, "incomplete_advice", None)
+            raise IncompleteDataError(
+                f"{problem}: {advice(oldest_t, margin_s)}"
+                if advice is not None
+                else _incomplete_message(problem, t0, oldest_t, margin_s)
+            )
+        gaps.problems.append(problem)
+    return boundary
+
+
+def _read_snapshot(source: ReportSource, mode: str) -> tuple[Snapshot | None, list[str]]:
+    """The snapshot, read BEFORE the events (docs/accounting.md §2.3); with ``events`` only to
+    say how much the events cannot see (then a failure is a note)."""
+    if mode == "snapshot":
+        return source.snapshot(), []
+    if mode == "events":
+        try:
+            return source.snapshot(), []
+        except CfEventsError as exc:
+            return None, [f"could not count the started instances the events miss: {exc}"]
+    return None, []
+
+
+def _check_events_visible(snapshot: Snapshot, gaps: _Gaps) -> None:
+    """No event at all, yet processes run: the token cannot see usage events."""
+    started = [n for _, n in snapshot.started() if n > 0]
+    if started:  # CC keeps a usage event for every started process (a reseed writes one)
+        problem = (
+            f"Cloud Controller shows no app usage events at all, yet {len(started)} "
+            "process(es) are started: usage events need an admin, admin_read_only or "
+            "global_auditor token"
+        )
+        gaps.add(problem, f"{problem}; or use --allow-incomplete")
+
+
+def _feed(
+    engine: Accountant,
+    source_events: Iterable[Mapping[str, Any]],
+    margin_s: int,
+    stop_after: int | None,
+    boundary: RetainedBaselines | None,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """The one streamed pass: every event through the engine, up to ``stop_after``."""
+    events = iter(source_events)
     read = 0
     try:
         for read, event in enumerate(bound_clock(events, margin_s), 1):
@@ -318,22 +400,25 @@ def usage_report(
             close()  # stop a reader's background page download now, not at GC
     if progress is not None:
         progress(read)
-    gone = boundary.problem(fetch_start, t0) if boundary is not None else None
-    if gone is not None:
-        if not allow_incomplete:
-            raise IncompleteDataError(f"{gone}; use a later --since or --allow-incomplete")
-        incomplete.append(gone)
-    result = engine.finish()
-    if result.counters["reseed_batches_in_window"]:
-        first = engine.first_reseed_in_window
-        incomplete.append(
-            f"a purge-and-reseed at {iso(first or t0)} lies inside the window; "
-            "usage before it is unknown"
-        )
 
-    warnings: list[str] = list(notes)
-    if incomplete:
-        warnings.extend(f"incomplete: {text}" for text in incomplete)
+
+def _build_report(
+    source: ReportSource,
+    result: EngineResult,
+    span: _Span,
+    *,
+    snapshot: Snapshot | None,
+    mode: str,
+    now: datetime,
+    notes: list[str],
+    gaps: _Gaps,
+    by: str,
+    daily: bool,
+    rates: Rates | None,
+) -> Report:
+    """Rows, totals, meta and warnings of a finished pass."""
+    incomplete = gaps.problems
+    warnings: list[str] = [*notes, *(f"incomplete: {text}" for text in incomplete)]
     unseen_count = 0
     if mode == "events" and snapshot is not None:
         seen = set(result.final_processes)
@@ -350,9 +435,9 @@ def usage_report(
             f"self-check: {len(mismatches)} process(es) replayed to a state the snapshot "
             "does not show (lost events, a purge, or changes during the read)"
         )
-
     org_guids = {s[3].org_guid for u in result.units for s in u.day_src.values() if s[3].org_guid}
     org_names = dict(source.org_names(sorted(org_guids))) if org_guids else {}
+    t0, end = span.t0, span.end
     rows = build_rows(
         result,
         by=by,
@@ -363,19 +448,41 @@ def usage_report(
         extra_flags=("incomplete",) if incomplete else (),
         rates=rates,
     )
-    flag_counts = Counter(result.flag_counts)
-    closing = state_to_json(result.closing)
-    meta: dict[str, Any] = {
-        "window": {"start": iso(t0), "end": iso(t1)},
-        "effective_end": iso(end),
-        "as_of": iso(end),
-        "partial": end < t1,
+    meta = _meta(source, result, span, mode, by, daily, mismatches, unseen_count, incomplete)
+    if rates is not None:
+        meta["rates"] = rates_meta(rates)
+    return Report(
+        rows=rows,
+        totals=totals(rows, result, t0=t0, end=end),
+        meta=meta,
+        closing_state=state_to_json(result.closing),
+        fields=row_fields(by, daily, rates is not None),
+        warnings=warnings,
+    )
+
+
+def _meta(
+    source: ReportSource,
+    result: EngineResult,
+    span: _Span,
+    mode: str,
+    by: str,
+    daily: bool,
+    mismatches: list[dict[str, Any]],
+    unseen_count: int,
+    incomplete: list[str],
+) -> dict[str, Any]:
+    return {
+        "window": {"start": iso(span.t0), "end": iso(span.t1)},
+        "effective_end": iso(span.end),
+        "as_of": iso(span.end),
+        "partial": span.end < span.t1,
         "by": by,
         "daily": daily,
         "opening_source": mode,
         "events_read": result.counters["events_read"],
-        "fetch_start": iso(fetch_start),
-        "flags": dict(sorted(flag_counts.items())),
+        "fetch_start": iso(span.fetch_start),
+        "flags": dict(sorted(Counter(result.flag_counts).items())),
         "counters": result.counters,
         "chain_gaps": result.gaps,
         "self_check_mismatches": mismatches,
@@ -383,16 +490,12 @@ def usage_report(
         "incomplete": incomplete,
         "foundation": source.foundation,
     }
-    if rates is not None:
-        meta["rates"] = rates_meta(rates)
-    return Report(
-        rows=rows,
-        totals=totals(rows, result, t0=t0, end=end),
-        meta=meta,
-        closing_state=closing,
-        fields=row_fields(by, daily, rates is not None),
-        warnings=warnings,
-    )
+
+
+def _check_chain(loaded: Opening | None, source: ReportSource, gaps: _Gaps) -> None:
+    chain = _broken_chain(loaded, source)
+    if chain is not None:
+        gaps.add(chain, f"{chain}: use --allow-incomplete to report anyway")
 
 
 def _broken_chain(loaded: Opening | None, source: ReportSource) -> str | None:

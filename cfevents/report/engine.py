@@ -36,6 +36,34 @@ _EMPTY: Mapping[str, Any] = {}
 TOTAL = "\x00total"  # the peak group of everything together (a totals row)
 
 
+COUNTERS = (  # the report's meta.counters, in this order
+    "events_read",
+    "clock_skew_adjustments",
+    "clock_skew_seconds",
+    "clock_outliers",
+    "buildpack_sets",
+    "staging_builds",
+    "staging_seconds",
+    "unmatched_staging_starts",
+    "staging_stops_without_start",
+    "tasks_stopped_without_start",
+    "reseeds",
+    "reseed_batches",
+    "reseed_batches_in_window",
+    "ignored_events",
+    "chain_gaps",
+)
+
+
+def _check_options(mode: str, by: str, reseed_in_window: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}")
+    if reseed_in_window not in RESEED_POLICIES:
+        raise ValueError(f"reseed_in_window must be one of {RESEED_POLICIES}")
+
+
 @dataclass(slots=True)
 class Acc:
     """Exact integer figures of one unit on one day (or the whole window)."""
@@ -232,12 +260,7 @@ class Accountant:
         reseed_in_window: str = "fail",
         cuts: Sequence[int] = (),
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        if by not in GROUPINGS:
-            raise ValueError(f"by must be one of {GROUPINGS}")
-        if reseed_in_window not in RESEED_POLICIES:
-            raise ValueError(f"reseed_in_window must be one of {RESEED_POLICIES}")
+        _check_options(mode, by, reseed_in_window)
         if end < t0:
             end = t0
         self.t0 = t0
@@ -263,23 +286,7 @@ class Accountant:
         self.ended_tasks: dict[str, int] = {}  # finished tasks, folded: their last time
         self.ended_task_closing: dict[str, TaskOpening] = {}  # ran at E, ended after it
         self.staging: dict[str, list[int]] = {}
-        self.counters: dict[str, int] = {
-            "events_read": 0,
-            "clock_skew_adjustments": 0,
-            "clock_skew_seconds": 0,
-            "clock_outliers": 0,
-            "buildpack_sets": 0,
-            "staging_builds": 0,
-            "staging_seconds": 0,
-            "unmatched_staging_starts": 0,
-            "staging_stops_without_start": 0,
-            "tasks_stopped_without_start": 0,
-            "reseeds": 0,
-            "reseed_batches": 0,
-            "reseed_batches_in_window": 0,
-            "ignored_events": 0,
-            "chain_gaps": 0,
-        }
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.first_reseed_in_window: int | None = None
         self.gaps: list[dict[str, Any]] = []
         self.last_event_guid: str | None = None
@@ -695,19 +702,7 @@ class Accountant:
     ) -> None:
         proc = self.procs.get(guid)
         if proc is None:
-            attrs = self._attrs(event)
-            dead = self.dead.pop(guid, None)
-            unit = self._unit("process", guid, attrs if dead is None else dead[2][6], dead)
-            if dead is not None:
-                profile = dead[2]
-                proc = _Proc(unit, False, profile[0], profile[1], self.fetch_start, dead[0], True)
-                proc.prior_flags, proc.prior_days = profile[2], profile[3]
-                if profile[5]:
-                    proc.closing = _STOPPED_AT_END
-            else:
-                proc = _Proc(unit, False, None, None, self.fetch_start)
-                proc.running = None if self.mode == "none" else False
-            self.procs[guid] = proc
+            proc = self._new_proc(event, guid)
         t = self._clamp(proc.last_t, t_raw)
         proc.last_t = t
         if self.mode == "file" and t < self.t0:
@@ -722,8 +717,6 @@ class Accountant:
         prev_m, cur_m = memory.get("previous"), memory.get("current")
 
         if reseed:
-            if t >= self.end:
-                self._capture(proc, guid)
             self._reseed(proc, guid, t, cur_n, cur_m)
             return
 
@@ -734,10 +727,7 @@ class Accountant:
             self._capture(proc, guid)  # the state at E: after the opening is known
 
         if state == "BUILDPACK_SET":
-            if self._in_window(t):
-                self.counters["buildpack_sets"] += 1
-            if proc.running is not None and (prev_state == "STARTED") != proc.running:
-                self._flag(unit, "state_mismatch", t)
+            self._buildpack_set(proc, t, prev_state)
             return
 
         if state == "STARTED":
@@ -768,19 +758,48 @@ class Accountant:
                 self._flag(unit, "unknown_instances", t)
             if m is None:
                 self._flag(unit, "unknown_memory", t)
-        else:  # STOPPED
-            if proc.running is None:
-                if prev_state == "STARTED":
-                    self._flag(unit, "unknown_start", t)
-                    self._count(unit, t, "stops")
-                self._set(proc, False, proc.n, proc.m)
-            elif proc.running:
-                self._chain_check(proc, guid, t, prev_state, prev_n, prev_m)
-                self._close(proc, t)
+        else:
+            self._stopped(proc, guid, t, prev_state, prev_n, prev_m)
+
+    def _new_proc(self, event: Mapping[str, Any], guid: str) -> _Proc:
+        """A process not live now: stopped earlier (its folded profile), or first seen."""
+        dead = self.dead.pop(guid, None)
+        unit = self._unit("process", guid, self._attrs(event) if dead is None else dead[2][6], dead)
+        if dead is not None:
+            profile = dead[2]
+            proc = _Proc(unit, False, profile[0], profile[1], self.fetch_start, dead[0], True)
+            proc.prior_flags, proc.prior_days = profile[2], profile[3]
+            if profile[5]:
+                proc.closing = _STOPPED_AT_END
+        else:
+            proc = _Proc(unit, False, None, None, self.fetch_start)
+            proc.running = None if self.mode == "none" else False
+        self.procs[guid] = proc
+        return proc
+
+    def _buildpack_set(self, proc: _Proc, t: int, prev_state: Any) -> None:
+        if self._in_window(t):
+            self.counters["buildpack_sets"] += 1
+        if proc.running is not None and (prev_state == "STARTED") != proc.running:
+            self._flag(proc.unit, "state_mismatch", t)
+
+    def _stopped(
+        self, proc: _Proc, guid: str, t: int, prev_state: Any, prev_n: Any, prev_m: Any
+    ) -> None:
+        """STOPPED: the segment closes (docs/accounting.md §2.4)."""
+        unit = proc.unit
+        if proc.running is None:
+            if prev_state == "STARTED":
+                self._flag(unit, "unknown_start", t)
                 self._count(unit, t, "stops")
-                self._set(proc, False, proc.n, proc.m)
-            else:
-                self._flag(unit, "stop_while_stopped", t)
+            self._set(proc, False, proc.n, proc.m)
+        elif proc.running:
+            self._chain_check(proc, guid, t, prev_state, prev_n, prev_m)
+            self._close(proc, t)
+            self._count(unit, t, "stops")
+            self._set(proc, False, proc.n, proc.m)
+        else:
+            self._flag(unit, "stop_while_stopped", t)
 
     def _infer_opening(
         self, proc: _Proc, t: int, prev_state: Any, prev_n: Any, prev_m: Any
@@ -831,6 +850,9 @@ class Accountant:
         self.counters["chain_gaps"] += 1
 
     def _reseed(self, proc: _Proc, guid: str, t: int, cur_n: Any, cur_m: Any) -> None:
+        """A reseed's STARTED row (docs/accounting.md §2.5)."""
+        if t >= self.end:
+            self._capture(proc, guid)
         if self.reseed_t != t:
             self.reseed_t = t
             self.reseed_members = set()
@@ -894,27 +916,16 @@ class Accountant:
     # --- tasks -----------------------------------------------------------------------------
 
     def _task_event(self, event: Mapping[str, Any], guid: str, state: str, t_raw: int) -> None:
+        """TASK_STARTED opens the task's run, TASK_STOPPED closes it (docs/accounting.md §2.6)."""
         task = self.tasks.get(guid)
         if task is None and guid in self.ended_tasks:
-            # it ended earlier: any further event of it is a duplicate
-            t = self._clamp(self.ended_tasks[guid], t_raw)
-            self.ended_tasks[guid] = t
-            if self.mode == "file" and t < self.t0:
-                return
-            attrs = self._attrs(event, with_type=False)
-            unit = self._unit("tasks", attrs.app_guid or "", attrs)
-            self._flag(
-                unit,
-                "duplicate_task_start" if state == "TASK_STARTED" else "duplicate_task_stop",
-                t,
-            )
+            self._ended_task_event(event, guid, state, t_raw)
             return
         mem = _get(event, "memory_in_mb_per_instance", "current")
         if task is None:
             attrs = self._attrs(event, with_type=False)
             unit = self._unit("tasks", attrs.app_guid or "", attrs)
-            task = _Task(unit, _get(event, "task", "name"), mem, None, False)
-            self.tasks[guid] = task
+            task = self.tasks[guid] = _Task(unit, _get(event, "task", "name"), mem, None, False)
         t = self._clamp(task.last_t, t_raw)
         task.last_t = t
         if self.mode == "file" and t < self.t0:
@@ -963,6 +974,19 @@ class Accountant:
             self._flag(unit, "open_at_end")
             self.ended_task_closing[guid] = task.closing
 
+    def _ended_task_event(
+        self, event: Mapping[str, Any], guid: str, state: str, t_raw: int
+    ) -> None:
+        """An event of a task that ended earlier: a duplicate."""
+        t = self._clamp(self.ended_tasks[guid], t_raw)
+        self.ended_tasks[guid] = t
+        if self.mode == "file" and t < self.t0:
+            return
+        attrs = self._attrs(event, with_type=False)
+        unit = self._unit("tasks", attrs.app_guid or "", attrs)
+        duplicate = "duplicate_task_start" if state == "TASK_STARTED" else "duplicate_task_stop"
+        self._flag(unit, duplicate, t)
+
     def _capture_task(self, task: _Task) -> None:
         task.captured = True
         if task.open:
@@ -1003,6 +1027,28 @@ class Accountant:
             foundation=self.opening.foundation,
             last_event_guid=self.last_event_guid,
         )
+        final, unseen_started = self._finish_processes(closing)
+        open_tasks = self._finish_tasks(closing)
+        self._fold_live()
+        groups = sorted(self.groups.values(), key=lambda g: g.seq if g.seq >= 0 else 1 << 62)
+        self._final_counters(groups)
+        return EngineResult(
+            units=groups,
+            counters=dict(self.counters),
+            gaps=list(self.gaps),
+            peaks=dict(self.peaks),
+            closing=closing,
+            final_processes=FinalStates(final, self.dead),
+            open_tasks=open_tasks,
+            unseen_started=unseen_started,
+            names=self.names,
+            flag_counts=dict(self.flag_counts),
+        )
+
+    def _finish_processes(self, closing: Opening) -> tuple[dict[str, _Final], list[str]]:
+        """Segments open at E accrue up to E; the processes running at E go into the closing
+        state. Returns each process's final state and the started ones no event named."""
+        end = self.end
         final: dict[str, _Final] = {}
         unseen_started: list[str] = []
         for guid, proc in self.procs.items():
@@ -1022,6 +1068,12 @@ class Accountant:
                 closing.processes[guid] = proc.closing
             if not proc.seen and proc.running:
                 unseen_started.append(guid)
+        return final, unseen_started
+
+    def _finish_tasks(self, closing: Opening) -> set[str]:
+        """Tasks still running at E accrue up to E and go into the closing state; returns
+        the ones still open."""
+        end = self.end
         open_tasks: set[str] = set()
         for guid, task in self.tasks.items():
             if task.open:
@@ -1042,30 +1094,23 @@ class Accountant:
             if task.closing is not None:
                 closing.tasks[guid] = task.closing
         closing.tasks.update(self.ended_task_closing)
+        return open_tasks
+
+    def _fold_live(self) -> None:
+        """Every key still live folds into its group."""
         for key, unit in list(self.units.items()):
             live = self.procs.get(key[len("process:") :]) if unit.kind == "process" else None
             if live is not None:
                 self._fold(unit, live.prior_flags, live.prior_days)
             else:
                 self._fold(unit, _NO_FLAGS, _NO_DAYS)
-        groups = sorted(self.groups.values(), key=lambda g: g.seq if g.seq >= 0 else 1 << 62)
+
+    def _final_counters(self, groups: list[Unit]) -> None:
         self.counters["events_read"] = self.events_read
         self.counters["unmatched_staging_starts"] = sum(
-            1 for queue in self.staging.values() for start in queue if start < end
+            1 for queue in self.staging.values() for start in queue if start < self.end
         )
         for name in ("noop_updates", "unknown_memory_instance_seconds"):
             self.counters[name] = sum(
                 getattr(acc, name) for unit in groups for acc in unit.accs.values()
             )
-        return EngineResult(
-            units=groups,
-            counters=dict(self.counters),
-            gaps=list(self.gaps),
-            peaks=dict(self.peaks),
-            closing=closing,
-            final_processes=FinalStates(final, self.dead),
-            open_tasks=open_tasks,
-            unseen_started=unseen_started,
-            names=self.names,
-            flag_counts=dict(self.flag_counts),
-        )

@@ -29,7 +29,14 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cfevents.errors import IncompleteDataError, UsageError
-from cfevents.report.api import DEFAULT_MARGIN, DEFAULT_MIN_AGE, Report, Window, rates_meta
+from cfevents.report.api import (
+    DEFAULT_MARGIN,
+    DEFAULT_MIN_AGE,
+    Report,
+    Window,
+    effective_end,
+    rates_meta,
+)
 from cfevents.report.ccsource import PER_PAGE, GetsJson, _all
 from cfevents.report.rates import DEFAULT_PLAN, Rates, services_cost
 from cfevents.report.timeutil import epoch, iso, to_epoch
@@ -322,38 +329,12 @@ def service_report(
     rows gain ``cost`` (each plan's seconds x its price per hour x the org's multiplier, summed
     exactly, rounded once) and ``currency``.
     """
-    if by not in _LEVELS:
-        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
-    if rates is not None and rates.orgs and "org" not in _LEVELS[by]:
-        raise UsageError(  # a plan row spans orgs: one multiplier cannot price it exactly
-            f"the rates give orgs multipliers, and a {by} row spans orgs: use --by org, "
-            "space or instance with them"
-        )
+    _check_grouping(by, rates)
     now = now or datetime.now(UTC)
     t0, t1 = to_epoch(window.start), to_epoch(window.end)
-    horizon = to_epoch(now - min_age)
-    end = min(t1, horizon)
-    if end <= t0:
-        raise UsageError(
-            f"nothing to report yet: the window starts at {iso(t0)} and events are only "
-            f"final up to {iso(horizon)} (now minus --min-age)"
-        )
+    end = effective_end(t0, t1, to_epoch(now - min_age))
     needed = t0 - int(margin.total_seconds())
-    incomplete: list[str] = []
-    oldest = source.oldest_service_event()
-    if oldest is not None and isinstance(oldest.get("created_at"), str):
-        oldest_t = epoch(str(oldest["created_at"]))
-        if oldest_t > needed:
-            what = (
-                f"a purge-and-reseed at {iso(oldest_t)}"
-                if is_service_reseed(oldest)
-                else f"the oldest service usage event Cloud Controller still has is from {iso(oldest_t)}"
-            )
-            problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
-            if not allow_incomplete:
-                raise IncompleteDataError(f"{problem}: use a later --since, or --allow-incomplete")
-            incomplete.append(problem)
-
+    incomplete = _check_oldest(source, t0, needed, allow_incomplete)
     snapshot = source.service_instances()  # BEFORE the events (docs/accounting.md §2.3)
     cuts = rates.service_cuts() if rates is not None else ()
     engine = _Accountant(t0, end, by, include_user_provided, cuts)
@@ -375,7 +356,6 @@ def service_report(
     warnings = [f"incomplete: {text}" for text in incomplete]
     if rates is not None:
         warnings.extend(_check_prices(engine, rates))
-    total = sum(r["service_seconds"] for r in rows)
     meta: dict[str, Any] = {
         "window": {"start": iso(t0), "end": iso(t1)},
         "effective_end": iso(end),
@@ -389,16 +369,55 @@ def service_report(
         "incomplete": incomplete,
         "foundation": source.foundation,
     }
+    if rates is not None:
+        meta["rates"] = rates_meta(rates)
+    totals = _totals(rows, rates)
+    return Report(rows, totals, meta, closing, list(row_fields(by, rates is not None)), warnings)
+
+
+def _check_grouping(by: str, rates: Rates | None) -> None:
+    if by not in _LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
+    if rates is not None and rates.orgs and "org" not in _LEVELS[by]:
+        raise UsageError(  # a plan row spans orgs: one multiplier cannot price it exactly
+            f"the rates give orgs multipliers, and a {by} row spans orgs: use --by org, "
+            "space or instance with them"
+        )
+
+
+def _check_oldest(
+    source: ServiceReportSource, t0: int, needed: int, allow_incomplete: bool
+) -> list[str]:
+    """The oldest retained service usage event must be at or before ``needed`` (exit 7, or
+    with ``allow_incomplete`` the problem, to flag the rows)."""
+    oldest = source.oldest_service_event()
+    if oldest is None or not isinstance(oldest.get("created_at"), str):
+        return []
+    oldest_t = epoch(str(oldest["created_at"]))
+    if oldest_t <= needed:
+        return []
+    what = (
+        f"a purge-and-reseed at {iso(oldest_t)}"
+        if is_service_reseed(oldest)
+        else f"the oldest service usage event Cloud Controller still has is from {iso(oldest_t)}"
+    )
+    problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"
+    if not allow_incomplete:
+        raise IncompleteDataError(f"{problem}: use a later --since, or --allow-incomplete")
+    return [problem]
+
+
+def _totals(rows: list[dict[str, Any]], rates: Rates | None) -> dict[str, Any]:
+    total = sum(r["service_seconds"] for r in rows)
     totals: dict[str, Any] = {
         "service_seconds": total,
         "service_hours": total / 3600,
         **{k: sum(r[k] for r in rows) for k in ("created", "updated", "deleted")},
     }
     if rates is not None:
-        meta["rates"] = rates_meta(rates)
         totals["cost"] = sum((r["cost"] for r in rows), Decimal(0))
         totals["currency"] = rates.currency
-    return Report(rows, totals, meta, closing, list(row_fields(by, rates is not None)), warnings)
+    return totals
 
 
 def _rows(
