@@ -367,6 +367,10 @@ def test_the_boundaries_come_from_one_round_of_time_probes(spread_sandbox, tmp_p
     assert len(found) == 4  # since (the count) and three instants after it
     assert len({p["created_ats[gte]"] for p in found}) == 4
     assert no_offsets(sb)
+    # --until is settled: the last sub-range's last request was the serial one, not asked again
+    last = serial.splitlines()[-1].split(",")[0]
+    asked = [dict(r.params).get("after_guid") for r in sb.requests]
+    assert last not in asked
 
 
 def range_one(params):
