@@ -206,6 +206,57 @@ def _config_value(config: Mapping[str, Any], key: str) -> Any:
 _JSON_NAMES = {str: "string", bool: "boolean (true or false)"}
 
 
+def _usable_config(
+    config: Mapping[str, Any], api_flag: str | None, token_flag: str | None, env: Mapping[str, str]
+) -> Mapping[str, Any]:
+    """A corrupt cf CLI config is refused when it is needed, else ignored."""
+    if CONFIG_CORRUPT_KEY not in config:
+        return config
+    needed = not (api_flag or env.get("CF_API")) or not (
+        token_flag or env.get("CF_TOKEN") or env.get("CF_CLIENT_ID")
+    )
+    if needed:
+        raise UsageError(
+            f"the cf CLI config {config.get(CONFIG_PATH_KEY)} is corrupt "
+            f"({config[CONFIG_CORRUPT_KEY]}): repair or remove it and run 'cf login' again"
+        )
+    return {}
+
+
+def _credentials(
+    token_flag: str | None, env: Mapping[str, str], from_config: Mapping[str, Any]
+) -> Credentials:
+    """Client credentials (CF_CLIENT_ID/SECRET), else a token (--token, CF_TOKEN), else the
+    cf CLI's login (only when its target is the API asked for)."""
+    token_raw = token_flag or env.get("CF_TOKEN")
+    token_source = "--token" if token_flag else "CF_TOKEN"
+    client_id = env.get("CF_CLIENT_ID")
+    client_secret = env.get("CF_CLIENT_SECRET")
+    auth_endpoint = _config_value(from_config, "AuthorizationEndpoint") or None
+    if client_id and client_secret is not None:
+        return Credentials(
+            access_token=bearer(token_raw) if token_raw else None,
+            auth_endpoint=auth_endpoint,
+            client_id=client_id,
+            client_secret=client_secret,
+            grant_type=CLIENT_CREDENTIALS,
+            source="CF_CLIENT_ID/CF_CLIENT_SECRET",
+        )
+    if token_raw:
+        return Credentials(access_token=bearer(token_raw), source=token_source)
+    if _config_value(from_config, "AccessToken") or _config_value(from_config, "RefreshToken"):
+        return Credentials(
+            access_token=_config_value(from_config, "AccessToken") or None,
+            refresh_token=_config_value(from_config, "RefreshToken") or None,
+            auth_endpoint=auth_endpoint,
+            client_id=_config_value(from_config, "UAAOAuthClient") or "cf",
+            client_secret=_config_value(from_config, "UAAOAuthClientSecret") or "",
+            grant_type=_config_value(from_config, "UAAGrantType") or "",
+            source="cf CLI config",
+        )
+    return Credentials()
+
+
 def resolve(
     *,
     api_flag: str | None,
@@ -219,17 +270,7 @@ def resolve(
 ) -> Settings:
     """Resolve settings by the documented precedence (see the module docstring)."""
     env = os.environ if env is None else env
-    config = cf_config or {}
-    if CONFIG_CORRUPT_KEY in config:
-        needed = not (api_flag or env.get("CF_API")) or not (
-            token_flag or env.get("CF_TOKEN") or env.get("CF_CLIENT_ID")
-        )
-        if needed:
-            raise UsageError(
-                f"the cf CLI config {config.get(CONFIG_PATH_KEY)} is corrupt "
-                f"({config[CONFIG_CORRUPT_KEY]}): repair or remove it and run 'cf login' again"
-            )
-        config = {}
+    config = _usable_config(cf_config or {}, api_flag, token_flag, env)
     target = _config_value(config, "Target") or ""
     api_raw = api_flag or env.get("CF_API") or target
     if not api_raw:
@@ -240,37 +281,7 @@ def resolve(
     api = without_userinfo(normalise_api(api_raw))  # never recorded in a checkpoint or store
     same_target = bool(target) and origin(normalise_api(target)) == origin(api)
     from_config = config if same_target else {}
-
-    token_raw = token_flag or env.get("CF_TOKEN")
-    token_source = "--token" if token_flag else "CF_TOKEN"
-    client_id = env.get("CF_CLIENT_ID")
-    client_secret = env.get("CF_CLIENT_SECRET")
-    auth_endpoint = _config_value(from_config, "AuthorizationEndpoint") or None
-
-    if client_id and client_secret is not None:
-        creds = Credentials(
-            access_token=bearer(token_raw) if token_raw else None,
-            auth_endpoint=auth_endpoint,
-            client_id=client_id,
-            client_secret=client_secret,
-            grant_type=CLIENT_CREDENTIALS,
-            source="CF_CLIENT_ID/CF_CLIENT_SECRET",
-        )
-    elif token_raw:
-        creds = Credentials(access_token=bearer(token_raw), source=token_source)
-    elif _config_value(from_config, "AccessToken") or _config_value(from_config, "RefreshToken"):
-        grant = _config_value(from_config, "UAAGrantType") or ""
-        creds = Credentials(
-            access_token=_config_value(from_config, "AccessToken") or None,
-            refresh_token=_config_value(from_config, "RefreshToken") or None,
-            auth_endpoint=auth_endpoint,
-            client_id=_config_value(from_config, "UAAOAuthClient") or "cf",
-            client_secret=_config_value(from_config, "UAAOAuthClientSecret") or "",
-            grant_type=grant,
-            source="cf CLI config",
-        )
-    else:
-        creds = Credentials()
+    creds = _credentials(token_flag, env, from_config)
     for secret in (creds.access_token, creds.refresh_token, creds.client_secret):
         register_secret(secret)
     if creds.access_token:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 DAY_US = 86_400 * SECOND_US
 USERS = (("alice", "alice@example.com"), ("bob", "bob@example.com"), ("carol", "carol@example.com"))
 #: The client id of the client-credentials actor (`SandboxConfig.client_actor_events`).
+Actor = tuple[str, str, str, str | None]  # guid, type, name, username
 CLIENT_ID = "ci-pipeline"
 #: `create_app_crash_event`: `droplet_exited_payload.slice(...)`, in the slice's order.
 APP_CRASH_SLICE = ("instance", "index", "cell_id", "exit_status", "exit_description", "reason")
@@ -315,7 +316,7 @@ class AuditWriter:
     def _row(
         self,
         kind: str,
-        actor: tuple[str, str, str, str | None],
+        actor: Actor,
         app: App,
         t: int,
         metadata: dict[str, Any],
@@ -452,63 +453,72 @@ class AuditWriter:
             user, email = rng.choice(USERS)
             actor = (self.uuid("user", user), "user", email, user)
             app = rng.choice(self.apps)
-            instance = self.uuid("service_instance", n)
-            kind = n % 6
-            if kind == 0:
-                broker = self.uuid("service_broker", n // 6)
-                row = self._row(
-                    "audit.service_broker.create" if n % 12 == 0 else "audit.service_broker.update",
-                    admin,
-                    app,
-                    t,
-                    {"request": {"name": "pancake-broker", "auth_password": "[REDACTED]"}},
-                    (broker, "service_broker", "pancake-broker"),
-                )
-                row["space_guid"] = row["organization_guid"] = ""
-            elif kind == 1:
-                visibility = self.uuid("service_plan_visibility", n)
-                row = self._row(
-                    "audit.service_plan_visibility.create",
-                    admin,
-                    app,
-                    t,
-                    {"request": {"organization_guid": app.org_guid}},
-                    (visibility, "service_plan_visibility", ""),
-                )
-                row["space_guid"] = ""
-            elif kind == 2:
-                row = self._row(
-                    "audit.service_instance.create",
-                    actor,
-                    app,
-                    t,
-                    {"request": {"name": f"db-{n}", "parameters": "[PRIVATE DATA HIDDEN]"}},
-                    (instance, "service_instance", f"db-{n}"),
-                )
-            elif kind == 3:
-                row = self._row(
-                    "audit.service_binding.create",
-                    actor,
-                    app,
-                    t,
-                    {"request": {"service_instance_guid": instance, "app_guid": app.guid}},
-                    (self.uuid("service_binding", n), "service_binding", ""),
-                )
-            elif kind == 4:
-                row = self._row(
-                    "audit.route.create",
-                    actor,
-                    app,
-                    t,
-                    {"request": {"host": app.name, "domain_guid": self.uuid("domain", 0)}},
-                    (self.uuid("route", n), "route", app.name),
-                )
+            if n % 6 < 2:
+                rows.append(self._broker_row(n, admin, app, t))
             else:
-                row = self._row(
-                    "audit.app.ssh-authorized", actor, app, t, {"index": rng.randrange(3)}
-                )
-            rows.append(row)
+                rows.append(self._tenant_row(n, actor, app, t))
         return rows
+
+    def _broker_row(self, n: int, admin: Actor, app: App, t: int) -> dict[str, Any]:
+        """A broker (no space, no org) or plan-visibility (an org, no space) event."""
+        if n % 6 == 0:
+            broker = self.uuid("service_broker", n // 6)
+            row = self._row(
+                "audit.service_broker.create" if n % 12 == 0 else "audit.service_broker.update",
+                admin,
+                app,
+                t,
+                {"request": {"name": "pancake-broker", "auth_password": "[REDACTED]"}},
+                (broker, "service_broker", "pancake-broker"),
+            )
+            row["space_guid"] = row["organization_guid"] = ""
+            return row
+        visibility = self.uuid("service_plan_visibility", n)
+        row = self._row(
+            "audit.service_plan_visibility.create",
+            admin,
+            app,
+            t,
+            {"request": {"organization_guid": app.org_guid}},
+            (visibility, "service_plan_visibility", ""),
+        )
+        row["space_guid"] = ""
+        return row
+
+    def _tenant_row(self, n: int, actor: Actor, app: App, t: int) -> dict[str, Any]:
+        """A service instance, binding, route or ssh event in an app's space."""
+        instance = self.uuid("service_instance", n)
+        kind = n % 6
+        if kind == 2:
+            return self._row(
+                "audit.service_instance.create",
+                actor,
+                app,
+                t,
+                {"request": {"name": f"db-{n}", "parameters": "[PRIVATE DATA HIDDEN]"}},
+                (instance, "service_instance", f"db-{n}"),
+            )
+        if kind == 3:
+            return self._row(
+                "audit.service_binding.create",
+                actor,
+                app,
+                t,
+                {"request": {"service_instance_guid": instance, "app_guid": app.guid}},
+                (self.uuid("service_binding", n), "service_binding", ""),
+            )
+        if kind == 4:
+            return self._row(
+                "audit.route.create",
+                actor,
+                app,
+                t,
+                {"request": {"host": app.name, "domain_guid": self.uuid("domain", 0)}},
+                (self.uuid("route", n), "route", app.name),
+            )
+        return self._row(
+            "audit.app.ssh-authorized", actor, app, t, {"index": self.rng.randrange(3)}
+        )
 
 
 def _exit_status(description: str, reported: int | None, count: int) -> int | str | None:
