@@ -111,6 +111,7 @@ def without_notes(lines):
 
 LONG_READS = {
     "usage list --all": ["usage", "list", "--all", "--per-page", "200"],
+    "services list --all": ["services", "list", "--all", "--per-page", "20"],
     "events list --all": ["events", "list", "--all", "--per-page", "100"],
     "crashes --all": ["crashes", "--all", "--per-page", "40"],
     "crashes --summary": ["crashes", "--summary", "--all", "--per-page", "40"],
