@@ -56,7 +56,7 @@ try:
         raise ImportError("orjson disabled by CFEVENTS_NO_ORJSON")
     import orjson  # type: ignore[import-not-found,unused-ignore]
 
-    def decode_json(data: bytes) -> Any:
+    def decode_json(data: bytes | str) -> Any:
         return orjson.loads(data)
 
     def _decode_body(resp: requests.Response) -> Any:
@@ -65,7 +65,7 @@ try:
 
 except ImportError:  # pragma: no cover - depends on the environment
 
-    def decode_json(data: bytes) -> Any:
+    def decode_json(data: bytes | str) -> Any:
         return json.loads(data)
 
     def _decode_body(resp: requests.Response) -> Any:
