@@ -273,3 +273,42 @@ def test_input_that_is_not_a_store_is_left_unchanged(cli, tmp_path, what):
     assert "is not a cfevents store" in one_line_error(result)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.db"]
+
+
+# -- every export option, for every kind (the options are one declaration: cli/export.py) ------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_parallel_writes_the_serial_bytes_for_every_kind(cli, kind):
+    args = (kind, "export", "-o", "ndjson", "--per-page", "20", "--until", "2026-01-31")
+    serial = cli(*args)
+    assert serial.exit_code == 0, serial.stderr
+    assert serial.stdout_bytes.count(b"\n") > 40  # several pages: a range worth splitting
+    fast = cli(*args, "--parallel", "4")
+    assert fast.exit_code == 0, fast.stderr
+    assert fast.stdout_bytes == serial.stdout_bytes
+
+
+@pytest.mark.parametrize("kind", EXPORT_KINDS, ids=lambda k: k.command)
+def test_export_flat_writes_the_kinds_store_columns(cli, kind):
+    from cfevents.stores.columns import kind_named
+
+    result = cli(kind.command, "export", "-o", "csv", "--flat", "--until", "2026-01-31")
+    assert result.exit_code == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split(",") == list(kind_named(kind.store).column_names)
+    assert rows
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_out_rotated_away_fails_or_starts_a_new_file(cli, tmp_path, kind):
+    out, checkpoint = tmp_path / "events.csv", tmp_path / "events.ckpt"
+    args = (kind, "export", "--out", str(out), "--checkpoint", str(checkpoint), "--min-age", "0s")
+    assert cli(*args, "--until", "2026-01-31").exit_code == 0
+    out.rename(tmp_path / "events.csv.1")
+    refused = cli(*args)
+    assert refused.exit_code == 9, refused.stderr
+    assert "--on-rotated new-file" in refused.stderr
+    carried = cli(*args, "--on-rotated", "new-file")
+    assert carried.exit_code == 0, carried.stderr
+    assert out.read_text().startswith("guid,")  # a new file, with its header row

@@ -21,7 +21,7 @@ def probes(sb):
         for r in sb.requests
         if r.path == "/v3/app_usage_events"
         and dict(r.params).get("per_page") == "1"
-        and "page" not in dict(r.params)
+        and not {"page", "order_by"} & set(dict(r.params))  # nor --since's coverage check
     ]
 
 
@@ -328,3 +328,95 @@ def test_a_failed_boundary_probe_on_the_sandbox_exports_the_serial_bytes(cli, mo
     assert fast.exit_code == 0, fast.output
     assert fast.stdout_bytes == serial.stdout_bytes
     assert fast.stderr.count("paging the range serially") == 1
+
+
+# -- one probe round; sub-ranges formatted while the first one streams -----------------------
+
+SPREAD = ("--since", "2026-01-01T12:00:00Z", "--until", "2026-01-31T12:00:00Z")  # the data's span
+
+
+@pytest.fixture(scope="module")
+def spread_sandbox():
+    from conftest import END, EXTERNAL
+
+    from cfevents.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=7, end=END, external_url=EXTERNAL)).start() as sb:
+        yield sb
+
+
+def test_the_boundaries_come_from_one_round_of_time_probes(spread_sandbox, tmp_path):
+    """Every probe is in flight at once (held together at the server), none asks for a page
+    offset, and none follows once the round is answered."""
+    sb = spread_sandbox
+    args = ("usage", "export", "-o", "csv", "--per-page", "100", *SPREAD)
+    code, serial, err = run_cli(sb, tmp_path / "a", *args)
+    assert code == 0, err
+    sb.clear_requests()
+    sb.hold_lists_after(0, where=lambda params: "order_by" not in params)  # not the coverage
+    try:
+        proc = run_cli(sb, tmp_path / "b", *args, "--parallel", "4", wait=False)
+        wait_for(lambda: sb.held() == 4)
+        assert len(probes(sb)) == 4  # the count and three instants, all held at once
+    finally:
+        sb.release_lists()
+    fast, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert fast == serial
+    found = probes(sb)
+    assert len(found) == 4  # since (the count) and three instants after it
+    assert len({p["created_ats[gte]"] for p in found}) == 4
+    assert no_offsets(sb)
+
+
+def range_one(params):
+    """The first sub-range's requests: the only worker paging from the start (no after_guid)."""
+    return "after_guid" not in params and params.get("page") == "1"
+
+
+def spooled(folder):
+    return b"".join(p.read_bytes() for p in sorted(folder.glob(".cfevents-spool-*/range-*")))
+
+
+def test_later_sub_ranges_are_formatted_while_the_first_one_is_held(spread_sandbox, tmp_path):
+    """With sub-range 1 held at the server, sub-ranges 2..4 are fetched and already written as
+    CSV rows into spool files next to --out; released, the file is the serial export's bytes
+    and the spool directory is gone."""
+    sb = spread_sandbox
+    args = ("usage", "export", "--per-page", "100", *SPREAD)
+    code, _, err = run_cli(sb, tmp_path, *args, "--out", str(tmp_path / "serial.csv"))
+    assert code == 0, err
+    guids = csv_guids(tmp_path / "serial.csv")
+    out = tmp_path / "fast.csv"
+    sb.hold_lists_after(0, where=range_one)
+    try:
+        proc = run_cli(sb, tmp_path, *args, "--out", str(out), "--parallel", "4", wait=False)
+        last_row = b"\n" + guids[-1].encode() + b","  # a CSV row, not CC's JSON
+        wait_for(lambda: last_row in spooled(tmp_path))
+        assert sb.held() == 1
+        assert guids[0].encode() not in out.read_bytes()  # nothing of sub-range 1 written yet
+    finally:
+        sb.release_lists()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.read_bytes() == (tmp_path / "serial.csv").read_bytes()
+    assert not list(tmp_path.glob(".cfevents-spool-*"))
+
+
+def test_a_stopped_parallel_export_leaves_no_spool_files(spread_sandbox, tmp_path):
+    sb = spread_sandbox
+    stale = tmp_path / ".cfevents-spool-999999999-x"  # a killed run's (no such process)
+    stale.mkdir()
+    (stale / "range-1").write_bytes(b"x")
+    out = tmp_path / "u.csv"
+    args = ("usage", "export", "--per-page", "100", *SPREAD, "--out", str(out))
+    sb.hold_lists_after(0, where=range_one)
+    try:
+        proc = run_cli(sb, tmp_path, *args, "--parallel", "4", wait=False)
+        wait_for(lambda: spooled(tmp_path).count(b"\n") > 100 and not stale.exists())
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        sb.release_lists()
+    assert proc.returncode != 0 and "Traceback" not in err
+    assert not list(tmp_path.glob(".cfevents-spool-*"))

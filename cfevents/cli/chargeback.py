@@ -11,22 +11,15 @@ from typing import Annotated
 
 import typer
 
+from cfevents.cli.grouping import grouped
 from cfevents.cli.options import NoHeadersOpt, OutputOpt, TableFormatOpt
-from cfevents.cli.report import (
-    REPORT_PANEL,
-    AllowIncompleteOpt,
-    MonthOpt,
-    ReportMinAgeOpt,
-    WindowEndOpt,
-    WindowStartOpt,
-    rows_spec,
-    show_report,
-)
+from cfevents.cli.report import REPORT_PANEL, Completeness, ReportWindow, rows_spec, show_report
 from cfevents.cli.runtime import Runtime
 
 STATEMENT_TABLE = ("org_name", "space_name", "line", "item_name", "hours", "gb_hours", "cost")
 
 
+@grouped
 def chargeback(
     ctx: typer.Context,
     rates: Annotated[
@@ -38,9 +31,7 @@ def chargeback(
             rich_help_panel=REPORT_PANEL,
         ),
     ],
-    month: MonthOpt = None,
-    since: WindowStartOpt = None,
-    until: WindowEndOpt = None,
+    window: ReportWindow = ReportWindow(),
     per: Annotated[
         str,
         typer.Option(
@@ -60,8 +51,7 @@ def chargeback(
             rich_help_panel=REPORT_PANEL,
         ),
     ] = None,
-    min_age: ReportMinAgeOpt = "5m",
-    allow_incomplete: AllowIncompleteOpt = False,
+    completeness: Completeness = Completeness(),
     output: OutputOpt = None,
     no_headers: NoHeadersOpt = False,
     table_format: TableFormatOpt = None,
@@ -82,13 +72,13 @@ def chargeback(
     rt: Runtime = ctx.obj
     spec = rows_spec(rt, STATEMENT_FIELDS, STATEMENT_TABLE, output, None, no_headers, table_format)
     statement = rt.cf().chargeback(
-        month=month,
-        since=since,
-        until=until,
+        month=window.month,
+        since=window.since,
+        until=window.until,
         per=per,
         rates=rates,
         input=input_,
-        min_age=min_age,
-        allow_incomplete=allow_incomplete,
+        min_age=completeness.min_age,
+        allow_incomplete=completeness.allow_incomplete,
     )
     show_report(rt, statement, spec, "statement")

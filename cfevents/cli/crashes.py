@@ -8,30 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cfevents.cli.grouping import grouped, option_group
 from cfevents.cli.options import (
     FOLLOW_PANEL,
     OUTPUT_PANEL,
-    AllOpt,
-    AppOpt,
-    CreatedAfterOpt,
-    CreatedBeforeOpt,
-    FieldsOpt,
-    FollowIntervalOpt,
-    FollowOpt,
-    LimitOpt,
-    NoHeadersOpt,
-    OrderOpt,
-    OrgOpt,
-    OutputOpt,
-    PerPageOpt,
-    SinceOpt,
-    SourceOpt,
-    SpaceOpt,
-    TableFormatOpt,
-    UntilOpt,
-    effective_limit,
-    scope_args,
-    window_args,
+    AuditPaging,
+    Follow,
+    OutputFlags,
+    Scope,
+    Window,
 )
 from cfevents.cli.runtime import Runtime
 from cfevents.events.filters import pick, pick_optional
@@ -42,7 +27,6 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
     from cfevents.api import CrashArgs, CrashFilterArgs
-    from cfevents.cli.output import OutputFlags
     from cfevents.events.hooks import Hook
     from cfevents.events.loops import LoopRule
     from cfevents.output.formatters import OutputSpec
@@ -50,15 +34,84 @@ if TYPE_CHECKING:
 WHY_PANEL = "Why it crashed"
 
 
+@option_group
+@dataclass(frozen=True)
+class Watch(Follow):
+    """The options of ``crashes --follow``: the poll, --exec and its supervision, --loop."""
+
+    exec_: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            metavar="CMD",
+            help="With --follow, run CMD (by /bin/sh) once per crash, or per loop record with "
+            "--loop: the record as JSON on stdin, its fields in CFEVENTS_* variables "
+            "(CFEVENTS_APP_NAME, CFEVENTS_STATE, ...) and PATH/HOME/LANG, nothing else; in its own "
+            "process group, its output on stderr (or --exec-log).",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None
+    exec_timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-timeout",
+            metavar="DURATION",
+            help="Kill an --exec run (its whole process group) after this long [default: 60s].",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None
+    exec_log: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-log",
+            metavar="FILE",
+            help="Append --exec's stdout and stderr to FILE instead of cfevents' stderr.",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None
+    loop: Annotated[
+        str | None,
+        typer.Option(
+            "--loop",
+            metavar="N/PERIOD",
+            help="With --follow, report crash loops instead of crashes: an app crashing N times "
+            "within PERIOD (e.g. 5/10m) is one 'start' record, then a 'repeat' at most every "
+            "--repeat while it goes on, and one 'resolved' once quiet for --resolve-after.",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None
+    repeat: Annotated[
+        str | None,
+        typer.Option(
+            "--repeat",
+            metavar="DURATION",
+            help="With --loop: remind at most this often while a loop goes on [default: 1h].",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None
+    resolve_after: Annotated[
+        str | None,
+        typer.Option(
+            "--resolve-after",
+            metavar="DURATION",
+            help="With --loop: a loop is resolved after this long without a crash "
+            "[default: the loop's PERIOD].",
+            rich_help_panel=FOLLOW_PANEL,
+        ),
+    ] = None
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the command follows (or was given an option only a follow takes)."""
+        hooks = (self.exec_, self.exec_timeout, self.exec_log, self.loop)
+        return self.follow or any(v is not None for v in hooks)
+
+
+@grouped
 def crashes(
     ctx: typer.Context,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    created_after: CreatedAfterOpt = None,
-    created_before: CreatedBeforeOpt = None,
-    org: OrgOpt = None,
-    space: SpaceOpt = None,
-    app_: AppOpt = None,
+    window: Window = Window(),
+    scope: Scope = Scope(),
     summary: Annotated[
         bool,
         typer.Option(
@@ -108,77 +161,9 @@ def crashes(
             rich_help_panel=WHY_PANEL,
         ),
     ] = None,
-    order: OrderOpt = None,
-    source: SourceOpt = "auto",
-    per_page: PerPageOpt = None,
-    limit: LimitOpt = None,
-    all_: AllOpt = False,
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    table_format: TableFormatOpt = None,
-    follow: FollowOpt = False,
-    interval: FollowIntervalOpt = "30s",
-    exec_: Annotated[
-        str | None,
-        typer.Option(
-            "--exec",
-            metavar="CMD",
-            help="With --follow, run CMD (by /bin/sh) once per crash, or per loop record with "
-            "--loop: the record as JSON on stdin, its fields in CFEVENTS_* variables "
-            "(CFEVENTS_APP_NAME, CFEVENTS_STATE, ...) and PATH/HOME/LANG, nothing else; in its own "
-            "process group, its output on stderr (or --exec-log).",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = None,
-    exec_timeout: Annotated[
-        str | None,
-        typer.Option(
-            "--exec-timeout",
-            metavar="DURATION",
-            help="Kill an --exec run (its whole process group) after this long [default: 60s].",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = None,
-    exec_log: Annotated[
-        str | None,
-        typer.Option(
-            "--exec-log",
-            metavar="FILE",
-            help="Append --exec's stdout and stderr to FILE instead of cfevents' stderr.",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = None,
-    loop: Annotated[
-        str | None,
-        typer.Option(
-            "--loop",
-            metavar="N/PERIOD",
-            help="With --follow, report crash loops instead of crashes: an app crashing N times "
-            "within PERIOD (e.g. 5/10m) is one 'start' record, then a 'repeat' at most every "
-            "--repeat while it goes on, and one 'resolved' once quiet for --resolve-after.",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = None,
-    repeat: Annotated[
-        str | None,
-        typer.Option(
-            "--repeat",
-            metavar="DURATION",
-            help="With --loop: remind at most this often while a loop goes on [default: 1h].",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = None,
-    resolve_after: Annotated[
-        str | None,
-        typer.Option(
-            "--resolve-after",
-            metavar="DURATION",
-            help="With --loop: a loop is resolved after this long without a crash "
-            "[default: the loop's PERIOD].",
-            rich_help_panel=FOLLOW_PANEL,
-        ),
-    ] = None,
+    paging: AuditPaging = AuditPaging(),
+    shape: OutputFlags = OutputFlags(),
+    watch: Watch = Watch(),
 ) -> None:
     """List app crashes, newest first, across the foundation (or an org, space or app).
 
@@ -197,34 +182,32 @@ def crashes(
 
         cfevents crashes --follow --loop 5/10m --repeat 30m --exec ./page.sh
     """
-    from cfevents.cli.output import OutputFlags, needs_names, nothing_found, show
+    from cfevents.cli.output import needs_names, nothing_found, show
     from cfevents.errors import UsageError
 
     rt: Runtime = ctx.obj
-    shape = OutputFlags(output, fields, no_headers, table_format)
-    bounds = (since, until, created_after, created_before)
     args: CrashArgs = {
-        **window_args(*bounds),
-        **scope_args(org, space, app_),
+        **window.args(),
+        **scope.args(),
         **why_args(reason, exit_status, oom, context),
-        "source": pick(source, SOURCES, param="source"),
-        "per_page": per_page,
+        "source": pick(paging.source, SOURCES, param="source"),
+        "per_page": paging.per_page,
         "order": "asc",
         "limit": None,
         "names": True,
     }
-    watch = Watch(follow, interval, exec_, exec_timeout, exec_log, loop, repeat, resolve_after)
     if watch.wanted:
         return _follow(rt, watch, args, shape, summary=summary)
     spec = shape.spec(rt, "crash-summary" if summary else "crashes")
     if summary and context is not None:
         raise UsageError("--context attaches changes to each crash; --summary has no crashes")
     spec = with_context_column(spec, context)
-    lim, default_limit = effective_limit(limit, all_)
-    order_ = pick_optional(order, ORDERS, param="order")
-    args |= {"order": order_, "limit": lim, "names": needs_names(spec)}
-    listing = (rt.cf().crash_summary if summary else rt.cf().crashes)(**args)
-    nothing = nothing_found("crash summaries" if summary else "crashes", *bounds)
+    lim, default_limit = paging.limits()
+    order = pick_optional(paging.order, ORDERS, param="order")
+    args |= {"order": order, "limit": lim, "names": needs_names(spec)}
+    cf = rt.cf()
+    listing = (cf.crash_summary if summary else cf.crashes)(**args)
+    nothing = nothing_found("crash summaries" if summary else "crashes", *window.bounds)
     filtered = _why_text(reason, exit_status, oom)
     show(rt, listing, spec, default_limit=default_limit, nothing=nothing, filtered=filtered)
 
@@ -255,26 +238,6 @@ def _why_text(reason: list[str] | None, exit_status: list[str] | None, oom: bool
     parts = [f"--reason {r!r}" for r in reason or []]
     parts += [f"--exit-status {s}" for s in exit_status or []]
     return " ".join([*parts, *(["--oom"] if oom else [])])
-
-
-@dataclass(frozen=True)
-class Watch:
-    """The options of ``crashes --follow``: the poll, --exec and its supervision, --loop."""
-
-    follow: bool
-    interval: str
-    exec_: str | None
-    exec_timeout: str | None
-    exec_log: str | None
-    loop: str | None
-    repeat: str | None
-    resolve_after: str | None
-
-    @property
-    def wanted(self) -> bool:
-        """Whether the command follows (or was given an option only a follow takes)."""
-        hooks = (self.exec_, self.exec_timeout, self.exec_log, self.loop)
-        return self.follow or any(v is not None for v in hooks)
 
 
 def _follow(

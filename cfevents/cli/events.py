@@ -6,29 +6,15 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from cfevents.cli.grouping import grouped
 from cfevents.cli.options import (
     MARKUP_MODE,
-    AllOpt,
-    AppOpt,
-    CreatedAfterOpt,
-    CreatedBeforeOpt,
-    FieldsOpt,
-    FollowIntervalOpt,
-    FollowOpt,
-    LimitOpt,
-    NoHeadersOpt,
-    OrderOpt,
-    OrgOpt,
-    OutputOpt,
-    PerPageOpt,
-    SinceOpt,
+    AuditPaging,
+    Follow,
+    OutputFlags,
+    Scope,
     SourceOpt,
-    SpaceOpt,
-    TableFormatOpt,
-    UntilOpt,
-    effective_limit,
-    scope_args,
-    window_args,
+    Window,
 )
 from cfevents.cli.runtime import Runtime
 from cfevents.events.filters import pick, pick_optional
@@ -51,6 +37,7 @@ FILTER_PANEL = "Filters"
 
 
 @app.command("list")
+@grouped
 def list_events(
     ctx: typer.Context,
     type_: Annotated[
@@ -82,24 +69,11 @@ def list_events(
             rich_help_panel=FILTER_PANEL,
         ),
     ] = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    created_after: CreatedAfterOpt = None,
-    created_before: CreatedBeforeOpt = None,
-    org: OrgOpt = None,
-    space: SpaceOpt = None,
-    app_: AppOpt = None,
-    order: OrderOpt = None,
-    source: SourceOpt = "auto",
-    per_page: PerPageOpt = None,
-    limit: LimitOpt = None,
-    all_: AllOpt = False,
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    table_format: TableFormatOpt = None,
-    follow: FollowOpt = False,
-    interval: FollowIntervalOpt = "30s",
+    window: Window = Window(),
+    scope: Scope = Scope(),
+    paging: AuditPaging = AuditPaging(),
+    shape: OutputFlags = OutputFlags(),
+    follow: Follow = Follow(),
 ) -> None:
     """List audit events, newest first (GET /v3/audit_events, or /v2/events).
 
@@ -117,34 +91,32 @@ def list_events(
 
         cfevents events list --follow --type audit.app.deployment.create --space prod --org acme
     """
-    from cfevents.cli.output import build_spec, needs_names, nothing_found, show
+    from cfevents.cli.output import needs_names, nothing_found, show
 
     rt: Runtime = ctx.obj
-    spec = build_spec(
-        rt, "events", output=output, fields=fields, no_headers=no_headers, table_format=table_format
-    )
-    lim, default_limit = effective_limit(limit, all_)
+    spec = shape.spec(rt, "events")
+    lim, default_limit = paging.limits()
     args = cast(
         "AuditArgs",
         {
             "types": type_ or (),
             "actees": actee or (),
             "q": q or (),
-            **window_args(since, until, created_after, created_before),
-            **scope_args(org, space, app_),
-            "order": pick_optional(order, ORDERS, param="order"),
-            "source": pick(source, SOURCES, param="source"),
-            "per_page": per_page,
+            **window.args(),
+            **scope.args(),
+            "order": pick_optional(paging.order, ORDERS, param="order"),
+            "source": pick(paging.source, SOURCES, param="source"),
+            "per_page": paging.per_page,
             "limit": lim,
             "names": needs_names(spec),
         },
     )
-    if follow:
-        return _follow(rt, args, spec, interval)
+    if follow.follow:
+        return _follow(rt, args, spec, follow.interval)
     listing = rt.cf().audit_events(**args)
-    if q and source.strip().lower() == "auto":
+    if q and paging.source.strip().lower() == "auto":
         rt.note("--q filters are v2 syntax: read /v2/events")
-    nothing = nothing_found("audit events", since, until, created_after, created_before)
+    nothing = nothing_found("audit events", *window.bounds)
     show(rt, listing, spec, default_limit=default_limit, nothing=nothing)
 
 
@@ -163,14 +135,12 @@ def _follow(rt: Runtime, args: AuditArgs, spec: OutputSpec, interval: str) -> No
 
 
 @app.command("get")
+@grouped
 def get_event(
     ctx: typer.Context,
     guid: Annotated[str, typer.Argument(metavar="GUID", help="The audit event GUID.")],
     source: SourceOpt = "auto",
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    table_format: TableFormatOpt = None,
+    shape: OutputFlags = OutputFlags(),
 ) -> None:
     """Show one audit event (GET /v3/audit_events/:guid, or /v2/events/:guid).
 
@@ -178,12 +148,10 @@ def get_event(
 
         cfevents events get 8f3c3a1e-6c59-4a1e-9d39-0f3c2f7b1a2d -o json
     """
-    from cfevents.cli.output import build_spec, emit_one, needs_names
+    from cfevents.cli.output import emit_one, needs_names
 
     rt: Runtime = ctx.obj
-    spec = build_spec(
-        rt, "event", output=output, fields=fields, no_headers=no_headers, table_format=table_format
-    )
+    spec = shape.spec(rt, "event")
     choice = pick(source, SOURCES, param="source")
     event = rt.cf().audit_event(guid, source=choice, names=needs_names(spec))
     emit_one(rt, event, spec)

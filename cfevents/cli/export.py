@@ -7,39 +7,36 @@ the cursor file and its guarantees). The command wires it to the output and the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cfevents.cli.flat import FlatOpt, usage_spec
+from cfevents.cli.flat import FlatOpt
+from cfevents.cli.grouping import grouped, option_group
 from cfevents.cli.options import (
-    CreatedAfterOpt,
-    CreatedAtOpt,
-    CreatedBeforeOpt,
+    EventFilters,
     FieldsOpt,
-    GuidOpt,
     NoHeadersOpt,
+    OutputFlags,
     OutputOpt,
     RequireCompleteOpt,
-    SinceOpt,
     StateOpt,
-    UntilOpt,
-    UsageAppOpt,
-    UsageOrgOpt,
-    UsageSpaceOpt,
+    UsageScope,
+    Window,
     check_coverage,
-    scope_args,
-    window_args,
 )
-from cfevents.cli.output import OutputFlags
 from cfevents.cli.runtime import Runtime
 from cfevents.events.filters import pick
 from cfevents.shapes import LOST_CURSOR_CHOICES, ON_ROTATED_CHOICES
 
 if TYPE_CHECKING:
     from cfevents.cli.progress import ExportProgress
+    from cfevents.events.args import ServiceFilterArgs, UsageFilterArgs
+    from cfevents.events.kinds import EventKind
     from cfevents.export.engine import ExportJob
+    from cfevents.export.plan import ExportArgs
     from cfevents.output.formatters import OutputSpec
 
 INCREMENTAL = "Incremental export"
@@ -109,6 +106,100 @@ ProgressOpt = Annotated[
 ]
 
 
+ParallelOpt = Annotated[
+    int,
+    typer.Option(
+        "--parallel",
+        metavar="N",
+        help="Page the settled range (older than --min-age, up to --until) as N id-ordered "
+        "sub-ranges at once; the same bytes as a serial export (a backfill: 4).",
+        rich_help_panel="Paging",
+    ),
+]
+ExportPerPageOpt = Annotated[
+    int,
+    typer.Option(
+        "--per-page",
+        metavar="N",
+        help="Events per request (1..5000).",
+        rich_help_panel="Paging",
+    ),
+]
+OnRotatedOpt = Annotated[
+    str,
+    typer.Option(
+        "--on-rotated",
+        metavar="fail|new-file",
+        help="When --out was rotated away or truncated under the checkpoint: fail (exit 9), or carry on in the file now there.",
+        rich_help_panel=INCREMENTAL,
+    ),
+]
+ExportAfterGuidOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--after-guid",
+        metavar="GUID",
+        help="Start after this event (ignored when the checkpoint has a cursor).",
+        rich_help_panel="Filters",
+    ),
+]
+
+
+@option_group
+@dataclass(frozen=True)
+class Incremental:
+    """How an export runs again: its checkpoint, min-age, lost cursor, rotated file, follow."""
+
+    checkpoint: CheckpointOpt = None
+    min_age: ExportMinAgeOpt = None
+    on_lost_cursor: OnLostCursorOpt = "fail"
+    on_rotated: OnRotatedOpt = "fail"
+    follow: FollowOpt = False
+    interval: IntervalOpt = "60s"
+
+    def args(self) -> ExportArgs:
+        """The library's export arguments for them."""
+        return {
+            "checkpoint": self.checkpoint,
+            "min_age": self.min_age,
+            "on_lost_cursor": pick(
+                self.on_lost_cursor, LOST_CURSOR_CHOICES, param="on_lost_cursor"
+            ),
+            "on_rotated": pick(self.on_rotated, ON_ROTATED_CHOICES, param="on_rotated"),
+            "follow": self.follow,
+            "interval": self.interval,
+        }
+
+
+@option_group
+@dataclass(frozen=True)
+class ExportFilters(EventFilters):
+    """--created-at, --guid and --after-guid of an export (a checkpoint's cursor wins)."""
+
+    after_guid: ExportAfterGuidOpt = None
+
+
+@option_group
+@dataclass(frozen=True)
+class ExportPaging:
+    """--per-page and --parallel of an export."""
+
+    per_page: ExportPerPageOpt = 5000
+    parallel: ParallelOpt = 1
+
+
+@option_group
+@dataclass(frozen=True)
+class ExportOutput:
+    """-o, --fields, --no-headers and --flat of an export."""
+
+    output: OutputOpt = None
+    fields: FieldsOpt = None
+    no_headers: NoHeadersOpt = False
+    flat: FlatOpt = False
+
+
+@grouped
 def export_usage(
     ctx: typer.Context,
     out: Annotated[
@@ -123,62 +214,13 @@ def export_usage(
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
-    checkpoint: CheckpointOpt = None,
-    min_age: ExportMinAgeOpt = None,
-    on_lost_cursor: OnLostCursorOpt = "fail",
-    on_rotated: Annotated[
-        str,
-        typer.Option(
-            "--on-rotated",
-            metavar="fail|new-file",
-            help="When --out was rotated away or truncated under the checkpoint: fail (exit 9), or carry on in the file now there.",
-            rich_help_panel=INCREMENTAL,
-        ),
-    ] = "fail",
-    follow: FollowOpt = False,
-    interval: IntervalOpt = "60s",
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    created_after: CreatedAfterOpt = None,
-    created_before: CreatedBeforeOpt = None,
-    created_at: CreatedAtOpt = None,
-    guid: GuidOpt = None,
-    after_guid: Annotated[
-        str | None,
-        typer.Option(
-            "--after-guid",
-            metavar="GUID",
-            help="Start after this event (ignored when the checkpoint has a cursor).",
-            rich_help_panel="Filters",
-        ),
-    ] = None,
+    incremental: Incremental = Incremental(),
+    window: Window = Window(),
+    filters: ExportFilters = ExportFilters(),
     state: StateOpt = None,
-    org: UsageOrgOpt = None,
-    space: UsageSpaceOpt = None,
-    app_: UsageAppOpt = None,
-    per_page: Annotated[
-        int,
-        typer.Option(
-            "--per-page",
-            metavar="N",
-            help="Events per request (1..5000).",
-            rich_help_panel="Paging",
-        ),
-    ] = 5000,
-    parallel: Annotated[
-        int,
-        typer.Option(
-            "--parallel",
-            metavar="N",
-            help="Page the settled range (older than --min-age, up to --until) as N id-ordered "
-            "sub-ranges at once; the same bytes as a serial export (a backfill: 4).",
-            rich_help_panel="Paging",
-        ),
-    ] = 1,
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    flat: FlatOpt = False,
+    scope: UsageScope = UsageScope(),
+    paging: ExportPaging = ExportPaging(),
+    shape: ExportOutput = ExportOutput(),
     require_complete: RequireCompleteOpt = False,
     force: ForceOpt = False,
     progress: ProgressOpt = None,
@@ -199,33 +241,56 @@ def export_usage(
 
         cfevents usage export --checkpoint usage.ckpt --follow -o ndjson | my-loader
     """
+    from cfevents.events.kinds import APP_USAGE
+
     rt: Runtime = ctx.obj
-    job = rt.cf().usage_export(
-        out=out,
-        force=force,
-        format=output,
-        default_format=_env_format(rt),
-        checkpoint=checkpoint,
-        min_age=min_age,
-        on_lost_cursor=pick(on_lost_cursor, LOST_CURSOR_CHOICES, param="on_lost_cursor"),
-        on_rotated=pick(on_rotated, ON_ROTATED_CHOICES, param="on_rotated"),
-        follow=follow,
-        interval=interval,
-        **window_args(since, until, created_after, created_before),
-        created_at=created_at or (),
-        guids=guid or (),
-        after_guid=after_guid,
-        state=state or (),
-        **scope_args(org, space, app_),
-        per_page=per_page,
-        foundation=DEMO_FOUNDATION if rt.demo else None,
-        flat=flat,
-        parallel=parallel,
-        names=_shows_org_name(fields),
-    )
-    check_coverage(rt, window_args(since, until, created_after, created_before), require_complete)
-    spec = usage_spec(rt, OutputFlags(job.plan.fmt, fields, no_headers), flat=flat)
-    run_export(rt, job, spec, progress)
+    given: UsageFilterArgs = {
+        **window.args(),
+        **filters.args(),
+        **scope.args(),
+        "state": state or (),
+        "names": _shows_org_name(shape.fields),  # org names only when they are written
+    }
+    job = start_export(rt, APP_USAGE, given, out, incremental, paging, shape, force)
+    check_coverage(rt, window.args(), require_complete)
+    finish_export(rt, APP_USAGE, job, shape, progress)
+
+
+def start_export(
+    rt: Runtime,
+    kind: EventKind,
+    filters: UsageFilterArgs | ServiceFilterArgs,
+    out: str | None,
+    incremental: Incremental,
+    paging: ExportPaging,
+    shape: ExportOutput,
+    force: bool,
+) -> ExportJob:
+    """The export job of ``kind`` for the export options every kind shares (checked by the
+    library's ExportPlan.build) and the kind's own ``filters``."""
+    options: ExportArgs = {
+        "out": out,
+        "force": force,
+        "format": shape.output,
+        "default_format": _env_format(rt),
+        **incremental.args(),
+        "per_page": paging.per_page,
+        "parallel": paging.parallel,
+        "foundation": DEMO_FOUNDATION if rt.demo else None,
+        "flat": shape.flat,
+    }
+    return rt.cf().export(kind, **options, **filters)
+
+
+def finish_export(
+    rt: Runtime, kind: EventKind, job: ExportJob, shape: ExportOutput, progress: bool | None
+) -> None:
+    """Run an export job to its output (the kind's columns, or its flat ones) with its
+    progress bar, then say what it did."""
+    from cfevents.cli.flat import kind_spec
+
+    flags = OutputFlags(job.plan.fmt, shape.fields, shape.no_headers)
+    run_export(rt, job, kind_spec(rt, kind, flags, flat=shape.flat), progress)
 
 
 def run_export(rt: Runtime, job: ExportJob, spec: OutputSpec, progress: bool | None) -> None:

@@ -15,8 +15,9 @@ from cfevents.cli.options import OUTPUT_PANEL
 from cfevents.errors import UsageError
 
 if TYPE_CHECKING:
-    from cfevents.cli.output import OutputFlags
+    from cfevents.cli.options import OutputFlags
     from cfevents.cli.runtime import Runtime
+    from cfevents.events.kinds import EventKind
     from cfevents.events.listing import Listing
     from cfevents.output.formatters import OutputSpec
 
@@ -31,14 +32,15 @@ FlatOpt = Annotated[
 ]
 
 
-def flat_spec(spec: OutputSpec, fields: str | None) -> OutputSpec:
-    """The spec with the flat columns; ``--fields`` then names flat columns."""
+def flat_spec(spec: OutputSpec, fields: str | None, store: str = "app_usage") -> OutputSpec:
+    """The spec with the flat columns of the ``store`` kind; ``--fields`` then names flat
+    columns."""
     from cfevents.export.plan import check_flat
     from cfevents.output.columns import parse_fields
-    from cfevents.stores.columns import APP_USAGE
+    from cfevents.stores.columns import kind_named
 
     check_flat(spec.fmt)
-    names = APP_USAGE.column_names
+    names = kind_named(store).column_names
     selected = parse_fields(fields) if fields is not None else None
     if fields is not None and not selected:
         raise UsageError("--fields: give at least one field name")
@@ -52,11 +54,20 @@ def flat_spec(spec: OutputSpec, fields: str | None) -> OutputSpec:
 
 
 def usage_spec(rt: Runtime, shape: OutputFlags, *, flat: bool) -> OutputSpec:
-    """The output spec for usage events, with the flat columns when ``flat``."""
-    from dataclasses import replace
+    """The output spec for app usage events, with the flat columns when ``flat``."""
+    from cfevents.events.kinds import APP_USAGE
 
-    spec = replace(shape, fields=None).spec(rt, "usage") if flat else shape.spec(rt, "usage")
-    return flat_spec(spec, shape.fields) if flat else spec
+    return kind_spec(rt, APP_USAGE, shape, flat=flat)
+
+
+def kind_spec(rt: Runtime, kind: EventKind, shape: OutputFlags, *, flat: bool) -> OutputSpec:
+    """The output spec for a kind's events: its column set, or with ``flat`` its store's flat
+    columns (a kind without a store has none)."""
+    if not flat:
+        return shape.spec(rt, kind.columns)
+    if kind.store is None:
+        raise UsageError(f"--flat: {kind.noun}s have no flat columns")
+    return flat_spec(replace(shape, fields=None).spec(rt, kind.columns), shape.fields, kind.store)
 
 
 def flat_listing(listing: Listing[Any]) -> Listing[dict[str, Any]]:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cfevents.cli.options import MARKUP_MODE, NoHeadersOpt, OutputOpt, output_format
+from cfevents.cli.options import MARKUP_MODE, NoHeadersOpt, OutputOpt
+from cfevents.cli.output import output_format
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
 

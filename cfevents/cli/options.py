@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cfevents.cli import MARKUP_MODE as MARKUP_MODE  # lives where start-up needs it
+from cfevents.cli.grouping import option_group
 from cfevents.errors import UsageError
 from cfevents.events.bounds import check_limit
 
 if TYPE_CHECKING:
     from cfevents.api import ScopeArgs, TimeArgs
+    from cfevents.cli.runtime import Runtime
+    from cfevents.events.args import GuidArgs
+    from cfevents.output.formatters import OutputSpec
 
 OUTPUT_PANEL = "Output"
 TIME_PANEL = "Time window"
@@ -248,16 +253,6 @@ def effective_limit(limit: int | None, all_: bool) -> tuple[int | None, bool]:
     return check_limit(limit), False
 
 
-def output_format(value: str | None, env: Mapping[str, str]) -> str:
-    from cfevents.output.formatters import FORMATS
-
-    fmt = (value or env.get("CFEVENTS_OUTPUT") or "table").strip().lower()
-    if fmt not in FORMATS:
-        source = "--output" if value else "CFEVENTS_OUTPUT"
-        raise UsageError(f"{source}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return fmt
-
-
 def window_args(
     since: str | None, until: str | None, created_after: str | None, created_before: str | None
 ) -> TimeArgs:
@@ -362,3 +357,132 @@ FollowIntervalOpt = Annotated[
         rich_help_panel=FOLLOW_PANEL,
     ),
 ]
+
+
+# -- option groups: the options above, declared once per group (cfevents.cli.grouping) ---------
+
+
+@option_group
+@dataclass(frozen=True)
+class Window:
+    """--since/--until/--created-after/--created-before."""
+
+    since: SinceOpt = None
+    until: UntilOpt = None
+    created_after: CreatedAfterOpt = None
+    created_before: CreatedBeforeOpt = None
+
+    @property
+    def bounds(self) -> tuple[str | None, str | None, str | None, str | None]:
+        return (self.since, self.until, self.created_after, self.created_before)
+
+    def args(self) -> TimeArgs:
+        """The library's time arguments."""
+        return window_args(*self.bounds)
+
+
+@option_group
+@dataclass(frozen=True)
+class Scope:
+    """--org/--space/--app, by name or GUID (the server filters audit events by them)."""
+
+    org: OrgOpt = None
+    space: SpaceOpt = None
+    app_: AppOpt = None
+
+    def args(self) -> ScopeArgs:
+        """The library's scope arguments."""
+        return scope_args(self.org, self.space, self.app_)
+
+
+@option_group
+@dataclass(frozen=True)
+class UsageScope(Scope):
+    """--org/--space/--app of app usage events (filtered after fetching)."""
+
+    org: UsageOrgOpt = None
+    space: UsageSpaceOpt = None
+    app_: UsageAppOpt = None
+
+
+@option_group
+@dataclass(frozen=True)
+class OutputFlags:
+    """The output options every listing takes (-o, --fields, --no-headers, --table-format)."""
+
+    output: OutputOpt = None
+    fields: FieldsOpt = None
+    no_headers: NoHeadersOpt = False
+    table_format: TableFormatOpt = None
+
+    def spec(self, rt: Runtime, kind: str) -> OutputSpec:
+        """The output spec for these options and the column set ``kind`` (usage errors for
+        bad values)."""
+        from cfevents.cli.output import build_spec
+
+        return build_spec(
+            rt,
+            kind,
+            output=self.output,
+            fields=self.fields,
+            no_headers=self.no_headers,
+            table_format=self.table_format,
+        )
+
+
+@option_group
+@dataclass(frozen=True)
+class EventFilters:
+    """--created-at, --guid and --after-guid of the usage kinds' listings."""
+
+    created_at: CreatedAtOpt = None
+    guid: GuidOpt = None
+    after_guid: AfterGuidOpt = None
+
+    def args(self) -> GuidArgs:
+        """The library's arguments for them."""
+        return {
+            "created_at": self.created_at or (),
+            "guids": self.guid or (),
+            "after_guid": self.after_guid,
+        }
+
+
+@option_group
+@dataclass(frozen=True)
+class Paging:
+    """--per-page, --page, --limit and --all of the usage kinds' listings."""
+
+    per_page: V3PerPageOpt = None
+    page: PageOpt = None
+    limit: LimitOpt = None
+    all_: AllOpt = False
+
+    def limits(self) -> tuple[int | None, bool]:
+        """(the limit, None for all; whether the default limit applies)."""
+        return effective_limit(self.limit, self.all_)
+
+
+@option_group
+@dataclass(frozen=True)
+class AuditPaging:
+    """--order, --source, --per-page, --limit and --all of the audit listings."""
+
+    order: OrderOpt = None
+    source: SourceOpt = "auto"
+    per_page: PerPageOpt = None
+    limit: LimitOpt = None
+    all_: AllOpt = False
+
+    def limits(self) -> tuple[int | None, bool]:
+        """(the limit, None for all; whether the default limit applies)."""
+        return effective_limit(self.limit, self.all_)
+
+
+@option_group
+@dataclass(frozen=True)
+class Follow:
+    """--follow and --interval of the audit listings (the keyset follow)."""
+
+    follow: FollowOpt = False
+    interval: FollowIntervalOpt = "30s"

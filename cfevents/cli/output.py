@@ -4,11 +4,9 @@ and word what a listing left out ("showing N of M") on stderr.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from cfevents.cli.options import output_format
 from cfevents.cli.runtime import Runtime
 from cfevents.errors import UsageError
 
@@ -26,27 +24,6 @@ def shows(spec: OutputSpec, path: str) -> bool:
     else:
         names = spec.columns
     return any(path == name or path.startswith(name + ".") for name in names)
-
-
-@dataclass(frozen=True)
-class OutputFlags:
-    """The output options every listing takes (-o, --fields, --no-headers, --table-format)."""
-
-    output: str | None = None
-    fields: str | None = None
-    no_headers: bool = False
-    table_format: str | None = None
-
-    def spec(self, rt: Runtime, kind: str) -> OutputSpec:
-        """:func:`build_spec` for these options and the column set ``kind``."""
-        return build_spec(
-            rt,
-            kind,
-            output=self.output,
-            fields=self.fields,
-            no_headers=self.no_headers,
-            table_format=self.table_format,
-        )
 
 
 def build_spec(
@@ -102,6 +79,16 @@ def build_spec(
         hide=columns.hide,
         keep=columns.keep,
     )
+
+
+def output_format(value: str | None, env: Mapping[str, str]) -> str:
+    from cfevents.output.formatters import FORMATS
+
+    fmt = (value or env.get("CFEVENTS_OUTPUT") or "table").strip().lower()
+    if fmt not in FORMATS:
+        source = "--output" if value else "CFEVENTS_OUTPUT"
+        raise UsageError(f"{source}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
 
 
 def format_choice(rt: Runtime, output: str | None) -> tuple[str, bool]:

@@ -8,7 +8,7 @@ and the summary (stderr). ``cfevents.cli.usage`` registers it in the ``usage`` g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO, cast
@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO, cast
 import typer
 
 from cfevents.api import Grouping
+from cfevents.cli.grouping import grouped, option_group
 from cfevents.cli.options import (
     OUTPUT_PANEL,
     TIME_PANEL,
@@ -150,11 +151,30 @@ AllowIncompleteOpt = Annotated[
 ]
 
 
+@option_group
+@dataclass(frozen=True)
+class ReportWindow:
+    """--month, or --since/--until: a report's window."""
+
+    month: MonthOpt = None
+    since: WindowStartOpt = None
+    until: WindowEndOpt = None
+
+
+@option_group
+@dataclass(frozen=True)
+class Completeness:
+    """--min-age and --allow-incomplete: how far a report counts, and whether it may be
+    incomplete."""
+
+    min_age: ReportMinAgeOpt = "5m"
+    allow_incomplete: AllowIncompleteOpt = False
+
+
+@grouped
 def report_usage(
     ctx: typer.Context,
-    month: MonthOpt = None,
-    since: WindowStartOpt = None,
-    until: WindowEndOpt = None,
+    window: ReportWindow = ReportWindow(),
     by: Annotated[
         str,
         typer.Option(
@@ -200,8 +220,7 @@ def report_usage(
             rich_help_panel=REPORT_PANEL,
         ),
     ] = False,
-    min_age: ReportMinAgeOpt = "5m",
-    allow_incomplete: AllowIncompleteOpt = False,
+    completeness: Completeness = Completeness(),
     rates: RatesOpt = None,
     pivot: Annotated[
         str | None,
@@ -298,16 +317,16 @@ def report_usage(
             compare=compare,
             value=value,
             rates=rates,
-            month=month,
-            since=since,
-            until=until,
+            month=window.month,
+            since=window.since,
+            until=window.until,
             by=cast("Grouping", by),  # checked above (report_spec) and by the library
             daily=daily,
             opening=opening,
             save_state=save_state,
             force=force,
-            min_age=min_age,
-            allow_incomplete=allow_incomplete,
+            min_age=completeness.min_age,
+            allow_incomplete=completeness.allow_incomplete,
             input=None if live else input_,
             foundation=foundation,
             progress=bar.events,
@@ -521,11 +540,10 @@ SERVICE_TABLE = (
 )
 
 
+@grouped
 def report_services(
     ctx: typer.Context,
-    month: MonthOpt = None,
-    since: WindowStartOpt = None,
-    until: WindowEndOpt = None,
+    window: ReportWindow = ReportWindow(),
     by: Annotated[
         str,
         typer.Option(
@@ -543,8 +561,7 @@ def report_services(
             rich_help_panel=REPORT_PANEL,
         ),
     ] = False,
-    min_age: ReportMinAgeOpt = "5m",
-    allow_incomplete: AllowIncompleteOpt = False,
+    completeness: Completeness = Completeness(),
     rates: RatesOpt = None,
     output: OutputOpt = None,
     out: ReportOutOpt = None,
@@ -583,12 +600,12 @@ def report_services(
     spec = rows_spec(rt, known, table, output, fields, no_headers, table_format, target)
     report = rt.cf().service_report(
         rates=rates,
-        month=month,
-        since=since,
-        until=until,
+        month=window.month,
+        since=window.since,
+        until=window.until,
         by=by,
         include_user_provided=include_user_provided,
-        min_age=min_age,
-        allow_incomplete=allow_incomplete,
+        min_age=completeness.min_age,
+        allow_incomplete=completeness.allow_incomplete,
     )
     show_report(rt, report, spec, "services", target)

@@ -2,49 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cfevents.cli.export import (
     INCREMENTAL,
-    CheckpointOpt,
-    ExportMinAgeOpt,
-    FollowOpt,
+    ExportFilters,
+    ExportOutput,
+    ExportPaging,
     ForceOpt,
-    IntervalOpt,
-    OnLostCursorOpt,
+    Incremental,
     ProgressOpt,
-    _env_format,
-    run_export,
+    finish_export,
+    start_export,
 )
+from cfevents.cli.grouping import grouped
 from cfevents.cli.options import (
     FILTER_PANEL,
     MARKUP_MODE,
-    AfterGuidOpt,
-    AllOpt,
-    CreatedAfterOpt,
-    CreatedAtOpt,
-    CreatedBeforeOpt,
-    FieldsOpt,
-    GuidOpt,
-    LimitOpt,
-    NoHeadersOpt,
-    OutputOpt,
-    PageOpt,
-    SinceOpt,
-    TableFormatOpt,
-    UntilOpt,
+    EventFilters,
+    OutputFlags,
+    Paging,
     UsageOrderOpt,
-    V3PerPageOpt,
-    effective_limit,
-    window_args,
+    Window,
 )
 from cfevents.cli.report import report_services
 from cfevents.cli.runtime import Runtime
-from cfevents.events.filters import pick, pick_optional
+from cfevents.events.filters import pick_optional
 from cfevents.report.flags import help_text as flag_help
-from cfevents.shapes import LOST_CURSOR_CHOICES, ORDERS
+from cfevents.shapes import ORDERS
+
+if TYPE_CHECKING:
+    from cfevents.events.args import ServiceFilterArgs
 
 app = typer.Typer(
     help="Service usage events: service instances created, updated (plan or name) and deleted.",
@@ -73,26 +63,16 @@ OfferingOpt = Annotated[
 
 
 @app.command("list")
+@grouped
 def list_services(
     ctx: typer.Context,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    created_after: CreatedAfterOpt = None,
-    created_before: CreatedBeforeOpt = None,
-    created_at: CreatedAtOpt = None,
-    guid: GuidOpt = None,
-    after_guid: AfterGuidOpt = None,
+    window: Window = Window(),
+    filters: EventFilters = EventFilters(),
     type_: TypeOpt = None,
     offering_guid: OfferingOpt = None,
     order: UsageOrderOpt = None,
-    per_page: V3PerPageOpt = None,
-    page: PageOpt = None,
-    limit: LimitOpt = None,
-    all_: AllOpt = False,
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    table_format: TableFormatOpt = None,
+    paging: Paging = Paging(),
+    shape: OutputFlags = OutputFlags(),
 ) -> None:
     """List service usage events (GET /v3/service_usage_events).
 
@@ -102,58 +82,40 @@ def list_services(
 
         cfevents services list --type managed_service_instance --all -o csv > services.csv
     """
-    from cfevents.cli.output import build_spec, show
+    from cfevents.cli.output import show
 
     rt: Runtime = ctx.obj
-    spec = build_spec(
-        rt,
-        "services",
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-    )
-    lim, default_limit = effective_limit(limit, all_)
+    spec = shape.spec(rt, "services")
+    lim, default_limit = paging.limits()
     listing = rt.cf().service_usage_events(
-        **window_args(since, until, created_after, created_before),
-        created_at=created_at or (),
-        guids=guid or (),
-        after_guid=after_guid,
+        **window.args(),
+        **filters.args(),
         service_instance_types=type_ or (),
         service_offering_guids=offering_guid or (),
         order=pick_optional(order, ORDERS, param="order"),
-        per_page=per_page,
-        page=page,
+        per_page=paging.per_page,
+        page=paging.page,
         limit=lim,
     )
     show(rt, listing, spec, default_limit=default_limit)
 
 
 @app.command("get")
+@grouped
 def get_service_event(
     ctx: typer.Context,
     guid: Annotated[str, typer.Argument(metavar="GUID", help="The service usage event GUID.")],
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    table_format: TableFormatOpt = None,
+    shape: OutputFlags = OutputFlags(),
 ) -> None:
     """Show one service usage event (GET /v3/service_usage_events/:guid)."""
-    from cfevents.cli.output import build_spec, emit_one
+    from cfevents.cli.output import emit_one
 
     rt: Runtime = ctx.obj
-    spec = build_spec(
-        rt,
-        "services-one",
-        output=output,
-        fields=fields,
-        no_headers=no_headers,
-        table_format=table_format,
-    )
-    emit_one(rt, rt.cf().service_usage_event(guid), spec)
+    emit_one(rt, rt.cf().service_usage_event(guid), shape.spec(rt, "services-one"))
 
 
 @app.command("export")
+@grouped
 def export_services(
     ctx: typer.Context,
     out: Annotated[
@@ -166,32 +128,13 @@ def export_services(
             rich_help_panel=INCREMENTAL,
         ),
     ] = None,
-    checkpoint: CheckpointOpt = None,
-    min_age: ExportMinAgeOpt = None,
-    on_lost_cursor: OnLostCursorOpt = "fail",
-    follow: FollowOpt = False,
-    interval: IntervalOpt = "60s",
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    created_after: CreatedAfterOpt = None,
-    created_before: CreatedBeforeOpt = None,
-    created_at: CreatedAtOpt = None,
-    guid: GuidOpt = None,
-    after_guid: AfterGuidOpt = None,
+    incremental: Incremental = Incremental(),
+    window: Window = Window(),
+    filters: ExportFilters = ExportFilters(),
     type_: TypeOpt = None,
     offering_guid: OfferingOpt = None,
-    per_page: Annotated[
-        int,
-        typer.Option(
-            "--per-page",
-            metavar="N",
-            help="Events per request (1..5000).",
-            rich_help_panel="Paging",
-        ),
-    ] = 5000,
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
+    paging: ExportPaging = ExportPaging(),
+    shape: ExportOutput = ExportOutput(),
     force: ForceOpt = False,
     progress: ProgressOpt = None,
 ) -> None:
@@ -204,31 +147,17 @@ def export_services(
 
         cfevents services export --checkpoint services.ckpt --out services.ndjson
     """
-    from cfevents.cli.output import build_spec
+    from cfevents.events.kinds import SERVICE_USAGE
 
     rt: Runtime = ctx.obj
-    job = rt.cf().service_usage_export(
-        out=out,
-        force=force,
-        format=output,
-        default_format=_env_format(rt),
-        checkpoint=checkpoint,
-        min_age=min_age,
-        on_lost_cursor=pick(on_lost_cursor, LOST_CURSOR_CHOICES, param="on_lost_cursor"),
-        follow=follow,
-        interval=interval,
-        **window_args(since, until, created_after, created_before),
-        created_at=created_at or (),
-        guids=guid or (),
-        after_guid=after_guid,
-        service_instance_types=type_ or (),
-        service_offering_guids=offering_guid or (),
-        per_page=per_page,
-    )
-    spec = build_spec(
-        rt, "services", output=job.plan.fmt, fields=fields, no_headers=no_headers, table_format=None
-    )
-    run_export(rt, job, spec, progress)
+    given: ServiceFilterArgs = {
+        **window.args(),
+        **filters.args(),
+        "service_instance_types": type_ or (),
+        "service_offering_guids": offering_guid or (),
+    }
+    job = start_export(rt, SERVICE_USAGE, given, out, incremental, paging, shape, force)
+    finish_export(rt, SERVICE_USAGE, job, shape, progress)
 
 
 app.command("report", epilog=flag_help())(report_services)

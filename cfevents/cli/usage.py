@@ -8,32 +8,18 @@ import typer
 
 from cfevents.cli.export import export_usage
 from cfevents.cli.flat import FlatOpt
+from cfevents.cli.grouping import grouped
 from cfevents.cli.options import (
     MARKUP_MODE,
-    AfterGuidOpt,
-    AllOpt,
-    CreatedAfterOpt,
-    CreatedAtOpt,
-    CreatedBeforeOpt,
-    FieldsOpt,
-    GuidOpt,
-    LimitOpt,
-    NoHeadersOpt,
-    OutputOpt,
-    PageOpt,
+    EventFilters,
+    OutputFlags,
+    Paging,
     RequireCompleteOpt,
-    SinceOpt,
     StateOpt,
-    TableFormatOpt,
-    UntilOpt,
-    UsageAppOpt,
     UsageOrderOpt,
-    UsageOrgOpt,
-    UsageSpaceOpt,
-    V3PerPageOpt,
+    UsageScope,
+    Window,
     check_coverage,
-    effective_limit,
-    scope_args,
     window_args,
 )
 from cfevents.cli.report import report_usage
@@ -56,15 +42,11 @@ app = typer.Typer(
 
 
 @app.command("list")
+@grouped
 def list_usage(
     ctx: typer.Context,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    created_after: CreatedAfterOpt = None,
-    created_before: CreatedBeforeOpt = None,
-    created_at: CreatedAtOpt = None,
-    guid: GuidOpt = None,
-    after_guid: AfterGuidOpt = None,
+    window: Window,
+    filters: EventFilters,
     order: UsageOrderOpt = None,
     order_by: Annotated[
         str | None,
@@ -72,18 +54,10 @@ def list_usage(
             "--order-by", hidden=True, help="CC's spelling of --order: created_at|-created_at."
         ),
     ] = None,
-    per_page: V3PerPageOpt = None,
-    page: PageOpt = None,
-    limit: LimitOpt = None,
-    all_: AllOpt = False,
-    org: UsageOrgOpt = None,
-    space: UsageSpaceOpt = None,
-    app_: UsageAppOpt = None,
+    paging: Paging = Paging(),
+    scope: UsageScope = UsageScope(),
     state: StateOpt = None,
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    table_format: TableFormatOpt = None,
+    shape: OutputFlags = OutputFlags(),
     flat: FlatOpt = False,
     require_complete: RequireCompleteOpt = False,
 ) -> None:
@@ -102,29 +76,26 @@ def list_usage(
         cfevents usage list --space prod --org acme --state STARTED -o ndjson
     """
     from cfevents.cli.flat import flat_listing, usage_spec
-    from cfevents.cli.output import OutputFlags, shows
+    from cfevents.cli.output import shows
 
     rt: Runtime = ctx.obj
-    spec = usage_spec(rt, OutputFlags(output, fields, no_headers, table_format), flat=flat)
-    lim, default_limit = effective_limit(limit, all_)
-    bounds = (since, until, created_after, created_before)
+    spec = usage_spec(rt, shape, flat=flat)
+    lim, default_limit = paging.limits()
     listing = rt.cf().usage_events(
-        **window_args(*bounds),
-        created_at=created_at or (),
-        guids=guid or (),
-        after_guid=after_guid,
+        **window.args(),
+        **filters.args(),
         order=pick_optional(order, ORDERS, param="order"),
         order_by=pick_optional(order_by, USAGE_ORDERS, param="order_by"),
-        per_page=per_page,
-        page=page,
+        per_page=paging.per_page,
+        page=paging.page,
         limit=lim,
-        **scope_args(org, space, app_),
+        **scope.args(),
         state=state or (),
         names=shows(spec, "org_name" if flat else "organization.name"),  # only when shown
     )
-    scan = {"--org": org, "--space": space, "--app": app_, "--state": state}
+    scan = {"--org": scope.org, "--space": scope.space, "--app": scope.app_, "--state": state}
     shown = flat_listing(listing) if flat else listing
-    _show(rt, shown, spec, default_limit, bounds, scan, require_complete)
+    _show(rt, shown, spec, default_limit, window.bounds, scan, require_complete)
 
 
 def _show(
@@ -159,6 +130,7 @@ def _show(
 
 
 @app.command("get")
+@grouped
 def get_usage(
     ctx: typer.Context,
     guid: Annotated[str, typer.Argument(metavar="GUID", help="The app usage event GUID.")],
@@ -169,10 +141,7 @@ def get_usage(
             help="Use GET /v2/app_usage_events/:guid and show the v2 shape (package_state etc.).",
         ),
     ] = False,
-    output: OutputOpt = None,
-    fields: FieldsOpt = None,
-    no_headers: NoHeadersOpt = False,
-    table_format: TableFormatOpt = None,
+    shape: OutputFlags = OutputFlags(),
 ) -> None:
     """Show one app usage event (GET /v3/app_usage_events/:guid, or v2 with --v2).
 
@@ -180,13 +149,10 @@ def get_usage(
 
         cfevents usage get 20822a88-759b-4c64-8001-eb8a77db106b -o json
     """
-    from cfevents.cli.output import build_spec, emit_one, shows
+    from cfevents.cli.output import emit_one, shows
 
     rt: Runtime = ctx.obj
-    kind = "usage-v2" if v2 else "usage-one"
-    spec = build_spec(
-        rt, kind, output=output, fields=fields, no_headers=no_headers, table_format=table_format
-    )
+    spec = shape.spec(rt, "usage-v2" if v2 else "usage-one")
     event = rt.cf().usage_event(guid, v2=v2, names=shows(spec, "organization.name"))
     emit_one(rt, event, spec)
 

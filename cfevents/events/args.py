@@ -35,13 +35,19 @@ class ScopeArgs(TypedDict, total=False):
     app: Names
 
 
-class UsageFilterArgs(TimeArgs, ScopeArgs, total=False):
-    """What app usage events can be filtered by (``org``, ``space``, ``app`` and ``state``
-    after fetching: the endpoint cannot)."""
+class GuidArgs(TypedDict, total=False):
+    """What every usage kind's endpoint filters by besides the window: exact seconds, event
+    GUIDs, and the event to start after (CC's id order)."""
 
     created_at: Sequence[TimeValue]  # whole seconds, ORed
     guids: Names
     after_guid: str | None
+
+
+class UsageFilterArgs(TimeArgs, ScopeArgs, GuidArgs, total=False):
+    """What app usage events can be filtered by (``org``, ``space``, ``app`` and ``state``
+    after fetching: the endpoint cannot)."""
+
     state: Names
     names: bool  # fill in organization.name (default True; False saves the lookups)
 
@@ -56,12 +62,9 @@ class UsageEventArgs(UsageFilterArgs, total=False):
     limit: int | None
 
 
-class ServiceFilterArgs(TimeArgs, total=False):
+class ServiceFilterArgs(TimeArgs, GuidArgs, total=False):
     """What ``GET /v3/service_usage_events`` filters by (all of it on the server)."""
 
-    created_at: Sequence[TimeValue]  # whole seconds, ORed
-    guids: Names
-    after_guid: str | None
     service_instance_types: Names  # managed_service_instance, user_provided_service_instance
     service_offering_guids: Names
 

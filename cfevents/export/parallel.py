@@ -11,23 +11,27 @@ in the same id order, so the export's output is byte-identical to the serial one
    (``created_ats[gte]=T``; Cloud Controller answers it from its ``created_at`` index, and a
    later instant can only find a later event). When the events cluster in part of the span
    (the counts say so), one more round aims the instants at them.
-2. Sub-range 1 runs from the cursor up to the first boundary event; sub-range k from boundary
-   k-1 (the probe's copy of it opens the sub-range) up to boundary k; the last one to the end.
+2. Sub-range 1 runs from the cursor to the first boundary event, sub-range k from after
+   boundary k-1 to boundary k (both counted by the worker's first page: the difference of their
+   ``total_results`` is the sub-range's size), the last one to the end.
 3. Workers keyset-page their sub-ranges concurrently (``after_guid``, never OFFSET). With a
    ``renderer`` (an export to csv, tsv, ndjson or json) each worker formats its pages itself,
    while sub-range 1 streams, into a spool file (one page at a time on disk, never a whole
    sub-range in memory); the writer then copies them out in order, so the tail of the export
    is a concatenation. The checkpoint advances only with the in-order writer.
-4. Each sub-range must end exactly before its boundary event, with exactly the events the
-   workers' first pages counted (their ``total_results`` differ by it). When one does not
-   (events pruned or committed into the range meanwhile, a boundary gone), the writer warns
-   and carries on serially from the last event it handed out: still the serial export's bytes.
+   Each worker downloads its next page (raw bytes) while it formats the one before.
+4. Each sub-range must end exactly at its boundary event with exactly its counted events.
+   When one does not (events pruned or committed into the range meanwhile, a boundary gone),
+   the writer warns and carries on serially from the last event it handed out: still the
+   serial export's bytes.
 5. What comes after the last sub-range (the live tail, younger than the guard) is paged
-   serially, with read-ahead, as the serial export pages it.
+   serially, with read-ahead, as the serial export pages it (not when ``--until`` is older
+   than the guard: the last sub-range's last request was that request).
 
 Politeness: at most ``parallel`` (:data:`MAX_PARALLEL`) requests at once; a 429 or 503 seen by
 any worker (``CFClient.on_throttle``) pauses every worker for the server's delay and halves the
-concurrency for the rest of the run. Memory: one page per worker plus the writer's page. The
+concurrency for the rest of the run. Memory: per worker one decoded page and up to two raw
+bodies, plus the writer's page. The
 spool files live in a private temporary directory (next to ``--out``, else the system's),
 removed when the export ends, fails or is stopped.
 """
@@ -39,18 +43,20 @@ import itertools
 import json
 import marshal
 import os
+import queue
+import re
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cfevents.cc.paging import JsonGetter, Params, check_page, guid_of
+from cfevents.cc.paging import JsonGetter, Params, ReadsAhead, check_page, guid_of
 from cfevents.errors import ApiError, BadResponseError, NetworkError
 from cfevents.output.formatters import FormattedPage
 
@@ -65,6 +71,8 @@ RETENTION = timedelta(days=31)
 UNEVEN = 1.5  # a sub-range expected to hold more than this many shares: aim the instants again
 CC_TIME = "%Y-%m-%dT%H:%M:%SZ"
 SPOOL_PREFIX = ".cfevents-spool-"
+_TOTAL = re.compile(rb'"total_results"\s*:\s*(\d+)')
+_NEXT_NULL = re.compile(rb'"next"\s*:\s*null')
 
 #: ``renderer()`` gives a worker its own page formatter: the events of one page -> the text they
 #: add to the output and how many of them it holds (client-side filters may drop some).
@@ -81,13 +89,11 @@ class _Stopped(Exception):
 
 @dataclass(frozen=True)
 class SubRange:
-    """Events after ``after`` (None: from the start), opened by ``first`` (the boundary event
-    the probe found; None for the first sub-range), up to but not including ``stop`` (None:
-    to the fixed end)."""
+    """Events after ``after`` (None: from the start) up to and including the boundary event
+    ``stop`` (None: to the fixed end)."""
 
     index: int
     after: str | None
-    first: dict[str, Any] | None
     stop: str | None
 
 
@@ -296,12 +302,10 @@ def _uneven(counts: list[tuple[datetime, int]], total: int, n: int) -> bool:
 
 
 def _ranges(after_guid: str | None, events: list[dict[str, Any]], n: int) -> list[SubRange]:
-    guids = [str(guid_of(e)) for e in events[: n - 1]]
-    ranges = [SubRange(0, after_guid, None, guids[0] if guids else None)]
-    for i, (event, guid) in enumerate(zip(events, guids, strict=False), start=1):
-        stop = guids[i] if i < len(guids) else None
-        ranges.append(SubRange(i, guid, event, stop))
-    return ranges
+    """Sub-range k ends at boundary event k, the next one starts after it."""
+    stops: list[str | None] = [str(guid_of(e)) for e in events[: n - 1]]
+    anchors = [after_guid, *stops]
+    return [SubRange(i, a, s) for i, (a, s) in enumerate(zip(anchors, [*stops, None], strict=True))]
 
 
 # -- the workers ---------------------------------------------------------------------------------
@@ -354,8 +358,7 @@ class Pool:
     def _work(self, r: SubRange) -> None:
         spool = self.spools[r.index]
         try:
-            render = self.renderer() if self.renderer is not None else None
-            self._fetch(r, spool, render)
+            self._fill(r, spool)
         except _Stopped:
             pass
         except ApiError as exc:
@@ -373,6 +376,25 @@ class Pool:
                 spool.done = True
                 self.changed.notify_all()
 
+    def _fill(self, r: SubRange, spool: _Spool) -> None:
+        """Decode, check, cut and format ``r``'s pages into its spool while its next page
+        downloads (:func:`_ahead`); cut after its boundary event."""
+        render = self.renderer() if self.renderer is not None else None
+        ended = False
+        for body, size in _ahead(self._bodies(r, spool), self.gate):
+            items = self._items(body)
+            del body
+            guids = [str(guid_of(item)) for item in items]
+            full = len(guids) == size
+            if r.stop in guids:
+                items, ended = items[: guids.index(str(r.stop)) + 1], True
+            if items:
+                self._spool(spool, items, render)
+            del items
+            if ended or not full:
+                break
+        spool.mismatch = r.stop is not None and not ended
+
     def _bound(self, r: SubRange) -> int | None:
         """How many events ``r`` holds, once its own first page and the next sub-range's are
         in: the difference of their counts to the end."""
@@ -382,56 +404,72 @@ class Pool:
             mine, theirs = self.spools[r.index].total, self.spools[r.index + 1].total
         return None if mine is None or theirs is None else mine - theirs
 
-    def _fetch(
-        self,
-        r: SubRange,
-        spool: _Spool,
-        render: Callable[[list[dict[str, Any]]], tuple[str, int]] | None,
-    ) -> None:
-        """Page ``r`` into its spool: each request for the next page, or just past the counted
-        end (to see the boundary event there); cut before the boundary event."""
+    def _bodies(self, r: SubRange, spool: _Spool) -> Iterator[tuple[Any, int]]:
+        """``r``'s pages as the server sent them (raw bytes from a CFClient) and the size each
+        asked for: the next page, or the rest of the counted events. The next cursor, the count
+        and the boundary event are read off the raw body."""
         cursor, got = r.after, 0
-        head = [r.first] if r.first is not None else []
         while True:
             bound = self._bound(r)
-            size = self.per_page if bound is None else min(self.per_page, bound - got + 1)
+            size = self.per_page if bound is None else min(self.per_page, bound - got)
             if size < 1:
-                spool.mismatch = True
-                return
-            items, total = self._page(cursor, size)
+                return  # past the count without the boundary event: a mismatch
+            body = self._get(cursor, size)
+            total, after, found = self._peek(body, r.stop)
             if spool.total is None:
                 with self.changed:
-                    spool.total = (total or 0) + len(head)
-            guids = [str(guid_of(item)) for item in items]
-            ended = r.stop in guids
-            if ended:
-                items = items[: guids.index(str(r.stop))]
-            full = len(guids) == size
-            if head:
-                items = head + items
-                head = []
-            if items:
-                self._spool(spool, items, render)
-                got += len(items)
-            if ended:
+                    spool.total = total or 0
+            yield body, size
+            del body
+            got += size if total is None else min(size, total)
+            if found or after is None or (total is not None and total <= size):
                 return
-            if not full or (bound is not None and bound - got + 1 <= 0):
-                spool.mismatch = r.stop is not None  # the end of the data, or past the count
-                return
-            if guids[-1] == cursor:
+            if after == cursor:
                 raise BadResponseError(
                     f"the API's keyset cursor does not advance [GET {self.path}]"
                 )
-            cursor = guids[-1]
+            cursor = after
 
-    def _page(self, cursor: str | None, size: int) -> tuple[list[dict[str, Any]], int | None]:
+    def _get(self, cursor: str | None, size: int) -> Any:
         query = list(self.base)
         if cursor:
             query.append(("after_guid", cursor))
         query += [("page", "1"), ("per_page", str(size))]
         with self.gate.slot():
-            body = check_page(self.client.get_json(self.path, query), self.path)
-        return body["resources"], _total(body)
+            if isinstance(self.client, ReadsAhead):  # CFClient: retries, token refresh
+                get = self.client.get  # type: ignore[attr-defined]
+                return bytes(get(self.path, query).content)
+            return self.client.get_json(self.path, query)
+
+    def _peek(self, body: Any, stop: str | None) -> tuple[int | None, str | None, bool]:
+        """A page's ``total_results``, its last guid (None: the last page) and whether it holds
+        ``stop``, from the raw bytes where it can (decoded only when they do not say)."""
+        if isinstance(body, bytes):
+            from cfevents.events.keyset import guess_last_guid
+
+            match = _TOTAL.search(body, 0, 4096)
+            if match is not None:
+                after = guess_last_guid(body, self.path)
+                if after is not None or _NEXT_NULL.search(body, 0, 4096):
+                    found = stop is not None and f'"{stop}"'.encode() in body
+                    return int(match.group(1)), after, found
+            body = self._items(body, whole=True)
+        items = body.get("resources") or [] if isinstance(body, dict) else []
+        guids = [str(guid_of(item)) for item in items]
+        more = len(items) > 0 and _total(body) != len(items)
+        return _total(body), guids[-1] if more else None, stop in guids
+
+    def _items(self, body: Any, whole: bool = False) -> Any:
+        """The page's events (or, ``whole``, the checked page), decoded if raw."""
+        if isinstance(body, bytes):
+            try:
+                body = _decoder()(body)
+            except ValueError:
+                raise BadResponseError(
+                    f"the API answered 200 without JSON [GET {self.path}]"
+                ) from None
+        page = check_page(body, self.path)
+        return page if whole else page["resources"]
 
     def _spool(
         self,
@@ -484,6 +522,52 @@ class Pool:
                 f"sub-range {r.index + 1} did not end where the probes said"
                 + (f" (before event {r.stop})" if r.stop else "")
             )
+
+
+def _ahead(pages: Iterator[Any], gate: Gate) -> Iterator[Any]:
+    """``pages`` made by a thread of their own, one ahead: the next request is on the wire
+    while the caller decodes and formats this page (a raw body waits, never a decoded page)."""
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    done = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> None:
+        while not done.is_set() and not gate.stopped:
+            with contextlib.suppress(queue.Full):
+                box.put(item, timeout=0.2)
+                return
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                put((True, page))
+                del page
+            put((False, None))
+        except BaseException as exc:  # raised in the caller
+            put((False, exc))
+
+    threading.Thread(target=produce, daemon=True).start()
+    try:
+        while True:
+            try:
+                more, value = box.get(timeout=0.5)
+            except queue.Empty:
+                if gate.stopped:
+                    raise _Stopped from None
+                continue
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+            del value
+    finally:
+        done.set()
+
+
+def _decoder() -> Callable[[bytes], Any]:
+    from cfevents.cc.client import decode_json
+
+    return decode_json
 
 
 def _page_of(header: dict[str, Any], payload: bytes) -> dict[str, Any]:
@@ -577,7 +661,7 @@ def parallel_pages(
     listener = getattr(client, "on_throttle", False)
     if listener is None:  # a CFClient: its 429/503 retries feed the shared back-off
         client.on_throttle = gate.throttled  # type: ignore[attr-defined]
-    last = after_guid
+    last, complete = after_guid, False
     try:
         planned = _plan_or_note(
             lambda: plan_ranges(
@@ -591,14 +675,14 @@ def parallel_pages(
             query = counted_query(base, end)
             pool = Pool(client, path, query, per_page, ranges, gate, folder, renderer)
             try:
-                for page in _in_order(pool, ranges, total, warn):
-                    last = page.pop("last")
-                    yield page
-                    del page
+                last, complete = yield from _in_order(pool, ranges, total, warn)
             finally:
                 pool.stop()
                 shutil.rmtree(folder, ignore_errors=True)
-        yield from keyset_pages(client, path, params, last, per_page)
+            # --until older than the guard: the last sub-range asked what serial paging would
+            complete = complete and ("created_ats[lt]", dict(query)["created_ats[lt]"]) in base
+        if not complete:
+            yield from keyset_pages(client, path, params, last, per_page)
     finally:
         if listener is None:
             client.on_throttle = None  # type: ignore[attr-defined]
@@ -606,9 +690,10 @@ def parallel_pages(
 
 def _in_order(
     pool: Pool, ranges: list[SubRange], total: int, warn: Callable[[str], None]
-) -> Iterator[dict[str, Any]]:
-    """The sub-ranges' pages in order, each with the events left (``pagination``) and its last
-    event's guid (``last``); after a mismatch, a warning and no more."""
+) -> Generator[dict[str, Any], None, tuple[str | None, bool]]:
+    """The sub-ranges' pages in order, each with the events left (``pagination``); after a
+    mismatch, a warning and no more. Returns the last event's guid and whether every sub-range
+    ended where the probes said."""
     left = total
     last: str | None = ranges[0].after
     try:
@@ -620,12 +705,13 @@ def _in_order(
                 else:
                     last, read = str(guid_of(page["resources"][-1])), len(page["resources"])
                 page["pagination"] = {"total_results": max(left, read)}
-                page["last"] = last
                 left -= read
                 yield page
                 del page
     except RangeMismatch as exc:
         warn(f"{exc}; carrying on serially from event {last or 'the start'}")
+        return last, False
+    return last, True
 
 
 def check_parallel(parallel: int) -> int:

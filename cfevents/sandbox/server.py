@@ -182,6 +182,7 @@ class Sandbox:
         self.live: LiveFoundation | None = None
         self._hold_path: str | None = None  # tests: hold_lists_after()
         self._hold_budget = 0
+        self._hold_where: Callable[[dict[str, str]], bool] | None = None
         self._held = 0
         self._released = threading.Event()
 
@@ -558,12 +559,19 @@ class Sandbox:
 
     # -- holding answers (for tests that must act while an export is certainly mid-run) --------
 
-    def hold_lists_after(self, answers: int, path: str = "/v3/app_usage_events") -> None:
+    def hold_lists_after(
+        self,
+        answers: int,
+        path: str = "/v3/app_usage_events",
+        where: Callable[[dict[str, str]], bool] | None = None,
+    ) -> None:
         """Answer ``answers`` more list requests to ``path``, then hold every later one until
         ``release_lists()``: a test can act while a client is mid-export, however slow the
-        machine, by waiting for ``held()`` instead of for the clock."""
+        machine, by waiting for ``held()`` instead of for the clock. With ``where``, only the
+        requests whose query parameters it accepts count and are held."""
         with self._requests_lock:
             self._hold_path, self._hold_budget = path, answers
+            self._hold_where = where
             self._released.clear()
 
     def release_lists(self) -> None:
@@ -578,7 +586,10 @@ class Sandbox:
 
     def hold_if_asked(self, path: str) -> None:
         with self._requests_lock:
-            if self._hold_path is None or urlsplit(path).path != self._hold_path:
+            parts = urlsplit(path)
+            if self._hold_path is None or parts.path != self._hold_path:
+                return
+            if self._hold_where is not None and not self._hold_where(dict(parse_qsl(parts.query))):
                 return
             if self._hold_budget > 0:
                 self._hold_budget -= 1
