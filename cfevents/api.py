@@ -349,14 +349,16 @@ class Client:
         foundation: str | None = None,
         on_batch: Callable[[int, int, int | None], None] | None = None,
     ) -> list[str]:
-        """Bring a history store up to date (README "Billing: start here"): the app usage
-        events, then the service usage events Cloud Controller has that the store lacks (the
-        first run also records the opening snapshot); each kind records how far the store is
-        complete. Returns one summary line per kind. Raises StoreLockedError (exit 8) while
-        another sync holds the store."""
+        """Bring a history store up to date (README "Billing: start here"): for each kind with
+        a store table (events/kinds.py: app usage, then service usage events) the events Cloud
+        Controller has that the store lacks (the first run also records the opening
+        snapshot); each kind records how far the store is complete. Returns one summary line
+        per kind. Raises StoreLockedError (exit 8) while another sync holds the store."""
+        from cfevents.events.kinds import EXPORT_KINDS
+
         lines: list[str] = []
-        for export in (self.usage_export, self.service_usage_export):
-            job = export(out=store, min_age=min_age, foundation=foundation)
+        for kind in (kind for kind in EXPORT_KINDS if kind.store is not None):
+            job = self._export(kind, {"out": store, "min_age": min_age, "foundation": foundation})
             with job:
                 job.run(on_batch=on_batch)
             lines.append(job.summary(job.stored))

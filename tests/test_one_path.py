@@ -312,3 +312,21 @@ def test_export_out_rotated_away_fails_or_starts_a_new_file(cli, tmp_path, kind)
     carried = cli(*args, "--on-rotated", "new-file")
     assert carried.exit_code == 0, carried.stderr
     assert out.read_text().startswith("guid,")  # a new file, with its header row
+
+
+def test_history_sync_fills_the_table_of_every_kind_with_a_store(cli, tmp_path):
+    """history sync exports every kind whose description names a store kind: a new kind
+    with a table is synced without a change to history sync."""
+    from cfevents.stores.columns import kind_named
+
+    store = tmp_path / "history.db"
+    synced = cli("history", "sync", str(store), "--min-age", "0s")
+    assert synced.exit_code == 0, synced.stderr
+    stored = [kind for kind in EXPORT_KINDS if kind.store is not None]
+    assert len(stored) >= 2
+    with sqlite3.connect(store) as conn:
+        for kind in stored:
+            table = kind_named(kind.store).table
+            (rows,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            assert rows > 0, table
+    conn.close()

@@ -4,6 +4,7 @@ shared back-off; a sub-range that does not hold its count falls back to serial p
 
 import signal
 import threading
+import time
 
 import pytest
 from test_cli_export import csv_guids, run_cli, sandbox_guids, wait_for
@@ -367,6 +368,10 @@ def test_the_boundaries_come_from_one_round_of_time_probes(spread_sandbox, tmp_p
     assert len(found) == 4  # since (the count) and three instants after it
     assert len({p["created_ats[gte]"] for p in found}) == 4
     assert no_offsets(sb)
+    # --until is settled: the last sub-range's last request was the serial one, not asked again
+    last = serial.splitlines()[-1].split(",")[0]
+    asked = [dict(r.params).get("after_guid") for r in sb.requests]
+    assert last not in asked
 
 
 def range_one(params):
@@ -420,3 +425,46 @@ def test_a_stopped_parallel_export_leaves_no_spool_files(spread_sandbox, tmp_pat
         sb.release_lists()
     assert proc.returncode != 0 and "Traceback" not in err
     assert not list(tmp_path.glob(".cfevents-spool-*"))
+
+
+def test_a_worker_asks_for_its_next_page_while_it_formats_this_one():
+    """Sub-range 1's first page is formatted only once its second page has been asked for:
+    without the download ahead, the formatting would wait for ever (here: 60 s, then fail)."""
+    cc = FakeCC(200)
+    asked = []
+    get_json = cc.get_json
+
+    def ask(path, params=None):
+        asked.append(dict(params or []))
+        return get_json(path, params)
+
+    cc.get_json = ask
+    seen = threading.Event()
+
+    def renderer():
+        def render(items):
+            last = items[-1]["guid"]
+            if last == "g0009" and wait_until(
+                lambda: any(p.get("after_guid") == last for p in asked)
+            ):
+                seen.set()  # sub-range 1's second page was asked for while its first is formatted
+            return "".join(e["guid"] + "\n" for e in items), len(items)
+
+        return render
+
+    got = parallel_pages(
+        cc, "/v3/app_usage_events", [], None, 10, parallel=4, end=END,
+        warn=lambda _: None, renderer=renderer, start="2025-01-01T00:00:00Z",
+    )  # fmt: skip
+    text = "".join(page["spooled"].text if "spooled" in page else "" for page in got)
+    assert text == "".join(e["guid"] + "\n" for e in cc.events)
+    assert seen.is_set()
+
+
+def wait_until(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False

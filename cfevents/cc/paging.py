@@ -13,7 +13,7 @@ from __future__ import annotations
 import operator
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from cfevents.errors import BadResponseError
@@ -49,6 +49,10 @@ class PageInfo:
     pages: int = 0
     resources: int = 0
     page_end: int = 0  # ``resources`` once the current page is used up (tables flush there)
+    #: called with this PageInfo each time a page's resources are used up, before the next
+    #: page is asked for (which may take a while): a progress display's hook, in the reading
+    #: thread (cfevents.events.listing.Listing.observe)
+    observer: Callable[[PageInfo], None] | None = field(default=None, repr=False, compare=False)
 
 
 def check_page(body: Any, target: str) -> dict[str, Any]:
@@ -202,6 +206,8 @@ def resources(
                 info.resources += 1
             yield item
         del page, items  # not kept alive while the next page downloads
+        if info is not None and info.observer is not None:
+            info.observer(info)
 
 
 def _int_or_none(value: Any) -> int | None:

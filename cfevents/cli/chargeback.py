@@ -67,18 +67,21 @@ def chargeback(
 
         cfevents chargeback --month 2026-11 --rates rates.toml --per space -o csv > nov.csv
     """
+    from cfevents.cli.progress import read_progress
     from cfevents.report.statement import STATEMENT_FIELDS
 
     rt: Runtime = ctx.obj
     spec = rows_spec(rt, STATEMENT_FIELDS, STATEMENT_TABLE, output, None, no_headers, table_format)
-    statement = rt.cf().chargeback(
-        month=window.month,
-        since=window.since,
-        until=window.until,
-        per=per,
-        rates=rates,
-        input=input_,
-        min_age=completeness.min_age,
-        allow_incomplete=completeness.allow_incomplete,
-    )
+    with read_progress(rt) as bar:
+        statement = rt.cf().chargeback(
+            month=window.month,
+            since=window.since,
+            until=window.until,
+            per=per,
+            rates=rates,
+            input=input_,
+            min_age=completeness.min_age,
+            allow_incomplete=completeness.allow_incomplete,
+            progress=bar.events,
+        )
     show_report(rt, statement, spec, "statement")

@@ -142,8 +142,14 @@ def show(
 ) -> None:
     """Write a listing, then the stderr notes: why it is empty, or what the default limit cut.
     ``nothing`` is what an empty result on a terminal says ("no crashes since 7d"); ``filtered``
-    names the filters applied after fetching, which an empty result reports as "scanned N."""
-    count = emit(rt, listing, spec)
+    names the filters applied after fetching, which an empty result reports as "scanned N.
+    A long read shows its progress line meanwhile (cli/progress.read_progress), gone before
+    the notes."""
+    from cfevents.cli.progress import read_progress
+
+    with read_progress(rt) as bar:
+        listing.observe(bar.page)
+        count = emit(rt, listing, spec)
     hint = listing.empty_hint()
     if hint:
         rt.warn(hint)

@@ -303,7 +303,7 @@ def report_usage(
 
         CFEVENTS_STORE=usage.db cfevents usage report --month last --by org --out last.csv
     """
-    from cfevents.cli.export import _progress_bar
+    from cfevents.cli.progress import read_progress
 
     rt: Runtime = ctx.obj
     if (pivot is not None or compare) and fields is not None:
@@ -311,7 +311,7 @@ def report_usage(
     target = out_target(out, force)
     spec = report_spec(rt, by, daily, out_format(target, output), fields, no_headers,
                        table_format, rates is not None, target)  # fmt: skip
-    with _progress_bar(rt, None, "reading") as bar:
+    with read_progress(rt) as bar:
         report = rt.cf().usage_report(
             pivot=pivot,
             compare=compare,
@@ -590,6 +590,7 @@ def report_services(
 
         cfevents services report --month 2024-05 --by instance -o csv > services-may.csv
     """
+    from cfevents.cli.progress import read_progress
     from cfevents.report.services import row_fields
 
     rt: Runtime = ctx.obj
@@ -598,14 +599,16 @@ def report_services(
     target = out_target(out, force)
     output = out_format(target, output)
     spec = rows_spec(rt, known, table, output, fields, no_headers, table_format, target)
-    report = rt.cf().service_report(
-        rates=rates,
-        month=window.month,
-        since=window.since,
-        until=window.until,
-        by=by,
-        include_user_provided=include_user_provided,
-        min_age=completeness.min_age,
-        allow_incomplete=completeness.allow_incomplete,
-    )
+    with read_progress(rt) as bar:
+        report = rt.cf().service_report(
+            rates=rates,
+            month=window.month,
+            since=window.since,
+            until=window.until,
+            by=by,
+            include_user_provided=include_user_provided,
+            min_age=completeness.min_age,
+            allow_incomplete=completeness.allow_incomplete,
+            progress=bar.events,
+        )
     show_report(rt, report, spec, "services", target)

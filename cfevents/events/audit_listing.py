@@ -150,15 +150,25 @@ def crash_summary(http: CFClient, args: CrashArgs) -> Listing[CrashSummary]:
     resolver, query, src = event_query(http, args, types=audit.CRASH_TYPES, limit=None)
     info = PageInfo()
     records = audit.crash_records(read_events(http, query, src, info), query.order)
-    rows = audit.summarise(crash_filter_of(args).apply(records))
-    shown: Iterator[dict[str, Any]] = iter(rows if limit is None else rows[:limit])
+    apps: list[int] = []  # how many apps crashed, once every page is read
+
+    def summary() -> Iterator[dict[str, Any]]:
+        # the pages after the first are read at the first next(), so that an observer set on
+        # the listing (a progress line) sees them
+        rows = audit.summarise(crash_filter_of(args).apply(records))
+        apps.append(len(rows))
+        yield from rows if limit is None else rows[:limit]
+
+    shown = summary()
     if args.get("names", True):
         shown = with_names(shown, resolver)
 
     def truncation(count: int) -> Truncation | None:
-        return Truncation(count, "apps with crashes", len(rows)) if len(rows) > count else None
+        total = apps[0] if apps else count
+        return Truncation(count, "apps with crashes", total) if total > count else None
 
-    return Listing(cast("Iterator[CrashSummary]", shown), info, truncation=truncation)
+    summaries = cast("Iterator[CrashSummary]", shown)
+    return Listing(summaries, info, truncation=truncation, paged=False)
 
 
 def event_query(

@@ -119,6 +119,13 @@ class Listing(Generic[T]):
         self.count += 1
         return item
 
+    def observe(self, observer: Callable[[PageInfo], None]) -> None:
+        """Call ``observer(info)`` each time a page is read and used up (before the next one
+        is asked for): events read so far are ``info.resources``, pages ``info.pages``, the
+        server's count ``info.total_results``. Set it before iterating; it runs in the
+        iterating thread, once per page, so it costs nothing per event."""
+        self.info.observer = observer
+
     @property
     def total_results(self) -> int | None:
         """What the server counted as matching (first page), when it said."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +25,20 @@ DEFAULT_MIN_AGE = timedelta(minutes=5)
 DEFAULT_MARGIN = timedelta(minutes=15)
 OPENING_MODES = ("snapshot", "events", "none")
 PROGRESS_EVERY = 5000  # events between progress calls (one v3 page)
+
+
+def counted(
+    events: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None
+) -> Iterator[Mapping[str, Any]]:
+    """``events``, calling ``progress(events_read)`` every PROGRESS_EVERY events and once at
+    the end (a report's progress, as :func:`usage_report` reports it)."""
+    read = 0
+    for read, event in enumerate(events, 1):
+        yield event
+        if progress is not None and read % PROGRESS_EVERY == 0:
+            progress(read)
+    if progress is not None:
+        progress(read)
 
 
 class ReportSource(Protocol):

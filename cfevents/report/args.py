@@ -66,6 +66,7 @@ class ServiceReportArgs(TypedDict, total=False):
     allow_incomplete: bool  # report (flagged) when events the window needs are gone
     now: datetime | None  # the clock (tests)
     rates: str | os.PathLike[str] | Rates | None  # prices: a rates TOML file (report/rates.py)
+    progress: Callable[[int], None] | None  # called with the events read, every 5000
 
 
 def report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Window, timedelta]:

@@ -140,6 +140,7 @@ def service_report(args: ServiceReportArgs, source: Callable[[], ServiceReportSo
         min_age=age,
         now=now,
         allow_incomplete=args.get("allow_incomplete", False),
+        progress=args.get("progress"),
     )
 
 
@@ -177,5 +178,9 @@ def chargeback(
         if k in ("month", "since", "until", "min_age", "allow_incomplete", "now")
     }
     service_args |= {"by": "space,plan", "rates": rates}  # a line per plan and space
+    progress = args.get("progress")
+    if progress is not None:  # one count over both readings
+        before = int(apps.meta.get("events_read") or 0)
+        service_args["progress"] = lambda read: progress(before + read)
     priced = service_report(cast("ServiceReportArgs", service_args), services)
     return build_statement(apps, priced, per=per)

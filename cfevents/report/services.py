@@ -22,7 +22,7 @@ instances are left out unless ``include_user_provided``. Nothing here imports HT
 from __future__ import annotations
 
 import bisect
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +34,7 @@ from cfevents.report.api import (
     DEFAULT_MIN_AGE,
     Report,
     Window,
+    counted,
     effective_end,
     rates_meta,
 )
@@ -318,9 +319,11 @@ def service_report(
     allow_incomplete: bool = False,
     margin: timedelta = DEFAULT_MARGIN,
     rates: Rates | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Service-instance seconds per org, space, offering, plan or instance (``by``) over
     ``window``, and created/updated/deleted counts (docs/accounting.md §2.8).
+    ``progress(events_read)`` is called every PROGRESS_EVERY events while reading.
 
     Raises :class:`IncompleteDataError` (exit 7) when the oldest retained service usage event
     (or a purge-and-reseed) is newer than ``window.start - margin``, unless
@@ -339,7 +342,7 @@ def service_report(
     cuts = rates.service_cuts() if rates is not None else ()
     engine = _Accountant(t0, end, by, include_user_provided, cuts)
     first_t: int | None = None
-    for event in source.service_events():
+    for event in counted(source.service_events(), progress):
         if first_t is None and isinstance(event.get("created_at"), str):
             first_t = epoch(str(event["created_at"]))
             engine.first = min(first_t, needed)
