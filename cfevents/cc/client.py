@@ -54,12 +54,12 @@ try:
         raise ImportError("orjson disabled by CFEVENTS_NO_ORJSON")
     import orjson  # type: ignore[import-not-found,unused-ignore]
 
-    def decode_json(data: bytes) -> Any:
+    def decode_json(data: bytes | str) -> Any:
         return orjson.loads(data)
 
 except ImportError:  # pragma: no cover - depends on the environment
 
-    def decode_json(data: bytes) -> Any:
+    def decode_json(data: bytes | str) -> Any:
         return json.loads(data)
 
 

@@ -19,6 +19,7 @@ so callers look for ``\\u`` in the text before storing those (cfevents.output.un
 
 from __future__ import annotations
 
+import itertools
 import json
 import json.decoder
 import re
@@ -32,63 +33,61 @@ scanstring: Callable[[str, int], tuple[str, int]] = vars(json.decoder)["scanstri
 _SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
 
 
-def split_page(data: bytes, decode: Callable[[bytes], Any]) -> tuple[Any, dict[str, str] | None]:
+def split_page(
+    data: bytes, decode: Callable[[str | bytes], Any]
+) -> tuple[Any, dict[str, str] | None]:
     """The page ``decode`` makes of ``data`` and each resource's text by its guid (the first
     of a repeated guid; None: the body holds no list of resources with guids).
 
     Raises what ``decode`` raises for a body that is not JSON."""
-    body = decode(data)
+    try:
+        text = data.decode("utf-8")  # once: the texts are cut out of it and it is decoded
+    except UnicodeDecodeError:  # not strict UTF-8: decoded as before, each event encoded
+        return decode(data), None
+    body = decode(text)
     resources = body.get("resources") if type(body) is dict else None
     if type(resources) is not list or not resources:
         return body, None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return body, None
-    pieces = _compact(text, resources)
-    if pieces is None:  # not CC's compact shape: walk it (values and texts from one parse)
+    texts = _compact(text, resources)
+    if texts is None:  # not CC's compact shape: walk it (values and texts from one parse)
         walked = _walk(text)
         if walked is None:
             return body, None
         body, pieces = walked
-        resources = body["resources"]
-    return body, _by_guid(resources, pieces)
+        texts = {}
+        for event, piece in zip(reversed(body["resources"]), reversed(pieces), strict=True):
+            guid = event.get("guid") if type(event) is dict else None
+            if type(guid) is str:
+                texts[guid] = piece  # reversed: the first of a repeated guid wins
+    return body, texts
 
 
-def _by_guid(resources: list[Any], pieces: list[str]) -> dict[str, str]:
+def _compact(text: str, resources: list[Any]) -> dict[str, str] | None:
+    """The resources' texts of a compact body whose resources come last, or None.
+
+    Resource k starts with ``{"guid":"<its guid>"`` and ends where resource k + 1 starts
+    (``},{"guid":"<the next guid>"``: outside a string, as a string's quotes are escaped);
+    the last one ends the list and the body (``}]}``)."""
+    guids: list[Any] = [event.get("guid") if type(event) is dict else None for event in resources]
+    if not all(type(guid) is str for guid in guids):
+        return None
+    start = text.find(f'{_HEAD}{{"guid":"{guids[0]}"')
+    if start < 0:
+        return None
+    at = start + len(_HEAD)
     texts: dict[str, str] = {}
-    for event, piece in zip(reversed(resources), reversed(pieces), strict=True):
-        guid = event.get("guid") if type(event) is dict else None
-        if type(guid) is str:
-            texts[guid] = piece  # reversed: the first of a repeated guid wins
+    find, keep = text.find, texts.setdefault  # setdefault: the first of a repeated guid wins
+    for before, guid in itertools.pairwise(guids):
+        end = find(f'}},{{"guid":"{guid}"', at)
+        if end < 0:
+            return None
+        keep(before, text[at : end + 1])
+        at = end + 2
+    tail = text.rstrip()
+    if not tail.endswith("}]}") or tail.rfind("]", at) != len(tail) - 2:
+        return None
+    keep(guids[-1], text[at : len(tail) - 2])
     return texts
-
-
-def _compact(text: str, resources: list[Any]) -> list[str] | None:
-    """The resources' texts of a compact body whose resources list comes last, or None."""
-    start = text.find(_HEAD)
-    end = text.rfind("]")
-    if start < 0 or end < start or text[end + 1 :].strip() != "}":
-        return None
-    pieces = text[start + len(_HEAD) : end].split("},{")
-    if len(pieces) != len(resources):
-        return None
-    last = len(pieces) - 1
-    out = []
-    for k, (piece, event) in enumerate(zip(pieces, resources, strict=True)):
-        guid = event.get("guid") if type(event) is dict else None
-        if type(guid) is not str:
-            return None
-        head = '{"guid":"' if k == 0 else '"guid":"'
-        if not piece.startswith(f'{head}{guid}"'):
-            return None
-        if k == 0:
-            out.append(piece if k == last else piece + "}")
-        else:
-            out.append("{" + piece if k == last else "{" + piece + "}")
-    if not out[-1].endswith("}"):
-        return None
-    return out
 
 
 def _skip(text: str, i: int) -> int:
