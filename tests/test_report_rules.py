@@ -474,7 +474,7 @@ def test_this_month_so_far_is_partial_and_never_extrapolated():
 
 
 def test_bad_arguments():
-    with pytest.raises(UsageError, match="--by"):
+    with pytest.raises(UsageError, match="`by` must be one of"):
         usage_report(FakeSource(), WINDOW, by="planet", now=dt("2024-05-03T00:00:00Z"))
     with pytest.raises(UsageError, match="nothing to report yet"):
         usage_report(FakeSource(), WINDOW, now=dt("2024-05-01T00:04:00Z"))

@@ -5,11 +5,13 @@ and what it covers (``status``). The work is ``Client.history_sync`` / ``history
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cfevents.cli.grouping import grouped, option_group
 from cfevents.cli.options import MARKUP_MODE, NoHeadersOpt, OutputOpt
 from cfevents.cli.output import output_format
 from cfevents.cli.runtime import Runtime
@@ -49,6 +51,25 @@ FoundationOpt = Annotated[
         help="The name this foundation's rows carry in the store [default: its API URL].",
     ),
 ]
+
+
+@option_group
+@dataclass(frozen=True)
+class SyncFlags:
+    """What ``history init`` and ``history sync`` take: the store, --min-age, --foundation."""
+
+    store: StoreArg = None
+    min_age: SyncMinAgeOpt = None
+    foundation: FoundationOpt = None
+
+    def sync(self, rt: Runtime) -> str:
+        """Run ``Client.history_sync`` into the checked store, a note per kind; the store."""
+        target, name = _store(self.store), self.foundation or _foundation(rt)
+        for line in rt.cf().history_sync(target, min_age=self.min_age, foundation=name):
+            rt.note(line)
+        return target
+
+
 STATUS_FIELDS = (
     "foundation",
     "kind",
@@ -78,12 +99,8 @@ def _store(store: str | None) -> str:
 
 
 @app.command("init")
-def history_init(
-    ctx: typer.Context,
-    store: StoreArg = None,
-    min_age: SyncMinAgeOpt = None,
-    foundation: FoundationOpt = None,
-) -> None:
+@grouped
+def history_init(ctx: typer.Context, given: SyncFlags = SyncFlags()) -> None:
     """Start here: create the store, backfill everything Cloud Controller still keeps (app and
     service usage events, the opening snapshot), then print what is covered, from when each
     month can be reported, and the cron line / systemd timer that keeps it current.
@@ -95,21 +112,15 @@ def history_init(
         cfevents history init postgresql://billing@db.example/usage
     """
     rt: Runtime = ctx.obj
-    target, name = _store(store), foundation or _foundation(rt)
-    for line in rt.cf().history_sync(target, min_age=min_age, foundation=name):
-        rt.note(line)
-    statuses = rt.cf().history_status(target, name)
+    target = given.sync(rt)
+    statuses = rt.cf().history_status(target, given.foundation or _foundation(rt))
     rt.env.stdout.write(coverage_text(statuses) + "\n\n" + keep_current_text(rt, target) + "\n")
     rt.env.stdout.flush()
 
 
 @app.command("sync")
-def history_sync(
-    ctx: typer.Context,
-    store: StoreArg = None,
-    min_age: SyncMinAgeOpt = None,
-    foundation: FoundationOpt = None,
-) -> None:
+@grouped
+def history_sync(ctx: typer.Context, given: SyncFlags = SyncFlags()) -> None:
     """Bring the store up to date (run it hourly from cron or a systemd timer; a second sync
     while one runs exits 8 at once). Each kind records how far the store is complete.
 
@@ -117,10 +128,7 @@ def history_sync(
 
         cfevents --quiet history sync /var/lib/cfevents/usage.db
     """
-    rt: Runtime = ctx.obj
-    name = foundation or _foundation(rt)
-    for line in rt.cf().history_sync(_store(store), min_age=min_age, foundation=name):
-        rt.note(line)
+    given.sync(ctx.obj)
 
 
 @app.command("status")

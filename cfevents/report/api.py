@@ -104,7 +104,9 @@ def month_window(text: str, now: datetime | None = None) -> Window:
         return Window(start, next_month(start))
     match = MONTH.fullmatch(text)  # 2026-1, 26-01, 2026-001: not taken as a guess
     if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
-        raise UsageError(f"--month {text!r} is not a month: YYYY-MM (e.g. 2024-05), last or this")
+        raise UsageError(
+            f"`month` {text!r} is not a month: YYYY-MM (e.g. 2024-05), last or this", param="month"
+        )
     start = datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
     return Window(start, next_month(start))
 
@@ -116,12 +118,12 @@ def window_from_options(
     ``since``/``until`` may be a month (``2026-06``: its first instant, UTC)."""
     since, until = _month_start(since), _month_start(until)
     if month is not None and (since is not None or until is not None):
-        raise UsageError("use --month or --since/--until, not both")
+        raise UsageError("use `month` or `since`/`until`, not both")
     if month is not None:
         return month_window(month, now)
     if since is None:
         if until is not None:
-            raise UsageError("--until needs --since")
+            raise UsageError("`until` needs `since`", param="until")
         return month_window("this", now)
     try:
         start = parse_time(since, now)
@@ -225,7 +227,7 @@ def usage_report(
     :class:`UsageError` for a bad grouping or an unusable state file.
     """
     if by not in GROUPINGS:
-        raise UsageError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+        raise UsageError(f"`by` must be one of {', '.join(GROUPINGS)}, not {by!r}", param="by")
     now = now or datetime.now(UTC)
     t0, t1 = to_epoch(window.start), to_epoch(window.end)
     end = effective_end(t0, t1, to_epoch(now - min_age))

@@ -91,14 +91,20 @@ def report_window(args: ReportArgs | ServiceReportArgs) -> tuple[datetime, Windo
 def check_months(args: ReportArgs, pivot: str | None, compare: bool) -> None:
     """``pivot`` and ``compare`` run one report per month: what cannot go with that."""
     if pivot is not None and pivot != "month":
-        raise UsageError(f"--pivot must be month, not {pivot!r}")
+        raise UsageError(f"`pivot` must be month, not {pivot!r}", param="pivot")
     if pivot is not None and compare:
-        raise UsageError("use --pivot month or --compare, not both")
+        raise UsageError("use `pivot` month or `compare`, not both")
     if compare and args.get("month") is None:
-        raise UsageError("--compare needs --month (the month compared with the one before)")
+        raise UsageError(
+            "`compare` needs `month` (the month compared with the one before)", param="compare"
+        )
     if args.get("daily"):
-        raise UsageError("--daily cannot go with --pivot month or --compare")
+        raise UsageError("`daily` cannot go with `pivot` month or `compare`", param="daily")
     if args.get("save_state") is not None:
-        raise UsageError("--save-state cannot go with --pivot month or --compare")
+        raise UsageError(
+            "`save_state` cannot go with `pivot` month or `compare`", param="save_state"
+        )
     if args.get("opening", "snapshot") not in ("snapshot", "events", "none"):
-        raise UsageError("--opening FILE cannot go with --pivot month or --compare")
+        raise UsageError(
+            "`opening` FILE cannot go with `pivot` month or `compare`", param="opening"
+        )

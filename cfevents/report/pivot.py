@@ -55,9 +55,11 @@ def check_value(value: str | None, priced: bool) -> str:
     """The pivoted figure: ``value``, or cost when priced, else gb_hours."""
     chosen = value or ("cost" if priced else "gb_hours")
     if chosen not in PIVOT_VALUES:
-        raise UsageError(f"--value must be one of {', '.join(PIVOT_VALUES)}, not {chosen!r}")
+        raise UsageError(
+            f"`value` must be one of {', '.join(PIVOT_VALUES)}, not {chosen!r}", param="value"
+        )
     if chosen.endswith("cost") and not priced:
-        raise UsageError(f"--value {chosen} needs --rates FILE")
+        raise UsageError(f"`value` {chosen} needs `rates` FILE", param="value")
     return chosen
 
 
@@ -65,7 +67,7 @@ def pivot_months(run: Run, window: Window, *, by: str, value: str) -> Report:
     """One row per group, a column per month of ``value`` and a ``total`` column."""
     months = months_of(window)
     if len(months) > 36:
-        raise UsageError(f"--pivot month: {len(months)} months is more than 36")
+        raise UsageError(f"`pivot` month: {len(months)} months is more than 36", param="pivot")
     reports = [(label, run(w)) for label, w in months]
     labels = [label for label, _ in months]
     rows = _join(reports, by, value)

@@ -156,10 +156,12 @@ def chargeback(
 
     per = args.get("per", "org")
     if per not in STATEMENT_PER:
-        raise UsageError(f"--per must be one of {', '.join(STATEMENT_PER)}, not {per!r}")
+        raise UsageError(
+            f"`per` must be one of {', '.join(STATEMENT_PER)}, not {per!r}", param="per"
+        )
     rates = as_rates(args.get("rates"))
     if rates is None:
-        raise UsageError("a chargeback statement needs prices: --rates FILE")
+        raise UsageError("a chargeback statement needs prices: `rates` FILE")
     report_window(args)  # bad window values fail before any request
     usage_args: dict[str, Any] = {k: v for k, v in args.items() if k not in ("per", "daily")}
     usage_args |= {"by": "app", "rates": rates}

@@ -163,7 +163,7 @@ def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
     row its offering — one row per plan, across spaces — an instance row all), then the
     figures (``priced``: with ``cost`` and ``currency``)."""
     if by not in _LEVELS:
-        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
+        raise UsageError(f"`by` must be one of {', '.join(_LEVELS)}, not {by!r}", param="by")
     figures = (*FIGURES[:-1], *(COST_FIELDS if priced else ()), FIGURES[-1])
     return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *figures)
 
@@ -380,7 +380,7 @@ def service_report(
 
 def _check_grouping(by: str, rates: Rates | None) -> None:
     if by not in _LEVELS:
-        raise UsageError(f"--by must be one of {', '.join(_LEVELS)}, not {by!r}")
+        raise UsageError(f"`by` must be one of {', '.join(_LEVELS)}, not {by!r}", param="by")
     if rates is not None and rates.orgs and "org" not in _LEVELS[by]:
         raise UsageError(  # a plan row spans orgs: one multiplier cannot price it exactly
             f"the rates give orgs multipliers, and a {by} row spans orgs: use --by org, "
