@@ -22,6 +22,9 @@ Floors:
   throughput  bench/floor_export.py: the same keyset pages, decode, the same CSV, sequentially
   latency     the server's own time for the pages: pages x (latency + per-event x per_page)
   memory      the 1M-event export against the 10k-event export (issue 23: <= 1.05x)
+  rss         peak RSS at --memory-events against --memory-small events, the runs alternated
+              (pairs min/med/max): usage export -o csv (issue 23: <= 1.05x) and usage report
+              (issue 23: <= 1.1x); RSS does not depend on the machine's load
   naive       bench/naive_export.py: requests following pagination.next at per_page 50
   report      usage report over the events of a window against usage export -o ndjson of the
               same events (same sandbox); its peak RSS at 1M events against 10k events
@@ -69,6 +72,7 @@ SCENARIOS = (
     "throughput",
     "latency",
     "memory",
+    "rss",
     "naive",
     "report",
     "store",
@@ -499,6 +503,36 @@ class Bench:
             self.args.repeats,
         )
 
+    # peak RSS: does memory stay flat as the events grow? ----------------------------------
+
+    def rss(self, small: Server, big: Server) -> None:
+        """The CSV export's and the usage report's peak RSS on the big data set against the
+        small one; each big run is paired with the small run before it."""
+        export = self.cli("-q", "usage", "export", "-o", "csv")
+        for label, cmd, target in (
+            ("usage export -o csv", export, 1.05),
+            ("usage report -o csv", self.report_cmd(), 1.1),
+        ):
+            small_row = self.add(
+                Row("rss", f"{label}, {small.events:,} events (stdlib json)", metric="rss")
+            )
+            big_row = self.add(
+                Row(
+                    "rss",
+                    f"{label}, {big.events:,} events (stdlib json)",
+                    metric="rss",
+                    floor=small_row.name,
+                    target=target,
+                    note="peak RSS (ru_maxrss of the child); pairs: each big run over the "
+                    "small run before it",
+                )
+            )
+            jobs: list[Job] = [
+                (small_row, cmd, {"env": self.env(small, orjson=False)}),
+                (big_row, cmd, {"env": self.env(big, orjson=False)}),
+            ]
+            interleaved(jobs, self.args.rss_repeats)
+
     # naive -------------------------------------------------------------------------------
 
     def naive(self, server: Server) -> None:
@@ -718,6 +752,11 @@ class Bench:
     def run(self) -> None:
         only = self.args.only
         a = self.args
+        if "rss" in only:  # first: a child's ru_maxrss counts this process's RSS when forked,
+            # and csvout reads whole exports into memory here
+            sizes = a.memory_small, a.memory_events
+            with sandbox(self.python, sizes[0]) as small, sandbox(self.python, sizes[1]) as big:
+                self.rss(small, big)
         if "startup" in only:
             self.startup()
         if only & {"page", "csvout", "throughput", "naive", "memory", "report", "store"}:
@@ -899,6 +938,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--memory-repeats", type=int, help="runs of the big memory export [2]")
     parser.add_argument(
+        "--rss-repeats", type=int, help="alternated small/big pairs of the rss scenario [3]"
+    )
+    parser.add_argument(
         "--naive-events",
         type=int,
         help="export only the first N events in the naive loop (it is slow) [all of --events]",
@@ -944,6 +986,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "latency_events": 50_000 if quick else 100_000,
         "memory_events": None if quick else 1_000_000,  # quick: the throughput data set
         "memory_repeats": 1 if quick else 2,
+        "rss_repeats": 1 if quick else 3,
         "naive_events": 0,  # 0: the whole throughput data set
         "naive_repeats": 1 if quick else 2,
         "audit_runs": 3 if quick else 6,

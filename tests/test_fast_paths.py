@@ -107,3 +107,82 @@ def test_pages_are_written_as_their_records_are(fmt, tty, safe, columns):
         flat = [r for page in chunks for r in page]
         assert write_pages(iter(chunks), got, spec) == write(iter(flat), expected, spec)
         assert got.getvalue() == expected.getvalue()
+
+
+def test_a_page_no_value_of_which_needs_quoting_skips_the_csv_module(monkeypatch):
+    """The CSV hot path: a page of strings, numbers and nulls none of which holds a comma,
+    quote, CR or LF is joined in C; any such value sends its page through the csv module,
+    with the same bytes."""
+    from cfevents.output import formatters
+
+    rows: list[str] = []
+
+    class Collect:
+        def __init__(self, write):
+            self.write = lambda row: (rows.append(row), write(row))
+
+    monkeypatch.setattr(formatters, "_Collect", Collect)
+    plain = [{"guid": f"g{i}", "n": i, "x": {"y": None if i % 2 else 1.5}} for i in range(1200)]
+    quoted = [{"guid": "a,b", "n": 1}, {"guid": "q", "n": 2}]
+    spec = OutputSpec(fmt="csv", columns=["guid", "n", "x.y"])
+    cases = (([plain[:20], plain[20:]], 0), ([plain[:5], quoted], 2), ([plain[:900] + quoted], 902))
+    for pages, through_csv in cases:
+        rows.clear()
+        got, expected = io.StringIO(), io.StringIO()
+        write_pages(iter(pages), got, spec)
+        write([r for page in pages for r in page], expected, spec)
+        assert got.getvalue() == expected.getvalue()
+        assert len(rows) == through_csv
+
+
+ALPHABET = ["a", " ", "\x00", "é", "\u2028", "\t", "=", "-", ",", '"', "\r", "\n", ""]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pages_joined_in_c_are_what_the_csv_module_writes(seed):
+    """Random pages of strings (now and then with a character that needs quoting), numbers
+    and nulls, one to four columns: write_pages gives write()'s bytes."""
+    import random
+
+    rng = random.Random(seed)
+
+    def value():
+        text = "".join(rng.choice(ALPHABET[: 8 if rng.random() < 0.9 else None]) for _ in "abc")
+        return rng.choice([None, 0, -3, 2.5, 1e300, float("inf"), 10**20, text, text])
+
+    for _ in range(300):
+        columns = [f"c{i}" for i in range(rng.randint(1, 4))]
+        records = [{c: value() for c in columns} for _ in range(rng.randint(0, 6))]
+        spec = OutputSpec(fmt="csv", columns=columns)
+        got, expected = io.StringIO(), io.StringIO()
+        write_pages(iter([records[:3], records[3:]]), got, spec)
+        write(iter(records), expected, spec)
+        assert got.getvalue() == expected.getvalue()
+
+
+def test_org_names_are_filled_per_page_as_event_by_event():
+    """org_names_page sets every name in C when each event has an organization object with a
+    string guid; either way each org is looked up once, in the order first seen, and the page
+    ends up as org_namer leaves it event by event."""
+    import copy
+
+    from cfevents.events.resolve import org_namer, org_names_page
+
+    class Resolver:
+        def __init__(self):
+            self.asked = []
+
+        def name(self, kind, guid):
+            self.asked.append(guid)
+            return None if guid == "gone" else f"name-{guid}"
+
+    plain = [{"organization": {"guid": g}} for g in ["o2", "o1", "o2", "gone", "o3", "o1"]]
+    odd = [*plain[:2], {"organization": None}, {}, {"organization": {"guid": 7}}, *plain[2:]]
+    for page in (plain, odd):
+        fast, slow = Resolver(), Resolver()
+        got, expected = copy.deepcopy(page), copy.deepcopy(page)
+        org_names_page(fast)(got)
+        namer = org_namer(slow)
+        expected = [namer(event) for event in expected]
+        assert got == expected
+        assert fast.asked == ["o2", "o1", "gone", "o3"]

@@ -83,14 +83,19 @@ def offline_client(pages):
     """A CFClient whose transport serves ``pages[after_guid]`` and records each request."""
     client = CFClient(Settings(api="https://api.x", credentials=Credentials(access_token="t")))
     calls = []
+    reads = client.reads = []  # type: ignore[attr-defined]
     lock = threading.Lock()
 
-    def get(target, params=None, *, auth=True):
+    def get(target, params=None, *, auth=True, before_body=None):
         after = dict(params or []).get("after_guid")
         with lock:
             calls.append((after, threading.current_thread().name))
         if after not in pages:
             raise NetworkError(f"no page after {after}")
+        if before_body is not None:  # the headers are in: the body waits for this
+            before_body()
+        with lock:
+            reads.append(f"body {after}")
         return FakeResponse(pages[after])
 
     client.get = get  # type: ignore[method-assign]
@@ -305,3 +310,58 @@ def test_report_events_let_each_page_go_before_fetching_the_next():
     plain = WatchingClient(12_000, per_page=5000)
     assert sum(1 for _ in keyset_events(plain, start)) == 12_000
     assert plain.alive_at_request == [0, 0, 0]
+
+
+def test_a_guessed_download_reads_its_body_only_once_the_page_before_is_let_go(monkeypatch):
+    """At most one raw body alive, and never next to a decoded page: the request guessed from
+    page N's raw body is sent at once, but its body is read only when page N+1 is asked for,
+    after the consumer is done with page N (which is decoded without its raw body)."""
+    from cfevents.cc import client as client_module
+
+    client, _ = offline_client(three_pages())
+    decode = client_module.decode_body
+    gate_open_while_decoding = []
+
+    def decode_body(resp):
+        ahead = client._ahead
+        gate_open_while_decoding.append(ahead is not None and ahead.may_read.is_set())
+        page = decode(resp)
+        client.reads.append(f"decoded {page['resources'][0]['guid']}")
+        return page
+
+    monkeypatch.setattr(client_module, "decode_body", decode_body)
+    for page in keyset_pages(client, PATH, [], None, 3):
+        client.reads.append(f"done with {page['resources'][0]['guid']}")
+    assert gate_open_while_decoding == [False, False, False]
+    assert client.reads == [
+        "body None",
+        "decoded g1",
+        "done with g1",
+        "body g3",
+        "decoded g4",
+        "done with g4",
+        "body g6",
+        "decoded g7",
+        "done with g7",
+    ]
+
+
+def test_every_read_ahead_of_a_client_runs_on_one_thread():
+    """A new thread per page gave each its own malloc arena, which kept freed bodies resident:
+    memory grew with the pages. The client's downloads share one worker thread."""
+    client = CFClient(Settings(api="https://api.x", credentials=Credentials(access_token="t")))
+    pages = three_pages()
+    threads = []
+
+    def get(target, params=None, *, auth=True, before_body=None):
+        threads.append(threading.current_thread())
+        if before_body is not None:
+            before_body()
+        return FakeResponse(pages[dict(params or []).get("after_guid")])
+
+    client.get = get  # type: ignore[method-assign]
+    for _ in range(2):
+        assert len(list(keyset_pages(client, PATH, [], None, 3))) == 3
+    assert len(threads) == 6
+    assert all(thread is threads[0] for thread in threads)
+    assert threads[0].name == "cfevents-read-ahead"

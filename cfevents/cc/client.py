@@ -13,9 +13,11 @@ redirects to another origin are refused.
 from __future__ import annotations
 
 import email.utils
+import io
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 from cfevents.cc.auth import TokenManager
 from cfevents.cc.config import Settings, login_link_trusted, origin
 from cfevents.cc.paging import Params
-from cfevents.cc.readahead import Background
+from cfevents.cc.readahead import Background, Worker
 from cfevents.cc.retry import RetryPolicy
 from cfevents.cc.trust import use_system_trust
 from cfevents.errors import (
@@ -57,10 +59,27 @@ try:
     def decode_json(data: bytes | str) -> Any:
         return orjson.loads(data)
 
+    def _decode_body(resp: requests.Response) -> Any:
+        data, resp._content = resp.content, None
+        return orjson.loads(data)  # orjson parses the bytes in place: no text copy
+
 except ImportError:  # pragma: no cover - depends on the environment
 
     def decode_json(data: bytes | str) -> Any:
         return json.loads(data)
+
+    def _decode_body(resp: requests.Response) -> Any:
+        data, resp._content = resp.content, None
+        text = data.decode(json.detect_encoding(data), "surrogatepass")  # as json.loads does
+        del data  # the raw body goes before the page is built from its text
+        return json.loads(text)
+
+
+def decode_body(resp: requests.Response) -> Any:
+    """The JSON body of a response read in full, decoded; the response lets go of its raw
+    bytes (``resp.content`` is gone after this), so a raw page body and its text copy are
+    not both alive while the decoded page is built (ValueError if it is not JSON)."""
+    return _decode_body(resp)
 
 
 class CFClient:
@@ -103,6 +122,7 @@ class CFClient:
         self.clock_skew: float | None = None  # the API's clock minus ours (HTTP Date), seconds
         self.server_time: float | None = None  # the last answer's HTTP Date (POSIX seconds)
         self._ahead: _ReadAhead | None = None
+        self._downloads = Worker("cfevents-read-ahead")  # one thread for every read-ahead
 
     # -- URLs ---------------------------------------------------------------------------
 
@@ -161,19 +181,20 @@ class CFClient:
         params: Params | None = None,
         *,
         auth: bool = True,
-        decode: Callable[[bytes], Any] = decode_json,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """GET ``target`` and decode its JSON body, or raise a CfEventsError.
 
         If :meth:`read_ahead` started this very request, its response is used (and its error,
         if it failed, raised here). ``decode`` turns the body into the value returned (a
         ValueError: the body is not JSON); a store export keeps each event's text with it.
+        Without it the body is decoded by :func:`decode_body` (its raw bytes let go first).
         """
         resp = self._take_read_ahead(target, params, auth)
         if resp is None:
             resp = self.get(target, params, auth=auth)
         try:
-            return decode(resp.content)
+            return decode_body(resp) if decode is None else decode(resp.content)
         except ValueError:
             raise ApiError(
                 resp.status_code,
@@ -190,6 +211,7 @@ class CFClient:
         *,
         auth: bool = True,
         then: NextRequest | None = None,
+        may_read: threading.Event | None = None,
     ) -> None:
         """Start downloading ``GET target`` in a background thread.
 
@@ -202,19 +224,24 @@ class CFClient:
         ``then`` guesses the request after this one from its raw body; when :meth:`get_json`
         takes the response, that guess starts downloading before the body is even decoded. The
         caller confirms it with its own ``read_ahead`` once it has decoded the page; a wrong
-        guess is dropped then (it costs one wasted request, never a wrong page).
+        guess is dropped then (it costs one wasted request, never a wrong page). A guessed
+        request is sent at once (the server works on it while this page is decoded and
+        written) but its body is read only when :meth:`get_json` asks for it (``may_read``),
+        once the caller is done with the page it was guessed from: a raw body never coexists
+        with a decoded page.
         """
         key = _request_key(target, params, auth)
         if self._ahead is not None and self._ahead.key == key:
             self._ahead.then = then
             return
+        self.cancel_read_ahead()
+        may_read = may_read or _OPEN
 
         def download() -> requests.Response:
-            resp = self.get(target, params, auth=auth)
-            _ = resp.content  # read the body here, off the caller's thread
-            return resp
+            return self.get(target, params, auth=auth, before_body=may_read.wait)
 
-        self._ahead = _ReadAhead(key, Background(download, name="cfevents-read-ahead"), then)
+        pending = Background(download, worker=self._downloads)
+        self._ahead = _ReadAhead(key, pending, then, may_read)
 
     def would_wait(self, target: str, params: Params | None = None, *, auth: bool = True) -> bool:
         """Whether :meth:`get_json` of this request would wait for the network now (no
@@ -226,6 +253,8 @@ class CFClient:
 
     def cancel_read_ahead(self) -> None:
         """Forget a read-ahead nobody will ask for (the download finishes unseen)."""
+        if self._ahead is not None:
+            self._ahead.may_read.set()
         self._ahead = None
 
     def _take_read_ahead(
@@ -235,15 +264,22 @@ class CFClient:
         if ahead is None or ahead.key != _request_key(target, params, auth):
             return None
         self._ahead = None
+        ahead.may_read.set()  # the caller is done with the page before: read the body now
         resp = ahead.pending.result()
         if ahead.then is not None:
             guess = ahead.then(resp.content)
-            if guess is not None:
-                self.read_ahead(guess[0], guess[1], auth=auth, then=ahead.then)
+            if guess is not None:  # its body waits until get_json asks for it
+                gate = threading.Event()
+                self.read_ahead(guess[0], guess[1], auth=auth, then=ahead.then, may_read=gate)
         return resp
 
     def get(
-        self, target: str, params: Params | None = None, *, auth: bool = True
+        self,
+        target: str,
+        params: Params | None = None,
+        *,
+        auth: bool = True,
+        before_body: Callable[[], object] | None = None,
     ) -> requests.Response:
         """GET with retries (``self.retry``: connection errors, timeouts, 429, 502-504) and one
         token refresh after a 401."""
@@ -253,7 +289,7 @@ class CFClient:
         while True:
             header = self.tokens.authorization() if auth else None
             try:
-                resp = self._send(url, params, header)
+                resp = self._send(url, params, header, before_body)
             except NetworkError as exc:
                 attempt = self._retry_after_network_error(exc, attempt)
                 continue
@@ -310,7 +346,13 @@ class CFClient:
             )
         return error
 
-    def _send(self, url: str, params: Params | None, header: str | None) -> requests.Response:
+    def _send(
+        self,
+        url: str,
+        params: Params | None,
+        header: str | None,
+        before_body: Callable[[], object] | None = None,
+    ) -> requests.Response:
         """One request, following same-origin redirects by hand (never carrying the token away)."""
         for _ in range(MAX_REDIRECTS + 1):
             headers = {}
@@ -331,7 +373,10 @@ class CFClient:
                     allow_redirects=False,
                     stream=True,
                 )
-                _read_body(resp, started, self.settings.timeout, urlsplit(url).netloc)
+                if before_body is not None:  # the headers are in; the body waits for this
+                    before_body()
+                body_from = time.monotonic() if before_body is not None else started
+                _read_body(resp, body_from, self.settings.timeout, urlsplit(url).netloc)
             except requests.exceptions.InvalidHeader:
                 # requests' message quotes the header value, i.e. the token: never show it
                 raise AuthError(
@@ -387,7 +432,7 @@ def _read_body(resp: requests.Response, started: float, timeout: float, host: st
     read still waits at most ``--timeout``; a server that drips a byte at a time is cut off."""
     raw = resp.raw
     deadline = started + timeout
-    chunks: list[bytes] = []
+    body = io.BytesIO()  # grows in place: no list of chunks joined into a second copy
     try:
         while True:
             if time.monotonic() > deadline:
@@ -398,7 +443,7 @@ def _read_body(resp: requests.Response, started: float, timeout: float, host: st
             chunk = raw.read1(1 << 16, decode_content=True)
             if not chunk:
                 break
-            chunks.append(chunk)
+            body.write(chunk)
     except NetworkError:
         raise
     except ReadTimeoutError as exc:
@@ -408,7 +453,7 @@ def _read_body(resp: requests.Response, started: float, timeout: float, host: st
         resp.close()
         raise requests.exceptions.ConnectionError(exc) from None
     raw.release_conn()  # read to the end: the connection goes back to the pool
-    resp._content = b"".join(chunks)
+    resp._content = body.getvalue()  # the buffer itself, trimmed: not a copy
     resp._content_consumed = True  # type: ignore[attr-defined]
 
 
@@ -421,6 +466,11 @@ class _ReadAhead:
     key: tuple[Any, ...]
     pending: Background[requests.Response]
     then: NextRequest | None
+    may_read: threading.Event  # set: the download may read the body
+
+
+_OPEN = threading.Event()  # a read-ahead not guessed from a page reads its body at once
+_OPEN.set()
 
 
 def error_from_response(resp: requests.Response) -> CfEventsError:

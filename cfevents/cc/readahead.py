@@ -70,18 +70,54 @@ def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
         stop.set()
 
 
+class Worker:
+    """One daemon thread that runs calls one after the other, started with the first.
+
+    A client downloads its pages on one worker rather than a new thread per page: glibc gives
+    each new thread a malloc arena of its own, and each arena kept a few freed page bodies
+    resident, so memory grew with the number of pages (issue 23). One thread reuses one arena.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, call: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._thread.start()
+        self._calls.put(call)
+
+    def _loop(self) -> None:
+        while True:
+            self._calls.get()()
+
+
 class Background(Generic[T]):
     """One call running in a daemon thread; :meth:`result` waits for it and returns or raises.
 
     A daemon thread, not an executor: a caller that gives up (a limit, an error, Ctrl-C) does
-    not wait for a request in flight when the program exits.
+    not wait for a request in flight when the program exits. With ``worker`` the call runs on
+    that worker's thread (after the calls submitted before it) instead of a thread of its own.
     """
 
-    def __init__(self, call: Callable[[], T], name: str = "cfevents-background") -> None:
+    def __init__(
+        self,
+        call: Callable[[], T],
+        name: str = "cfevents-background",
+        *,
+        worker: Worker | None = None,
+    ) -> None:
         self._done = threading.Event()
         self._value: T | None = None
         self._error: BaseException | None = None
-        threading.Thread(target=self._run, args=(call,), name=name, daemon=True).start()
+        if worker is not None:
+            worker.submit(lambda: self._run(call))
+        else:
+            threading.Thread(target=self._run, args=(call,), name=name, daemon=True).start()
 
     def _run(self, call: Callable[[], T]) -> None:
         try:

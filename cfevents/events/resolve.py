@@ -8,7 +8,9 @@ is a :class:`UsageError` (exit 2) that lists them and says which flag narrows it
 
 from __future__ import annotations
 
+import collections
 import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -211,6 +213,16 @@ def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]
     so a row costs a dict lookup, not a call."""
 
     def fill(events: list[dict[str, Any]]) -> None:
+        orgs = list(map(_ORG, events))
+        if set(map(type, orgs)) <= _DICT_ONLY:  # the common page: set every name in C
+            guids = list(map(_GUID, orgs))
+            if set(map(type, guids)) <= _STR_ONLY:
+                found = {g: resolver.name("organizations", g) for g in dict.fromkeys(guids)}
+                collections.deque(
+                    map(dict.__setitem__, orgs, itertools.repeat("name"), map(found.get, guids)),
+                    maxlen=0,
+                )
+                return
         names: dict[str, str | None] = {}
         for event in events:
             org = event.get("organization")
@@ -224,6 +236,12 @@ def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]
                     org["name"] = names[guid] = resolver.name("organizations", guid)
 
     return fill
+
+
+_ORG = operator.methodcaller("get", "organization")
+_GUID = operator.methodcaller("get", "guid")
+_DICT_ONLY = frozenset({dict})
+_STR_ONLY = frozenset({str})
 
 
 def with_names(

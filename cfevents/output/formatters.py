@@ -549,9 +549,14 @@ def write_pages(
 def _csv_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str]:
     rows: list[str] = []
     writer = csv.writer(_Collect(rows.append), lineterminator="\r\n")  # as write_csv
-    values, plain = row_getter(list(spec.selected)), _CSV_PLAIN
+    columns = list(spec.selected)
+    values, plain, width = row_getter(columns), _CSV_PLAIN, len(columns)
 
     def text(page: Sequence[Record]) -> str:
+        if width > 1:  # one value per row would be ambiguous: a lone empty value is ""
+            joined = _plain_csv_page(page, values, width)
+            if joined is not None:
+                return joined
         table = list(map(values, page))
         if not set(map(type, itertools.chain.from_iterable(table))) <= plain:
             table = [[v if type(v) in plain else cell(v) for v in row] for row in table]
@@ -566,6 +571,47 @@ def _csv_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str
         return joined
 
     return text
+
+
+_NULL_AS_EMPTY: dict[Any, str] = {None: ""}
+_CHUNK = 500  # rows joined at a time: their values are still in the CPU cache when joined
+
+
+def _plain_csv_page(
+    page: Sequence[Record], values: Callable[[Any], list[Any]], width: int
+) -> str | None:
+    """:func:`_plain_csv` over a page, ``_CHUNK`` rows at a time; None if any chunk is not
+    plain (the page then goes through the csv module)."""
+    parts = []
+    for start in range(0, len(page), _CHUNK):
+        rows = page[start : start + _CHUNK]
+        part = _plain_csv(list(itertools.chain.from_iterable(map(values, rows))), width, len(rows))
+        if part is None:
+            return None
+        parts.append(part)
+    return "".join(parts)
+
+
+def _plain_csv(flat: list[Any], width: int, rows: int) -> str | None:
+    """A page's CSV text (LF line ends) when no value needs quoting, else None.
+
+    ``flat`` holds the page's values row after row, ``width`` to a row. Strings, integers,
+    floats and nulls are written as the csv module writes them (``str``; None as an empty
+    field), joined in C. Whether a value needed quoting is read off the result: a comma, quote,
+    CR or LF inside a value adds one that the counts below do not expect, and the page then
+    goes through the csv module instead."""
+    if not rows:
+        return ""
+    if not set(map(type, flat)) <= _CSV_PLAIN:
+        return None  # booleans and objects: cell()
+    texts = iter(list(map(str, map(_NULL_AS_EMPTY.get, flat, flat))))
+    joined = "\n".join(map(",".join, zip(*[texts] * width, strict=True)))
+    joined += "\n"
+    if '"' in joined or "\r" in joined:
+        return None
+    if joined.count("\n") != rows or joined.count(",") != rows * (width - 1):
+        return None
+    return joined
 
 
 def _tsv_page(out: TextIO, spec: OutputSpec) -> Callable[[Sequence[Record]], str]:
