@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from cli_helpers import one_line_error
+from pty_drain import drain
 
 from cfevents.api import USAGE_STATES
 
@@ -27,20 +28,10 @@ def run_on_tty_with_stderr(args, sandbox, tmp_path):
         [sys.executable, "-m", "cfevents", *args], stdout=slave, stderr=subprocess.PIPE, env=env
     )
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    written = drain(master, proc)
     with proc.stderr:
         stderr = proc.stderr.read().decode()
-    proc.wait(timeout=60)
-    os.close(master)
-    return proc.returncode, b"".join(chunks).decode(), stderr
+    return proc.returncode, written, stderr
 
 
 def test_empty_result_on_a_terminal_says_so(sandbox, tmp_path):

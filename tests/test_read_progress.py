@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from pty_drain import drain
 
 LINE = re.compile(r"reading .*events · \d+ pages · [\d,]+/s")
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -43,21 +44,11 @@ def run(args, sandbox, home, *, stdout_tty=True, stderr_tty=True, columns=100):
         env=env,
     )
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=300)
-    os.close(master)
+    written = drain(master, proc)
     out, err = (handle.seek(0) == 0 and handle.read() for handle in piped.values())
     for handle in piped.values():
         handle.close()
-    return proc.returncode, b"".join(chunks).decode(), out, err
+    return proc.returncode, written, out, err
 
 
 def screen(text, columns=100):

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+from pty_drain import drain
+
 COLOR = re.compile(r"\x1b\[(3[0-9]|9[0-7]|38;)")
 
 
@@ -24,18 +26,8 @@ def run_on_tty(args, env_extra, sandbox):
         [sys.executable, "-m", "cfevents", *args], stdout=slave, stderr=subprocess.DEVNULL, env=env
     )
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(master)
-    return proc.returncode, b"".join(chunks).decode()
+    written = drain(master, proc)
+    return proc.returncode, written
 
 
 def test_terminal_gets_rich_table_with_markup_shown_literally(sandbox, tmp_path):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from pty_drain import drain
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 MONTH = ["--month", "2026-01", "--allow-incomplete"]
@@ -34,18 +35,8 @@ def run_on_terminal(args, sandbox, home, columns):
         [sys.executable, "-m", "cfevents", *args], stdout=slave, stderr=slave, env=env
     )
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=120)
-    os.close(master)
-    text = ANSI.sub("", b"".join(chunks).decode())
+    written = drain(master, proc)
+    text = ANSI.sub("", written)
     return proc.returncode, [line for line in text.replace("\r\n", "\n").split("\n") if line]
 
 

@@ -285,9 +285,17 @@ class ExportSession(ABC):
             "written"
         )
 
-    @abstractmethod
     def _begin(self) -> None:
         """Open a transaction and check the stored cursor is ``after_guid``."""
+        found = self._locked_cursor()
+        if found != self.after_guid:
+            self.store.rollback()
+            raise self._stolen(found)
+
+    @abstractmethod
+    def _locked_cursor(self) -> str | None:
+        """Open a transaction holding this kind's cursor (the write lock) and read it; on a
+        failure the transaction is rolled back and the failure raised as a StoreError."""
 
     @abstractmethod
     def _write(
@@ -320,6 +328,11 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """End an open transaction without its changes (quietly: the failure that got here is
+        the news)."""
 
     @abstractmethod
     def schema_version(self) -> int: ...

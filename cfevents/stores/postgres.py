@@ -59,7 +59,7 @@ def _ts(value: Any) -> str | None:
 class PostgresSession(ExportSession):
     store: PostgresStore
 
-    def _begin(self) -> None:
+    def _locked_cursor(self) -> str | None:
         store, conn = self.store, self.store.conn
         try:
             with conn.cursor() as cur:
@@ -76,9 +76,7 @@ class PostgresSession(ExportSession):
         except BaseException:
             store.rollback()
             raise
-        if (found[0] if found else None) != self.after_guid:
-            store.rollback()
-            raise self._stolen(found[0] if found else None)
+        return str(found[0]) if found and found[0] is not None else None
 
     def _write(
         self, rows: list[tuple[str, tuple[Any, ...]]], last_guid: str, last_created_at: str | None

@@ -65,7 +65,7 @@ def _now() -> str:
 class SQLiteSession(ExportSession):
     store: SQLiteStore
 
-    def _begin(self) -> None:
+    def _locked_cursor(self) -> str | None:
         store = self.store
         conn = store.begin()
         try:
@@ -79,9 +79,7 @@ class SQLiteSession(ExportSession):
         except BaseException:
             store.rollback()
             raise
-        if (found[0] if found else None) != self.after_guid:
-            store.rollback()
-            raise self._stolen(found[0] if found else None)
+        return str(found[0]) if found and found[0] is not None else None
 
     def _write(
         self, rows: list[tuple[str, tuple[Any, ...]]], last_guid: str, last_created_at: str | None
