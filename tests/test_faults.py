@@ -175,8 +175,13 @@ def test_retries_run_out_with_a_clear_message(tmp_path):
 
 
 def test_min_age_keeps_slow_transactions_from_being_skipped(tmp_path):
-    """Rows commit out of id order: without the guard the cursor passes them for good."""
-    for min_age, expect_all in (("0s", False), ("1s", True)):
+    """Rows commit out of id order: without the guard the cursor passes them for good.
+
+    Ages come from the events' own times and the API's clock, never from how long the test
+    takes: the later, visible events are 5 minutes old (younger than a 1h guard however slow
+    the machine), and the second run reads the API's clock set 2h ahead (every event older
+    than the guard; the export trusts the API's clock when it is that far from ours)."""
+    for min_age, expect_all in (("0s", False), ("1h", True)):
         with serve() as sb:
             env = login(sb, tmp_path / min_age)
             out, cp = tmp_path / min_age / "u.ndjson", tmp_path / min_age / "c"
@@ -190,13 +195,14 @@ def test_min_age_keeps_slow_transactions_from_being_skipped(tmp_path):
                 "--min-age",
                 min_age,
             ]
-            slow = sb.begin_transaction(
-                2, at=datetime.now(UTC) - timedelta(seconds=1)
-            )  # ids taken, not visible
-            sb.append_usage_events(3)  # later ids, visible now
+            now = datetime.now(UTC)
+            slow = sb.begin_transaction(2, at=now - timedelta(minutes=10))  # ids taken, not visible
+            sb.append_usage_events(3, at=now - timedelta(minutes=5))  # later ids, visible now
             assert run(env, *args).exit_code == 0
+            first = read_guids(out, "ndjson")
+            assert (guids(sb)[-3] in first) is not expect_all  # the guard held the young ones back
             slow.commit()
-            time.sleep(2.2)
+            sb.set_clock(now + timedelta(hours=2))  # every event is older than the guard now
             assert run(env, *args).exit_code == 0
             complete = read_guids(out, "ndjson") == guids(sb)
             assert complete is expect_all

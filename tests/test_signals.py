@@ -150,3 +150,43 @@ def test_sigterm_outside_an_export_exits_143(tmp_path):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 143, err
         assert err.strip() == "cfevents: error: terminated (SIGTERM)"
+
+
+# The main thread blocks SIGTERM, so the kernel hands it to the other thread: Python's C
+# handler marks it pending (and writes the wakeup byte) while the main thread is already in
+# its wait. That is the race a SIGTERM just before ``--follow``'s sleep loses against a plain
+# ``time.sleep``: the handler runs only when the sleep ends (600 s). ``pause`` ends at once.
+_PENDING_SIGNAL_SCRIPT = """
+import os, signal, sys, threading, time
+from cfevents.cli import install_signal_handlers, pause
+from cfevents.errors import StoppedBySignal
+
+install_signal_handlers()
+main = threading.get_native_id()
+
+def waiting():
+    with open(f"/proc/self/task/{main}/wchan") as handle:
+        where = handle.read()
+    return "sleep" in where or "poll" in where or "select" in where
+
+def send():
+    while not waiting():  # the main thread is in its wait (not just waiting for the GIL)
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread(target=send, daemon=True).start()  # before the mask: it keeps SIGTERM open
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+try:
+    WAIT(600)
+except StoppedBySignal as exc:
+    sys.exit(exc.exit_code)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/wchan"), reason="needs Linux /proc wchan")
+def test_a_signal_that_lands_just_before_the_wait_still_ends_it():
+    script = _PENDING_SIGNAL_SCRIPT.replace("WAIT", "pause")
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 143, proc.stderr

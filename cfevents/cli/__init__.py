@@ -580,6 +580,39 @@ def install_signal_handlers() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) == signal.SIG_DFL:  # not when the parent chose to ignore it
             signal.signal(signum, stop)
+    global _WAKEUP
+    if _WAKEUP is None:  # every signal also writes a byte here: pause() wakes on it
+        _WAKEUP, write_end = os.pipe()
+        os.set_blocking(_WAKEUP, False)
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+
+_WAKEUP: int | None = None  # the read end of the pipe the signal module writes to
+
+
+def pause(seconds: float) -> None:
+    """``time.sleep`` that a signal always ends (the follow's wait between polls, retries).
+
+    Python runs a signal's handler between two bytecodes of the main thread; a signal that
+    lands after the last such check but before ``time.sleep`` enters the kernel is not
+    handled until that sleep ends (a SIGTERM just as ``--follow --interval 600s`` went to
+    sleep waited 600 s). The byte the signal wrote to the wakeup pipe is still there when
+    the wait starts, so ``select`` returns at once and the handler runs.
+    """
+    import contextlib
+    import select
+    import time
+
+    if _WAKEUP is None:
+        time.sleep(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([_WAKEUP], [], [], left)
+        if ready:  # the handler has run (and raised) by now unless the signal is ignored
+            with contextlib.suppress(BlockingIOError):
+                os.read(_WAKEUP, 512)
 
 
 class ClosedStdout:

@@ -58,20 +58,23 @@ class Runtime:
         """The library client; its HTTP client is built on first use (validation comes first)."""
         if self._cf is None:
             from cfevents.api import Client
+            from cfevents.cli import pause
 
-            self._cf = Client(self.client, note=self.note, warn=self.warn)
+            self._cf = Client(self.client, note=self.note, warn=self.warn, sleep=pause)
         return self._cf
 
     def client(self) -> CFClient:
         """Build the HTTP client on first use (commands that need no API never pay for it)."""
         if self._client is None:
             from cfevents.cc.client import CFClient
+            from cfevents.cli import pause
 
             settings = self._settings()
             self._client = CFClient(
                 settings,
                 log=self.log if self.verbose else None,
                 notify=self.note,
+                sleep=pause,  # a retry's wait ends at a signal too
             )
         return self._client
 

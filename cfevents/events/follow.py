@@ -11,7 +11,7 @@ GUIDs older than the re-read window are forgotten, so memory stays bounded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Unpack, cast
 
@@ -82,6 +82,19 @@ class Lister(Protocol):
 
     def audit_events(self, **args: Unpack[AuditArgs]) -> Iterable[AuditEvent]: ...
 
+    def sleep(self, seconds: float) -> None: ...
+
+
+def _waiter(
+    client: Lister, stop: threading.Event | None
+) -> tuple[threading.Event, Callable[[float], object]]:
+    """The follow's ``stop`` and how it waits between polls: ``stop.wait`` (setting it ends
+    the wait) when the caller gave one, else the client's ``sleep`` (the CLI's ends at a
+    signal at once, even one that arrived just before the wait began)."""
+    if stop is not None:
+        return stop, stop.wait
+    return threading.Event(), client.sleep
+
 
 def _start(args: AuditArgs | CrashArgs, lag: float) -> KeysetCursor:
     """The follow's arguments checked, and its cursor at ``since`` (or now)."""
@@ -119,7 +132,7 @@ def follow_crashes(
     source = choose_source(args.get("source", "auto"))
     # the HTTP client only when context is asked for
     cache = audit_listing.context_cache(client.http, args, source) if args.get("context") else None
-    stop = stop or threading.Event()
+    stop, wait = _waiter(client, stop)
     query = cast("CrashArgs", _poll_query(args, "context"))
     while not stop.is_set():
         query["since"] = keyset.since()
@@ -133,7 +146,7 @@ def follow_crashes(
         for record in detector.settle(client.http.server_time) if detector else []:
             yield cast("CrashLoop", cache.attach(record) if cache else record)
         keyset.prune()
-        stop.wait(pause)
+        wait(pause)
 
 
 def follow_events(
@@ -147,7 +160,7 @@ def follow_events(
     """``Client.follow_events`` (its docstring says what it yields)."""
     pause = check_interval(interval)  # the one bound every follow obeys
     keyset = _start(args, lag)
-    stop = stop or threading.Event()
+    stop, wait = _waiter(client, stop)
     query = cast("AuditArgs", _poll_query(args))
     while not stop.is_set():
         query["since"] = keyset.since()
@@ -155,4 +168,4 @@ def follow_events(
             if keyset.fresh(event.get("created_at"), [event.get("guid")]):
                 yield event
         keyset.prune()
-        stop.wait(pause)
+        wait(pause)
