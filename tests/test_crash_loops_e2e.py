@@ -215,13 +215,14 @@ def test_sigterm_during_a_hanging_exec_exits_143_and_leaves_no_process(live, tmp
         cmd,
     )
     live.append_crash(live.foundation.apps[0].guid, END + timedelta(minutes=1))
-    wait_for(pids.exists)
+    # start-up, a poll and the hook's shell: generous on a loaded machine (events, not delays)
+    wait_for(pids.exists, timeout=120)
     children = [int(p) for p in pids.read_text().split()]
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert len(out.splitlines()) == 1 and json.loads(out)["app"]["guid"]
-    wait_for(lambda: not any(_alive(pid) for pid in children))
+    wait_for(lambda: not any(_alive(pid) for pid in children), timeout=120)
 
 
 def test_a_stuck_exec_is_killed_at_its_timeout_reported_and_the_follow_goes_on(live, tmp_path):

@@ -1,10 +1,12 @@
 """The --exec supervisor (cfevents.events.hooks): outcomes, environment, process group."""
 
 import os
+import subprocess
+import threading
 import time
 from pathlib import Path
 
-from cfevents.events.hooks import Hook, HookOutcome, child_environment
+from cfevents.events.hooks import Hook, HookOutcome, child_environment, stop_group
 
 PARENT = {
     "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -74,3 +76,19 @@ def _wait_gone(pid: int) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"process {pid} still running")
+
+
+def test_stop_group_ends_even_when_an_interrupted_wait_left_popens_lock_held():
+    """A signal raised just after Popen.wait's ``_waitpid_lock.acquire(False)`` (before its
+    ``try``) leaves that lock held; stopping the group must not wait on it for ever."""
+    proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    proc._waitpid_lock.acquire()  # the state such an interrupted wait leaves behind
+    stopper = threading.Thread(target=stop_group, args=(proc,), daemon=True)
+    stopper.start()
+    stopper.join(60)
+    alive = stopper.is_alive()
+    if alive:  # blocked in Popen.wait() on the held lock: let it go, so the test ends
+        proc._waitpid_lock.release()
+        stopper.join(60)
+    assert not alive
+    assert proc.returncode == -15  # it ended at the group's SIGTERM, and was reaped

@@ -134,14 +134,34 @@ class Hook:
 
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group, SIGKILL after :data:`KILL_GRACE_S`; reaps the leader."""
+    """SIGTERM to the process group, SIGKILL after :data:`KILL_GRACE_S`; reaps the leader.
+
+    It reaps with ``os.waitpid`` itself, not ``Popen.wait``: a signal raised just after
+    ``Popen.wait``'s ``_waitpid_lock.acquire(False)`` and before its ``try`` (the SIGTERM that
+    brought us here, under load) leaves that lock held for good, and a second ``wait()``
+    would then block forever instead of exiting 143.
+    """
     _signal_group(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + KILL_GRACE_S
-    while proc.poll() is None and time.monotonic() < deadline:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.05)
+    while not _reaped(proc, block=False) and time.monotonic() < deadline:
+        time.sleep(0.05)
     _signal_group(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _reaped(proc, block=True)
+
+
+def _reaped(proc: subprocess.Popen[bytes], *, block: bool) -> bool:
+    """Whether the leader has ended (its status recorded in ``proc.returncode``)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        pid, status = os.waitpid(proc.pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:  # Popen reaped it just before the signal: its status is gone
+        proc.returncode = 0  # what Popen records then
+        return True
+    if pid == 0:
+        return False
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return True
 
 
 def _signal_group(pgid: int, signum: int) -> None:
