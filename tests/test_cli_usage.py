@@ -453,6 +453,22 @@ def test_usage_events_carry_the_org_name_looked_up_once_per_org(fresh_cli, tmp_p
     assert " org " in table.stdout.splitlines()[0] + " "
 
 
+def test_a_listed_page_looks_up_its_orgs_in_one_request(fresh_cli):
+    """The table lays out a whole page before its first line: the page's orgs are looked up
+    together when it arrives (one request), not one request per org as rows are formatted
+    (three round trips before `usage list --all | head -1` printed anything)."""
+    sb = fresh_cli.sandbox
+    names = org_names(sb)
+    shown = all_events(sb)[:200]
+    assert len({e["organization"]["guid"] for e in shown}) > 1
+    result = fresh_cli("usage", "list", "--limit", "200", "--until", "2099-01-01", "-o", "ndjson")
+    assert result.exit_code == 0, result.stderr
+    listed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["guid"] for e in listed] == [e["guid"] for e in shown]
+    assert all(e["organization"]["name"] == names[e["organization"]["guid"]] for e in listed)
+    assert len(org_requests(sb)) == 1
+
+
 def test_no_org_lookup_when_the_fields_do_not_show_it(fresh_cli):
     sb = fresh_cli.sandbox
     for args in (["usage", "list", "--all"], ["usage", "export"]):

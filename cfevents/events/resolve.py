@@ -238,6 +238,22 @@ def org_names_page(resolver: Resolver) -> Callable[[list[dict[str, Any]]], None]
     return fill
 
 
+def page_org_names(pages: Iterable[dict[str, Any]], resolver: Resolver) -> Iterator[dict[str, Any]]:
+    """The pages as they come, each page's new org GUIDs looked up in one request when it
+    arrives (cached in ``resolver`` for :func:`org_namer`): a table that lays out a whole page
+    before its first line waits for one lookup, not one per org."""
+    for page in pages:
+        orgs = (r.get("organization") for r in page.get("resources") or () if isinstance(r, dict))
+        resolver.preload(
+            "organizations", (o["guid"] for o in orgs if isinstance(o, dict) and _is_guid(o))
+        )
+        yield page
+
+
+def _is_guid(org: dict[str, Any]) -> bool:
+    return isinstance(org.get("guid"), str)
+
+
 _ORG = operator.methodcaller("get", "organization")
 _GUID = operator.methodcaller("get", "guid")
 _DICT_ONLY = frozenset({dict})

@@ -28,7 +28,7 @@ from cfevents.events.query import (
     UsageQuery,
     build_usage_params,
 )
-from cfevents.events.resolve import Resolver, org_namer
+from cfevents.events.resolve import Resolver, org_namer, page_org_names
 
 if TYPE_CHECKING:
     from cfevents.cc.client import CFClient
@@ -62,6 +62,10 @@ def kind_events(
     keep = filters.keep(Resolver(http))
     info = PageInfo()
     pages = usage_pages(http, query, limit, client_filtered, kind, filters.extra)
+    namer = None
+    if kind.org_names and cast("dict[str, Any]", args).get("names", True):
+        namer = Resolver(http)
+        pages = page_org_names(pages, namer)
     events: Iterator[dict[str, Any]] = resources(pages, info)
     if keep is not None:
         events = filter(keep, events)
@@ -69,8 +73,8 @@ def kind_events(
         events = itertools.islice(events, limit)
     if recent:
         events = oldest_to_newest(events)
-    if kind.org_names and cast("dict[str, Any]", args).get("names", True):
-        events = map(org_namer(Resolver(http)), events)
+    if namer is not None:
+        events = map(org_namer(namer), events)
     return _listing(events, info, http, limit, recent, kind.label, client_filtered)
 
 
