@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 CC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -97,6 +98,17 @@ def format_cc(moment: datetime) -> str:
     """
     utc = moment.astimezone(UTC)
     return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
+
+
+def cc_epoch(text: Any) -> float | None:
+    """A Cloud Controller timestamp as epoch seconds; None when it is missing or unreadable
+    (server text is data: a bad ``created_at`` never raises)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z")).timestamp()
+    except ValueError:
+        return None
 
 
 def utcnow() -> datetime:

@@ -37,7 +37,7 @@ from cfevents.cc.paging import Params
 from cfevents.errors import UsageError
 from cfevents.events.query import TimeWindow, created_ats_params
 from cfevents.shapes import CRASH_DATA_KEYS
-from cfevents.timeparse import TimeParseError, format_cc, parse_time
+from cfevents.timeparse import TimeParseError, cc_epoch, format_cc, parse_time
 
 # Cloud Controller's common audit event types (what `events list --type` completes to).
 AUDIT_TYPES: tuple[str, ...] = (
@@ -321,15 +321,6 @@ def unique(events: Iterable[Event], memory: int = DEDUPE_MEMORY) -> Iterator[Eve
         yield event
 
 
-def _epoch(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("z", "Z")).timestamp()
-    except ValueError:
-        return None
-
-
 def settle_ties(events: Iterable[Event], order: str = "desc") -> Iterator[Event]:
     """Order events that share a ``created_at`` second by GUID.
 
@@ -478,7 +469,7 @@ def crash_records(
         if kind not in CRASH_TYPES:
             continue
         record = crash_from_event(event)
-        when = _epoch(record["created_at"])
+        when = cc_epoch(record["created_at"])
         if when is not None and when != last_scan:  # once per distinct second, not per event
             last_scan = when
             yield from ready(when)
@@ -538,7 +529,7 @@ def summarise(crashes: Iterable[Event]) -> list[Event]:
         app = crash["app"]
         key = app.get("guid") or ("name", app.get("name"), crash["space"].get("guid"))
         stamp = crash.get("created_at")
-        epoch = _epoch(stamp)
+        epoch = cc_epoch(stamp)
         nanos = crash.get("crash_timestamp")
         # Same-second crashes are told apart by Diego's crash_timestamp where there is one.
         when = (

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cfevents.errors import UsageError
-from cfevents.timeparse import TimeParseError, format_cc, parse_duration
+from cfevents.timeparse import TimeParseError, cc_epoch, format_cc, parse_duration
 
 Event = dict[str, Any]
 
@@ -107,15 +107,6 @@ def parse_loop(text: str, repeat: str | None = None, resolve_after: str | None =
     return rule
 
 
-def _epoch(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("z", "Z")).timestamp()
-    except ValueError:
-        return None
-
-
 def _stamp(epoch: float) -> str:
     return format_cc(datetime.fromtimestamp(epoch, UTC))
 
@@ -150,7 +141,7 @@ class LoopDetector:
     def observe(self, crash: Event) -> list[Event]:
         """Feed one crash; the loop records it causes (a resolution of an earlier loop of the
         same app first, when it had been quiet long enough before this crash)."""
-        when = _epoch(crash.get("created_at"))
+        when = cc_epoch(crash.get("created_at"))
         if when is None:
             return []
         key = app_key(crash)
