@@ -229,3 +229,50 @@ def test_postgresql_copies_a_page_straight_into_the_table_and_dedups_an_overlap(
         coverage = store.coverage(FOUNDATION, APP_USAGE)
         assert (coverage.first_seq, coverage.last_seq) == (1, 30)
         assert store.continuity(FOUNDATION, APP_USAGE).ok
+
+
+# -- the SQLite file's pages and the rows' org names --------------------------------------------
+
+
+def page_size(path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_sqlite_store_has_16k_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    events = sandbox_events(20)
+    new = tmp_path / "new.db"
+    with open_store(str(new)) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.write_page(events[:10])
+    assert page_size(new) == 16384
+    old = tmp_path / "old.db"  # a store an earlier cfevents made: SQLite's 4 KiB pages
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS unrelated (x)")
+    assert page_size(old) == 4096
+    for part in (events[:10], events[10:]):  # written, then resumed from its cursor
+        with open_store(str(old)) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+            x.write_page(part)
+    assert page_size(old) == 4096
+    for path in (new, old):
+        with open_store(str(path)) as store:
+            got = [e["guid"] for e in store.events(FOUNDATION, APP_USAGE)]
+        assert got == [e["guid"] for e in events[: len(got)]] and len(got) in (10, 20)
+
+
+def test_org_names_fill_the_column_and_follow_the_flat_values_rule():
+    page = {"resources": sandbox_events(3)}
+    org = page["resources"][0]["organization"]["guid"]
+    names = {org: "acme\x00"}
+    data = body(page["resources"])
+    _, texts = split_page(data, decode_json)
+    at = APP_USAGE.column_names.index("org_name")
+    rows = encode_rows(page["resources"], APP_USAGE, names, texts)
+    for event, (_, row) in zip(page["resources"], rows, strict=True):
+        mine = event["organization"]["guid"] == org
+        assert row[at] == ("acme\\u0000" if mine else None)
+    named = [{**e, "organization": {"guid": org, "name": "Named"}} for e in page["resources"]]
+    assert {row[at] for _, row in encode_rows(named, APP_USAGE, names)} == {"Named"}
+    nested = [{**page["resources"][0], "app": ["not", "an", "object"]}]  # not CC's shape
+    ((_, row),) = encode_rows(nested, APP_USAGE, names)
+    assert row[at] == "acme\\u0000" and row[APP_USAGE.column_names.index("app_guid")] is None
