@@ -4,8 +4,10 @@ running ahead of what is committed; PostgreSQL COPYs a page straight into the ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import time
 
 import pytest
 from bad_server import BadServer
@@ -229,6 +231,90 @@ def test_postgresql_copies_a_page_straight_into_the_table_and_dedups_an_overlap(
         coverage = store.coverage(FOUNDATION, APP_USAGE)
         assert (coverage.first_seq, coverage.last_seq) == (1, 30)
         assert store.continuity(FOUNDATION, APP_USAGE).ok
+
+
+# -- a batch and the waits for the next page ----------------------------------------------------
+
+
+def wait_for(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_a_long_wait_commits_the_batch_and_a_short_one_keeps_it(store_target):
+    events = sandbox_events(30)
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.commit_every(10, 3600.0)
+        x.write_page(events[:10])
+        with x.waiting(3600.0):  # the next page comes at once: the batch stays open
+            assert committed(store_target) == 0
+        assert committed(store_target) == 0 and x.durable == (None, None)
+        x.write_page(events[10:20])
+        with x.waiting(0.0):  # a wait that lasts: the pages so far commit meanwhile
+            wait_for(lambda: committed(store_target) == 20)
+        assert x.durable[0] == events[19]["guid"]
+        with open_store(store_target) as other:  # the committed cursor is after them
+            assert other.cursor(FOUNDATION, APP_USAGE).after_guid == events[19]["guid"]
+        x.write_page(events[20:30])  # a new batch
+        assert committed(store_target) == 20
+    assert committed(store_target) == 30
+
+
+def test_a_commit_that_fails_during_a_wait_is_raised_when_the_wait_ends(tmp_path):
+    target = str(tmp_path / "usage.db")
+    events = sandbox_events(20)
+    with open_store(target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.commit_every(10, 3600.0)
+        x.write_page(events[:10])
+        tried = []
+
+        def full_disk() -> bool:  # the fault: SQLite cannot end the transaction
+            tried.append(True)
+            store.rollback()
+            raise StoreError(f"{target}: database or disk is full")
+
+        x._commit = full_disk  # type: ignore[method-assign]
+        with pytest.raises(StoreError, match="disk is full"), x.waiting(0.0):
+            wait_for(lambda: bool(tried))
+        assert x.after_guid is None and x.durable == (None, None)  # back to the committed one
+    assert committed(target) == 0
+
+
+def test_a_page_the_server_answered_is_read_without_cutting_the_batch(sandbox):
+    """Reading ahead, the next page's request is sent while a page is written; once the
+    server has answered it, the export does not wait for the server: the batch stays open
+    (it commits only if reading that answer takes longer than COMMIT_IDLE). A page the
+    server is still working on commits the batch at once, while the server works."""
+    import threading
+
+    from cfevents.cc.client import CFClient
+    from cfevents.cc.config import Credentials, Settings
+    from cfevents.export.store import COMMIT_IDLE, KeepsText
+
+    creds = Credentials(access_token=sandbox.admin_token())
+    client = CFClient(Settings(api=sandbox.url, credentials=creds))
+    idles = []
+
+    @contextlib.contextmanager
+    def waiting(idle):
+        idles.append(idle)
+        yield
+
+    pages = KeepsText(client, waiting)
+    first = [("per_page", "5")]
+    page = pages.get_json(APP_USAGE.path, first)  # nothing read ahead: the server works
+    after = [("per_page", "5"), ("after_guid", page["resources"][-1]["guid"])]
+    gate = threading.Event()  # a guessed request: its body waits until it is asked for
+    client.read_ahead(APP_USAGE.path, after, may_read=gate)
+    wait_for(lambda: not client.would_wait(APP_USAGE.path, after))  # the answer is in
+    assert not gate.is_set()
+    nxt = pages.get_json(APP_USAGE.path, after)
+    assert idles == [0.0, COMMIT_IDLE]
+    assert len(nxt["resources"]) == 5 and sorted(pages.texts) == sorted(
+        e["guid"] for e in nxt["resources"]
+    )
 
 
 # -- the SQLite file's pages and the rows' org names --------------------------------------------

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -262,6 +263,35 @@ class ExportSession(ABC):
         if not kept:  # the store ended the transaction itself (a failure raised already)
             return
         self.durable = (self.after_guid, self.last_created_at)
+
+    @contextmanager
+    def waiting(self, idle: float) -> Iterator[None]:
+        """The export waits (for the network) and leaves the session alone meanwhile: if the
+        wait lasts ``idle`` seconds, the open batch is committed then, in a helper thread, so
+        a batch never sits uncommitted while the server is slow or stalled, and a short wait
+        does not cut a batch. A failure of that commit is raised when the wait ends (unless
+        the wait itself failed: that is the news)."""
+        if not self._open:
+            yield
+            return
+        failed: list[BaseException] = []
+
+        def commit() -> None:
+            try:
+                self.commit()
+            except BaseException as exc:  # raised in the export's thread when the wait ends
+                failed.append(exc)
+
+        timer = threading.Timer(idle, commit)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()  # a commit under way ends before the export touches the session
+        if failed:
+            raise failed[0]
 
     def finish(self, failed: bool) -> None:
         """The session ends: commit the pages written in full. When the export failed or was
