@@ -16,6 +16,7 @@ import pytest
 from cli_helpers import one_line_error
 
 from cfevents.api import connect
+from cfevents.events import bounds
 from cfevents.events.follow import KeysetCursor
 
 END = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -51,7 +52,9 @@ def live():
     sb.stop()
 
 
-def test_follow_events_filters_by_type_and_app_and_hands_out_each_once(live):
+def test_follow_events_filters_by_type_and_app_and_hands_out_each_once(live, monkeypatch):
+    # the 5 s floor is CC politeness (tests/test_one_path.py, test_bad_server.py); polls here are many, so faster
+    monkeypatch.setattr(bounds, "MIN_INTERVAL_S", 0.1)
     web, other = live.foundation.apps[0], live.foundation.apps[1]
     stop = threading.Event()
     got: list[dict] = []
@@ -61,7 +64,7 @@ def test_follow_events_filters_by_type_and_app_and_hands_out_each_once(live):
         with connect(live.url, live.admin_token(), env={}) as cf:
             for event in cf.follow_events(
                 since=END.isoformat(),
-                interval=5,
+                interval=0.2,
                 stop=stop,
                 types=["app.crash"],
                 app=[web.guid],
