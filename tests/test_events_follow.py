@@ -53,7 +53,8 @@ def live():
 
 
 def test_follow_events_filters_by_type_and_app_and_hands_out_each_once(live, monkeypatch):
-    # the 5 s floor is CC politeness (tests/test_one_path.py, test_bad_server.py); polls here are many, so faster
+    # the 5 s floor is CC politeness (tested in test_one_path.py and test_bad_server.py);
+    # this test needs many polls, so it lowers the floor
     monkeypatch.setattr(bounds, "MIN_INTERVAL_S", 0.1)
     web, other = live.foundation.apps[0], live.foundation.apps[1]
     stop = threading.Event()
