@@ -7,13 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cli_helpers import one_line_error
+from cli_helpers import QUICK_POLL_CFEVENTS, one_line_error
 
 from cfevents.api import connect
 from cfevents.events import bounds
@@ -104,16 +103,14 @@ def test_events_list_follow_over_http_stops_with_143(live, tmp_path):
     }
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "cfevents",
+            *QUICK_POLL_CFEVENTS,
             "events",
             "list",
             "--follow",
             "--since",
             END.isoformat(),
             "--interval",
-            "5s",
+            "1s",
             "--type",
             "audit.app.process.crash",
             "-o",
