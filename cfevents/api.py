@@ -253,6 +253,22 @@ class Client:
 
         return usage_coverage(self.http, args)
 
+    def service_usage_coverage(self, **args: Unpack[TimeArgs]) -> str | None:
+        """:meth:`usage_coverage` for service usage events (CC prunes them the same way)."""
+
+        from cfevents.events.kinds import SERVICE_USAGE
+
+        return self.coverage(SERVICE_USAGE, **args)
+
+    def coverage(self, kind: str | EventKind, **args: Unpack[TimeArgs]) -> str | None:
+        """:meth:`usage_coverage` for any usage kind by name (``app_usage``,
+        ``service_usage``; or its command, ``usage``, ``services``)."""
+
+        from cfevents.events.kinds import export_kind
+        from cfevents.events.usage import usage_coverage
+
+        return usage_coverage(self.http, args, export_kind(kind))
+
     def usage_export(self, **args: Unpack[UsageExportArgs]) -> ExportJob:
         """The export engine for every matching event in id order (a context manager).
 

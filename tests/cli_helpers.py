@@ -1,10 +1,22 @@
 """Helpers for CLI tests that mock Cloud Controller with `responses`."""
 
+import sys
+
 from typer.testing import CliRunner
 
 from cfevents.cli import app
 
 API = "https://api.example.com"
+
+# `python -m cfevents` with the follow's poll floor (5 s of politeness to a shared Cloud
+# Controller, cfevents/events/bounds.py, tested on its own) lowered to 1 s: a test that
+# watches a follow's many polls runs the real CLI in its own process, minus the waiting.
+QUICK_POLL_CFEVENTS = [
+    sys.executable,
+    "-c",
+    "import sys; sys.argv[0] = 'cfevents'; import cfevents.events.bounds as b; "
+    "b.MIN_INTERVAL_S = 1.0; from cfevents.cli import main; main()",
+]
 
 
 def run(env, *args):

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from cli_helpers import one_line_error
+from cli_helpers import QUICK_POLL_CFEVENTS, one_line_error
 
 from cfevents.api import Client
 from cfevents.cli.crashes import exec_environment
@@ -58,15 +58,13 @@ def test_follow_prints_each_crash_once_runs_exec_and_stops_on_sigterm(sandbox, t
     hook = tmp_path / "hook"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "cfevents",
+            *QUICK_POLL_CFEVENTS,
             "crashes",
             "--follow",
             "--since",
             since,
             "--interval",
-            "5s",  # the shortest follow interval (cfevents.events.bounds)
+            "1s",
             "-o",
             "csv",
             "--fields",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_helpers import QUICK_POLL_CFEVENTS
 
 from cfevents.export import checkpoint as ckpt
 
@@ -32,7 +33,7 @@ def ndjson_guids(path: Path):
     return [json.loads(line)["guid"] for line in path.read_text().splitlines()]
 
 
-def run_cli(sb, home, *args, wait=True, **popen):
+def run_cli(sb, home, *args, wait=True, quick_polls=False, **popen):
     env = {
         **os.environ,
         "CF_API": sb.url,
@@ -40,7 +41,7 @@ def run_cli(sb, home, *args, wait=True, **popen):
         "CF_HOME": str(home),
         "CFEVENTS_OUTPUT": "",
     }
-    cmd = [sys.executable, "-m", "cfevents", *args]
+    cmd = [*(QUICK_POLL_CFEVENTS if quick_polls else [sys.executable, "-m", "cfevents"]), *args]
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
     )
@@ -200,10 +201,11 @@ def test_follow_exports_new_events_until_interrupted(tmp_path):
             str(out),
             "--follow",
             "--interval",
-            "5s",
+            "1s",
             "--min-age",
             "0s",
             wait=False,
+            quick_polls=True,
         )
         total = len(sandbox_guids(sb))
         wait_for(lambda: cp.exists() and ckpt.load(cp).events == total)

@@ -1,9 +1,12 @@
 """--out without silent surprises: unwritable extensions, existing files, dated names."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from cli_helpers import one_line_error
+from cli_helpers import one_line_error, run
+
+from cfevents.sandbox import Sandbox, SandboxConfig
+from cfevents.sandbox.store import iso_second
 
 
 def test_unwritable_extension_is_a_usage_error(cli, tmp_path):
@@ -76,8 +79,38 @@ def test_require_complete_exits_7(cli):
     for command in (["usage", "list"], ["usage", "export"]):
         result = cli(*command, "--since", "2000-01-01", "--require-complete")
         assert result.exit_code == 7, result.stderr
-        assert "holds no usage events before" in one_line_error(result)
+        assert "holds no app usage events before" in one_line_error(result)
         assert result.stdout == ""
+    for command in (["services", "list"], ["services", "export"]):
+        result = cli(*command, "--since", "2000-01-01", "--require-complete")
+        assert result.exit_code == 7, result.stderr
+        assert "holds no service usage events before" in one_line_error(result)
+        assert result.stdout == ""
+
+
+def test_service_usage_coverage_is_judged_on_the_service_events_cc_still_holds(tmp_path):
+    """CC prunes service usage events on their own: a window their cleanup cut is refused or
+    warned about by the services commands, whatever app usage still holds."""
+    end = datetime(2026, 3, 1, tzinfo=UTC)
+    with Sandbox(SandboxConfig(seed=3, end=end)).start() as sb:
+        sb.prune_service_usage_events_before(end - timedelta(days=10))
+        oldest = min(e.created_us for e in sb.foundation.services.events)
+        held = iso_second(oldest)
+        env = {"CF_API": sb.url, "CF_TOKEN": sb.admin_token(), "CF_HOME": str(tmp_path)}
+        env["CFEVENTS_OUTPUT"] = ""
+        since = "2026-02-10T00:00:00Z"  # app usage still reaches back that far
+        apps = run(env, "usage", "list", "--since", since, "--limit", "1", "--require-complete")
+        assert apps.exit_code == 0 and "warning" not in apps.stderr, apps.stderr
+        for command in (["services", "list"], ["services", "export", "-o", "ndjson"]):
+            refused = run(env, *command, "--since", since, "--require-complete")
+            assert refused.exit_code == 7, refused.stderr
+            assert f"holds no service usage events before {held}" in one_line_error(refused)
+            assert refused.stdout == ""
+        warned = run(env, "services", "list", "--since", since, "--limit", "1")
+        assert warned.exit_code == 0 and len(warned.stdout.splitlines()) == 3  # header, rule, 1
+        assert f"this covers only {held} to now" in warned.stderr
+        later = run(env, "services", "list", "--since", held, "--limit", "1", "--require-complete")
+        assert later.exit_code == 0 and "warning" not in later.stderr, later.stderr
 
 
 def test_a_window_cc_still_holds_gives_no_warning(cli):

@@ -8,13 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_helpers import QUICK_POLL_CFEVENTS
 
 from cfevents.api import connect
 from cfevents.events.loops import LoopRule, is_loop
@@ -116,7 +116,7 @@ def _start(sb, home: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
         **extra,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "cfevents", *args],
+        [*QUICK_POLL_CFEVENTS, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -151,7 +151,7 @@ def test_a_live_loop_starts_repeats_and_resolves_with_exec_per_record(live, tmp_
         "--since",
         END.isoformat(),
         "--interval",
-        "5s",
+        "1s",
         "--loop",
         "3/10m",
         "--repeat",
@@ -208,7 +208,7 @@ def test_sigterm_during_a_hanging_exec_exits_143_and_leaves_no_process(live, tmp
         "--since",
         END.isoformat(),
         "--interval",
-        "5s",
+        "1s",
         "-o",
         "ndjson",
         "--exec",
@@ -241,7 +241,7 @@ def test_a_stuck_exec_is_killed_at_its_timeout_reported_and_the_follow_goes_on(l
         "--since",
         END.isoformat(),
         "--interval",
-        "5s",
+        "1s",
         "-o",
         "ndjson",
         "--exec-timeout",

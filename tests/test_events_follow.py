@@ -7,15 +7,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cli_helpers import one_line_error
+from cli_helpers import QUICK_POLL_CFEVENTS, one_line_error
 
 from cfevents.api import connect
+from cfevents.events import bounds
 from cfevents.events.follow import KeysetCursor
 
 END = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -51,7 +51,10 @@ def live():
     sb.stop()
 
 
-def test_follow_events_filters_by_type_and_app_and_hands_out_each_once(live):
+def test_follow_events_filters_by_type_and_app_and_hands_out_each_once(live, monkeypatch):
+    # the 5 s floor is CC politeness (tested in test_one_path.py and test_bad_server.py);
+    # this test needs many polls, so it lowers the floor
+    monkeypatch.setattr(bounds, "MIN_INTERVAL_S", 0.1)
     web, other = live.foundation.apps[0], live.foundation.apps[1]
     stop = threading.Event()
     got: list[dict] = []
@@ -61,7 +64,7 @@ def test_follow_events_filters_by_type_and_app_and_hands_out_each_once(live):
         with connect(live.url, live.admin_token(), env={}) as cf:
             for event in cf.follow_events(
                 since=END.isoformat(),
-                interval=5,
+                interval=0.2,
                 stop=stop,
                 types=["app.crash"],
                 app=[web.guid],
@@ -100,16 +103,14 @@ def test_events_list_follow_over_http_stops_with_143(live, tmp_path):
     }
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "cfevents",
+            *QUICK_POLL_CFEVENTS,
             "events",
             "list",
             "--follow",
             "--since",
             END.isoformat(),
             "--interval",
-            "5s",
+            "1s",
             "--type",
             "audit.app.process.crash",
             "-o",

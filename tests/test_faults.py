@@ -153,7 +153,7 @@ def test_slow_answers_time_out_and_are_retried(tmp_path):
             "--out",
             str(out),
             "--per-page",
-            "300",
+            "500",
         )
         assert result.exit_code == 0, result.output
         assert "timed out" in result.stderr

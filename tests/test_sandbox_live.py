@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from cli_helpers import QUICK_POLL_CFEVENTS
 from conftest import Cli
 from test_report_e2e import check_against_truth
 
@@ -163,13 +164,11 @@ def test_crash_follow_prints_each_new_crash_once(live, tmp_path):
     with out.open("w") as sink:
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "cfevents",
+                *QUICK_POLL_CFEVENTS,
                 "crashes",
                 "--follow",
                 "--interval",
-                "5s",
+                "1s",
                 "--since",
                 since,
                 "-o",

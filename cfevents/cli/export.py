@@ -252,7 +252,7 @@ def export_usage(
         "names": _shows_org_name(shape.fields),  # org names only when they are written
     }
     job = start_export(rt, APP_USAGE, given, out, incremental, paging, shape, force)
-    check_coverage(rt, window.args(), require_complete)
+    check_coverage(rt, APP_USAGE, window.args(), require_complete)
     finish_export(rt, APP_USAGE, job, shape, progress)
 
 

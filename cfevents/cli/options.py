@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from cfevents.api import ScopeArgs, TimeArgs
     from cfevents.cli.runtime import Runtime
     from cfevents.events.args import GuidArgs
+    from cfevents.events.kinds import EventKind
     from cfevents.output.formatters import OutputSpec
 
 OUTPUT_PANEL = "Output"
@@ -276,17 +278,31 @@ RequireCompleteOpt = Annotated[
     bool,
     typer.Option(
         "--require-complete",
-        help="Exit 7 when the window starts before the oldest usage event Cloud Controller "
-        "still holds (by default that is a warning naming the span covered).",
+        help="Exit 7 when the window starts before the oldest event of its kind Cloud "
+        "Controller still holds (by default that is a warning naming the span covered).",
     ),
 ]
 
 
-def check_coverage(rt: Any, time: TimeArgs, require_complete: bool) -> None:
-    """Warn (or with --require-complete fail, exit 7) when CC has pruned part of the window."""
+@contextmanager
+def coverage_noted(
+    rt: Any, kind: EventKind, time: TimeArgs, require_complete: bool
+) -> Iterator[None]:
+    """Around a listing's rows: with --require-complete a window CC has partly pruned is
+    refused before any row (exit 7), else it is warned about after them."""
+    if require_complete:
+        check_coverage(rt, kind, time, True)
+    yield
+    if not require_complete:
+        check_coverage(rt, kind, time, False)
+
+
+def check_coverage(rt: Any, kind: EventKind, time: TimeArgs, require_complete: bool) -> None:
+    """Warn (or with --require-complete fail, exit 7) when CC has pruned part of the window
+    of ``kind``'s events."""
     if time.get("since") is None and time.get("created_after") is None:
         return
-    gap = rt.cf().usage_coverage(**time)
+    gap = rt.cf().coverage(kind, **time)
     if gap is None:
         return
     if require_complete:

@@ -24,8 +24,11 @@ from cfevents.cli.options import (
     EventFilters,
     OutputFlags,
     Paging,
+    RequireCompleteOpt,
     UsageOrderOpt,
     Window,
+    check_coverage,
+    coverage_noted,
 )
 from cfevents.cli.report import report_services
 from cfevents.cli.runtime import Runtime
@@ -73,6 +76,7 @@ def list_services(
     order: UsageOrderOpt = None,
     paging: Paging = Paging(),
     shape: OutputFlags = OutputFlags(),
+    require_complete: RequireCompleteOpt = False,
 ) -> None:
     """List service usage events (GET /v3/service_usage_events).
 
@@ -83,6 +87,7 @@ def list_services(
         cfevents services list --type managed_service_instance --all -o csv > services.csv
     """
     from cfevents.cli.output import show
+    from cfevents.events.kinds import SERVICE_USAGE
 
     rt: Runtime = ctx.obj
     spec = shape.spec(rt, "services")
@@ -97,7 +102,8 @@ def list_services(
         page=paging.page,
         limit=lim,
     )
-    show(rt, listing, spec, default_limit=default_limit)
+    with coverage_noted(rt, SERVICE_USAGE, window.args(), require_complete):
+        show(rt, listing, spec, default_limit=default_limit)
 
 
 @app.command("get")
@@ -137,6 +143,7 @@ def export_services(
     shape: ExportOutput = ExportOutput(),
     force: ForceOpt = False,
     progress: ProgressOpt = None,
+    require_complete: RequireCompleteOpt = False,
 ) -> None:
     """Export every matching service usage event, in the order CC recorded them.
 
@@ -157,6 +164,7 @@ def export_services(
         "service_offering_guids": offering_guid or (),
     }
     job = start_export(rt, SERVICE_USAGE, given, out, incremental, paging, shape, force)
+    check_coverage(rt, SERVICE_USAGE, window.args(), require_complete)
     finish_export(rt, SERVICE_USAGE, job, shape, progress)
 
 

@@ -19,7 +19,7 @@ from cfevents.cli.options import (
     UsageOrderOpt,
     UsageScope,
     Window,
-    check_coverage,
+    coverage_noted,
     window_args,
 )
 from cfevents.cli.report import report_usage
@@ -112,21 +112,18 @@ def _show(
     has partly pruned warned about after the rows, or with --require-complete refused (exit 7)
     before any."""
     from cfevents.cli.output import nothing_found, show
+    from cfevents.events.kinds import APP_USAGE
 
-    time = window_args(*bounds)
-    if require_complete:
-        check_coverage(rt, time, True)
-    show(
-        rt,
-        listing,
-        spec,
-        default_limit=default_limit,
-        nothing=nothing_found("usage events", *bounds),
-        filtered="/".join(flag for flag, value in scan.items() if value),
-        noun="usage events",
-    )
-    if not require_complete:
-        check_coverage(rt, time, False)
+    with coverage_noted(rt, APP_USAGE, window_args(*bounds), require_complete):
+        show(
+            rt,
+            listing,
+            spec,
+            default_limit=default_limit,
+            nothing=nothing_found("usage events", *bounds),
+            filtered="/".join(flag for flag, value in scan.items() if value),
+            noun="usage events",
+        )
 
 
 @app.command("get")

@@ -146,16 +146,21 @@ def usage_pages(
     return read_ahead(pages) if several else pages
 
 
-def usage_coverage(http: CFClient, args: TimeArgs) -> str | None:
-    """The listing behind :meth:`cfevents.api.Client.usage_coverage` (its docstring says what it yields)."""
+def usage_coverage(http: CFClient, args: TimeArgs, kind: EventKind | None = None) -> str | None:
+    """The check behind :meth:`cfevents.api.Client.usage_coverage` and
+    ``service_usage_coverage`` (their docstrings say what it yields), for ``kind``'s endpoint
+    (app usage by default)."""
+    from cfevents.events.kinds import APP_USAGE
     from cfevents.timeparse import format_cc, utcnow
+
+    kind = kind or APP_USAGE
 
     now = utcnow()
     window = time_window(now, args)
     start = window.gte or window.gt
     if start is None:
         return None
-    body = http.get_json(USAGE_PATH, [("order_by", "created_at"), ("per_page", "1")])
+    body = http.get_json(kind.path, [("order_by", "created_at"), ("per_page", "1")])
     resources = body.get("resources") if isinstance(body, dict) else None
     if not resources or not isinstance(resources[0], dict):
         return None
@@ -168,7 +173,7 @@ def usage_coverage(http: CFClient, args: TimeArgs) -> str | None:
         return None
     until = window.lt
     gone = (
-        f"the window starts {format_cc(start)} but Cloud Controller holds no usage events "
+        f"the window starts {format_cc(start)} but Cloud Controller holds no {kind.label} events "
         f"before {format_cc(oldest)} (it prunes old ones)"
     )
     if isinstance(until, datetime) and until <= oldest:  # never "covers only B to A"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfevents.errors import IncompleteDataError
+from cfevents.report.guidtable import GuidTable
 from cfevents.report.opening import Attrs, Opening, ProcessOpening, TaskOpening
 from cfevents.report.timeutil import DAY, epoch, iso
 
@@ -133,7 +134,8 @@ _Profile = tuple[
     bool,
     Attrs,
 ]
-# A stopped process, folded: (last_t, seq, profile)
+# A stopped process, folded: (last_t, seq, profile); kept packed in a GuidTable as
+# (last_t, seq, the profile's index in Accountant.profile_list)
 _Dead = tuple[int | None, int, _Profile]
 _NO_FLAGS: frozenset[str] = frozenset()
 _NO_DAYS: frozenset[int | None] = frozenset()
@@ -163,15 +165,20 @@ class FinalStates(Mapping[str, _Final]):
 
     A view over the live processes and the folded stopped ones (no copy of either)."""
 
-    def __init__(self, live: dict[str, _Final], dead: dict[str, _Dead]) -> None:
+    def __init__(
+        self, live: dict[str, _Final], dead: GuidTable, profiles: Sequence[_Profile]
+    ) -> None:
         self._live = live
         self._dead = dead
+        self._profiles = profiles
 
     def __getitem__(self, guid: str) -> _Final:
         found = self._live.get(guid)
         if found is not None:
             return found
-        last_t, _seq, profile = self._dead[guid]
+        last_t, _seq, index = self._dead[guid]
+        assert index is not None
+        profile = self._profiles[index]
         return (False, profile[0], profile[1], last_t)
 
     def __iter__(self) -> Iterator[str]:
@@ -280,10 +287,13 @@ class Accountant:
         self.seq = 0
         self.attrs_cache: dict[tuple[Any, ...], Attrs] = {}
         self.procs: dict[str, _Proc] = {}
-        self.dead: dict[str, _Dead] = {}  # stopped processes, folded
-        self.profiles: dict[tuple[Any, ...], _Profile] = {}
+        # stopped processes, folded: (last_t, seq, index in profile_list); the profiles
+        # are interned (many stopped processes share one)
+        self.dead = GuidTable(3)
+        self.profiles: dict[tuple[Any, ...], int] = {}
+        self.profile_list: list[_Profile] = []
         self.tasks: dict[str, _Task] = {}
-        self.ended_tasks: dict[str, int] = {}  # finished tasks, folded: their last time
+        self.ended_tasks = GuidTable(1)  # finished tasks, folded: (their last time,)
         self.ended_task_closing: dict[str, TaskOpening] = {}  # ran at E, ended after it
         self.staging: dict[str, list[int]] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -378,19 +388,13 @@ class Accountant:
         del self.units[f"process:{guid}"]
         del self.procs[guid]
         key = (proc.n, proc.m, flags, days, unit.group, proc.closing is not None, id(unit.attrs))
-        profile = self.profiles.get(key)
-        if profile is None:
-            profile = (
-                proc.n,
-                proc.m,
-                flags,
-                days,
-                unit.group,
-                proc.closing is not None,
-                unit.attrs,
+        index = self.profiles.get(key)
+        if index is None:
+            index = self.profiles[key] = len(self.profile_list)
+            self.profile_list.append(
+                (proc.n, proc.m, flags, days, unit.group, proc.closing is not None, unit.attrs)
             )
-            self.profiles[key] = profile
-        self.dead[guid] = (proc.last_t, unit.seq, profile)
+        self.dead[guid] = (proc.last_t, unit.seq, index)
 
     def _load_opening(self) -> None:
         op = self.opening
@@ -763,7 +767,12 @@ class Accountant:
 
     def _new_proc(self, event: Mapping[str, Any], guid: str) -> _Proc:
         """A process not live now: stopped earlier (its folded profile), or first seen."""
-        dead = self.dead.pop(guid, None)
+        packed = self.dead.pop(guid, None)
+        dead: _Dead | None = None
+        if packed is not None:
+            last_t, seq, index = packed
+            assert seq is not None and index is not None
+            dead = (last_t, seq, self.profile_list[index])
         unit = self._unit("process", guid, self._attrs(event) if dead is None else dead[2][6], dead)
         if dead is not None:
             profile = dead[2]
@@ -969,7 +978,7 @@ class Accountant:
             task.last_stop = t
         # ended: keep only its last time (and its closing, if it ran at E)
         del self.tasks[guid]
-        self.ended_tasks[guid] = t
+        self.ended_tasks[guid] = (t,)
         if task.closing is not None:
             self._flag(unit, "open_at_end")
             self.ended_task_closing[guid] = task.closing
@@ -978,8 +987,8 @@ class Accountant:
         self, event: Mapping[str, Any], guid: str, state: str, t_raw: int
     ) -> None:
         """An event of a task that ended earlier: a duplicate."""
-        t = self._clamp(self.ended_tasks[guid], t_raw)
-        self.ended_tasks[guid] = t
+        t = self._clamp(self.ended_tasks[guid][0], t_raw)
+        self.ended_tasks[guid] = (t,)
         if self.mode == "file" and t < self.t0:
             return
         attrs = self._attrs(event, with_type=False)
@@ -1038,7 +1047,7 @@ class Accountant:
             gaps=list(self.gaps),
             peaks=dict(self.peaks),
             closing=closing,
-            final_processes=FinalStates(final, self.dead),
+            final_processes=FinalStates(final, self.dead, self.profile_list),
             open_tasks=open_tasks,
             unseen_started=unseen_started,
             names=self.names,
