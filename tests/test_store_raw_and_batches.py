@@ -4,8 +4,10 @@ running ahead of what is committed; PostgreSQL COPYs a page straight into the ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import time
 
 import pytest
 from bad_server import BadServer
@@ -229,3 +231,134 @@ def test_postgresql_copies_a_page_straight_into_the_table_and_dedups_an_overlap(
         coverage = store.coverage(FOUNDATION, APP_USAGE)
         assert (coverage.first_seq, coverage.last_seq) == (1, 30)
         assert store.continuity(FOUNDATION, APP_USAGE).ok
+
+
+# -- a batch and the waits for the next page ----------------------------------------------------
+
+
+def wait_for(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_a_long_wait_commits_the_batch_and_a_short_one_keeps_it(store_target):
+    events = sandbox_events(30)
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.commit_every(10, 3600.0)
+        x.write_page(events[:10])
+        with x.waiting(3600.0):  # the next page comes at once: the batch stays open
+            assert committed(store_target) == 0
+        assert committed(store_target) == 0 and x.durable == (None, None)
+        x.write_page(events[10:20])
+        with x.waiting(0.0):  # a wait that lasts: the pages so far commit meanwhile
+            wait_for(lambda: committed(store_target) == 20)
+        assert x.durable[0] == events[19]["guid"]
+        with open_store(store_target) as other:  # the committed cursor is after them
+            assert other.cursor(FOUNDATION, APP_USAGE).after_guid == events[19]["guid"]
+        x.write_page(events[20:30])  # a new batch
+        assert committed(store_target) == 20
+    assert committed(store_target) == 30
+
+
+def test_a_commit_that_fails_during_a_wait_is_raised_when_the_wait_ends(tmp_path):
+    target = str(tmp_path / "usage.db")
+    events = sandbox_events(20)
+    with open_store(target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.commit_every(10, 3600.0)
+        x.write_page(events[:10])
+        tried = []
+
+        def full_disk() -> bool:  # the fault: SQLite cannot end the transaction
+            tried.append(True)
+            store.rollback()
+            raise StoreError(f"{target}: database or disk is full")
+
+        x._commit = full_disk  # type: ignore[method-assign]
+        with pytest.raises(StoreError, match="disk is full"), x.waiting(0.0):
+            wait_for(lambda: bool(tried))
+        assert x.after_guid is None and x.durable == (None, None)  # back to the committed one
+    assert committed(target) == 0
+
+
+def test_a_page_the_server_answered_is_read_without_cutting_the_batch(sandbox):
+    """Reading ahead, the next page's request is sent while a page is written; once the
+    server has answered it, the export does not wait for the server: the batch stays open
+    (it commits only if reading that answer takes longer than COMMIT_IDLE). A page the
+    server is still working on commits the batch at once, while the server works."""
+    import threading
+
+    from cfevents.cc.client import CFClient
+    from cfevents.cc.config import Credentials, Settings
+    from cfevents.export.store import COMMIT_IDLE, KeepsText
+
+    creds = Credentials(access_token=sandbox.admin_token())
+    client = CFClient(Settings(api=sandbox.url, credentials=creds))
+    idles = []
+
+    @contextlib.contextmanager
+    def waiting(idle):
+        idles.append(idle)
+        yield
+
+    pages = KeepsText(client, waiting)
+    first = [("per_page", "5")]
+    page = pages.get_json(APP_USAGE.path, first)  # nothing read ahead: the server works
+    after = [("per_page", "5"), ("after_guid", page["resources"][-1]["guid"])]
+    gate = threading.Event()  # a guessed request: its body waits until it is asked for
+    client.read_ahead(APP_USAGE.path, after, may_read=gate)
+    wait_for(lambda: not client.would_wait(APP_USAGE.path, after))  # the answer is in
+    assert not gate.is_set()
+    nxt = pages.get_json(APP_USAGE.path, after)
+    assert idles == [0.0, COMMIT_IDLE]
+    assert len(nxt["resources"]) == 5 and sorted(pages.texts) == sorted(
+        e["guid"] for e in nxt["resources"]
+    )
+
+
+# -- the SQLite file's pages and the rows' org names --------------------------------------------
+
+
+def page_size(path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_sqlite_store_has_16k_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    events = sandbox_events(20)
+    new = tmp_path / "new.db"
+    with open_store(str(new)) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        x.write_page(events[:10])
+    assert page_size(new) == 16384
+    old = tmp_path / "old.db"  # a store an earlier cfevents made: SQLite's 4 KiB pages
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS unrelated (x)")
+    assert page_size(old) == 4096
+    for part in (events[:10], events[10:]):  # written, then resumed from its cursor
+        with open_store(str(old)) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+            x.write_page(part)
+    assert page_size(old) == 4096
+    for path in (new, old):
+        with open_store(str(path)) as store:
+            got = [e["guid"] for e in store.events(FOUNDATION, APP_USAGE)]
+        assert got == [e["guid"] for e in events[: len(got)]] and len(got) in (10, 20)
+
+
+def test_org_names_fill_the_column_and_follow_the_flat_values_rule():
+    page = {"resources": sandbox_events(3)}
+    org = page["resources"][0]["organization"]["guid"]
+    names = {org: "acme\x00"}
+    data = body(page["resources"])
+    _, texts = split_page(data, decode_json)
+    at = APP_USAGE.column_names.index("org_name")
+    rows = encode_rows(page["resources"], APP_USAGE, names, texts)
+    for event, (_, row) in zip(page["resources"], rows, strict=True):
+        mine = event["organization"]["guid"] == org
+        assert row[at] == ("acme\\u0000" if mine else None)
+    named = [{**e, "organization": {"guid": org, "name": "Named"}} for e in page["resources"]]
+    assert {row[at] for _, row in encode_rows(named, APP_USAGE, names)} == {"Named"}
+    nested = [{**page["resources"][0], "app": ["not", "an", "object"]}]  # not CC's shape
+    ((_, row),) = encode_rows(nested, APP_USAGE, names)
+    assert row[at] == "acme\\u0000" and row[APP_USAGE.column_names.index("app_guid")] is None

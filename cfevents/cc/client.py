@@ -236,20 +236,27 @@ class CFClient:
             return
         self.cancel_read_ahead()
         may_read = may_read or _OPEN
+        answered = threading.Event()
+
+        def headers_in() -> None:
+            answered.set()
+            may_read.wait()
 
         def download() -> requests.Response:
-            return self.get(target, params, auth=auth, before_body=may_read.wait)
+            return self.get(target, params, auth=auth, before_body=headers_in)
 
         pending = Background(download, worker=self._downloads)
-        self._ahead = _ReadAhead(key, pending, then, may_read)
+        self._ahead = _ReadAhead(key, pending, then, may_read, answered)
 
     def would_wait(self, target: str, params: Params | None = None, *, auth: bool = True) -> bool:
-        """Whether :meth:`get_json` of this request would wait for the network now (no
-        read-ahead of it, or one still downloading): a caller can do work that blocks first."""
+        """Whether :meth:`get_json` of this request would wait for the server now (no
+        read-ahead of it, or one the server has not answered yet; a guessed request whose
+        answer is in but whose body waits for :meth:`get_json` does not): a caller can do work
+        that blocks first."""
         ahead = self._ahead
         if ahead is None or ahead.key != _request_key(target, params, auth):
             return True
-        return not ahead.pending.done()
+        return not (ahead.pending.done() or ahead.answered.is_set())
 
     def cancel_read_ahead(self) -> None:
         """Forget a read-ahead nobody will ask for (the download finishes unseen)."""
@@ -467,6 +474,7 @@ class _ReadAhead:
     pending: Background[requests.Response]
     then: NextRequest | None
     may_read: threading.Event  # set: the download may read the body
+    answered: threading.Event  # set: the server's answer (its headers) is in
 
 
 _OPEN = threading.Event()  # a read-ahead not guessed from a page reads its body at once

@@ -14,7 +14,7 @@ running tasks, spaces, orgs) BEFORE the first event page is read.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence, Sized
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,8 @@ SNAPSHOT_PER_PAGE = "5000"
 # much of the work done (a rerun reads it again, never twice).
 COMMIT_PAGES = 20
 COMMIT_SECONDS = 2.0
+# ... and a batch waiting longer than this for the next page commits while it waits.
+COMMIT_IDLE = 0.5
 
 
 def read_snapshot(client: JsonGetter) -> dict[str, Any]:
@@ -129,7 +131,7 @@ class StoreSink:
         from cfevents.cc.client import CFClient
 
         if isinstance(client, CFClient):
-            self._texts = KeepsText(client, self.session.commit)
+            self._texts = KeepsText(client, self.session.waiting)
             return self._texts
         return client
 
@@ -165,19 +167,23 @@ class KeepsText:
     and each event's JSON text as Cloud Controller sent it kept by guid (the latest page's:
     the engine writes a page before it reads the next) for the ``raw`` column.
 
-    ``before_wait`` runs when the next page is not downloaded yet (the export would wait for
-    the network anyway): the pages written so far are committed then, so a batch never waits
-    uncommitted for a slow or stalled server."""
+    ``waiting(COMMIT_IDLE)`` wraps a wait for the network (the next page is not downloaded
+    yet): if it lasts that long, the pages written so far are committed meanwhile, so a batch
+    never waits uncommitted for a slow or stalled server (and a quick one keeps its batch)."""
 
-    def __init__(self, client: CFClient, before_wait: Callable[[], None]) -> None:
+    def __init__(
+        self, client: CFClient, waiting: Callable[[float], AbstractContextManager[None]]
+    ) -> None:
         self.client = client
         self.texts: dict[str, str] = {}
-        self.before_wait = before_wait
+        self.waiting = waiting
 
     def get_json(self, target: str, params: Params | None = None) -> Any:
-        if self.client.would_wait(target, params):  # commit while the page downloads
-            self.before_wait()
-        return self.client.get_json(target, params, decode=self._decode)
+        # the server is still at work on the page: commit while it is (a helper thread);
+        # its answer is in: commit only if reading it takes long (a slow body, retries)
+        idle = 0.0 if self.client.would_wait(target, params) else COMMIT_IDLE
+        with self.waiting(idle):
+            return self.client.get_json(target, params, decode=self._decode)
 
     def _decode(self, data: bytes) -> Any:
         from cfevents.cc.client import decode_json

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -18,7 +19,7 @@ from typing import Any
 from cfevents.errors import BadResponseError, StoreError, StoreLockedError, UsageError
 from cfevents.output.unstorable import escape_surrogates, escape_text, unstorable
 from cfevents.stores import schema
-from cfevents.stores.columns import EventKind, flat_row, row_getter
+from cfevents.stores.columns import EventKind, flat_row, named_row_getter
 from cfevents.version import __version__
 
 
@@ -83,6 +84,9 @@ class Snapshot:
     parts: dict[str, Any]
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # what a flat column holds
+
+
 def encode_rows(
     events: Sequence[dict[str, Any]],
     kind: EventKind,
@@ -95,23 +99,24 @@ def encode_rows(
     body: cfevents.stores.raw); an event without one is encoded (compact, UTF-8). ``org_names``
     fills the ``org_name`` column of events that carry no org name (CC's never do); the raw
     JSON stays the event as Cloud Controller sent it."""
-    if org_names:
-        return _named(encode_rows(events, kind, texts=texts), kind, org_names)
+    names: Mapping[str, str] = org_names if org_names and "org_name" in kind.column_names else {}
+    if names and escape_text(joined := "".join(names.values())) != joined:  # the flat rule
+        names = {guid: escape_text(name) for guid, name in names.items()}
     seen: set[str] = set()
     rows: list[tuple[str, tuple[Any, ...]]] = []
-    to_row = row_getter(kind)
+    to_row, scalar = named_row_getter(kind), _SCALARS.issuperset
     text_of = (texts or {}).get
     append = rows.append
     for event in events:
-        row = to_row(event)
+        row = to_row(event, names)
         guid = row[0]
         if guid in seen or type(guid) is not str or not guid:
             if type(guid) is not str or not guid:
                 raise BadResponseError(f"cannot store an event without a guid: {str(event)[:80]}")
             continue
         seen.add(guid)
-        if dict in map(type, row) or list in map(type, row):  # not the documented shape
-            row = flat_row(event, kind)
+        if not scalar(map(type, row)):  # not the documented shape: None for a nested value
+            row = _named(flat_row(event, kind), kind, names)
         raw = text_of(guid)
         if raw is None:
             raw, row = _encoded(event, row)
@@ -134,20 +139,16 @@ def _encoded(event: dict[str, Any], row: tuple[Any, ...]) -> tuple[str, tuple[An
     return raw, row
 
 
-def _named(
-    rows: list[tuple[str, tuple[Any, ...]]], kind: EventKind, org_names: Mapping[str, str]
-) -> list[tuple[str, tuple[Any, ...]]]:
-    names = kind.column_names
-    if "org_name" not in names:
-        return rows
-    guid_at, name_at = names.index("org_guid"), names.index("org_name")
-    out = []
-    for guid, row in rows:
-        name = org_names.get(row[guid_at]) if row[name_at] is None else None
-        if name is not None:
-            row = (*row[:name_at], name, *row[name_at + 1 :])
-        out.append((guid, row))
-    return out
+def _named(row: tuple[Any, ...], kind: EventKind, names: Mapping[str, str]) -> tuple[Any, ...]:
+    """``row`` with the org's name from ``names`` when the event names no org."""
+    columns = kind.column_names
+    if not names or "org_name" not in columns:
+        return row
+    guid_at, name_at = columns.index("org_guid"), columns.index("org_name")
+    name = names.get(row[guid_at]) if row[name_at] is None else None
+    if name is None:
+        return row
+    return (*row[:name_at], name, *row[name_at + 1 :])
 
 
 def _stdlib_dumps() -> Callable[[Any], str]:
@@ -262,6 +263,35 @@ class ExportSession(ABC):
         if not kept:  # the store ended the transaction itself (a failure raised already)
             return
         self.durable = (self.after_guid, self.last_created_at)
+
+    @contextmanager
+    def waiting(self, idle: float) -> Iterator[None]:
+        """The export waits (for the network) and leaves the session alone meanwhile: if the
+        wait lasts ``idle`` seconds, the open batch is committed then, in a helper thread, so
+        a batch never sits uncommitted while the server is slow or stalled, and a short wait
+        does not cut a batch. A failure of that commit is raised when the wait ends (unless
+        the wait itself failed: that is the news)."""
+        if not self._open:
+            yield
+            return
+        failed: list[BaseException] = []
+
+        def commit() -> None:
+            try:
+                self.commit()
+            except BaseException as exc:  # raised in the export's thread when the wait ends
+                failed.append(exc)
+
+        timer = threading.Timer(idle, commit)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()  # a commit under way ends before the export touches the session
+        if failed:
+            raise failed[0]
 
     def finish(self, failed: bool) -> None:
         """The session ends: commit the pages written in full. When the export failed or was

@@ -9,7 +9,7 @@ with the path of each one inside the v3 event, so the SQL stores (one table per 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -179,9 +179,23 @@ def row_getter(kind: EventKind) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     return getter
 
 
-def _compile(kind: EventKind) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+_NAMED: dict[str, Callable[[dict[str, Any], Mapping[str, str]], tuple[Any, ...]]] = {}
+
+
+def named_row_getter(
+    kind: EventKind,
+) -> Callable[[dict[str, Any], Mapping[str, str]], tuple[Any, ...]]:
+    """:func:`row_getter` whose ``org_name`` cell, when the event names no org, is the name
+    ``names`` gives its org guid (what the stores insert: CC's events never name the org)."""
+    getter = _NAMED.get(kind.name)
+    if getter is None:
+        getter = _NAMED[kind.name] = _compile(kind, named=True)
+    return getter
+
+
+def _compile(kind: EventKind, *, named: bool = False) -> Any:
     groups: dict[str, str] = {}
-    lines = ["def row(event):", "    get = event.get"]
+    lines = ["def row(event, names):" if named else "def row(event):", "    get = event.get"]
     cells = []
     for column in kind.columns:
         head, *rest = column.path
@@ -190,15 +204,21 @@ def _compile(kind: EventKind) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
             continue
         if len(rest) != 1:  # pragma: no cover - no kind nests deeper today
             raise ValueError(column.path)
-        if head not in groups:
-            groups[head] = f"g{len(groups)}"
-            lines.append(f"    {groups[head]} = get({head!r})")
-            lines.append(
-                f"    {groups[head]} = {groups[head]} if type({groups[head]}) is dict else EMPTY"
-            )
-        cells.append(f"{groups[head]}.get({rest[0]!r})")
+        group = groups.get(head)
+        if group is None:
+            group = groups[head] = f"g{len(groups)}"
+            lines.append(f"    {group} = get({head!r})")
+            lines.append(f"    {group} = {group} if type({group}) is dict else EMPTY")
+        cells.append(f"{group}.get({rest[0]!r})")
+        if named and column.name == "org_name":  # a str guid: the names' keys are str
+            lines += [
+                f"    name = {cells[-1]}",
+                "    if name is None:",
+                f"        org = {group}.get('guid')",
+                "        name = names.get(org) if type(org) is str else None",
+            ]
+            cells[-1] = "name"
     lines.append(f"    return ({', '.join(cells)},)")
     namespace: dict[str, Any] = {"EMPTY": _EMPTY}
     exec("\n".join(lines), namespace)
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = namespace["row"]
-    return getter
+    return namespace["row"]
