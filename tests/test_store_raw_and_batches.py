@@ -8,6 +8,7 @@ import contextlib
 import json
 import sqlite3
 import time
+import weakref
 
 import pytest
 from bad_server import BadServer
@@ -362,3 +363,59 @@ def test_org_names_fill_the_column_and_follow_the_flat_values_rule():
     nested = [{**page["resources"][0], "app": ["not", "an", "object"]}]  # not CC's shape
     ((_, row),) = encode_rows(nested, APP_USAGE, names)
     assert row[at] == "acme\\u0000" and row[APP_USAGE.column_names.index("app_guid")] is None
+
+
+# -- memory: one page at a time -----------------------------------------------------------------
+
+
+class _Page(dict):
+    """A page that can be watched with a weak reference."""
+
+
+class _Events(list):
+    pass
+
+
+class _WatchingServer:
+    """Serves keyset pages of usage events (and empty lists for the snapshot); on every
+    request for events, counts the event pages served before that are still alive."""
+
+    api = "https://api.example.com"
+
+    def __init__(self, events, per_page):
+        self.events, self.per_page = events, per_page
+        self.served: list = []
+        self.alive_at_request: list[int] = []
+
+    def get_json(self, path, params=None):
+        if path != APP_USAGE.path:
+            return {"pagination": {"next": None}, "resources": []}
+        self.alive_at_request.append(sum(ref() is not None for ref in self.served))
+        after = dict(params or []).get("after_guid")
+        guids = [e["guid"] for e in self.events]
+        start = 0 if after is None else guids.index(after) + 1
+        items = _Events(self.events[start : start + self.per_page])
+        more = start + self.per_page < len(self.events)
+        page = _Page(pagination={"next": {"href": "x"} if more else None}, resources=items)
+        self.served += [weakref.ref(page), weakref.ref(items)]
+        return page
+
+
+def test_a_store_export_lets_each_page_go_before_fetching_the_next(store_target):
+    """A page's events are let go once they are in the store: the page before is never alive
+    while the next one is fetched and decoded (it doubled a store export's peak memory)."""
+    from datetime import timedelta
+
+    from cfevents.export.engine import ExportJob, ExportPlan
+
+    events = sandbox_events(10)
+    server = _WatchingServer(events, per_page=3)
+    plan = ExportPlan(
+        APP_USAGE.path, per_page=3, interval=0, store=store_target, min_age=timedelta(0)
+    )
+    job = ExportJob(server, plan, note=lambda _: None, warn=lambda _: None)
+    job.run()
+    assert server.alive_at_request == [0, 0, 0, 0]
+    with open_store(store_target) as store:
+        stored = [e["guid"] for e in store.events(server.api, APP_USAGE)]
+    assert stored == [e["guid"] for e in events]

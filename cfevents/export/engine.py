@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -546,8 +547,9 @@ class ExportJob:
         self.on_batch = on_batch
         self.open()  # a locked or unusable store fails here, with its own message
         try:
-            for _ in self.event_pages():
-                pass
+            # each page is let go before the next is fetched and decoded (a ``for`` loop's
+            # variable would keep page N alive while page N + 1 is decoded: twice the memory)
+            deque(self.event_pages(), maxlen=0)
             self.commit()
         except (KeyboardInterrupt, StoppedBySignal) as exc:
             # each page and its cursor commit together: the store holds every page read in full
