@@ -71,10 +71,16 @@ def test_the_table_behaves_as_a_dict_for_every_key_and_record(monkeypatch, bucke
                 assert len(table) == len(plain)
                 assert sorted(map(str, table)) == sorted(map(str, plain))
                 assert {k: table[k] for k in table} == plain
-        with pytest.raises(KeyError):
-            table["absent"]
-        with pytest.raises(KeyError):
-            del table[_guid(rng)]
+        for missing in ("absent", _guid(rng)):
+            with pytest.raises(KeyError):
+                table[missing]
+            with pytest.raises(KeyError):
+                table.pop(missing)
+            with pytest.raises(KeyError):
+                del table[missing]
+        for key in list(plain):
+            assert table.pop(key) == plain.pop(key)
+        assert len(table) == 0 and list(table) == []
 
 
 def test_no_guid_is_found_across_two_records(monkeypatch):

@@ -292,6 +292,7 @@ class Accountant:
         self.dead = GuidTable(3)
         self.profiles: dict[tuple[Any, ...], int] = {}
         self.profile_list: list[_Profile] = []
+        self.frozen: dict[frozenset[Any], frozenset[Any]] = {}  # the profiles' flags and days
         self.tasks: dict[str, _Task] = {}
         self.ended_tasks = GuidTable(1)  # finished tasks, folded: (their last time,)
         self.ended_task_closing: dict[str, TaskOpening] = {}  # ran at E, ended after it
@@ -387,6 +388,8 @@ class Accountant:
         flags, days = self._fold(unit, proc.prior_flags, proc.prior_days)
         del self.units[f"process:{guid}"]
         del self.procs[guid]
+        flags = self.frozen.setdefault(flags, flags)  # most profiles share their sets
+        days = self.frozen.setdefault(days, days)
         key = (proc.n, proc.m, flags, days, unit.group, proc.closing is not None, id(unit.attrs))
         index = self.profiles.get(key)
         if index is None:

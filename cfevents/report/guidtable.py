@@ -17,12 +17,13 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterator, MutableMapping
-from typing import cast
+from typing import Any, cast
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 BUCKETS = 1021  # a prime: consecutive guids spread over the buckets too
 _KEY = 16  # bytes of a guid
 _FIELD_MAX = (1 << 32) - 1
+_MISSING: Any = object()
 
 Record = tuple[int | None, ...]
 
@@ -113,8 +114,7 @@ class GuidTable(MutableMapping[str, Record]):
         if at >= 0:
             bucket[at + _KEY : at + self._size] = packed
         else:
-            bucket += raw
-            bucket += packed
+            bucket += raw + packed
             self._packed += 1
 
     def _remove(self, index: int, at: int) -> None:
@@ -126,17 +126,20 @@ class GuidTable(MutableMapping[str, Record]):
         del bucket[last:]
         self._packed -= 1
 
-    def pop(self, key: str, default: Record | None = None) -> Record | None:  # type: ignore[override]
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
         index, at, _raw = self._locate(key)
         if at >= 0:
             found = self._read(index, at)
             self._remove(index, at)
             return found
-        return self._odd.pop(key, default) if self._odd else default
+        if key in self._odd:
+            return self._odd.pop(key)
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
 
     def __delitem__(self, key: str) -> None:
-        if self.pop(key) is None:
-            raise KeyError(key)
+        self.pop(key)
 
     def __iter__(self) -> Iterator[str]:
         yield from self._odd
