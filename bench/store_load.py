@@ -7,7 +7,8 @@ page bytes, alternated ``--pairs`` times so that a pair shares the machine's loa
   ndjson      decode each page + one JSON line per event to /dev/null (``usage export -o
               ndjson > /dev/null`` without the network): the SQLite store's floor
   sqlite      the store export's path: decode keeping each event's text
-              (cfevents.stores.raw), write_page into a new SQLite file, commits batched as
+              (cfevents.stores.raw), write_page into a new SQLite file with the org names
+              (as the export fills org_name from its snapshot), commits batched as
               ``usage export --out`` batches them (COMMIT_PAGES / COMMIT_SECONDS)
   copy        the PostgreSQL floor: the same decode and rows, one plain ``COPY`` per page into
               a new table of the store's definition (same keys and indexes), committed as
@@ -45,6 +46,8 @@ from cfevents.sandbox.data import Foundation
 from cfevents.stores import APP_USAGE, open_store
 
 FOUNDATION = "https://api.bench.example"
+# the org names a store export fills the org_name column with (from its snapshot), as it does
+ORG_NAMES: dict[str, str] = {}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,6 +56,7 @@ def render_pages(events: int, per_page: int) -> list[bytes]:
     foundation = Foundation.generate(
         seed=5, end=datetime(2026, 1, 31, tzinfo=UTC), days=30, usage_events=events
     )
+    ORG_NAMES.update({org.guid: org.name for org in foundation.orgs})
     store = foundation.store
     pages = []
     for first in range(0, events, per_page):
@@ -82,9 +86,11 @@ def batching() -> tuple[int, float]:
 
 
 def write_page(export: Any) -> Callable[[list[dict[str, Any]], dict[str, str] | None], Any]:
+    """``write_page`` as ``usage export --out`` calls it: the page, the org names, the texts."""
+    names = {"org_names": ORG_NAMES}
     if "texts" in inspect.signature(export.write_page).parameters:
-        return lambda events, texts: export.write_page(events, texts=texts)
-    return lambda events, texts: export.write_page(events)
+        return lambda events, texts: export.write_page(events, texts=texts, **names)
+    return lambda events, texts: export.write_page(events, **names)
 
 
 # -- measuring -----------------------------------------------------------------------------
@@ -172,7 +178,7 @@ def copy_pass(target: str, cpu: Cpu) -> Iterator[Callable[[bytes], None]]:
             nonlocal seq, pages
             body, texts = read(raw)
             kw = {"texts": texts} if texts_arg else {}
-            rows = encode_rows(body["resources"], APP_USAGE, **kw)
+            rows = encode_rows(body["resources"], APP_USAGE, ORG_NAMES, **kw)
             with (
                 conn.cursor() as cur,
                 cur.copy(f"COPY {APP_USAGE.table} ({names}) FROM STDIN".encode()) as copy,
