@@ -419,3 +419,43 @@ def test_a_store_export_lets_each_page_go_before_fetching_the_next(store_target)
     with open_store(store_target) as store:
         stored = [e["guid"] for e in store.events(server.api, APP_USAGE)]
     assert stored == [e["guid"] for e in events]
+
+
+def test_a_signal_during_the_wait_for_a_commit_is_raised_once_the_commit_ended():
+    """Ctrl-C while the export waits for a commit under way in the helper thread: the commit
+    ends first (no two threads use the store at once), then the stop goes on."""
+    import threading
+
+    from cfevents.stores.base import wait_through_signals
+
+    may_end, ended = threading.Event(), []
+
+    class Interrupted(threading.Event):
+        """The commit's end; the first wait for it is cut by Ctrl-C, the commit still under
+        way (the fault injected); the next one lets the commit end."""
+
+        waits = 0
+
+        def wait(self, timeout=None):
+            Interrupted.waits += 1
+            if Interrupted.waits == 1:
+                raise KeyboardInterrupt
+            may_end.set()
+            return super().wait(timeout)
+
+    done = Interrupted()
+
+    def commit() -> None:
+        may_end.wait(60)
+        ended.append(True)
+        done.set()
+
+    worker = threading.Thread(target=commit, daemon=True)
+    worker.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            wait_through_signals(done)
+        assert ended == [True] and Interrupted.waits == 2
+    finally:
+        may_end.set()
+        worker.join(60)

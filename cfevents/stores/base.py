@@ -170,6 +170,20 @@ except ImportError:  # pragma: no cover - depends on the environment
     _dumps = _stdlib_dumps()
 
 
+def wait_through_signals(done: threading.Event) -> None:
+    """Wait until ``done`` is set, even through a signal (Ctrl-C, SIGTERM) that arrives
+    meanwhile: its exception is raised once ``done`` is set, so no two threads use a store at
+    once. (Not ``Thread.join``: interrupted, Python 3.11 marks a running thread as ended.)"""
+    stopped: BaseException | None = None
+    while not done.is_set():
+        try:
+            done.wait()
+        except BaseException as exc:  # raised again below, once done
+            stopped = exc
+    if stopped is not None:
+        raise stopped
+
+
 def iso(moment: datetime | str) -> str:
     if isinstance(moment, str):
         return moment
@@ -275,21 +289,23 @@ class ExportSession(ABC):
             yield
             return
         failed: list[BaseException] = []
+        cancel, done = threading.Event(), threading.Event()
 
         def commit() -> None:
             try:
-                self.commit()
+                if not cancel.wait(idle):
+                    self.commit()
             except BaseException as exc:  # raised in the export's thread when the wait ends
                 failed.append(exc)
+            finally:
+                done.set()
 
-        timer = threading.Timer(idle, commit)
-        timer.daemon = True
-        timer.start()
+        threading.Thread(target=commit, name="cfevents-commit", daemon=True).start()
         try:
             yield
         finally:
-            timer.cancel()
-            timer.join()  # a commit under way ends before the export touches the session
+            cancel.set()
+            wait_through_signals(done)  # a commit under way ends before the session is used
         if failed:
             raise failed[0]
 
