@@ -45,6 +45,7 @@ Floors:
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
 import os
 import platform
@@ -382,10 +383,12 @@ class Bench:
             cmd = [*fresh, *self.cli("-q", "usage", "export", "--out", str(target))]
             stdout = Path(tmp) / "stdout.csv"
             run_once([*fresh, *self.cli("-q", "usage", "export", "-o", "csv")], env, out=stdout)
-            expected = stdout.read_bytes()
-            stdout.unlink()
             run_once(cmd, env)
-            same = "identical" if target.read_bytes() == expected else "DIFFERENT"
+            size = stdout.stat().st_size
+            # compared in chunks: a child inherits this process's peak RSS (ru_maxrss is kept
+            # across fork and exec), so the whole files read here would inflate every later RSS
+            same = "identical" if filecmp.cmp(target, stdout, shallow=False) else "DIFFERENT"
+            stdout.unlink()
             floor = self.add(Row("csvout", "floor_export.py > f.csv (stdlib json)", events=n))
             row = self.add(
                 Row(
@@ -394,7 +397,7 @@ class Bench:
                     floor=floor.name,
                     target=1.0,
                     events=n,
-                    note=f"file {same} to usage export -o csv on stdout ({len(expected):,} "
+                    note=f"file {same} to usage export -o csv on stdout ({size:,} "
                     "bytes; the floor leaves organization.name empty: it looks up no names)",
                 )
             )
@@ -697,8 +700,11 @@ class Bench:
                 target = Path(tmp) / name
                 with open(target, "wb") as out:
                     subprocess.run(argv, env=env, stdout=out, check=True)
-                outputs.append(target.read_bytes())
-        same = "identical" if outputs[0] == outputs[1] else "DIFFERENT"
+                outputs.append(target)
+            same = (
+                "identical" if filecmp.cmp(outputs[0], outputs[1], shallow=False) else "DIFFERENT"
+            )
+            nbytes = outputs[1].stat().st_size
         floor = self.add(Row("audit", f"floor_audit.py --per-page {size}"))
         row = self.add(
             Row(
@@ -706,7 +712,7 @@ class Bench:
                 f"crashes --all -o csv --per-page {size}",
                 floor=floor.name,
                 target=1.05,
-                note=f"output {same} to the floor's ({len(outputs[1])} bytes); "
+                note=f"output {same} to the floor's ({nbytes} bytes); "
                 f"{server.latency_ms:g} ms + {server.per_event_ms:g} ms/event per page",
             )
         )
@@ -731,7 +737,7 @@ class Bench:
                 target = Path(tmp) / f"p{width}.csv"
                 with open(target, "wb") as out:
                     subprocess.run(cmd, env=env, stdout=out, check=True)
-                same = target.read_bytes() == reference.read_bytes()
+                same = filecmp.cmp(target, reference, shallow=False)
                 row = self.add(
                     Row(
                         "parallel",
