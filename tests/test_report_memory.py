@@ -7,6 +7,7 @@ import tracemalloc
 import uuid
 
 import pytest
+from report_helpers import ev
 
 from cfevents.report import Accountant
 from cfevents.report import guidtable as gt
@@ -103,18 +104,9 @@ def test_no_guid_is_found_across_two_records(monkeypatch):
 
 
 def _event(t, state, prev, app, *, proc=None, task=None, n=2, mem=256):
-    return {
-        "guid": f"ev-{state}-{t}-{proc or task}",
-        "created_at": iso(t),
-        "state": {"current": state, "previous": prev},
-        "process": {"guid": proc, "type": "web" if proc else None},
-        "app": {"guid": app, "name": app},
-        "space": {"guid": "S", "name": "s"},
-        "organization": {"guid": "O"},
-        "task": {"guid": task, "name": "t" if task else None},
-        "instance_count": {"previous": n, "current": n},
-        "memory_in_mb_per_instance": {"previous": mem, "current": mem},
-    }
+    """report_helpers.ev at epoch second ``t``, its guid unique per subject and state."""
+    guid = f"ev-{state}-{t}-{proc or task}"
+    return ev(iso(t), proc, state, prev, (n, n), (mem, mem), app=app, task=task, guid=guid)
 
 
 def _churn(count, apps, name):
