@@ -249,20 +249,14 @@ class Client:
         holds (it prunes them: 31 days by default), the span actually covered, in words, for a
         warning; else None. One request (the oldest event)."""
 
-        from cfevents.events.usage import usage_coverage
+        from cfevents.events.kinds import APP_USAGE
 
-        return usage_coverage(self.http, args)
-
-    def service_usage_coverage(self, **args: Unpack[TimeArgs]) -> str | None:
-        """:meth:`usage_coverage` for service usage events (CC prunes them the same way)."""
-
-        from cfevents.events.kinds import SERVICE_USAGE
-
-        return self.coverage(SERVICE_USAGE, **args)
+        return self.coverage(APP_USAGE, **args)
 
     def coverage(self, kind: str | EventKind, **args: Unpack[TimeArgs]) -> str | None:
         """:meth:`usage_coverage` for any usage kind by name (``app_usage``,
-        ``service_usage``; or its command, ``usage``, ``services``)."""
+        ``service_usage``; or its command, ``usage``, ``services``): CC prunes each kind on
+        its own."""
 
         from cfevents.events.kinds import export_kind
         from cfevents.events.usage import usage_coverage

@@ -146,14 +146,10 @@ def usage_pages(
     return read_ahead(pages) if several else pages
 
 
-def usage_coverage(http: CFClient, args: TimeArgs, kind: EventKind | None = None) -> str | None:
-    """The check behind :meth:`cfevents.api.Client.usage_coverage` and
-    ``service_usage_coverage`` (their docstrings say what it yields), for ``kind``'s endpoint
-    (app usage by default)."""
-    from cfevents.events.kinds import APP_USAGE
+def usage_coverage(http: CFClient, args: TimeArgs, kind: EventKind) -> str | None:
+    """The check behind :meth:`cfevents.api.Client.coverage` (its docstring says what it
+    yields), against ``kind``'s endpoint."""
     from cfevents.timeparse import format_cc, utcnow
-
-    kind = kind or APP_USAGE
 
     now = utcnow()
     window = time_window(now, args)
