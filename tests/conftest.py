@@ -22,6 +22,22 @@ END = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
 EXTERNAL = "https://api.sandbox.example"
 
 
+# What an operator's shell may hold (a `cf` login, cfevents defaults) never reaches a test: each
+# test sets the variables it means. CFEVENTS_PG_BIN (tests/pg_server.py) is the suite's own.
+KEPT = {"CFEVENTS_PG_BIN"}
+
+
+def pytest_configure(config):
+    import os
+    import tempfile
+
+    for name in list(os.environ):
+        if name.startswith(("CF_", "CFEVENTS_")) and name not in KEPT:
+            del os.environ[name]
+    # a test that sets no CF_HOME must not find the user's ~/.cf/config.json either
+    os.environ["CF_HOME"] = tempfile.mkdtemp(prefix="cfevents-tests-home-")
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",

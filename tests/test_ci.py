@@ -50,3 +50,25 @@ def test_a_copied_postgresql_install_still_finds_its_libraries(tmp_path):
     assert copied != bindir
     done = subprocess.run([str(copied / "initdb"), "--version"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_operators_cf_login_in_the_shell_does_not_reach_the_tests(tmp_path):
+    """A platform operator runs the suite from a shell with `cf` settings exported: tests that
+    mean no CF_API, no token and no ~/.cf/config.json still see none (tests/conftest.py)."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    (home / ".cf").mkdir(parents=True)
+    (home / ".cf" / "config.json").write_text('{"Target": "https://api.real.example"}')
+    env = {**os.environ, "CF_API": "http://127.0.0.1:1", "CF_TOKEN": "bearer shell-token"}
+    env.update({"CF_HOME": str(home), "CFEVENTS_OUTPUT": "json", "CF_USERNAME": "me"})
+    tests = Path(__file__).parent
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+         str(tests / "test_secrets.py::test_no_error_path_prints_a_secret"),
+         str(tests / "test_bad_input.py::test_corrupt_cf_config_says_corrupt_not_cf_login")],
+        cwd=tests.parent, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
