@@ -126,8 +126,9 @@ class SQLiteSession(ExportSession):
             conn.execute(
                 f"DELETE FROM {kind.table} WHERE foundation = ? AND seq > ?", (foundation, base)
             )
-            fresh = store.missing(conn, foundation, kind, [guid for guid, _ in rows])
-            new = [row for guid, row in rows if guid in fresh]
+            # the key as stored: row[0] and row[1] are the guid and created_at columns
+            fresh = store.missing(conn, foundation, kind, [(row[1], row[0]) for _, row in rows])
+            new = [row for _, row in rows if (row[1], row[0]) in fresh]
             conn.executemany(insert, [(foundation, base + i, *row) for i, row in enumerate(new, 1)])
             inserted = len(new)
         return inserted
@@ -225,7 +226,7 @@ class SQLiteStore(Store):
             if found is not None:
                 self._check_version(found)
                 for version in range(found + 1, schema.SCHEMA_VERSION + 1):
-                    for statement in schema.MIGRATIONS.get(version, []):
+                    for statement in schema.migration(version, "sqlite", self._columns):
                         conn.execute(statement)
             for statement in schema.base_ddl("sqlite"):
                 conn.execute(statement)
@@ -331,25 +332,31 @@ class SQLiteStore(Store):
         marks = ", ".join("?" * (len(kind.columns) + 3))
         return (
             f"INSERT INTO {kind.table} ({names}) VALUES ({marks}) "
-            "ON CONFLICT (foundation, guid) DO NOTHING"
+            f"ON CONFLICT ({', '.join(schema.EVENT_KEY)}) DO NOTHING"
         )
 
     def missing(
-        self, conn: sqlite3.Connection, foundation: str, kind: EventKind, guids: list[str]
-    ) -> set[str]:
-        """The guids not stored yet."""
-        stored: set[str] = set()
-        for start in range(0, len(guids), 500):
-            chunk = guids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
+        self,
+        conn: sqlite3.Connection,
+        foundation: str,
+        kind: EventKind,
+        keys: list[tuple[str, str]],
+    ) -> set[tuple[str, str]]:
+        """The (created_at, guid) keys not stored yet (schema.EVENT_KEY)."""
+        stored: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            stamps, guids = sorted({at for at, _ in chunk}), [guid for _, guid in chunk]
             stored.update(
-                row[0]
-                for row in conn.execute(
-                    f"SELECT guid FROM {kind.table} WHERE foundation = ? AND guid IN ({marks})",
-                    (foundation, *chunk),
+                (str(at), str(guid))
+                for at, guid in conn.execute(
+                    f"SELECT created_at, guid FROM {kind.table} WHERE foundation = ? AND "
+                    f"created_at IN ({', '.join('?' * len(stamps))}) "
+                    f"AND guid IN ({', '.join('?' * len(guids))})",
+                    (foundation, *stamps, *guids),
                 )
             )
-        return set(guids) - stored
+        return set(keys) - stored
 
     # -- cursor and snapshot -------------------------------------------------------------------
 
