@@ -326,12 +326,12 @@ def page_size(path) -> int:
         return int(conn.execute("PRAGMA page_size").fetchone()[0])
 
 
-def test_a_new_sqlite_store_has_16k_pages_and_an_existing_one_keeps_its_own(tmp_path):
+def test_a_new_sqlite_store_has_32k_pages_and_an_existing_one_keeps_its_own(tmp_path):
     events = sandbox_events(20)
     new = tmp_path / "new.db"
     with open_store(str(new)) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
         x.write_page(events[:10])
-    assert page_size(new) == 16384
+    assert page_size(new) == 32768
     old = tmp_path / "old.db"  # a store an earlier cfevents made: SQLite's 4 KiB pages
     with sqlite3.connect(old) as conn:
         conn.execute("PRAGMA journal_mode = WAL")

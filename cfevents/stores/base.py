@@ -110,9 +110,13 @@ def encode_rows(
     for event in events:
         row = to_row(event, names)
         guid = row[0]
-        if guid in seen or type(guid) is not str or not guid:
+        if guid in seen or type(guid) is not str or not guid or type(row[1]) is not str:
             if type(guid) is not str or not guid:
                 raise BadResponseError(f"cannot store an event without a guid: {str(event)[:80]}")
+            if type(row[1]) is not str:  # the key's created_at (CC always sends one)
+                raise BadResponseError(
+                    f"cannot store an event without a created_at: {str(event)[:80]}"
+                )
             continue
         seen.add(guid)
         if not scalar(map(type, row)):  # not the documented shape: None for a nested value

@@ -41,8 +41,9 @@ class EventKind:
     reseed_column: str
 
     def __post_init__(self) -> None:
-        if self.columns[0].name != "guid":  # the stores read the guid from row[0]
-            raise ValueError(f"{self.name}: the first column must be guid")
+        # the stores read the key (schema.EVENT_KEY) from row[0] and row[1]
+        if [column.name for column in self.columns[:2]] != ["guid", "created_at"]:
+            raise ValueError(f"{self.name}: the first columns must be guid and created_at")
 
     @property
     def column_names(self) -> tuple[str, ...]:

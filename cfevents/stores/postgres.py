@@ -201,7 +201,7 @@ class PostgresStore(Store):
             if found is not None:
                 self._check_version(found)
                 for version in range(found + 1, schema.SCHEMA_VERSION + 1):
-                    for statement in schema.MIGRATIONS.get(version, []):
+                    for statement in schema.migration(version, "postgresql", self._columns):
                         cur.execute(statement.encode())
             for statement in schema.base_ddl("postgresql"):
                 cur.execute(statement.encode())
@@ -303,9 +303,9 @@ class PostgresStore(Store):
         """The page's rows not stored yet, numbered after the stored ones; the rows inserted.
 
         COPY straight into the event table: the page follows the stored cursor, so its
-        guids are new and the key (foundation, guid) is never hit. When it is (a cursor
+        events are new and the key (schema.EVENT_KEY) is never hit. When it is (a cursor
         restarted from an older event, an overlap), that COPY is undone and the page goes
-        through a temporary table that skips the stored guids."""
+        through a temporary table that skips the stored events."""
         cur.execute(
             f"SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = %s".encode(),
             (foundation,),
@@ -335,7 +335,7 @@ class PostgresStore(Store):
         kind: EventKind,
         rows: list[tuple[str, tuple[Any, ...]]],
     ) -> int:
-        """The rows whose guid is not stored yet, through a temporary table, in page order."""
+        """The rows not stored yet (schema.EVENT_KEY), through a temporary table, in page order."""
         temp = f"cfevents_page_{kind.table}"
         names = ", ".join(kind.column_names)
         if temp not in self._temp_tables:
@@ -359,7 +359,8 @@ class PostgresStore(Store):
             f"SELECT %(f)s, (SELECT coalesce(max(seq), 0) FROM {kind.table} WHERE foundation = %(f)s)"
             f" + row_number() OVER (ORDER BY p.ord), {casts}, p.raw::json FROM {temp} p "
             f"WHERE NOT EXISTS (SELECT 1 FROM {kind.table} e WHERE e.foundation = %(f)s "
-            "AND e.guid = p.guid) ORDER BY p.ord ON CONFLICT (foundation, guid) DO NOTHING".encode(),
+            "AND e.created_at = p.created_at::timestamptz AND e.guid = p.guid) ORDER BY p.ord "
+            f"ON CONFLICT ({', '.join(schema.EVENT_KEY)}) DO NOTHING".encode(),
             {"f": foundation},
         )
         return max(cur.rowcount, 0)

@@ -40,7 +40,7 @@ from cfevents.stores.failures import sqlite_failure
 from cfevents.version import __version__
 
 BUSY_TIMEOUT = 30.0
-PAGE_SIZE = 16384  # a new store file's page size
+PAGE_SIZE = 32768  # a new store file's page size
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -126,8 +126,9 @@ class SQLiteSession(ExportSession):
             conn.execute(
                 f"DELETE FROM {kind.table} WHERE foundation = ? AND seq > ?", (foundation, base)
             )
-            fresh = store.missing(conn, foundation, kind, [guid for guid, _ in rows])
-            new = [row for guid, row in rows if guid in fresh]
+            # the key as stored: row[0] and row[1] are the guid and created_at columns
+            fresh = store.missing(conn, foundation, kind, [(row[1], row[0]) for _, row in rows])
+            new = [row for _, row in rows if (row[1], row[0]) in fresh]
             conn.executemany(insert, [(foundation, base + i, *row) for i, row in enumerate(new, 1)])
             inserted = len(new)
         return inserted
@@ -152,10 +153,12 @@ class SQLiteStore(Store):
             if readonly:  # an input: read as it is, never created, migrated or changed
                 self._check_store(self._stored_version(self.conn))
                 return
-            # A new file gets pages of 16 KiB (SQLite's default is 4 KiB): an event's row is
-            # about 1.2 KiB, and loading one costs ~12% less with a quarter of the page writes
-            # (bench/store_load.py). An existing store keeps its page size: the pragma does
-            # nothing once the file has its first table.
+            # A new file gets pages of 32 KiB (SQLite's default is 4 KiB): an event's row is
+            # about 1.3 KiB. Inserting 100k events took 1.63 s at 4 KiB and 1.42 at 16 KiB
+            # (schema 2's key); with schema 3's, 200k take 1.9 s at 16 KiB, 1.7 at 32, 1.75
+            # at 64 (the rows alone, /tmp experiments like bench/store_load.py).
+            # An existing store keeps its page size: the pragma does nothing once the file
+            # has its first table.
             self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -225,7 +228,7 @@ class SQLiteStore(Store):
             if found is not None:
                 self._check_version(found)
                 for version in range(found + 1, schema.SCHEMA_VERSION + 1):
-                    for statement in schema.MIGRATIONS.get(version, []):
+                    for statement in schema.migration(version, "sqlite", self._columns):
                         conn.execute(statement)
             for statement in schema.base_ddl("sqlite"):
                 conn.execute(statement)
@@ -331,25 +334,31 @@ class SQLiteStore(Store):
         marks = ", ".join("?" * (len(kind.columns) + 3))
         return (
             f"INSERT INTO {kind.table} ({names}) VALUES ({marks}) "
-            "ON CONFLICT (foundation, guid) DO NOTHING"
+            f"ON CONFLICT ({', '.join(schema.EVENT_KEY)}) DO NOTHING"
         )
 
     def missing(
-        self, conn: sqlite3.Connection, foundation: str, kind: EventKind, guids: list[str]
-    ) -> set[str]:
-        """The guids not stored yet."""
-        stored: set[str] = set()
-        for start in range(0, len(guids), 500):
-            chunk = guids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
+        self,
+        conn: sqlite3.Connection,
+        foundation: str,
+        kind: EventKind,
+        keys: list[tuple[str, str]],
+    ) -> set[tuple[str, str]]:
+        """The (created_at, guid) keys not stored yet (schema.EVENT_KEY)."""
+        stored: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            stamps, guids = sorted({at for at, _ in chunk}), [guid for _, guid in chunk]
             stored.update(
-                row[0]
-                for row in conn.execute(
-                    f"SELECT guid FROM {kind.table} WHERE foundation = ? AND guid IN ({marks})",
-                    (foundation, *chunk),
+                (str(at), str(guid))
+                for at, guid in conn.execute(
+                    f"SELECT created_at, guid FROM {kind.table} WHERE foundation = ? AND "
+                    f"created_at IN ({', '.join('?' * len(stamps))}) "
+                    f"AND guid IN ({', '.join('?' * len(guids))})",
+                    (foundation, *stamps, *guids),
                 )
             )
-        return set(guids) - stored
+        return set(keys) - stored
 
     # -- cursor and snapshot -------------------------------------------------------------------
 

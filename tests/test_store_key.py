@@ -1,0 +1,121 @@
+"""The stores' event key, (foundation, created_at, guid) since schema 3 (issue 23, item 4).
+
+(foundation, guid) cost a store export a third of its time (a random index page per row) and
+dropped the rows of a second purge-and-reseed, whose guids are the process guids again."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+from store_helpers import FOUNDATION, sandbox_events
+
+from cfevents.errors import BadResponseError
+from cfevents.stores import APP_USAGE, open_store, schema
+
+SECOND_US = 1_000_000
+
+
+def _indexes(target: str) -> set[str]:
+    if target.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(target) as conn:
+            rows = conn.execute(
+                b"SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                b"AND tablename = 'app_usage_events'"
+            ).fetchall()
+    else:
+        with sqlite3.connect(target) as conn:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = 'app_usage_events'"
+            ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def _execute(target: str, sql: str) -> None:
+    if target.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute(sql.encode())
+    else:
+        with sqlite3.connect(target) as conn:
+            conn.executescript(sql)
+
+
+def test_a_second_purge_and_reseed_is_stored_and_seen(fresh_cli, store_target):
+    """Each reseed's rows reuse the running processes' guids. The process the cursor was on
+    stops before the second reseed, so that reseed loses the cursor and the export restarts:
+    both reseeds are in the store, and the continuity check (what reports warn from) finds
+    both. With the key (foundation, guid) the second reseed's rows were all dropped."""
+    sb = fresh_cli.sandbox
+    export = ["usage", "export", "--out", store_target, "--min-age", "0s"]
+    assert fresh_cli(*export).exit_code == 0
+    truth: list[tuple[str, str]] = []
+    sizes = []
+    now = time.time_ns() // 1000
+    for ago_s in (7200, 3600):  # two reseeds, an hour apart
+        sb.foundation.purge_and_reseed(now - ago_s * SECOND_US)
+        rows = list(sb.foundation.usage_events_v3(sb.url))
+        assert rows and all(row["guid"] == row["process"]["guid"] for row in rows)
+        truth += [(row["guid"], row["created_at"]) for row in rows]
+        sizes.append(len(rows))
+        result = fresh_cli(*export, "--on-lost-cursor", "restart")
+        assert result.exit_code == 0, result.stderr
+        # the process the cursor is on stops (the STOPPED row goes with the next purge)
+        sb.foundation.perform("stop", rows[-1]["app"]["guid"], now - (ago_s - 600) * SECOND_US)
+    with open_store(store_target) as store:
+        [foundation] = store.foundations(APP_USAGE)
+        found = store.continuity(foundation, APP_USAGE)
+    assert [(r.guid, r.created_at) for r in found.reseeds] == truth
+    first, second = truth[: sizes[0]], truth[sizes[0] :]
+    assert {g for g, _ in second} < {g for g, _ in first}  # the same guids, less the stopped
+
+
+def test_a_schema_2_store_is_rekeyed_keeping_every_row(store_target, monkeypatch):
+    """A store cfevents 0.2 wrote (key (foundation, guid), no org_name column) is migrated
+    when opened for writing: every row kept in seq order, the new key, the seq index."""
+    events = sandbox_events(50)
+    with monkeypatch.context() as old:
+        old.setattr(schema, "SCHEMA_VERSION", 2)
+        old.setattr(schema, "EVENT_KEY", ("foundation", "guid"))
+        with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+            x.write_page(events[:30])
+            x.write_page(events[30:])
+    _execute(store_target, "ALTER TABLE app_usage_events DROP COLUMN org_name")
+    with open_store(store_target) as store:
+        assert store.schema_version() == 3
+        assert list(store.events(FOUNDATION, APP_USAGE)) == events
+        assert store.continuity(FOUNDATION, APP_USAGE).ok
+        with store.begin_export(FOUNDATION, APP_USAGE) as x:
+            assert x.write_page([events[0]]) == 0  # the same event: stored already
+            later = dict(events[0], created_at="2026-03-01T00:00:00Z")
+            assert x.write_page([later]) == 1  # the guid again, a later event: kept
+        assert [e["guid"] for e in store.events(FOUNDATION, APP_USAGE, from_seq=51)] == [
+            events[0]["guid"]
+        ]
+    assert "app_usage_events_seq" in _indexes(store_target)
+
+
+def test_an_event_without_created_at_is_refused_in_one_line(store_target):
+    event = dict(sandbox_events(1)[0], created_at=None)
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        with pytest.raises(BadResponseError, match="without a created_at") as err:
+            x.write_page([event])
+        assert "\n" not in str(err.value)
+        assert list(store.events(FOUNDATION, APP_USAGE)) == []
+
+
+def test_an_overlapping_page_stores_only_its_new_events(store_target):
+    """The conflict path (a page partly stored: a restarted cursor) finds stored events by
+    the key and numbers the new ones after the stored ones, without a hole."""
+    events = sandbox_events(40)
+    with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
+        assert x.write_page(events[:25]) == 25
+        reseeded = dict(events[5], created_at="2026-03-01T00:00:00Z")  # stored guid, new key
+        assert x.write_page([*events[10:40], reseeded]) == 16
+        stored = list(store.events(FOUNDATION, APP_USAGE))
+    assert stored == [*events, reseeded]
