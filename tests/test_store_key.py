@@ -5,6 +5,7 @@ dropped the rows of a second purge-and-reseed, whose guids are the process guids
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -119,3 +120,43 @@ def test_an_overlapping_page_stores_only_its_new_events(store_target):
         assert x.write_page([*events[10:40], reseeded]) == 16
         stored = list(store.events(FOUNDATION, APP_USAGE))
     assert stored == [*events, reseeded]
+
+
+@pytest.mark.parametrize("into", ["store", "checkpoint"])
+def test_a_reseed_that_brings_the_cursors_guid_back_is_not_skipped(fresh_cli, tmp_path, into):
+    """The cursor is on a reseeded event (guid = its process guid) and a second reseed writes
+    that guid again: CC knows the cursor, so paging after it would skip the whole reseed in
+    silence. The export sees the cursor's event has another created_at: the lost-cursor exit
+    (5), then with --on-lost-cursor restart every event of the reseed."""
+    sb = fresh_cli.sandbox
+    if into == "store":
+        target = ["--out", str(tmp_path / "u.db")]
+    else:
+        target = ["--out", str(tmp_path / "u.ndjson"), "--checkpoint", str(tmp_path / "c")]
+    export = ["usage", "export", *target, "--min-age", "0s"]
+    assert fresh_cli(*export).exit_code == 0
+    now = time.time_ns() // 1000
+    sb.foundation.purge_and_reseed(now - 7200 * SECOND_US)
+    first = list(sb.foundation.usage_events_v3(sb.url))
+    assert fresh_cli(*export, "--on-lost-cursor", "restart").exit_code == 0
+    sb.foundation.purge_and_reseed(now - 3600 * SECOND_US)  # the same processes run
+    second = list(sb.foundation.usage_events_v3(sb.url))
+    assert [e["guid"] for e in second] == [e["guid"] for e in first]
+    result = fresh_cli(*export)
+    assert result.exit_code == 5, result.stderr
+    assert "purged and reseeded" in result.stderr and "--on-lost-cursor restart" in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1
+    result = fresh_cli(*export, "--on-lost-cursor", "restart")
+    assert result.exit_code == 0, result.stderr
+    if into == "store":
+        with open_store(str(tmp_path / "u.db")) as store:
+            [foundation] = store.foundations(APP_USAGE)
+            stored = list(store.events(foundation, APP_USAGE))
+    else:
+        text = (tmp_path / "u.ndjson").read_text()
+        stored = [json.loads(line) for line in text.splitlines()]
+
+    def keys(events):
+        return [(e["guid"], e["created_at"]) for e in events]
+
+    assert keys(stored[-2 * len(first) :]) == keys([*first, *second])

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeAlias, cast
 
 from cfevents.cc.paging import JsonGetter
 from cfevents.errors import (
+    ApiError,
     CfEventsError,
     ExportStopped,
     LostCursorError,
@@ -45,7 +46,7 @@ from cfevents.files import OutputTarget, open_stream
 from cfevents.output.unstorable import ERRORS
 from cfevents.stores import EventKind, kind_for_path
 from cfevents.stores.columns import flat_records
-from cfevents.timeparse import format_cc, utcnow
+from cfevents.timeparse import cc_epoch, format_cc, utcnow
 
 if TYPE_CHECKING:
     from cfevents.export.parallel import Renderer, SpooledPage
@@ -298,6 +299,7 @@ class ExportJob:
         self.store_display = ""  # the store's target without a password
         self.lock = ckpt.CheckpointLock(plan.checkpoint) if plan.checkpoint else None
         self._skew_noted = False
+        self._cursor_checked = False  # the cursor's event was checked against CC (once a run)
         self._header = ""  # what a new --out file starts with (the header row of csv/tsv)
 
     # -- setup -------------------------------------------------------------------------------
@@ -681,8 +683,34 @@ class ExportJob:
             spool_dir=self.sink.path.parent if self.sink and self.sink.path else None,
         )
 
+    def _check_cursor(self) -> None:
+        """Once a run: the cursor's event as CC has it now must be the event the cursor was
+        left on. A purge-and-reseed writes one event per running process with the process
+        guid as its guid: when the cursor was on such an event, a second reseed brings the
+        guid back, CC keeps paging after it, and every event of the reseed and before it
+        would be skipped without a word. Its ``created_at`` tells the two apart."""
+        guid, at = self.cursor.after_guid, self.cursor.last_created_at
+        if self._cursor_checked or not guid or not at:
+            return
+        self._cursor_checked = True
+        try:
+            event = self.client.get_json(f"{self.plan.path}/{guid}")
+        except ApiError as exc:
+            if exc.status == 404:  # gone: the listing says so itself (LostCursorError)
+                return
+            raise
+        now = event.get("created_at") if isinstance(event, dict) else None
+        if cc_epoch(now) is None or cc_epoch(now) == cc_epoch(at):
+            return
+        raise LostCursorError(
+            f"Cloud Controller's event {guid} is from {now}, not {at} as when the cursor was "
+            "left on it: its events were purged and reseeded (the reseed reuses each running "
+            "process's guid)"
+        )
+
     def _one_pass(self, renderer: Renderer | None) -> Iterator[Page]:
         plan = self.plan
+        self._check_cursor()
         started = self._server_now()  # every event older than this less min-age is visible
         pages = self._pages(renderer)
         for batch in batches(pages, min_age=plan.min_age, now=self._server_now):
