@@ -16,3 +16,17 @@ def sandbox_events(n: int, seed: int = 3) -> list[dict[str, Any]]:
         seed=seed, end=datetime(2026, 1, 31, tzinfo=UTC), days=2, usage_events=n
     )
     return list(foundation.usage_events_v3(FOUNDATION))
+
+
+def execute_sql(target: str, sql: str) -> None:
+    """Run ``sql`` on a store target outside cfevents (a SQLite file or a PostgreSQL URL)."""
+    if target.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute(sql.encode())
+    else:
+        import sqlite3
+
+        with sqlite3.connect(target) as conn:
+            conn.executescript(sql)

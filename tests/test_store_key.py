@@ -10,7 +10,7 @@ import sqlite3
 import time
 
 import pytest
-from store_helpers import FOUNDATION, sandbox_events
+from store_helpers import FOUNDATION, execute_sql, sandbox_events
 
 from cfevents.errors import BadResponseError
 from cfevents.stores import APP_USAGE, open_store, schema
@@ -34,17 +34,6 @@ def _indexes(target: str) -> set[str]:
                 "AND tbl_name = 'app_usage_events'"
             ).fetchall()
     return {str(row[0]) for row in rows}
-
-
-def _execute(target: str, sql: str) -> None:
-    if target.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(target, autocommit=True) as conn:
-            conn.execute(sql.encode())
-    else:
-        with sqlite3.connect(target) as conn:
-            conn.executescript(sql)
 
 
 def test_a_second_purge_and_reseed_is_stored_and_seen(fresh_cli, store_target):
@@ -86,7 +75,7 @@ def test_a_schema_2_store_is_rekeyed_keeping_every_row(store_target, monkeypatch
         with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
             x.write_page(events[:30])
             x.write_page(events[30:])
-    _execute(store_target, "ALTER TABLE app_usage_events DROP COLUMN org_name")
+    execute_sql(store_target, "ALTER TABLE app_usage_events DROP COLUMN org_name")
     with open_store(store_target) as store:
         assert store.schema_version() == 3
         assert list(store.events(FOUNDATION, APP_USAGE)) == events

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from store_helpers import FOUNDATION, sandbox_events
+from store_helpers import FOUNDATION, execute_sql, sandbox_events
 
 from cfevents.errors import ExitCode, StoreError, StoreLockedError, UsageError
 from cfevents.stores import (
@@ -216,17 +216,6 @@ def test_foundations_are_numbered_apart(store_target):
         assert store.foundations(APP_USAGE) == ["https://api.a", "https://api.b"]
 
 
-def _execute(target: str, sql: str) -> None:
-    if target.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(target, autocommit=True) as conn:
-            conn.execute(sql.encode())
-    else:
-        with sqlite3.connect(target) as conn:
-            conn.executescript(sql)
-
-
 REFUSE_CURSOR = {
     "sqlite": "CREATE TRIGGER refuse BEFORE INSERT ON cfevents_cursors "
     "BEGIN SELECT RAISE(ABORT, 'cursor refused'); END;",
@@ -240,13 +229,13 @@ def test_page_and_cursor_commit_together(store_target):
     dialect = "postgresql" if store_target.startswith("postgresql") else "sqlite"
     events = sandbox_events(100)
     open_store(store_target).close()
-    _execute(store_target, REFUSE_CURSOR[dialect])
+    execute_sql(store_target, REFUSE_CURSOR[dialect])
     with open_store(store_target) as store:
         with store.begin_export(FOUNDATION, APP_USAGE) as x, pytest.raises(StoreError) as err:
             x.write_page(events)
         assert "cursor refused" in str(err.value)
         assert store.coverage(FOUNDATION, APP_USAGE) is None  # the rows went with the cursor
-    _execute(
+    execute_sql(
         store_target,
         "DROP TRIGGER refuse" + (" ON cfevents_cursors" if dialect == "postgresql" else ""),
     )
@@ -289,7 +278,7 @@ def test_a_cursor_moved_underneath_refuses_the_page(store_target):
     events = sandbox_events(20)
     with open_store(store_target) as store, store.begin_export(FOUNDATION, APP_USAGE) as x:
         x.write_page(events[:10])
-        _execute(store_target, "UPDATE cfevents_cursors SET after_guid = 'elsewhere'")
+        execute_sql(store_target, "UPDATE cfevents_cursors SET after_guid = 'elsewhere'")
         with pytest.raises(StoreError, match="moved to elsewhere"):
             x.write_page(events[10:])
         assert store.coverage(FOUNDATION, APP_USAGE).events == 10
@@ -305,7 +294,7 @@ def test_continuity_finds_holes_and_reseeds(store_target):
         assert [(r.seq, r.guid) for r in found.reseeds] == [(101, reseeded["guid"])]
         assert found.reseeds[0].created_at == "2026-02-01T00:00:00Z"
         assert found.gaps == []
-    _execute(store_target, "DELETE FROM app_usage_events WHERE seq IN (40, 41, 70)")
+    execute_sql(store_target, "DELETE FROM app_usage_events WHERE seq IN (40, 41, 70)")
     with open_store(store_target) as store:
         found = store.continuity(FOUNDATION, APP_USAGE)
         assert found.gaps == [(39, 42), (69, 71)]
@@ -314,7 +303,7 @@ def test_continuity_finds_holes_and_reseeds(store_target):
 
 def test_a_new_event_kind_gets_its_table_without_a_migration(store_target):
     open_store(store_target).close()
-    _execute(store_target, "DROP TABLE service_usage_events")  # as made before the kind existed
+    execute_sql(store_target, "DROP TABLE service_usage_events")  # as made before the kind existed
     with open_store(store_target) as store, store.begin_export(FOUNDATION, SERVICE_USAGE) as x:
         assert x.write_page([SERVICE_EVENT]) == 1
         assert list(store.events(FOUNDATION, SERVICE_USAGE)) == [SERVICE_EVENT]
@@ -358,7 +347,7 @@ def test_schema_is_created_migrated_and_refused_when_newer(store_target, monkeyp
     with open_store(store_target) as store:  # this cfevents is newer: it migrates the store
         assert store.schema_version() == newer
         assert store.coverage(FOUNDATION, APP_USAGE).events == 10
-    _execute(store_target, "UPDATE cfevents_cursors SET note = 'the new column'")
+    execute_sql(store_target, "UPDATE cfevents_cursors SET note = 'the new column'")
     monkeypatch.undo()  # back to this cfevents: the store is newer now
     with pytest.raises(StoreError) as err:
         open_store(store_target)
