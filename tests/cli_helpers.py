@@ -1,6 +1,7 @@
 """Helpers for CLI tests that mock Cloud Controller with `responses`."""
 
 import sys
+import time
 
 from typer.testing import CliRunner
 
@@ -31,3 +32,14 @@ def one_line_error(result):
     assert lines[0].startswith("cfevents: error: ")
     assert "Traceback" not in result.output
     return lines[0]
+
+
+def wait_for(predicate, timeout=60.0):
+    """Poll ``predicate`` until it holds: tests wait for events, and ``timeout`` only stops a
+    test whose event never comes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")

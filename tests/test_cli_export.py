@@ -7,12 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cli_helpers import QUICK_POLL_CFEVENTS
+from cli_helpers import QUICK_POLL_CFEVENTS, wait_for
 
 from cfevents.export import checkpoint as ckpt
 
@@ -49,15 +48,6 @@ def run_cli(sb, home, *args, wait=True, quick_polls=False, **popen):
         out, err = proc.communicate(timeout=120)
         return proc.returncode, out, err
     return proc
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_export_to_file_every_event_once(cli, tmp_path):

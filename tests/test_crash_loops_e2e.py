@@ -9,27 +9,17 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cli_helpers import QUICK_POLL_CFEVENTS
+from cli_helpers import QUICK_POLL_CFEVENTS, wait_for
 
 from cfevents.api import connect
 from cfevents.events.loops import LoopRule, is_loop
 
 END = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 RULE = LoopRule(3, timedelta(minutes=10), repeat=timedelta(minutes=15))
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def expected_loop(times: list[datetime], rule: LoopRule) -> list[tuple[str, datetime]]:

@@ -8,26 +8,16 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cli_helpers import QUICK_POLL_CFEVENTS, one_line_error
+from cli_helpers import QUICK_POLL_CFEVENTS, one_line_error, wait_for
 
 from cfevents.api import connect
 from cfevents.events import bounds
 from cfevents.events.follow import KeysetCursor
 
 END = datetime(2026, 3, 1, 12, tzinfo=UTC)
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_keyset_cursor():

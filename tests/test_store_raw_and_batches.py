@@ -459,3 +459,28 @@ def test_a_signal_during_the_wait_for_a_commit_is_raised_once_the_commit_ended()
     finally:
         may_end.set()
         worker.join(60)
+
+
+def test_an_export_checkpoints_the_wal_on_its_own_thread(tmp_path):
+    """The writer's automatic checkpoint (copy + fsync inside its COMMIT) is off while an
+    export runs; a Checkpointer thread copies each commit into the database file instead, and
+    stops with the export (the writer checkpoints itself again)."""
+    import threading
+
+    from cli_helpers import wait_for
+
+    def checkpointers() -> int:
+        return sum(t.name == "cfevents-checkpoint" for t in threading.enumerate())
+
+    path = tmp_path / "u.db"
+    with open_store(str(path)) as store:
+        with store.begin_export(FOUNDATION, APP_USAGE) as export:
+            assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+            assert checkpointers() == 1
+            before = path.stat().st_size
+            export.write_page(sandbox_events(300))  # committed: far below 1000 WAL pages
+            # the file grows only by a checkpoint: none would run before the close without it
+            wait_for(lambda: path.stat().st_size > before)
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        wait_for(lambda: checkpointers() == 0)  # it ends once stopped
+        assert store.coverage(FOUNDATION, APP_USAGE).events == 300
