@@ -174,6 +174,18 @@ except ImportError:  # pragma: no cover - depends on the environment
     _dumps = _stdlib_dumps()
 
 
+@contextmanager
+def finishing(session: ExportSession) -> Iterator[ExportSession]:
+    """``session`` for an export's ``with``: finished however the export ends (what
+    :meth:`ExportSession.finish` does on success, on a failure and on a signal)."""
+    try:
+        yield session
+    except BaseException:
+        session.finish(failed=True)
+        raise
+    session.finish(failed=False)
+
+
 def wait_through_signals(done: threading.Event) -> None:
     """Wait until ``done`` is set, even through a signal (Ctrl-C, SIGTERM) that arrives
     meanwhile: its exception is raised once ``done`` is set, so no two threads use a store at

@@ -29,6 +29,7 @@ from cfevents.stores.base import (
     StoredCursor,
     StoredEvent,
     SyncState,
+    finishing,
     iso,
 )
 from cfevents.stores.columns import KINDS, EventKind
@@ -240,13 +241,8 @@ class PostgresStore(Store):
                 "let it finish first"
             )
         try:
-            session = PostgresSession(self, foundation, kind)
-            try:
+            with finishing(PostgresSession(self, foundation, kind)) as session:
                 yield session
-            except BaseException:
-                session.finish(failed=True)
-                raise
-            session.finish(failed=False)
         finally:
             if not self.conn.closed:
                 # a broken connection has dropped the lock already; its error is the news

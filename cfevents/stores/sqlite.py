@@ -36,6 +36,7 @@ from cfevents.stores.base import (
     StoredCursor,
     StoredEvent,
     SyncState,
+    finishing,
     iso,
     wait_through_signals,
 )
@@ -371,12 +372,8 @@ class SQLiteStore(Store):
             session = SQLiteSession(self, foundation, kind)
             self._checkpoint_aside(session)
             try:
-                try:
+                with finishing(session):
                     yield session
-                except BaseException:
-                    session.finish(failed=True)
-                    raise
-                session.finish(failed=False)
             finally:
                 self._checkpoint_inline(session)
         finally:
