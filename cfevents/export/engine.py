@@ -712,8 +712,8 @@ class ExportJob:
             return
         raise LostCursorError(
             f"Cloud Controller's event {guid} is from {now}, not {at} as when the cursor was "
-            "left on it: its events were purged and reseeded (the reseed reuses each running "
-            "process's guid)"
+            "left on it: its events were purged and reseeded (a reseed gives each event the "
+            f"guid of its {kind.reseed_column.removesuffix('_guid').replace('_', ' ')})"
         )
 
     def _one_pass(self, renderer: Renderer | None) -> Iterator[Page]:
