@@ -214,9 +214,10 @@ class SQLiteStore(Store):
             self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
-            # SQLite's default 2 MiB page cache: 64 MiB doubled an export's peak memory for no
-            # measurable speed (bench/store_load.py, 200k events); the OS caches the file
-            self.conn.execute("PRAGMA cache_size = -2000")
+            # A 1 MiB page cache (SQLite's default is 2 MiB): the key's index and the table
+            # grow at their ends, so inserting 200k events takes the same time with 1, 2 or
+            # 4 MiB (64 MiB doubled an export's peak memory for nothing); the OS caches the file
+            self.conn.execute("PRAGMA cache_size = -1000")
             self._prepare()
         except sqlite3.Error as exc:
             self.conn.close()
