@@ -13,7 +13,7 @@ import pytest
 from store_helpers import FOUNDATION, execute_sql, sandbox_events
 
 from cfevents.errors import BadResponseError
-from cfevents.stores import APP_USAGE, open_store, schema
+from cfevents.stores import APP_USAGE, SERVICE_USAGE, open_store, schema
 
 SECOND_US = 1_000_000
 
@@ -149,3 +149,31 @@ def test_a_reseed_that_brings_the_cursors_guid_back_is_not_skipped(fresh_cli, tm
         return [(e["guid"], e["created_at"]) for e in events]
 
     assert keys(stored[-2 * len(first) :]) == keys([*first, *second])
+
+
+def test_a_services_reseed_that_brings_the_cursors_guid_back_is_not_skipped(fresh_cli, tmp_path):
+    """The same for service usage events: a reseed's CREATED events take their instances'
+    guids, so the cursor check applies to ``services export`` as well."""
+    sb = fresh_cli.sandbox
+    services = sb.foundation.services
+    target = str(tmp_path / "s.db")
+    export = ["services", "export", "--out", target, "--min-age", "0s"]
+    assert fresh_cli(*export).exit_code == 0
+    now = time.time_ns() // 1000
+    reseeds = []
+    for ago_s in (7200, 3600):
+        sb.foundation.purge_and_reseed_services(now - ago_s * SECOND_US)
+        reseeds.append([services.present_event(e, sb.url) for e in services.events])
+        result = fresh_cli(*export)
+        if ago_s == 3600:  # the cursor is on a reseeded event whose guid came back
+            assert result.exit_code == 5, result.stderr
+            assert "purged and reseeded" in result.stderr and "service instance" in result.stderr
+        result = fresh_cli(*export, "--on-lost-cursor", "restart")
+        assert result.exit_code == 0, result.stderr
+    first, second = reseeds
+    assert [e["guid"] for e in first] == [e["guid"] for e in second]
+    with open_store(target) as store:
+        [foundation] = store.foundations(SERVICE_USAGE)
+        stored = list(store.events(foundation, SERVICE_USAGE))
+    keys = [(e["guid"], e["created_at"]) for e in stored[-2 * len(first) :]]
+    assert keys == [(e["guid"], e["created_at"]) for e in [*first, *second]]
