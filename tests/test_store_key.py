@@ -177,3 +177,20 @@ def test_a_services_reseed_that_brings_the_cursors_guid_back_is_not_skipped(fres
         stored = list(store.events(foundation, SERVICE_USAGE))
     keys = [(e["guid"], e["created_at"]) for e in stored[-2 * len(first) :]]
     assert keys == [(e["guid"], e["created_at"]) for e in [*first, *second]]
+
+
+@pytest.mark.parametrize(
+    ("kind", "event", "reseeded"),
+    [
+        (APP_USAGE, {"guid": "p1", "process": {"guid": "p1"}}, True),
+        (APP_USAGE, {"guid": "e1", "process": {"guid": "p1"}}, False),
+        (APP_USAGE, {"guid": "e1", "process": None}, False),
+        (APP_USAGE, {"guid": None, "process": {"guid": None}}, False),
+        (SERVICE_USAGE, {"guid": "s1", "service_instance": {"guid": "s1"}}, True),
+        (SERVICE_USAGE, {"guid": "e1", "service_instance": {"guid": "s1"}}, False),
+        (SERVICE_USAGE, {"guid": "s1"}, False),
+    ],
+)
+def test_a_reseeded_event_has_the_guid_of_what_it_reseeds(kind, event, reseeded):
+    """One rule for the reports and the export's cursor check (the stores say it in SQL)."""
+    assert kind.is_reseeded(event) is reseeded

@@ -45,7 +45,7 @@ from cfevents.export.store import StoreSink
 from cfevents.files import OutputTarget, open_stream
 from cfevents.output.unstorable import ERRORS
 from cfevents.stores import EventKind, kind_for_path
-from cfevents.stores.columns import flat_records, flatten
+from cfevents.stores.columns import flat_records
 from cfevents.timeparse import cc_epoch, format_cc, utcnow
 
 if TYPE_CHECKING:
@@ -705,7 +705,7 @@ class ExportJob:
             if exc.status == 404:  # gone: the listing says so itself (LostCursorError)
                 return
             raise
-        if not isinstance(event, dict) or flatten(event, kind)[kind.reseed_column] != guid:
+        if not isinstance(event, dict) or event.get("guid") != guid or not kind.is_reseeded(event):
             return  # not a reseeded event: its guid is its own
         now = event.get("created_at")
         if cc_epoch(now) is None or cc_epoch(now) == cc_epoch(at):

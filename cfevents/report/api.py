@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cfevents.errors import CfEventsError, IncompleteDataError, UsageError
-from cfevents.report.engine import GROUPINGS, Accountant, EngineResult, bound_clock, is_reseed
+from cfevents.report.engine import GROUPINGS, Accountant, EngineResult, bound_clock
 from cfevents.report.opening import Opening, Snapshot, read_state, state_to_json
 from cfevents.report.rates import Rates
 from cfevents.report.rows import build_rows, row_fields, totals
 from cfevents.report.timeutil import epoch, iso, next_month, to_epoch
+from cfevents.stores.columns import APP_USAGE
 from cfevents.timeparse import TimeParseError, parse_time
 
 DEFAULT_MIN_AGE = timedelta(minutes=5)
@@ -348,7 +349,7 @@ def _check_oldest(
     if oldest_t > needed:
         what = (
             f"a purge-and-reseed at {iso(oldest_t)}"
-            if is_reseed(oldest)
+            if APP_USAGE.is_reseeded(oldest)
             else f"the oldest usage event {_holds(source)} is from {iso(oldest_t)}"
         )
         problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"

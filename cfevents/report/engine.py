@@ -241,12 +241,6 @@ def bound_clock(events: Iterable[Mapping[str, Any]], margin: int) -> Iterator[Ma
         yield pending
 
 
-def is_reseed(event: Mapping[str, Any]) -> bool:
-    """CC's purge-and-reseed writes ``guid = process.guid`` (docs/accounting.md §1.4)."""
-    pguid = _get(event, "process", "guid")
-    return pguid is not None and event.get("guid") == pguid
-
-
 class Accountant:
     """Feed events in CC list order, then ``finish()``.
 

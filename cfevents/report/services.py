@@ -41,6 +41,7 @@ from cfevents.report.api import (
 from cfevents.report.ccsource import PER_PAGE, GetsJson, _all
 from cfevents.report.rates import DEFAULT_PLAN, Rates, services_cost
 from cfevents.report.timeutil import epoch, iso, to_epoch
+from cfevents.stores.columns import SERVICE_USAGE
 
 SERVICE_EVENTS = "/v3/service_usage_events"
 MANAGED = "managed_service_instance"
@@ -168,12 +169,6 @@ def row_fields(by: str, priced: bool = False) -> tuple[str, ...]:
     return (*(f for level in _LEVELS[by] for f in _KEYS[level]), *figures)
 
 
-def is_service_reseed(event: Mapping[str, Any]) -> bool:
-    """A purge-and-reseed row: its guid is the service instance's guid (docs/accounting.md §2.5)."""
-    instance = event.get("service_instance") or {}
-    return bool(event.get("guid")) and event.get("guid") == instance.get("guid")
-
-
 class _Accountant:
     """The docs/accounting.md §2.8 state machine; segments are added to groups as they close."""
 
@@ -227,7 +222,7 @@ class _Accountant:
         state = event.get("state")
         known = inst.last_t is not None
         inst.last_t = t
-        if state == "CREATED" and is_service_reseed(event):
+        if state == "CREATED" and SERVICE_USAGE.is_reseeded(event):
             self.counters["reseeds"] += 1
             if inst.open_since is None:
                 inst.plan, inst.open_since = plan, t
@@ -401,7 +396,7 @@ def _check_oldest(
         return []
     what = (
         f"a purge-and-reseed at {iso(oldest_t)}"
-        if is_service_reseed(oldest)
+        if SERVICE_USAGE.is_reseeded(oldest)
         else f"the oldest service usage event Cloud Controller still has is from {iso(oldest_t)}"
     )
     problem = f"the window starts at {iso(t0)} but {what}, so events it needs are gone"

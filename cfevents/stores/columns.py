@@ -45,6 +45,13 @@ class EventKind:
         if [column.name for column in self.columns[:2]] != ["guid", "created_at"]:
             raise ValueError(f"{self.name}: the first columns must be guid and created_at")
 
+    def is_reseeded(self, event: Mapping[str, Any]) -> bool:
+        """A purge-and-reseed's event: CC gives it the guid of what it reseeds, the value of
+        ``reseed_column`` (docs/accounting.md §1.4, §2.5)."""
+        guid = event.get("guid")
+        path = next(column.path for column in self.columns if column.name == self.reseed_column)
+        return bool(guid) and _get(event, path) == guid
+
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
@@ -132,7 +139,7 @@ def kind_for_path(path: str) -> EventKind:
     raise KeyError(path)
 
 
-def _get(event: dict[str, Any], path: tuple[str, ...]) -> Any:
+def _get(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = event
     for key in path:
         if not isinstance(value, dict):
